@@ -1,0 +1,299 @@
+"""The cart and the order it becomes: lines, totals, validation, and a change hook for views.
+
+A `Cart` belongs to one user. Every change goes through `add`, `remove` or `clear`, which
+validate first and change nothing when they refuse, so a bad request never loses a line. Each
+refusal is a `CartError` whose message a person (or a model) can act on.
+
+Views (the notebook widgets) watch a cart through `subscribe`, the way LiveKit's frontdesk
+example lets its UI observe the agent: the cart knows nothing about who is watching.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from .menu import Catalog, MenuItem, UnknownItemError, format_usd
+
+MIN_QUANTITY = 1
+MAX_QUANTITY = 20
+
+
+class CartError(ValueError):
+    """A cart change that was refused; the cart is unchanged."""
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One line of a cart: an item, its size (None when it has one size), how many, and notes."""
+
+    item_id: str
+    name: str
+    restaurant_id: str
+    restaurant_name: str
+    size: str | None
+    quantity: int
+    unit_price_cents: int
+    notes: str = ""
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+    @property
+    def line_total(self) -> Decimal:
+        """The line's total in USD."""
+        return Decimal(self.line_total_cents) / 100
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        """Lines with the same item, size and notes merge into one."""
+        return (self.item_id, self.size, self.notes)
+
+    def describe(self) -> str:
+        """"2 × large Coke ($5.98)"."""
+        size = f"{self.size} " if self.size else ""
+        notes = f" ({self.notes})" if self.notes else ""
+        return f"{self.quantity} × {size}{self.name}{notes} — {format_usd(self.line_total_cents)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "name": self.name,
+            "restaurant_id": self.restaurant_id,
+            "restaurant_name": self.restaurant_name,
+            "size": self.size,
+            "quantity": self.quantity,
+            "unit_price_cents": self.unit_price_cents,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CartLine:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class CartChange:
+    """What a cart change did, passed to subscribers."""
+
+    kind: Literal["add", "remove", "clear", "load"]
+    line: CartLine | None
+    cart: Cart
+
+
+CartListener = Callable[[CartChange], None]
+
+
+@dataclass
+class Cart:
+    """A user's cart. `cart_id` names this cart's contents for idempotent checkout: a retried
+    checkout of the same `cart_id` returns the same order; after checkout the cart gets a new id."""
+
+    user_id: str
+    lines: list[CartLine] = field(default_factory=list)
+    cart_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _listeners: list[CartListener] = field(default_factory=list, repr=False, compare=False)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.line_total_cents for line in self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        """The cart total in USD."""
+        return Decimal(self.total_cents) / 100
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    def summary(self) -> str:
+        """A sentence the agent can say: what is in the cart and the total."""
+        if not self.lines:
+            return "Your cart is empty."
+        body = "; ".join(line.describe() for line in self.lines)
+        return f"Your cart: {body}. Total {format_usd(self.total_cents)}."
+
+    # --- changing -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        catalog: Catalog,
+        item_id: str,
+        quantity: int = 1,
+        size: str | None = None,
+        notes: str = "",
+    ) -> CartLine:
+        """Add `quantity` of an item (merging with an identical line) and return the new line.
+
+        Raises `CartError` for an unknown id, a quantity outside 1..20 (also after merging), a
+        missing size on an item that has sizes, or a size on an item that has none.
+        """
+        item = self._known_item(catalog, item_id)
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise CartError(f"Quantity must be a whole number, not {quantity!r}.")
+        _check_quantity(quantity, item)
+        try:
+            unit = item.unit_price_cents(size)
+        except ValueError as e:
+            raise CartError(str(e)) from None
+        restaurant = catalog.restaurant(item.restaurant_id)
+        line = CartLine(
+            item_id=item.id,
+            name=item.name,
+            restaurant_id=restaurant.id,
+            restaurant_name=restaurant.name,
+            size=size if item.has_sizes else None,
+            quantity=quantity,
+            unit_price_cents=unit,
+            notes=notes.strip()[:200],
+        )
+        for i, existing in enumerate(self.lines):
+            if existing.key == line.key:
+                merged = existing.quantity + quantity
+                if merged > MAX_QUANTITY:
+                    raise CartError(
+                        f"You already have {existing.quantity} {item.name} in the cart; "
+                        f"at most {MAX_QUANTITY} of one item per order, so {quantity} more "
+                        f"is too many."
+                    )
+                line = replace(existing, quantity=merged)
+                self.lines[i] = line
+                break
+        else:
+            self.lines.append(line)
+        self._notify("add", line)
+        return line
+
+    def remove(self, item_id: str, size: str | None = None, quantity: int | None = None) -> CartLine:
+        """Remove an item (all of it, or `quantity` of it) and return the line as it was.
+
+        With `size` None and several sizes of the item in the cart, the request is ambiguous and
+        refused with a question.
+        """
+        matches = [
+            line for line in self.lines if line.item_id == item_id and (size is None or line.size == size)
+        ]
+        if not matches:
+            what = f"{size} {item_id}" if size else item_id
+            in_cart = ", ".join(line.item_id for line in self.lines) or "nothing"
+            raise CartError(f"There is no {what} in the cart (it holds: {in_cart}).")
+        if len(matches) > 1 and len({m.size for m in matches}) > 1:
+            sizes = ", ".join(str(m.size) for m in matches)
+            raise CartError(f"The cart has {matches[0].name} in several sizes ({sizes}): which one?")
+        target = matches[0]
+        if quantity is not None and not (MIN_QUANTITY <= quantity):
+            raise CartError(f"Say how many to remove (at least 1), or remove the whole line.")
+        idx = self.lines.index(target)
+        if quantity is None or quantity >= target.quantity:
+            del self.lines[idx]
+        else:
+            self.lines[idx] = replace(target, quantity=target.quantity - quantity)
+        self._notify("remove", target)
+        return target
+
+    def clear(self) -> None:
+        """Empty the cart and give it a fresh `cart_id` (used after checkout)."""
+        self.lines.clear()
+        self.cart_id = str(uuid.uuid4())
+        self._notify("clear", None)
+
+    def replace_contents(self, other: Cart) -> None:
+        """Take another cart's lines and id (e.g. the one loaded from the store)."""
+        self.lines = list(other.lines)
+        self.cart_id = other.cart_id
+        self._notify("load", None)
+
+    # --- observing ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: CartListener) -> Callable[[], None]:
+        """Call `listener(change)` after every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, kind: Literal["add", "remove", "clear", "load"], line: CartLine | None) -> None:
+        change = CartChange(kind, line, self)
+        for listener in list(self._listeners):
+            listener(change)
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "cart_id": self.cart_id,
+            "lines": [line.to_dict() for line in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Cart:
+        return cls(
+            user_id=d["user_id"],
+            cart_id=d["cart_id"],
+            lines=[CartLine.from_dict(x) for x in d.get("lines", ())],
+        )
+
+    @staticmethod
+    def _known_item(catalog: Catalog, item_id: str) -> MenuItem:
+        try:
+            return catalog.item(item_id)
+        except UnknownItemError as e:
+            raise CartError(str(e)) from None
+
+
+def _check_quantity(quantity: int, item: MenuItem) -> None:
+    if quantity < MIN_QUANTITY:
+        raise CartError(f"Quantity must be at least {MIN_QUANTITY}; to drop {item.name}, remove it.")
+    if quantity > MAX_QUANTITY:
+        raise CartError(
+            f"{quantity} {item.name} is more than one order can hold: at most {MAX_QUANTITY} "
+            f"of one item. How many would you like?"
+        )
+
+
+@dataclass(frozen=True)
+class Order:
+    """A checked-out cart, as persisted by the store."""
+
+    order_id: str
+    user_id: str
+    cart_id: str
+    lines: tuple[CartLine, ...]
+    total_cents: int
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(self.total_cents) / 100
+
+    @classmethod
+    def from_cart(cls, cart: Cart, order_id: str | None = None) -> Order:
+        if cart.is_empty():
+            raise CartError("The cart is empty: add something before checking out.")
+        return cls(
+            order_id=order_id or str(uuid.uuid4()),
+            user_id=cart.user_id,
+            cart_id=cart.cart_id,
+            lines=tuple(cart.lines),
+            total_cents=cart.total_cents,
+        )
+
+    def summary(self) -> str:
+        return (
+            f"Order {self.order_id[:8]} placed: {self.item_count} item(s), "
+            f"total {format_usd(self.total_cents)}."
+        )
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Shared by scripts/lab.sh and scripts/test.sh: make .venv and install the project into it.
+# Usage: source scripts/bootstrap.sh EXTRA   (EXTRA = lab or test)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Concierge Lab needs Python 3.11 or newer (found: $("$PY" --version 2>&1))." >&2
+  exit 1
+fi
+VENV="${CONCIERGE_VENV:-$ROOT/.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+echo "==> installing concierge-lab[$1] into $VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
+export PATH="$VENV/bin:$PATH"

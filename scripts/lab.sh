@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start, part 1: install what the lab needs and open JupyterLab on notebooks/.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" lab
+cd "$ROOT"
+exec jupyter lab notebooks/ "$@"
