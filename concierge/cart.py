@@ -55,7 +55,7 @@ class CartLine:
         return (self.item_id, self.size, self.notes)
 
     def describe(self) -> str:
-        """"2 × large Coke ($5.98)"."""
+        """ "2 × large Coke ($5.98)"."""
         size = f"{self.size} " if self.size else ""
         notes = f" ({self.notes})" if self.notes else ""
         return f"{self.quantity} × {size}{self.name}{notes} — {format_usd(self.line_total_cents)}"
@@ -175,14 +175,18 @@ class Cart:
         self._notify("add", line)
         return line
 
-    def remove(self, item_id: str, size: str | None = None, quantity: int | None = None) -> CartLine:
+    def remove(
+        self, item_id: str, size: str | None = None, quantity: int | None = None
+    ) -> CartLine:
         """Remove an item (all of it, or `quantity` of it) and return the line as it was.
 
         With `size` None and several sizes of the item in the cart, the request is ambiguous and
         refused with a question.
         """
         matches = [
-            line for line in self.lines if line.item_id == item_id and (size is None or line.size == size)
+            line
+            for line in self.lines
+            if line.item_id == item_id and (size is None or line.size == size)
         ]
         if not matches:
             what = f"{size} {item_id}" if size else item_id
@@ -190,10 +194,12 @@ class Cart:
             raise CartError(f"There is no {what} in the cart (it holds: {in_cart}).")
         if len(matches) > 1 and len({m.size for m in matches}) > 1:
             sizes = ", ".join(str(m.size) for m in matches)
-            raise CartError(f"The cart has {matches[0].name} in several sizes ({sizes}): which one?")
+            raise CartError(
+                f"The cart has {matches[0].name} in several sizes ({sizes}): which one?"
+            )
         target = matches[0]
-        if quantity is not None and not (MIN_QUANTITY <= quantity):
-            raise CartError(f"Say how many to remove (at least 1), or remove the whole line.")
+        if quantity is not None and not (quantity >= MIN_QUANTITY):
+            raise CartError("Say how many to remove (at least 1), or remove the whole line.")
         idx = self.lines.index(target)
         if quantity is None or quantity >= target.quantity:
             del self.lines[idx]
@@ -221,7 +227,9 @@ class Cart:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def _notify(self, kind: Literal["add", "remove", "clear", "load"], line: CartLine | None) -> None:
+    def _notify(
+        self, kind: Literal["add", "remove", "clear", "load"], line: CartLine | None
+    ) -> None:
         change = CartChange(kind, line, self)
         for listener in list(self._listeners):
             listener(change)
@@ -253,7 +261,9 @@ class Cart:
 
 def _check_quantity(quantity: int, item: MenuItem) -> None:
     if quantity < MIN_QUANTITY:
-        raise CartError(f"Quantity must be at least {MIN_QUANTITY}; to drop {item.name}, remove it.")
+        raise CartError(
+            f"Quantity must be at least {MIN_QUANTITY}; to drop {item.name}, remove it."
+        )
     if quantity > MAX_QUANTITY:
         raise CartError(
             f"{quantity} {item.name} is more than one order can hold: at most {MAX_QUANTITY} "

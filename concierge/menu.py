@@ -103,7 +103,7 @@ class MenuItem:
         return self.size_prices[size]
 
     def price_label(self) -> str:
-        """"$9.99" or "small $1.99 / medium $2.49 / large $2.99"."""
+        """ "$9.99" or "small $1.99 / medium $2.49 / large $2.99"."""
         if self.price_cents is not None:
             return format_usd(self.price_cents)
         return " / ".join(f"{s} {format_usd(self.size_prices[s])}" for s in self.sizes)
@@ -118,8 +118,7 @@ def _or_list(words: Iterable[str]) -> str:
 
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an the and or of from at in on with please some i id i'd like want would love "
-    "get me my to for can could you have any do does is are".split()
+    ["a", "an", "the", "and", "or", "of", "from", "at", "in", "on", "with", "please", "some", "i", "id", "i'd", "like", "want", "would", "love", "get", "me", "my", "to", "for", "can", "could", "you", "have", "any", "do", "does", "is", "are"]
 )
 
 

@@ -50,9 +50,7 @@ async def open_store(url: str | None = None, *, seed: bool = True) -> Store:
 
         return await SupabaseStore.from_env()
     else:
-        raise ValueError(
-            f"Unknown store URL {url!r}: use sqlite:///path.db, memory, or supabase."
-        )
+        raise ValueError(f"Unknown store URL {url!r}: use sqlite:///path.db, memory, or supabase.")
     if seed and not store.is_seeded():
         await store.seed(load_seed())
     return store

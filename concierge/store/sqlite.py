@@ -97,15 +97,24 @@ class SQLiteStore:
             with self._tx() as db:
                 restaurants = [
                     Restaurant(r[0], r[1], r[2], tuple(json.loads(r[3])))
-                    for r in db.execute("SELECT id, name, cuisine, aliases FROM restaurants ORDER BY rowid")
+                    for r in db.execute(
+                        "SELECT id, name, cuisine, aliases FROM restaurants ORDER BY rowid"
+                    )
                 ]
                 sizes: dict[str, dict[str, int]] = {}
-                for item_id, size, price in db.execute("SELECT item_id, size, price_cents FROM menu_item_sizes"):
+                for item_id, size, price in db.execute(
+                    "SELECT item_id, size, price_cents FROM menu_item_sizes"
+                ):
                     sizes.setdefault(item_id, {})[size] = price
                 items = [
                     MenuItem(
-                        id=r[0], restaurant_id=r[1], name=r[2], category=r[3], price_cents=r[4],
-                        size_prices=sizes.get(r[0], {}), tags=frozenset(json.loads(r[5])),
+                        id=r[0],
+                        restaurant_id=r[1],
+                        name=r[2],
+                        category=r[3],
+                        price_cents=r[4],
+                        size_prices=sizes.get(r[0], {}),
+                        tags=frozenset(json.loads(r[5])),
                     )
                     for r in db.execute(
                         "SELECT id, restaurant_id, name, category, price_cents, tags FROM menu_items ORDER BY rowid"
@@ -140,7 +149,14 @@ class SQLiteStore:
                     "INSERT INTO menu_items VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                     "restaurant_id = excluded.restaurant_id, name = excluded.name, "
                     "category = excluded.category, price_cents = excluded.price_cents, tags = excluded.tags",
-                    (it.id, it.restaurant_id, it.name, it.category, it.price_cents, json.dumps(sorted(it.tags))),
+                    (
+                        it.id,
+                        it.restaurant_id,
+                        it.name,
+                        it.category,
+                        it.price_cents,
+                        json.dumps(sorted(it.tags)),
+                    ),
                 )
                 db.execute("DELETE FROM menu_item_sizes WHERE item_id = ?", (it.id,))
                 db.executemany(
@@ -185,11 +201,20 @@ class SQLiteStore:
             order = Order.from_cart(cart, order_id=str(uuid.uuid4()))
             db.execute(
                 "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
-                (order.order_id, order.user_id, order.cart_id, order.total_cents, order.created_at.isoformat()),
+                (
+                    order.order_id,
+                    order.user_id,
+                    order.cart_id,
+                    order.total_cents,
+                    order.created_at.isoformat(),
+                ),
             )
             db.executemany(
                 "INSERT INTO order_lines VALUES (?, ?, ?)",
-                [(order.order_id, i, json.dumps(line.to_dict())) for i, line in enumerate(order.lines)],
+                [
+                    (order.order_id, i, json.dumps(line.to_dict()))
+                    for i, line in enumerate(order.lines)
+                ],
             )
             db.execute("DELETE FROM carts WHERE user_id = ?", (cart.user_id,))
             return order
@@ -199,7 +224,8 @@ class SQLiteStore:
             ids = [
                 r[0]
                 for r in db.execute(
-                    "SELECT order_id FROM orders WHERE user_id = ? ORDER BY created_at DESC", (user_id,)
+                    "SELECT order_id FROM orders WHERE user_id = ? ORDER BY created_at DESC",
+                    (user_id,),
                 )
             ]
             return [_read_order(db, oid) for oid in ids]
@@ -258,6 +284,8 @@ def _read_order(db: sqlite3.Connection, order_id: str) -> Order:
     ).fetchone()
     lines = tuple(
         CartLine.from_dict(json.loads(r[0]))
-        for r in db.execute("SELECT line FROM order_lines WHERE order_id = ? ORDER BY position", (order_id,))
+        for r in db.execute(
+            "SELECT line FROM order_lines WHERE order_id = ? ORDER BY position", (order_id,)
+        )
     )
     return Order(row[0], row[1], row[2], lines, row[3], datetime.fromisoformat(row[4]))
