@@ -118,7 +118,42 @@ def _or_list(words: Iterable[str]) -> str:
 
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    ["a", "an", "the", "and", "or", "of", "from", "at", "in", "on", "with", "please", "some", "i", "id", "i'd", "like", "want", "would", "love", "get", "me", "my", "to", "for", "can", "could", "you", "have", "any", "do", "does", "is", "are"]
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "from",
+        "at",
+        "in",
+        "on",
+        "with",
+        "please",
+        "some",
+        "i",
+        "id",
+        "i'd",
+        "like",
+        "want",
+        "would",
+        "love",
+        "get",
+        "me",
+        "my",
+        "to",
+        "for",
+        "can",
+        "could",
+        "you",
+        "have",
+        "any",
+        "do",
+        "does",
+        "is",
+        "are",
+    ]
 )
 
 

@@ -46,12 +46,13 @@ _MENU = re.compile(r"\b(menu|what (?:does|do) .+ (?:have|sell|serve))\b")
 _QUESTION = re.compile(
     r"^(do you have|is there|are there|have you got|what|which|how much|anything|any)\b"
 )
+_THANKS = re.compile(r"^(thanks|thank you|cheers|great|perfect|awesome|ok|okay|cool)\b")
 _GREETING = re.compile(r"^(hi|hello|hey|good (?:morning|afternoon|evening))\b")
 _ORDER_VERB = re.compile(
     r"\b(i'?d like|i would like|i want|i'?ll (?:have|take)|get me|can i (?:get|have)|give me|order|add)\b"
 )
 _NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
-_SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b|&")
+_SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ItemRequest:
 class Intent:
     """What one user message asks for."""
 
-    kind: str  # order | remove | view_cart | checkout | menu | search | profile | greeting | size_answer | unknown
+    kind: str  # order remove view_cart checkout menu search profile greeting thanks size_answer unknown
     items: tuple[ItemRequest, ...] = ()
     restaurant_id: str | None = None
     dietary: str | None = None
@@ -104,6 +105,8 @@ class IntentParser:
             return Intent("unknown", query=message)
         if _GREETING.match(text) and len(text.split()) <= 4:
             return Intent("greeting")
+        if _THANKS.match(text) and len(text.split()) <= 4:
+            return Intent("thanks")
         if _CHECKOUT.search(text):
             return Intent("checkout")
         if _REMOVE.search(text):

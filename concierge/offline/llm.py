@@ -234,6 +234,8 @@ def no_tool_reply(model: StandInLLM, intent: Intent, schemas: dict[str, Any]) ->
     """What to say when no tool fits the message."""
     if intent.kind == "greeting":
         return greeting(model.catalog)
+    if intent.kind == "thanks":
+        return "You're welcome! Anything else, or shall I check out?"
     if intent.kind == "menu":
         names = ", ".join(r.name for r in model.catalog.restaurants.values())
         return f"Which restaurant's menu would you like? We have {names}."

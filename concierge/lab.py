@@ -1,0 +1,81 @@
+"""Helpers for the lab's notebooks: one call to set up a notebook, and readable HTML tables.
+
+Notebooks stay short and show the product's code; what they need to look tidy (quiet logs, a
+status line saying offline or cloud, tables instead of reprs) lives here.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .cart import Cart
+from .menu import format_usd
+from .providers import detect_mode, load_env
+
+
+class HTML:
+    """A string that Jupyter renders as HTML (and prints as plain text elsewhere)."""
+
+    def __init__(self, markup: str, text: str = "") -> None:
+        self.markup, self.text = markup, text or markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def setup_notebook(*, quiet: bool = True) -> str:
+    """Load `.env`, quiet livekit's logs, and return a one-line status: which mode runs."""
+    load_env()
+    if quiet:
+        for name in ("livekit", "livekit.agents", "livekit.plugins", "concierge", "asyncio"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    mode = detect_mode()
+    if mode == "offline":
+        return "Mode: offline — the deterministic stand-in model, no keys needed."
+    return f"Mode: {mode} — real cloud models from your environment variables."
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> HTML:
+    """A small HTML table (plain text when printed)."""
+    rows = [list(r) for r in rows]
+    head = "".join(f"<th style='text-align:left'>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in r)
+        + "</tr>"
+        for r in rows
+    )
+    text = "\n".join(" | ".join(str(c) for c in r) for r in [list(headers), *rows])
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", text)
+
+
+def cart_table(cart: Cart) -> HTML:
+    """A cart as a table with its total."""
+    rows = [
+        (ln.name, ln.restaurant_name, ln.size or "—", ln.quantity, format_usd(ln.line_total_cents))
+        for ln in cart.lines
+    ]
+    rows.append(("Total", "", "", cart.item_count, format_usd(cart.total_cents)))
+    return table(rows, ["item", "restaurant", "size", "qty", "line total"])
+
+
+def transcript(events: Iterable[Any]) -> HTML:
+    """A `RunResult`'s events (messages, tool calls, tool outputs) as a table."""
+    rows = []
+    for ev in events:
+        item = ev.item
+        if ev.type == "message":
+            rows.append((item.role, item.text_content or ""))
+        elif ev.type == "function_call":
+            rows.append(("tool call", f"{item.name}({item.arguments})"))
+        elif ev.type == "function_call_output":
+            rows.append(("tool error" if item.is_error else "tool result", item.output))
+        else:
+            rows.append((ev.type, ""))
+    return table(rows, ["who", "what"])
