@@ -1,0 +1,464 @@
+"""The production store: Supabase (PostgreSQL behind PostgREST) through supabase-py's async client.
+
+Selected with `CONCIERGE_STORE=supabase` plus `SUPABASE_URL` and a key (see `from_env`). The
+schema, row-level security and the functions it calls live in data/supabase/migrations; a
+user's token can only ever reach that user's profile, cart and orders, whatever this code does.
+
+Every call is one HTTP request (or a few independent reads), and each is idempotent by design:
+
+* reads (`load_catalog`, `get_profile`, `load_cart`, `list_orders`) change nothing;
+* `save_cart` replaces the whole saved cart in one transaction (the `save_cart` function);
+* `checkout` calls the `checkout` function, which creates at most one order per `cart_id`:
+  when the answer to a first call is lost, the retried call returns that same order;
+* `seed` upserts.
+
+That is what makes retrying safe. Transient failures (connection refused or reset, a timeout,
+an HTTP 5xx) are retried a bounded number of times with jittered exponential backoff
+(tenacity); when they persist the call raises `StoreUnavailableError` with a sentence the agent
+can say. A call marked non-idempotent would get exactly one attempt. A 4xx answer is not
+transient: it becomes a `StoreError` at once (a refused token, a row-level-security refusal, a
+line the database rejects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from postgrest.exceptions import APIError
+from supabase import AsyncClient, AsyncClientOptions
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from ..cart import Cart, CartError, CartLine, Order
+from ..menu import Catalog, MenuItem, Restaurant
+from .base import Profile, SeedData, StoreError, StoreUnavailableError
+
+T = TypeVar("T")
+
+ENV_URL = "SUPABASE_URL"
+ENV_ANON_KEY = "SUPABASE_ANON_KEY"
+ENV_USER_JWT = "SUPABASE_USER_JWT"
+ENV_SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
+
+RESTAURANT_COLUMNS = "id,name,cuisine,aliases"
+ITEM_COLUMNS = "id,restaurant_id,name,category,price_cents,tags"
+SIZE_COLUMNS = "item_id,size,price_cents"
+PROFILE_COLUMNS = "id,handle,name,dietary,address"
+ORDER_COLUMNS = "id,user_id,cart_id,total_cents,created_at"
+ORDER_LINE_COLUMNS = "order_id,position,item_id,name,restaurant_id,restaurant_name,size,quantity,unit_price_cents,notes"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before telling the user the store is down.
+
+    The defaults keep the worst case for a voice turn bounded: 3 attempts of at most `timeout`
+    seconds each, with 0.25 s, then up to 0.5 s (plus jitter) between them.
+    """
+
+    attempts: int = 3
+    timeout: float = 5.0
+    initial_wait: float = 0.25
+    max_wait: float = 2.0
+
+
+class _ServerFailure(Exception):
+    """An HTTP 5xx answer, raised from the HTTP client's response hook so it can be retried."""
+
+    def __init__(self, status: int, url: str) -> None:
+        super().__init__(f"HTTP {status} from {url}")
+        self.status = status
+
+
+async def _raise_on_5xx(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        raise _ServerFailure(response.status_code, str(response.url.path))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, (_ServerFailure, httpx.TransportError))
+
+
+def _as_uuid(user_id: str) -> str:
+    try:
+        return str(uuid.UUID(str(user_id)))
+    except ValueError:
+        raise StoreError(
+            f"Supabase identifies users by their auth id (a UUID), not {user_id!r}: "
+            "look the user up with get_profile(handle) and use profile.id."
+        ) from None
+
+
+class SupabaseStore:
+    """`Store` on a Supabase project (or anything that speaks PostgREST like one).
+
+    Build it with `connect(url, key, user_jwt=...)` or `from_env()`. With a user's access token
+    every request runs as that user under row-level security; with the service-role key (trusted
+    servers, the seed command) it runs as `service_role`, which bypasses it.
+    """
+
+    def __init__(self, client: AsyncClient, http: httpx.AsyncClient, *, url: str, acting_as: str,
+                 retry: RetryPolicy) -> None:  # fmt: skip
+        self._client = client
+        self._http = http
+        self._retry = retry
+        self._catalog: Catalog | None = None
+        self.url = url
+        self.acting_as = acting_as
+        self.description = f"supabase {url} ({acting_as})"
+
+    # --- construction -------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        user_jwt: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> SupabaseStore:
+        """A store talking to `url` with API key `key` (anon or service role), optionally on
+        behalf of the user whose access token is `user_jwt`. Opens no connection yet."""
+        retry = retry or RetryPolicy()
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(retry.timeout),
+            follow_redirects=True,
+            event_hooks={"response": [_raise_on_5xx]},
+        )
+        options = AsyncClientOptions(
+            httpx_client=http,
+            postgrest_client_retry=False,  # one retry policy, ours: bounded and for all methods
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+        if user_jwt:  # requests then run as this user; the key only identifies the project
+            options.headers["Authorization"] = f"Bearer {user_jwt}"
+        try:
+            client = AsyncClient(url, key, options)
+        except Exception as e:  # supabase-py raises SupabaseException for a malformed URL/key
+            await http.aclose()
+            raise StoreError(f"Cannot use the Supabase settings: {e}") from e
+        acting_as = "user token" if user_jwt else "API key"
+        return cls(client, http, url=url.rstrip("/"), acting_as=acting_as, retry=retry)
+
+    @classmethod
+    async def from_env(
+        cls, env: Mapping[str, str] | None = None, *, service_role: bool = False
+    ) -> SupabaseStore:
+        """The store `CONCIERGE_STORE=supabase` selects, from environment variables.
+
+        `SUPABASE_URL` plus either `SUPABASE_ANON_KEY` and `SUPABASE_USER_JWT` (a signed-in user:
+        row-level security applies) or `SUPABASE_SERVICE_ROLE_KEY` (a trusted server). The seed
+        command passes `service_role=True`, because only the service role may write the menu.
+        """
+        env = os.environ if env is None else env
+        url = env.get(ENV_URL, "").strip()
+        anon = env.get(ENV_ANON_KEY, "").strip()
+        user_jwt = env.get(ENV_USER_JWT, "").strip()
+        service = env.get(ENV_SERVICE_ROLE_KEY, "").strip()
+        if not url:
+            raise StoreError(
+                f"CONCIERGE_STORE=supabase needs {ENV_URL} (your project's URL, e.g. "
+                "https://abcd.supabase.co) and a key; see docs/supabase.md."
+            )
+        if service_role:
+            if not service:
+                raise StoreError(
+                    f"Seeding Supabase needs {ENV_SERVICE_ROLE_KEY} (Project Settings → API)."
+                )
+            return await cls.connect(url, service)
+        if anon and user_jwt:
+            return await cls.connect(url, anon, user_jwt=user_jwt)
+        if service:
+            return await cls.connect(url, service)
+        raise StoreError(
+            f"{ENV_URL} is set but no usable key: set {ENV_ANON_KEY} and {ENV_USER_JWT} (a "
+            f"signed-in user's access token), or {ENV_SERVICE_ROLE_KEY} on a trusted server. "
+            "The anon key alone can read the menu but no cart."
+        )
+
+    # --- the retry/translation wrapper --------------------------------------------------------
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run `op`, retrying transient failures when it is idempotent; translate errors.
+
+        `what` completes "I could not …" in the message a person hears.
+        """
+        attempts = self._retry.attempts if idempotent else 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential_jitter(
+                initial=self._retry.initial_wait, max=self._retry.max_wait
+            ),
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await op()
+        except (_ServerFailure, httpx.TransportError) as e:
+            reason = _reason(e)
+            tries = f"after {attempts} tries" if attempts > 1 else "on the first try"
+            raise StoreUnavailableError(
+                f"The order system is not answering right now ({reason}, {tries}), so I could "
+                f"not {what}. Nothing was lost; please try again in a moment."
+            ) from e
+        except APIError as e:
+            raise StoreError(_refusal(what, e)) from e
+        except RetryError as e:  # pragma: no cover - reraise=True makes tenacity re-raise instead
+            raise StoreUnavailableError(
+                f"I could not {what}: the order system is not answering."
+            ) from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- menu and profiles --------------------------------------------------------------------
+
+    async def load_catalog(self) -> Catalog:
+        """The menu, read once per store and then cached (sessions start without extra calls)."""
+        if self._catalog is None:
+            self._catalog = await self._call("load the menu", self._fetch_catalog, idempotent=True)
+        return self._catalog
+
+    async def _fetch_catalog(self) -> Catalog:
+        pg = self._client.postgrest
+        restaurants, items, sizes = await asyncio.gather(
+            pg.table("restaurants").select(RESTAURANT_COLUMNS).order("sort_order").execute(),
+            pg.table("menu_items").select(ITEM_COLUMNS).order("sort_order").execute(),
+            pg.table("menu_item_sizes").select(SIZE_COLUMNS).execute(),
+        )
+        if not items.data:
+            raise StoreError("The Supabase store has no menu yet: run `python -m concierge seed`.")
+        by_item: dict[str, dict[str, int]] = {}
+        for row in sizes.data:
+            by_item.setdefault(row["item_id"], {})[row["size"]] = row["price_cents"]
+        return Catalog(
+            [
+                Restaurant(r["id"], r["name"], r["cuisine"], tuple(r["aliases"]))
+                for r in restaurants.data
+            ],
+            [
+                MenuItem(
+                    id=r["id"],
+                    restaurant_id=r["restaurant_id"],
+                    name=r["name"],
+                    category=r["category"],
+                    price_cents=r["price_cents"],
+                    size_prices=by_item.get(r["id"], {}),
+                    tags=frozenset(r["tags"]),
+                )
+                for r in items.data
+            ],
+        )
+
+    async def get_profile(self, user: str) -> Profile | None:
+        """By auth id (a UUID) or by handle ("demo"). A user's token sees only their own."""
+        try:
+            column, value = "id", str(uuid.UUID(user))
+        except ValueError:
+            column, value = "handle", user
+
+        async def op() -> Profile | None:
+            res = await (
+                self._client.table("profiles")
+                .select(PROFILE_COLUMNS)
+                .eq(column, value)
+                .limit(1)
+                .execute()
+            )
+            if not res.data:
+                return None
+            r = res.data[0]
+            return Profile(r["id"], r["name"], r["handle"] or "", tuple(r["dietary"]), r["address"])
+
+        return await self._call("look up your profile", op, idempotent=True)
+
+    async def seed(self, data: SeedData) -> None:
+        """Upsert the menu and the profiles (service role only; carts and orders are kept)."""
+        cat = data.catalog
+        restaurants = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "cuisine": r.cuisine,
+                "aliases": list(r.aliases),
+                "sort_order": i,
+            }
+            for i, r in enumerate(cat.restaurants.values())
+        ]
+        items = [
+            {
+                "id": it.id,
+                "restaurant_id": it.restaurant_id,
+                "name": it.name,
+                "category": it.category,
+                "price_cents": it.price_cents,
+                "tags": sorted(it.tags),
+                "sort_order": i,
+            }
+            for i, it in enumerate(cat.items.values())
+        ]
+        sizes = [
+            {"item_id": it.id, "size": s, "price_cents": it.size_prices[s]}
+            for it in cat.items.values()
+            for s in it.sizes
+        ]
+        profiles = [
+            {
+                "id": p.id,
+                "handle": p.handle or None,
+                "name": p.name,
+                "dietary": list(p.dietary),
+                "address": p.address,
+            }
+            for p in data.profiles
+        ]
+
+        async def op() -> None:
+            for table, rows, key in (
+                ("restaurants", restaurants, "id"),
+                ("menu_items", items, "id"),
+                ("menu_item_sizes", sizes, "item_id,size"),
+                ("profiles", profiles, "id"),
+            ):
+                if rows:
+                    await (
+                        self._client.table(table)
+                        .upsert(rows, on_conflict=key, returning="minimal")  # type: ignore[arg-type]
+                        .execute()
+                    )
+
+        await self._call("load the menu into Supabase", op, idempotent=True)
+        self._catalog = None
+
+    # --- carts and orders ---------------------------------------------------------------------
+
+    async def load_cart(self, user_id: str) -> Cart:
+        uid = _as_uuid(user_id)
+
+        async def op() -> Cart:
+            res = await self._client.rpc("load_cart", {"p_user_id": uid}).execute()
+            if not res.data:
+                return Cart(user_id=user_id)
+            d = res.data
+            return Cart(
+                user_id=user_id,
+                cart_id=d["cart_id"],
+                lines=[CartLine.from_dict(x) for x in d["lines"]],
+            )
+
+        return await self._call("load your cart", op, idempotent=True)
+
+    async def save_cart(self, cart: Cart) -> None:
+        args = {
+            "p_user_id": _as_uuid(cart.user_id),
+            "p_cart_id": cart.cart_id,
+            "p_lines": [
+                {"item_id": ln.item_id, "size": ln.size, "quantity": ln.quantity, "notes": ln.notes}
+                for ln in cart.lines
+            ],
+        }
+
+        async def op() -> None:
+            await self._client.rpc("save_cart", args).execute()
+
+        await self._call("save your cart", op, idempotent=True)
+
+    async def checkout(self, cart: Cart) -> Order:
+        if cart.is_empty():
+            raise CartError("The cart is empty: add something before checking out.")
+        args = {
+            "p_user_id": _as_uuid(cart.user_id),
+            "p_cart_id": cart.cart_id,
+            "p_lines": [
+                {"item_id": ln.item_id, "size": ln.size, "quantity": ln.quantity, "notes": ln.notes}
+                for ln in cart.lines
+            ],
+        }
+
+        async def op() -> Order:
+            res = await self._client.rpc("checkout", args).execute()
+            return _order(res.data, res.data["lines"])
+
+        # Idempotent by cart_id (see the checkout function), so a retry can never double-order.
+        return await self._call("place your order", op, idempotent=True)
+
+    async def list_orders(self, user_id: str) -> list[Order]:
+        uid = _as_uuid(user_id)
+
+        async def op() -> list[Order]:
+            orders = await (
+                self._client.table("orders")
+                .select(ORDER_COLUMNS)
+                .eq("user_id", uid)
+                .order("created_at", desc=True)
+                .execute()
+            )
+            if not orders.data:
+                return []
+            lines = await (
+                self._client.table("order_lines")
+                .select(ORDER_LINE_COLUMNS)
+                .in_("order_id", [o["id"] for o in orders.data])
+                .order("order_id")
+                .order("position")
+                .execute()
+            )
+            by_order: dict[str, list[dict[str, Any]]] = {}
+            for row in lines.data:
+                by_order.setdefault(row["order_id"], []).append(row)
+            return [
+                _order({**o, "order_id": o["id"]}, by_order.get(o["id"], [])) for o in orders.data
+            ]
+
+        return await self._call("list your orders", op, idempotent=True)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+def _order(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Order:
+    return Order(
+        order_id=row["order_id"],
+        user_id=row["user_id"],
+        cart_id=row["cart_id"],
+        lines=tuple(CartLine.from_dict(x) for x in lines),
+        total_cents=row["total_cents"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, _ServerFailure):
+        return f"it answered with an error, HTTP {exc.status}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "it timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "it cannot be reached"
+    return "the connection broke"
+
+
+def _refusal(what: str, e: APIError) -> str:
+    """A 4xx answer as a sentence; PostgREST's message stays in the text for whoever debugs."""
+    code, message = e.code or "", (e.message or "").rstrip(".")
+    if code in ("PGRST301", "PGRST302", "PGRST303") or code in ("401", "403"):
+        return (
+            f"I could not {what}: Supabase rejected the credentials ({message}). Check "
+            f"{ENV_ANON_KEY} and {ENV_USER_JWT}, or {ENV_SERVICE_ROLE_KEY}."
+        )
+    if code == "42501":
+        return f"I could not {what}: Supabase does not allow it for this user ({message})."
+    return f"I could not {what}: {message}."
