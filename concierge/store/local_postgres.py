@@ -19,6 +19,7 @@ a token per user, all signed with the cluster's own secret.
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import hashlib
 import hmac
@@ -149,10 +150,8 @@ class LocalPostgres:
         """Stop the server and delete the cluster."""
         if self._dir is None:
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # already gone: the directory goes either way
             self._run("pg_ctl", "-D", str(self._dir / "data"), "-m", "immediate", "-w", "stop")
-        except RuntimeError:
-            pass  # already gone; the directory is removed either way
         shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 

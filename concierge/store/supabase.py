@@ -38,7 +38,8 @@ from tenacity import (
     RetryError,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from ..cart import Cart, CartError, CartLine, Order
@@ -65,7 +66,8 @@ class RetryPolicy:
     """How hard to try before telling the user the store is down.
 
     The defaults keep the worst case for a voice turn bounded: 3 attempts of at most `timeout`
-    seconds each, with 0.25 s, then up to 0.5 s (plus jitter) between them.
+    seconds each, waiting 0.25 s then 0.5 s between them, plus up to 0.25 s of random jitter
+    (so many agents hitting a recovering project do not retry in lockstep).
     """
 
     attempts: int = 3
@@ -200,9 +202,8 @@ class SupabaseStore:
         attempts = self._retry.attempts if idempotent else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(
-                initial=self._retry.initial_wait, max=self._retry.max_wait
-            ),
+            wait=wait_exponential(multiplier=self._retry.initial_wait, max=self._retry.max_wait)
+            + wait_random(0, self._retry.initial_wait),
             retry=retry_if_exception(_is_transient),
             reraise=True,
         )

@@ -1,0 +1,161 @@
+"""The store contract: every test runs on file-backed SQLite and on Supabase (supabase-py over
+real PostgreSQL), and both must pass. The agent may then be given either store unchanged.
+
+On Supabase each store acts as one signed-in user (row-level security on), the way the agent
+runs; `admin()` is the service-role store the seed command uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from concierge.cart import Cart, CartError
+from concierge.menu import default_catalog
+from concierge.store import Store, load_seed
+
+from .conftest import ALEX, DEMO, Backend
+
+
+def _catalog_rows(store_catalog) -> list[tuple]:
+    return [
+        (
+            it.id,
+            it.restaurant_id,
+            it.name,
+            it.category,
+            it.price_cents,
+            dict(it.size_prices),
+            it.tags,
+        )
+        for it in store_catalog.items.values()
+    ]
+
+
+def _filled_cart(user_id: str) -> Cart:
+    cat = default_catalog()
+    cart = Cart(user_id=user_id)
+    cart.add(cat, "coke", 2, size="large", notes="no ice, please")
+    cart.add(cat, "classic_cheeseburger", 1)
+    cart.add(cat, "margherita_pizza", 3, size="small", notes="extra basil; it's for O'Brien")
+    return cart
+
+
+async def test_menu_as_stored_matches_the_menu_file(backend: Backend) -> None:
+    store = await backend.store(str(uuid.uuid4()))
+    catalog = await store.load_catalog()
+    assert _catalog_rows(catalog) == _catalog_rows(default_catalog())
+    assert list(catalog.restaurants.values()) == list(default_catalog().restaurants.values())
+
+
+async def test_profile_by_id_and_by_handle(backend: Backend) -> None:
+    store = await backend.store(DEMO.id)
+    by_id = await store.get_profile(DEMO.id)
+    by_handle = await store.get_profile("demo")
+    assert by_id == by_handle == DEMO
+    assert await store.get_profile("nobody_here") is None
+    assert await store.get_profile(str(uuid.uuid4())) is None
+
+
+async def test_a_new_user_has_an_empty_cart(backend: Backend, new_user: str) -> None:
+    store = await backend.store(new_user)
+    cart = await store.load_cart(new_user)
+    assert cart.user_id == new_user
+    assert cart.is_empty()
+    uuid.UUID(cart.cart_id)
+
+
+async def test_save_and_load_round_trip_keeps_sizes_notes_and_order(
+    backend: Backend, new_user: str
+) -> None:
+    store = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    await store.save_cart(cart)
+    loaded = await store.load_cart(new_user)
+    assert loaded.cart_id == cart.cart_id
+    assert loaded.lines == cart.lines
+    assert loaded.total_cents == cart.total_cents == 2 * 299 + 999 + 3 * 1100
+
+    cart.remove("classic_cheeseburger")  # saving again replaces, it does not append
+    await store.save_cart(cart)
+    assert (await store.load_cart(new_user)).lines == cart.lines
+
+
+async def test_a_saved_cart_survives_a_new_store_instance(backend: Backend, new_user: str) -> None:
+    first = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    await first.save_cart(cart)
+    await first.close()
+    second = await backend.store(new_user)
+    assert second is not first
+    again = await second.load_cart(new_user)
+    assert (again.cart_id, again.lines) == (cart.cart_id, cart.lines)
+
+
+async def test_carts_of_two_users_stay_apart(backend: Backend) -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    store_a, store_b = await backend.store(a), await backend.store(b)
+    await store_a.save_cart(_filled_cart(a))
+    assert (await store_b.load_cart(b)).is_empty()
+
+
+async def test_checkout_persists_the_order_and_empties_the_saved_cart(
+    backend: Backend, new_user: str
+) -> None:
+    store = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    await store.save_cart(cart)
+    order = await store.checkout(cart)
+    assert (order.user_id, order.cart_id) == (new_user, cart.cart_id)
+    assert order.lines == tuple(cart.lines)
+    assert order.total_cents == cart.total_cents
+    assert cart.lines, "checkout must not change the caller's in-memory cart"
+    assert (await store.load_cart(new_user)).is_empty()
+    assert await store.list_orders(new_user) == [order]
+
+
+async def test_checkout_is_idempotent_per_cart_id(backend: Backend, new_user: str) -> None:
+    store = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    first = await store.checkout(cart)
+    retried = await store.checkout(cart)
+    assert retried == first
+    assert len(await store.list_orders(new_user)) == 1
+
+
+async def test_checkout_of_an_empty_cart_is_refused_and_creates_nothing(
+    backend: Backend, new_user: str
+) -> None:
+    store = await backend.store(new_user)
+    with pytest.raises(CartError, match="empty"):
+        await store.checkout(Cart(user_id=new_user))
+    assert await store.list_orders(new_user) == []
+
+
+async def test_list_orders_newest_first(backend: Backend, new_user: str) -> None:
+    store = await backend.store(new_user)
+    cat = default_catalog()
+    placed = []
+    for item in ("coke", "fries", "tiramisu"):
+        cart = Cart(user_id=new_user)
+        cart.add(cat, item, 1, size="medium" if cat.item(item).has_sizes else None)
+        placed.append(await store.checkout(cart))
+    orders = await store.list_orders(new_user)
+    assert [o.order_id for o in orders] == [o.order_id for o in reversed(placed)]
+    assert [o.lines[0].item_id for o in orders] == ["tiramisu", "fries", "coke"]
+    assert await store.list_orders(str(uuid.uuid4())) == []
+
+
+async def test_seeding_twice_is_harmless(backend: Backend, new_user: str) -> None:
+    admin: Store = await backend.admin()
+    user_store = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    await user_store.save_cart(cart)
+    data = load_seed()
+    await admin.seed(data)
+    await admin.seed(data)
+    assert _catalog_rows(await admin.load_catalog()) == _catalog_rows(data.catalog)
+    assert await (await backend.store(ALEX.id)).get_profile("alex") == ALEX
+    kept = await user_store.load_cart(new_user)
+    assert (kept.cart_id, kept.lines) == (cart.cart_id, cart.lines), "seeding must keep carts"
