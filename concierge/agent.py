@@ -16,12 +16,13 @@ import json
 import logging
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import Agent, AgentServer, AgentSession, JobContext, TurnHandlingOptions
 
 from . import providers
 from .menu import Catalog
 from .state import UserState, new_userdata
-from .store import open_store
+from .store import Store, open_store
 from .tools import build_tools
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "new_userdata",
     "on_session_end",
     "server",
+    "start_session",
 ]
 
 logger = logging.getLogger("concierge")
@@ -133,11 +135,26 @@ def user_id_from_job(ctx: JobContext) -> str:
     return str(meta.get("user_id") or "demo")
 
 
+async def start_session(
+    ctx: JobContext, store: Store, models: providers.Models | None = None, *, room: rtc.Room | None
+) -> AgentSession[UserState]:
+    """What the entrypoint does for one job, minus the greeting: state, session, agent, start.
+
+    `room=None` starts it text-only, which is how `concierge.inprocess` runs a job offline.
+    """
+    userdata = await new_userdata(store, user_id_from_job(ctx))
+    session = build_session(userdata, models)
+    agent = FoodConciergeAgent(userdata.catalog)
+    if room is None:  # livekit treats an explicit room=None as "a room", so leave it out
+        await session.start(agent=agent)
+    else:
+        await session.start(agent=agent, room=room)
+    return session
+
+
 @server.rtc_session(agent_name="food-concierge", on_session_end=on_session_end)
 async def entrypoint(ctx: JobContext) -> None:
     """One LiveKit room = one session: build the user's state, then start the agent in the room."""
     store = await open_store()
-    userdata = await new_userdata(store, user_id_from_job(ctx))
-    session = build_session(userdata)
-    await session.start(agent=FoodConciergeAgent(userdata.catalog), room=ctx.room)
+    session = await start_session(ctx, store, room=ctx.room)
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")

@@ -100,7 +100,8 @@ def pick_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Model
     if mode == "openai":
         from livekit.plugins import openai
 
-        models.stt, models.tts = openai.STT(), openai.TTS()
+        key = (os.environ if env is None else env)["OPENAI_API_KEY"]
+        models.stt, models.tts = openai.STT(api_key=key), openai.TTS(api_key=key)
     elif mode == "livekit-inference":
         env = os.environ if env is None else env
         models.stt = env.get("CONCIERGE_INFERENCE_STT", "deepgram/nova-3")
@@ -136,7 +137,9 @@ def _llm(mode: Mode, catalog: Catalog, env: Mapping[str, str] | None) -> llm.LLM
     if mode == "openai":
         from livekit.plugins import openai
 
-        return openai.LLM(model=env.get("CONCIERGE_OPENAI_MODEL", "gpt-4.1-mini"))
+        return openai.LLM(
+            model=env.get("CONCIERGE_OPENAI_MODEL", "gpt-4.1-mini"), api_key=env["OPENAI_API_KEY"]
+        )
     if mode == "livekit-inference":
         return env.get("CONCIERGE_INFERENCE_LLM", "openai/gpt-4.1-mini")
     from .offline.llm import StandInLLM

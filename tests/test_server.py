@@ -1,0 +1,50 @@
+"""The AgentServer: its registered entrypoint and on_session_end, a job run in-process, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from concierge.agent import LOAD_THRESHOLD, MAX_TOOL_STEPS, entrypoint, on_session_end, server
+from concierge.inprocess import run_job
+from concierge.store import Store
+
+
+def test_server_registers_the_session_hooks() -> None:
+    assert server._entrypoint_fnc is entrypoint
+    assert server._session_end_fnc is on_session_end
+    assert MAX_TOOL_STEPS > 3 and 0 < LOAD_THRESHOLD < 1
+
+
+async def test_a_job_in_process_saves_the_cart_and_reports(store: Store) -> None:
+    run = await run_job(store, ["two churros", "a kombucha"], user_id="alex")
+    assert [(ln.item_id, ln.quantity) for ln in run.saved_cart.lines] == [
+        ("churros", 2),
+        ("kombucha", 1),
+    ]
+    assert run.saved_cart.cart_id == run.cart.cart_id
+    assert run.report["job_id"] == "inprocess-job"
+    roles = [
+        i.get("role") for i in run.report["chat_history"]["items"] if i.get("type") == "message"
+    ]
+    assert roles.count("user") == 2 and roles.count("assistant") == 2
+
+
+def test_start_without_livekit_credentials_says_what_is_missing() -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "CONCIERGE_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", "start"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "LIVEKIT_URL" in proc.stderr and "offline_session" in proc.stderr
+
+
+def test_unknown_command_is_refused() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", "bogus"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "unknown command" in proc.stderr
