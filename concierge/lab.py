@@ -65,9 +65,9 @@ def cart_table(cart: Cart) -> HTML:
     return table(rows, ["item", "restaurant", "size", "qty", "line total"])
 
 
-def transcript(events: Iterable[Any]) -> HTML:
+def transcript(events: Iterable[Any], user_input: str | None = None) -> HTML:
     """A `RunResult`'s events (messages, tool calls, tool outputs) as a table."""
-    rows = []
+    rows: list[tuple[str, str]] = [("user", user_input)] if user_input is not None else []
     for ev in events:
         item = ev.item
         if ev.type == "message":
@@ -79,3 +79,27 @@ def transcript(events: Iterable[Any]) -> HTML:
         else:
             rows.append((ev.type, ""))
     return table(rows, ["who", "what"])
+
+
+async def turn(session: Any, text: str) -> HTML:
+    """Say `text` to a running session and show the whole turn as a table."""
+    result = await session.run(user_input=text)
+    return transcript(result.events, user_input=text)
+
+
+def show_source(obj: Any, *, start: str | None = None, stop: str | None = None) -> Any:
+    """The source of a function or class from the package, syntax-highlighted in Jupyter.
+
+    `start`/`stop` cut an excerpt: from the first line containing `start` up to (not including)
+    the first later line containing `stop`.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    lines = inspect.getsource(obj).splitlines()
+    if start is not None:
+        lines = lines[next(i for i, ln in enumerate(lines) if start in ln) :]
+    if stop is not None:
+        lines = lines[: next((i for i, ln in enumerate(lines) if i and stop in ln), len(lines))]
+    return Code("\n".join(lines), language="python")

@@ -31,7 +31,7 @@ def parser(catalog: Catalog) -> IntentParser:
             [("fries", 3, "small"), ("sprite", 1, "medium"), ("tiramisu", 1, None)],
         ),
         ("I'll have a bean and cheese burrito", [("bean_and_cheese_burrito", 1, None)]),
-        ("the margherita from Luigi's, large", [("margherita_pizza", 1, None)]),
+        ("the margherita from Luigi's, large", [("margherita_pizza", 1, "large")]),
         ("a large margherita from luigi's", [("margherita_pizza", 1, "large")]),
         ("twelve churros", [("churros", 12, None)]),
         ("a horchata", [("horchata", 1, None)]),

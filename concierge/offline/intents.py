@@ -9,7 +9,7 @@ what lets the lab (and CI) run whole conversations with no keys and the same res
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..menu import SIZES, Catalog, MenuItem, words
 
@@ -151,13 +151,21 @@ class IntentParser:
     def _items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
             text = text.replace(name, joined)
-        requests = []
+        requests: list[ItemRequest] = []
         for part in _SPLIT.split(text):
             part = part.replace("_", " ").strip(" ,?")
-            if part:
-                request = self._item(part)
-                if request is not None:
-                    requests.append(request)
+            if not part:
+                continue
+            size = self._size_answer(part)
+            if size is not None and requests and requests[-1].size is None:
+                # "a horchata, large": a size on its own belongs to the item before it
+                last = requests[-1]
+                item = self.catalog.items.get(last.item_id or "")
+                requests[-1] = replace(last, size=_fit_size(size, item) if item else size)
+                continue
+            request = self._item(part)
+            if request is not None:
+                requests.append(request)
         return tuple(requests)
 
     def _item(self, part: str) -> ItemRequest | None:
