@@ -104,7 +104,7 @@ def build_session(
 
 
 async def on_session_end(ctx: JobContext) -> None:
-    """After the session closes: save the cart (if the store has it not) and log the report."""
+    """After the session closes: save the cart (in case the last write failed) and log the report."""
     try:
         session: AgentSession[UserState] = ctx.primary_session
     except RuntimeError:

@@ -1,0 +1,150 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+# ---
+
+# %% [markdown]
+# # 5 · AgentServer: `@server.rtc_session`, `on_session_end`, and a job run in-process
+#
+# An agent does not run alone: a **worker** process registers with a LiveKit server, which hands
+# it a *job* each time a room needs an agent. The legacy code described that worker with
+# `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))`. In livekit-agents 1.8 the worker is an
+# `AgentServer` object, and the function that serves one room is registered on it with
+# `@server.rtc_session` — along with what to do after the room closes.
+#
+# ## What you will learn
+# - how the migrated agent declares its server, its entrypoint and its `on_session_end` hook;
+# - the life of one job: dispatch → entrypoint → turns → room closes → `on_session_end`;
+# - how to run that whole life cycle in this notebook, with no LiveKit server, and read the
+#   session report it produces;
+# - why the server's load threshold is set on purpose.
+#
+# ## Prerequisites
+# Notebooks 1–4. No keys: the job runs in-process with livekit's own `fake_job_context()`.
+
+# %%
+from concierge.lab import cart_table, setup_notebook, show_source, table
+
+print(setup_notebook())
+
+# %% [markdown]
+# ## Before and after
+#
+# Notebook 2 ran the legacy worker and showed that `WorkerOptions` is now only an alias that
+# `cli.run_app` quietly converts into an `AgentServer`. Here is what the migrated module declares
+# instead: one server object, and the session entrypoint registered on it.
+
+# %%
+import concierge.agent as agent
+
+show_source(agent, start="server = AgentServer(", stop="def user_id_from_job")
+
+# %%
+show_source(agent.entrypoint)
+
+# %% [markdown]
+# The decorator did the registering. The server now holds both hooks — this is what a worker
+# calls for every job:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table(
+    [
+        ("entrypoint", agent.server._entrypoint_fnc.__qualname__),
+        ("on_session_end", agent.server._session_end_fnc.__qualname__),
+        ("agent_name", agent.server._agent_name),
+        ("load_threshold", agent.server._load_threshold),
+        ("max_tool_steps (per session)", agent.MAX_TOOL_STEPS),
+    ],
+    ["setting", "value"],
+)
+
+# %% [markdown]
+# ## `on_session_end`: after the room closes
+#
+# When the last participant leaves, the session closes and the server calls `on_session_end`
+# with the job's context. The migrated agent uses it for the two things that must not be lost:
+# the cart (saved to the store, if it was not already) and the **session report** — the
+# conversation, timings and usage livekit collected — written to the log.
+
+# %%
+show_source(agent.on_session_end)
+
+# %% [markdown]
+# ## A whole job, in this notebook
+#
+# `concierge.inprocess.run_job` does what a worker does for one job, with livekit's own
+# `fake_job_context()` standing in for the LiveKit server: it builds a real `JobContext` (job
+# metadata `{"user_id": "alex"}`), runs the same `start_session` the entrypoint runs (text only,
+# no room), says a few things, closes the session, and then calls **the `on_session_end` the
+# server registered** — not a copy of it.
+
+# %%
+show_source(__import__("concierge.inprocess", fromlist=["run_job"]).run_job)
+
+# %%
+from concierge.inprocess import run_job
+from concierge.store import open_store
+
+store = await open_store("memory")
+job = await run_job(store, ["two churros", "a large horchata", "what's in my cart"], user_id="alex")
+table([(i + 1, r) for i, r in enumerate(job.replies)], ["turn", "agent replied"])
+
+# %% [markdown]
+# After the job, the cart is in the store — saved by `on_session_end` — ready for Alex's next
+# session, on this worker or any other.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cart_table(job.saved_cart)
+
+# %% [markdown]
+# ## The session report
+#
+# `ctx.make_session_report()` gathers what livekit recorded about the session. In production you
+# would ship it to your logs or analytics from `on_session_end`. Its top-level fields:
+
+# %%
+report = job.report
+table(
+    [(key, type(value).__name__) for key, value in report.items()],
+    ["field", "type"],
+)
+
+# %%
+history = report["chat_history"]["items"]
+table(
+    [
+        (item["type"], item.get("role", ""), (item.get("content") or [item.get("name") or item.get("output", "")])[0])
+        for item in history
+    ],
+    ["type", "role", "content"],
+)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("job:", report["job_id"])
+print("user messages:", sum(1 for i in history if i.get("role") == "user"))
+print("tool calls:", sum(1 for i in history if i["type"] == "function_call"))
+
+# %% [markdown]
+# ## Why the load threshold is set on purpose
+#
+# A worker tells LiveKit how busy it is; above `load_threshold` LiveKit stops sending it new
+# rooms. Each voice session runs Silero VAD and the end-of-turn model **on the worker's CPU**;
+# past roughly 75 % those inferences queue and every caller on the worker hears slower turns.
+# So the migrated server says `AgentServer(load_threshold=0.75)` instead of relying on a default
+# (0.7 in production, no limit at all in dev mode). Notebook 6 measures what a turn costs.
+#
+# ## Recap — what changed
+#
+# | legacy | migrated |
+# |---|---|
+# | `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))` | `server = AgentServer(...)` + `@server.rtc_session(...)` |
+# | nothing runs after the room closes | `on_session_end` saves the cart and logs the session report |
+# | the only way to try a job is a LiveKit server | `fake_job_context()` runs a whole job in-process |
+# | load limit left to defaults | `load_threshold` chosen for the agent's CPU cost |
+#
+# **Next:** [6 · The voice pipeline](06_voice_pipeline.ipynb) — VAD, turn detection,
+# `max_tool_steps`, interruptions, and where a turn's time goes.
