@@ -141,6 +141,7 @@ class RecordedRequest:
     query: tuple[tuple[str, str], ...]
     prefer: str | None
     accept: str | None
+    profile: str | None  # Accept-Profile (reads) or Content-Profile (writes): the schema
     role: str | None
 
 
@@ -221,7 +222,13 @@ class PostgrestHarness:
             role = claims["role"]
             self.log.append(
                 RecordedRequest(
-                    method, path, query, headers.get("prefer"), headers.get("accept"), role
+                    method,
+                    path,
+                    query,
+                    headers.get("prefer"),
+                    headers.get("accept"),
+                    headers.get("content-profile") or headers.get("accept-profile"),
+                    role,
                 )
             )
             if fault and fault.when == "before" and fault.status:
