@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livekit.agents.testing import fake_job_context
+from livekit.agents.voice.run_result import RunResult
 
 from .agent import server, start_session
 from .cart import Cart
@@ -38,9 +39,9 @@ async def run_job(store: Store, utterances: Sequence[str], *, user_id: str = "de
     with fake_job_context(job_metadata=metadata, job_id="inprocess-job") as ctx:
         catalog = await store.load_catalog()
         session = await start_session(ctx, store, text_models(catalog), room=None)
-        replies = []
+        replies: list[str] = []
         for text in utterances:
-            result = await session.run(user_input=text)
+            result: RunResult[None] = await session.run(user_input=text)
             replies += [e.item.text_content or "" for e in result.events if e.type == "message"]
         await session.aclose()
         session_end = server._session_end_fnc  # the hook @server.rtc_session registered

@@ -16,7 +16,8 @@ Schema rules these tools follow, each one a lesson of the lab:
 
 from typing import Annotated, Literal
 
-from livekit.agents import FunctionTool, RunContext, ToolError, function_tool
+from livekit.agents import RunContext, ToolError, function_tool
+from livekit.agents.llm import Tool, Toolset
 from pydantic import Field
 
 from .cart import MAX_QUANTITY, CartError
@@ -42,7 +43,7 @@ def describe_item(item: MenuItem, catalog: Catalog) -> str:
     return f"{item.name} (id {item.id}) at {restaurant}: {item.price_label()}{tags}"
 
 
-def build_tools(catalog: Catalog) -> list[FunctionTool]:
+def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
     """The seven tools of the migrated agent, with ids constrained to `catalog`."""
     item_ids = catalog.item_ids
     restaurant_ids = catalog.restaurant_ids

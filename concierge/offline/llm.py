@@ -244,8 +244,8 @@ def no_tool_reply(model: StandInLLM, intent: Intent, schemas: dict[str, Any]) ->
     if intent.kind == "order":
         amb = next((r for r in intent.items if r.ambiguous), None)
         if amb:
-            names = [model.catalog.items[i].name for i in amb.ambiguous]
-            return f"Did you mean {' or '.join(names)}?"
+            options = " or ".join(model.catalog.items[i].name for i in amb.ambiguous)
+            return f"Did you mean {options}?"
     if not schemas:
         return "I can't look anything up right now."
     return f"Sorry, I didn't understand that. {HELP}"
