@@ -18,6 +18,7 @@ a token per user, all signed with the cluster's own secret.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import glob
@@ -30,6 +31,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -226,3 +228,60 @@ class LocalPostgres:
 
 def _in_an_hour() -> int:
     return int(time.time()) + 3600
+
+
+# --- one stack per process, for notebooks -----------------------------------------------------
+
+_shared_cluster: LocalPostgres | None = None
+_shared_api: tuple[Any, str] | None = None
+
+
+def shared_cluster() -> LocalPostgres:
+    """A cluster with the schema and seed applied, started once per process and stopped at exit.
+
+    Notebooks call this instead of `LocalPostgres()` so that re-running a cell (or the whole
+    notebook) in the same kernel reuses the running cluster instead of starting another.
+    """
+    global _shared_cluster
+    if _shared_cluster is None or not _shared_cluster.running:
+        cluster = LocalPostgres().start()
+        atexit.register(cluster.stop)
+        cluster.apply_supabase_schema()
+        _shared_cluster = cluster
+    return _shared_cluster
+
+
+def import_test_harness() -> Any:
+    """The PostgREST *test harness* package (tests/postgrest_harness) of this source checkout.
+
+    It is a test harness, not a product part: there is no PostgREST server to install on the
+    machines this lab targets, so notebook 07 uses the same stand-in the tests use.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "tests" / "postgrest_harness" / "__init__.py").exists():
+        raise PostgresNotAvailable(
+            "The PostgREST test harness ships with the source checkout (tests/postgrest_harness); "
+            "it is not part of an installed package."
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import importlib
+
+    return importlib.import_module("tests.postgrest_harness")
+
+
+def serve_test_harness(cluster: LocalPostgres) -> tuple[Any, str]:
+    """Serve the test harness in front of `cluster` on 127.0.0.1 (once per process).
+
+    Returns `(app, url)`: `app.log` lists the requests received and `app.faults` injects
+    failures; `url` is what to give supabase-py as the project URL.
+    """
+    global _shared_api
+    if _shared_api is None or _shared_api[0].dsn != cluster.dsn(user="authenticator"):
+        harness = import_test_harness()
+        app = harness.PostgrestHarness(cluster.dsn(user="authenticator"), cluster.jwt_secret)
+        serving = harness.serve(app)
+        url = serving.__enter__()
+        atexit.register(serving.__exit__, None, None, None)
+        _shared_api = (app, url)
+    return _shared_api
