@@ -10,6 +10,7 @@ Prices are integer cents so that totals never drift; `format_usd` turns them int
 
 from __future__ import annotations
 
+import heapq
 import re
 import tomllib
 from collections import defaultdict
@@ -293,9 +294,11 @@ class Catalog:
     def _build_index(self) -> None:
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._name_tokens: dict[str, tuple[str, ...]] = {}
+        self._name_len: dict[str, int] = {}
         for item in self.items.values():
             toks = tuple(tokens(item.name))
             self._name_tokens[item.id] = toks
+            self._name_len[item.id] = max(1, len(toks))
             for t in {*toks, stem(item.category)}:
                 self._postings[t].add(item.id)
         self._deletes: dict[str, set[str]] = defaultdict(set)
@@ -361,30 +364,41 @@ class Catalog:
         named, rest = self.find_restaurant(query)
         restaurant_id = restaurant_id or named
         qtoks = [stem(w) for w in rest if w not in STOPWORDS and w not in SIZES]
-        scores: dict[str, float] = defaultdict(float)
+        allowed = self._allowed(restaurant_id, dietary)
         if qtoks:
+            scores: dict[str, float] = defaultdict(float)
             for qt in qtoks:
                 best: dict[str, float] = {}
                 for vocab_token, quality in self._vocab_matches(qt):
                     for item_id in self._postings[vocab_token]:
-                        best[item_id] = max(best.get(item_id, 0.0), quality)
+                        if best.get(item_id, 0.0) < quality:
+                            best[item_id] = quality
                 for item_id, quality in best.items():
                     scores[item_id] += quality
+            n = len(qtoks)
+            name_len = self._name_len
             # Mostly "how much of what was said matched", a little "how much of the name".
-            ranked = {
-                iid: 0.75 * s / len(qtoks) + 0.25 * min(1.0, s / len(self._name_tokens[iid]))
+            ranked = [
+                (0.75 * s / n + 0.25 * min(1.0, s / name_len[iid]), iid)
                 for iid, s in scores.items()
-            }
+                if allowed is None or iid in allowed
+            ]
         else:
-            ranked = {iid: 1.0 for iid in self.items}
-        hits = [
-            SearchHit(self.items[iid], round(score, 3))
-            for iid, score in ranked.items()
-            if (restaurant_id is None or self.items[iid].restaurant_id == restaurant_id)
-            and (dietary is None or _has_tag(self.items[iid], dietary))
-        ]
-        hits.sort(key=lambda h: (-h.score, h.item.name))
-        return hits[:limit] if limit else hits
+            ranked = [(1.0, iid) for iid in (self.items if allowed is None else allowed)]
+        key = lambda pair: (-pair[0], self.items[pair[1]].name)  # noqa: E731
+        top = heapq.nsmallest(limit, ranked, key=key) if limit else sorted(ranked, key=key)
+        return [SearchHit(self.items[iid], round(score, 3)) for score, iid in top]
+
+    def _allowed(self, restaurant_id: str | None, dietary: str | None) -> set[str] | None:
+        """Item ids passing the filters, or None when there is no filter."""
+        if restaurant_id is None and dietary is None:
+            return None
+        return {
+            iid
+            for iid, item in self.items.items()
+            if (restaurant_id is None or item.restaurant_id == restaurant_id)
+            and (dietary is None or _has_tag(item, dietary))
+        }
 
 
 def _has_tag(item: MenuItem, tag: str) -> bool:
