@@ -29,6 +29,9 @@ class UserState:
     orders: list[Order] = field(default_factory=list)
     #: True while the store has not got the latest cart (it was down); the next write retries.
     cart_unsaved: bool = False
+    #: False when the saved cart could not be read at session start; the first write that
+    #: succeeds merges the saved lines in first, so nothing saved earlier is overwritten.
+    cart_loaded: bool = True
 
     async def save_cart(self) -> str:
         """Write the cart to the store. Returns "" or a note for the reply when the store is down.
@@ -37,6 +40,8 @@ class UserState:
         session) writes it again.
         """
         try:
+            if not self.cart_loaded:
+                await self._recover_saved_cart()
             await self.store.save_cart(self.cart)
         except StoreUnavailableError as e:
             logger.warning("cart for %s not saved, keeping it in the session: %s", self.user_id, e)
@@ -44,6 +49,20 @@ class UserState:
             return " (Saving to your account is not working right now; I'm keeping the cart here.)"
         self.cart_unsaved = False
         return ""
+
+    async def _recover_saved_cart(self) -> None:
+        """The store is back after failing at session start: resolve the profile, then put the
+        lines saved before this session back into the cart, ahead of the new ones."""
+        if self.profile is None:
+            self.profile = await self.store.get_profile(self.user_id)
+            if self.profile is not None:
+                self.user_id = self.cart.user_id = self.profile.id
+        saved = await self.store.load_cart(self.user_id)
+        mine = {line.key for line in self.cart.lines}
+        earlier = [line for line in saved.lines if line.key not in mine]
+        if earlier:
+            self.cart.replace_contents(Cart(self.user_id, earlier + self.cart.lines, saved.cart_id))
+        self.cart_loaded = True
 
     async def checkout(self) -> Order:
         """Turn the cart into an order through the store, then empty the cart.
@@ -67,7 +86,14 @@ async def new_userdata(
     there is one, so "demo" and its UUID reach the same cart.
     """
     catalog = catalog or await store.load_catalog()
-    profile = await store.get_profile(user_id)
-    key = profile.id if profile else user_id
-    cart = await store.load_cart(key)
+    try:
+        profile = await store.get_profile(user_id)
+        key = profile.id if profile else user_id
+        cart = await store.load_cart(key)
+    except StoreUnavailableError as e:
+        # Serve the user anyway: an empty cart now, the saved one merged in when the store is back.
+        logger.warning("store unavailable at session start for %s: %s", user_id, e)
+        return UserState(
+            store, catalog, user_id, None, Cart(user_id), cart_unsaved=True, cart_loaded=False
+        )
     return UserState(store=store, catalog=catalog, user_id=key, profile=profile, cart=cart)
