@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from postgrest.exceptions import APIError
@@ -241,15 +241,16 @@ class SupabaseStore:
             pg.table("menu_items").select(ITEM_COLUMNS).order("sort_order").execute(),
             pg.table("menu_item_sizes").select(SIZE_COLUMNS).execute(),
         )
-        if not items.data:
+        item_rows = _rows(items.data)
+        if not item_rows:
             raise StoreError("The Supabase store has no menu yet: run `python -m concierge seed`.")
         by_item: dict[str, dict[str, int]] = {}
-        for row in sizes.data:
+        for row in _rows(sizes.data):
             by_item.setdefault(row["item_id"], {})[row["size"]] = row["price_cents"]
         return Catalog(
             [
                 Restaurant(r["id"], r["name"], r["cuisine"], tuple(r["aliases"]))
-                for r in restaurants.data
+                for r in _rows(restaurants.data)
             ],
             [
                 MenuItem(
@@ -261,7 +262,7 @@ class SupabaseStore:
                     size_prices=by_item.get(r["id"], {}),
                     tags=frozenset(r["tags"]),
                 )
-                for r in items.data
+                for r in item_rows
             ],
         )
 
@@ -280,9 +281,10 @@ class SupabaseStore:
                 .limit(1)
                 .execute()
             )
-            if not res.data:
+            found = _rows(res.data)
+            if not found:
                 return None
-            r = res.data[0]
+            r = found[0]
             return Profile(r["id"], r["name"], r["handle"] or "", tuple(r["dietary"]), r["address"])
 
         return await self._call("look up your profile", op, idempotent=True)
@@ -354,7 +356,7 @@ class SupabaseStore:
             res = await self._client.rpc("load_cart", {"p_user_id": uid}).execute()
             if not res.data:
                 return Cart(user_id=user_id)
-            d = res.data
+            d = cast(dict[str, Any], res.data)
             return Cart(
                 user_id=user_id,
                 cart_id=d["cart_id"],
@@ -392,7 +394,8 @@ class SupabaseStore:
 
         async def op() -> Order:
             res = await self._client.rpc("checkout", args).execute()
-            return _order(res.data, res.data["lines"])
+            row = cast(dict[str, Any], res.data)
+            return _order(row, row["lines"])
 
         # Idempotent by cart_id (see the checkout function), so a retry can never double-order.
         return await self._call("place your order", op, idempotent=True)
@@ -408,27 +411,33 @@ class SupabaseStore:
                 .order("created_at", desc=True)
                 .execute()
             )
-            if not orders.data:
+            order_rows = _rows(orders.data)
+            if not order_rows:
                 return []
             lines = await (
                 self._client.table("order_lines")
                 .select(ORDER_LINE_COLUMNS)
-                .in_("order_id", [o["id"] for o in orders.data])
+                .in_("order_id", [o["id"] for o in order_rows])
                 .order("order_id")
                 .order("position")
                 .execute()
             )
             by_order: dict[str, list[dict[str, Any]]] = {}
-            for row in lines.data:
+            for row in _rows(lines.data):
                 by_order.setdefault(row["order_id"], []).append(row)
             return [
-                _order({**o, "order_id": o["id"]}, by_order.get(o["id"], [])) for o in orders.data
+                _order({**o, "order_id": o["id"]}, by_order.get(o["id"], [])) for o in order_rows
             ]
 
         return await self._call("list your orders", op, idempotent=True)
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+def _rows(data: object) -> list[dict[str, Any]]:
+    """PostgREST's JSON array of rows (supabase-py types `data` as any JSON)."""
+    return cast(list[dict[str, Any]], data or [])
 
 
 def _order(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Order:

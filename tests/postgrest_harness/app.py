@@ -375,7 +375,7 @@ class PostgrestHarness:
             ),
             params,
         )
-        text, n = cur.fetchone()
+        text, n = _one(cur)
         last = f"{(offset or 0) + n - 1}" if n else ""
         content_range = f"{offset or 0}-{last}/*" if n else "*/*"
         return 200, [("Content-Range", content_range)], text.encode()
@@ -440,7 +440,7 @@ class PostgrestHarness:
                 ).format(stmt),
                 (json.dumps(rows),),
             )
-            return 201, [], cur.fetchone()[0].encode()
+            return 201, [], _one(cur)[0].encode()
         if returning == "minimal":
             cur.execute(stmt, (json.dumps(rows),))
             return 201, [], b""
@@ -483,13 +483,19 @@ class PostgrestHarness:
                 "SELECT to_json({}.{}({}))::text FROM json_to_record(%s::json) AS _a({})"
             ).format(sql.Identifier(self.schema), sql.Identifier(name), named, record)
             cur.execute(call, (json.dumps(args),))
-        value = cur.fetchone()[0]
+        value = _one(cur)[0]
         if returns == "void":
             return 204, [], b""
         return 200, [], (value if value is not None else "null").encode()
 
 
 # --- parsing helpers ------------------------------------------------------------------------------
+
+
+def _one(cur: psycopg.Cursor[Any]) -> Any:
+    row = cur.fetchone()
+    assert row is not None, "an aggregate query always returns one row"
+    return row
 
 
 def _json_body(body: bytes) -> Any:
