@@ -118,7 +118,7 @@ from concierge.store.local_postgres import shared_cluster
 if LIVE:
     started = time.perf_counter()
     pg = shared_cluster()
-    print(f"cluster on 127.0.0.1:{pg.port}, schema applied (ready in {time.perf_counter() - started:.1f} s)")
+    print(f"private cluster on 127.0.0.1, schema and seed applied, ready in {time.perf_counter() - started:.1f} s")
     import psycopg
 
     with psycopg.connect(pg.dsn()) as conn:
@@ -160,8 +160,8 @@ if LIVE:
     alex_store = await SupabaseStore.connect(url, anon_key, user_jwt=pg.user_jwt(ALEX.id))
     display(
         table(
-            [(s.description, p.name, p.id) for s, p in ((dana_store, DANA), (alex_store, ALEX))],
-            ["store", "signed in as", "auth.uid()"],
+            [(p.name, p.handle, p.id, s.acting_as) for s, p in ((dana_store, DANA), (alex_store, ALEX))],
+            ["signed in as", "handle", "auth.uid()", "requests carry"],
         )
     )
 else:
@@ -223,7 +223,7 @@ if LIVE:
 from concierge.store import StoreError
 
 assert not LIVE or isinstance(sys.last_value, StoreError), "Dana must not read Alex's cart"
-print("refused:", sys.last_value if LIVE else "skipped: no PostgreSQL here")
+print(f"refused: {sys.last_value}" if LIVE else "skipped: no PostgreSQL here")
 
 # %% [markdown]
 # ## Swap the agent's store
