@@ -9,6 +9,7 @@ fault, however timed, ever produces a second order for one cart.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import uuid
@@ -111,6 +112,16 @@ async def test_checkout_failing_mid_order_reports_and_never_duplicates(supa: Loc
     order = await store.checkout(cart)
     assert order.order_id == placed[0]
     assert _orders_in_db(supa, cart.cart_id) == placed
+
+
+async def test_concurrent_checkouts_of_one_cart_make_one_order(supa: LocalSupabase) -> None:
+    """Two workers (or a retry racing the original) check out the same cart at once."""
+    user = str(uuid.uuid4())
+    first, second = await supa.user_store(user), await supa.user_store(user)
+    cart = _cart(user)
+    a, b = await asyncio.gather(first.checkout(cart), second.checkout(cart))
+    assert a == b
+    assert _orders_in_db(supa, cart.cart_id) == [a.order_id]
 
 
 async def test_checkout_refused_before_the_database_creates_nothing_and_keeps_the_cart(

@@ -8,6 +8,7 @@ can make them pass or fail.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,4 +53,7 @@ def test_pgtap_suite_passes(pg: LocalPostgres, pgtap_db: str) -> None:
     assert done.returncode == 0, report
     assert "All tests successful." in report, report
     # Every file ran its whole plan: a file that died early would report fewer tests.
-    assert "Tests=44" in report, report
+    planned = sum(
+        int(n) for f in files for n in re.findall(r"select plan\((\d+)\)", Path(f).read_text())
+    )
+    assert planned >= 40 and f"Tests={planned}," in report, report
