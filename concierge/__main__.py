@@ -54,9 +54,15 @@ def _server_command(command: str, extra: list[str]) -> int:
 
 
 async def _seed(url: str | None) -> str:
-    from .store import load_seed, open_store
+    from .store import default_store_url, load_seed, open_store
 
-    store = await open_store(url, seed=False)
+    if (url or default_store_url()).startswith("supabase"):
+        from .store.supabase import SupabaseStore
+
+        # Only the service role may write the menu; a user's token would be refused by RLS.
+        store = await SupabaseStore.from_env(service_role=True)
+    else:
+        store = await open_store(url, seed=False)
     try:
         data = load_seed()
         await store.seed(data)
