@@ -157,6 +157,29 @@ class LocalPostgres:
         shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 
+    def stop_when_process_exits(self) -> None:
+        """Stop the cluster even if this process is killed (a Jupyter kernel is, on shutdown,
+        and atexit never runs): a small watchdog process waits for us to die, then stops it."""
+        if self._dir is None:
+            return
+        stop = [
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self._dir / "data"),
+            "-m",
+            "immediate",
+            "stop",
+        ]
+        if self._as_user:
+            stop = ["runuser", "-u", self._as_user, "--", *stop]
+        subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self._dir), *stop],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def __enter__(self) -> LocalPostgres:
         return self.start()
 
@@ -226,6 +249,22 @@ class LocalPostgres:
         return sign_jwt(claims, self.jwt_secret)
 
 
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+pid, directory, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    if not os.path.isdir(directory):
+        sys.exit(0)
+    time.sleep(1)
+subprocess.run(stop, capture_output=True, timeout=60)
+shutil.rmtree(directory, ignore_errors=True)
+"""
+
+
 def _in_an_hour() -> int:
     return int(time.time()) + 3600
 
@@ -246,6 +285,7 @@ def shared_cluster() -> LocalPostgres:
     if _shared_cluster is None or not _shared_cluster.running:
         cluster = LocalPostgres().start()
         atexit.register(cluster.stop)
+        cluster.stop_when_process_exits()
         cluster.apply_supabase_schema()
         _shared_cluster = cluster
     return _shared_cluster
