@@ -51,12 +51,26 @@ class PlannedCall:
 class StandInLLM(llm.LLM):
     """A deterministic stand-in model that knows the menu. See the module docstring."""
 
-    def __init__(self, catalog: Catalog, *, one_tool_per_step: bool = False) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        one_tool_per_step: bool = False,
+        ignore_tool_choice: bool = False,
+    ) -> None:
+        """`ignore_tool_choice=True` imitates a model that keeps calling tools after being told
+        not to (`tool_choice="none"`) — the case in which livekit ends a turn with no reply."""
         super().__init__()
         self.catalog = catalog
         self.parser = IntentParser(catalog)
         self.one_tool_per_step = one_tool_per_step
+        self.ignore_tool_choice = ignore_tool_choice
         self.calls = 0  # how many times chat() was called; the max_tool_steps lesson counts them
+        self.tool_choices: list[str] = []  # the tool_choice of each call, as livekit sent it
+
+    def plan(self, intent: Intent, history: list[llm.ChatItem]) -> list[PlannedCall]:
+        """The tool calls that carry out `intent`; subclasses map intents to other tool sets."""
+        return plan_calls(self, intent, history)
 
     @property
     def model(self) -> str:
@@ -77,13 +91,14 @@ class StandInLLM(llm.LLM):
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> StandInStream:
         self.calls += 1
+        self.tool_choices.append(str(tool_choice) if tool_choice is not NOT_GIVEN else "auto")
         return StandInStream(
             self,
             chat_ctx=chat_ctx,
             tools=tools or [],
             conn_options=conn_options,
             sequential=self.one_tool_per_step or parallel_tool_calls is False,
-            allow_tools=tool_choice != "none",
+            allow_tools=tool_choice != "none" or self.ignore_tool_choice,
         )
 
 
@@ -152,7 +167,7 @@ def respond(
     outputs = [it for it in since_user if it.type == "function_call_output"]
 
     intent = model.parser.parse(_text(items[user_index]))
-    plan = [c for c in plan_calls(model, intent, items[:user_index]) if _valid(c, schemas)]
+    plan = [c for c in model.plan(intent, items[:user_index]) if _valid(c, schemas)]
     remaining = plan[len(done_calls) :] if done_calls else plan
 
     if allow_tools and remaining and (not done_calls or sequential):
