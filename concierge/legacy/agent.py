@@ -143,7 +143,8 @@ async def entrypoint(ctx: JobContext) -> None:
     global current_user_id
     await ctx.connect()
     current_user_id = ctx.job.metadata or "demo"  # bug 2: one variable for every room
-    session = AgentSession(**legacy_models())  # bugs 3 and 5: no max_tool_steps, no turn detection
+    # bugs 3 and 5: no max_tool_steps, no turn detection, 0.x-style endpointing keyword
+    session = AgentSession(**legacy_models(), min_endpointing_delay=0.5)
     await session.start(agent=LegacyConciergeAgent(), room=ctx.room)
 
 
