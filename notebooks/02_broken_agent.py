@@ -1,0 +1,192 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+# ---
+
+# %% [markdown]
+# # 2 · The broken agent
+#
+# Before fixing anything, run the agent as it was first written and watch it fail. The legacy
+# module (`concierge/legacy/agent.py`) is kept exactly for this: it imports and runs against
+# livekit-agents 1.8, and each of its problems is one the original migration notes named.
+# Some of those notes turn out to be wrong for 1.8 — you will see what really happens.
+#
+# ## What you will learn
+# - the five ways the legacy agent is broken, each one happening in a cell;
+# - what livekit-agents 1.8.9 *really* does in each case (no infinite loop; no warning for
+#   `WorkerOptions`; a turn detector that cannot load offline);
+# - where each one is fixed later in the lab.
+#
+# ## Prerequisites
+# Notebook 1. No keys: the legacy agent runs on a stand-in model that speaks its tools.
+
+# %%
+from concierge.lab import setup_notebook, show_source, table
+
+print(setup_notebook())
+
+# %% [markdown]
+# ## The legacy agent
+#
+# Its module docstring is a banner: broken on purpose, and how. Read it first.
+
+# %%
+import concierge.legacy.agent as legacy
+
+print(legacy.__doc__)
+
+# %% [markdown]
+# The tools, as they were written — note the defaults, the `Optional`s, the bare `list`, and
+# `current_cart`, a module-level global:
+
+# %%
+show_source(legacy, start="@llm.function_tool(description=\"Quickly add", stop="@llm.function_tool(description=\"Get a restaurant")
+
+# %% [markdown]
+# ## Failure 1 · A tool schema OpenAI rejects
+#
+# livekit builds each tool's JSON schema from its signature. In strict mode (what OpenAI's
+# function calling checks), every property needs a type — and so does every array's `items`.
+# `additional_items: list | None` has no item type. We check the schema livekit would really send
+# against OpenAI's documented rules (`concierge.strict_schema`, which cites them) and reproduce the
+# 400 error OpenAI answers with. *Reproduced*, not received: we have no key here.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from concierge.legacy import demos
+
+violations = demos.schema_violations()
+table([(v.tool, v.rule, v.openai_error()) for v in violations], ["tool", "rule", "OpenAI's answer (reproduced)"])
+
+# %% [markdown]
+# One bad tool sinks the whole request: OpenAI refuses every turn, not just the turns that use it.
+#
+# What about the other tools, with `max_results: int = 5` and `profile_id: str | None = None`?
+# The original notes said they fail too. **In 1.8.9 they do not**: livekit makes every field
+# required and nullable (`"type": ["integer", "null"]`), which OpenAI accepts. The price is
+# subtler — here is what a tool actually receives when a model fills those fields:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table([(p.tool, p.arguments, p.received) for p in demos.argument_parsing()], ["tool", "model sends", "tool receives"])
+
+# %% [markdown]
+# `null` gives the default — fine. But a model asked for an optional string often sends the
+# **text** `"null"`, and the tool gets `'null'`, a string: `get_user_profile_tool` then looks up a
+# profile called "null". And `"null"` for an `int` is refused. Notebook 3 fixes the schemas.
+#
+# ## Failure 2 · Two callers, one cart
+#
+# A worker process serves many rooms at once. Two customers order at the same time: Dana wants
+# cheeseburgers, Alex a falafel bowl. The legacy tools write to the module's `current_cart`.
+
+# %%
+shared = await demos.shared_cart()
+shared
+
+# %% [markdown]
+# Both customers' carts hold both orders: there is only one cart, so whoever checks out first
+# orders the other's food too. The migrated agent (notebook 4) keeps one `UserState` per session:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+await demos.separate_carts()
+
+# %% [markdown]
+# ## Failure 3 · The tool-step cap (not an infinite loop)
+#
+# The old notes warned that a tool-calling model "could loop infinitely". **Not in 1.8.9**:
+# `AgentSession` allows `max_tool_steps` rounds of tool calls per turn (default **3**), then asks
+# the model once more with `tool_choice="none"` — "answer now, no tools". The real failures are
+# quieter. A five-item order, with a model that adds one item per tool call:
+
+# %%
+runs = await demos.tool_step_cap()
+demos.step_table(runs)
+
+# %% [markdown]
+# Read the rows:
+# - **legacy, default cap**: four tools ran (the first call plus three more steps), then the
+#   fifth call came with `tool_choice="none"`; one item never reached the cart.
+# - **a model that ignores `tool_choice="none"`** (real models sometimes do): livekit drops its
+#   tool call (the log line above: "received a tool call with tool_choice set to 'none',
+#   ignoring") and the turn ends with **no reply at all** — the user hears silence.
+#   Nothing hangs: the same five model calls.
+# - **migrated**: an explicit `max_tool_steps` sized for the agent's flows completes the order.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+legacy_default, looping, migrated = runs
+print("legacy cart lines:", legacy_default.cart_lines, "| model calls:", legacy_default.model_calls)
+print("looping model reply:", looping.reply)
+print("migrated cart lines:", migrated.cart_lines, "| max_tool_steps:", migrated.max_tool_steps)
+
+# %% [markdown]
+# ## Failure 4 · The old server pattern
+#
+# `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))` still works in 1.8 — which is the
+# problem: it hides what changed. `WorkerOptions` is now an alias of `ServerOptions`, and
+# `cli.run_app` converts it into an `AgentServer` **without a warning**. The built-in CLI that runs
+# it *does* warn, but only when deprecation warnings are shown (`-W default`); we run the legacy
+# module's CLI in a subprocess to see it.
+
+# %%
+pattern = demos.worker_options()
+table(
+    [
+        ("WorkerOptions is ServerOptions", pattern.alias),
+        ("cli.run_app turns it into", pattern.converted_type),
+        ("…keeping your entrypoint", pattern.entrypoint_kept),
+        ("warnings during the conversion", len(pattern.warnings_on_conversion)),
+        ("the CLI under -W default", pattern.cli_warning.split("DeprecationWarning: ")[-1]),
+    ],
+    ["what we checked", "what 1.8.9 does"],
+)
+
+# %% [markdown]
+# The fix (notebook 5) is to say what you mean: `server = AgentServer()` and
+# `@server.rtc_session(...)`, started with `python -m livekit.agents start`.
+#
+# ## Failure 5 · Turn detection: the recommended fix is itself deprecated
+#
+# The legacy session has no turn detection: a turn ends on silence alone, so a caller who pauses
+# mid-order gets interrupted. The original notes recommended `MultilingualModel` from
+# `livekit-plugins-turn-detector`. Try it, offline:
+
+# %%
+tries = await demos.multilingual_model()
+table([(t.attempt, t.outcome) for t in tries], ["attempt", "what happened"])
+
+# %% [markdown]
+# Deprecated on import; refused outside a job; and inside a job, offline, it cannot find its
+# weights (they come from a model hub at run time). The 1.8 way, `inference.TurnDetector()`, runs
+# an on-device model whose weights ship in a wheel, configured through
+# `turn_handling=TurnHandlingOptions(turn_detection=...)` — notebook 6 runs it.
+#
+# ## The legacy agent under the doctor
+#
+# Everything above, found without running anything: `python -m concierge doctor` reads the
+# module's syntax tree (and with `--import`, the real schemas). You will use it on your own agents.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from concierge.doctor import examine
+
+report = examine([legacy.__file__], import_modules=True)
+print(sorted(report.rules_found()))
+print(report.to_text().splitlines()[-1])
+
+# %% [markdown]
+# ## Recap — what broke, and where it is fixed
+#
+# | failure | what 1.8.9 really does | fixed in |
+# |---|---|---|
+# | bare `list` tool parameter | strict schema rejected by OpenAI (400) | 3 · Tool schemas |
+# | defaults / `Optional` | accepted, but `"null"` arrives as text | 3 · Tool schemas |
+# | global cart | two callers share one cart | 4 · Typed userdata |
+# | no `max_tool_steps` | capped at 3; orders cut short, or silence | 6 · Voice pipeline |
+# | `WorkerOptions` | converted silently; CLI deprecated | 5 · AgentServer |
+# | no / deprecated turn detection | `MultilingualModel` cannot load offline | 6 · Voice pipeline |
+#
+# **Next:** [3 · Tool schemas](03_tool_schemas.ipynb)
