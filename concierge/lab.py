@@ -103,3 +103,22 @@ def show_source(obj: Any, *, start: str | None = None, stop: str | None = None) 
     if stop is not None:
         lines = lines[: next((i for i, ln in enumerate(lines) if i and stop in ln), len(lines))]
     return Code("\n".join(lines), language="python")
+
+
+def side_by_side(left_title: str, left: Any, right_title: str, right: Any) -> HTML:
+    """Two JSON-able values (e.g. a before and an after schema) in two columns."""
+    import json
+
+    def column(title: str, value: Any) -> str:
+        body = html.escape(json.dumps(value, indent=2) if not isinstance(value, str) else value)
+        return (
+            "<div style='flex:1;min-width:0'>"
+            f"<div style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>"
+            f"<pre style='margin:0;white-space:pre-wrap;word-break:break-word'>{body}</pre></div>"
+        )
+
+    text = f"{left_title}:\n{json.dumps(left, indent=2)}\n\n{right_title}:\n{json.dumps(right, indent=2)}"
+    return HTML(
+        f"<div style='display:flex;gap:16px'>{column(left_title, left)}{column(right_title, right)}</div>",
+        text,
+    )

@@ -67,6 +67,8 @@ class StandInLLM(llm.LLM):
         self.ignore_tool_choice = ignore_tool_choice
         self.calls = 0  # how many times chat() was called; the max_tool_steps lesson counts them
         self.tool_choices: list[str] = []  # the tool_choice of each call, as livekit sent it
+        #: Only send arguments valid under the tool's schema (False only for `ScriptedLLM`).
+        self.validate_arguments = True
 
     def plan(self, intent: Intent, history: list[llm.ChatItem]) -> list[PlannedCall]:
         """The tool calls that carry out `intent`; subclasses map intents to other tool sets."""
@@ -167,7 +169,11 @@ def respond(
     outputs = [it for it in since_user if it.type == "function_call_output"]
 
     intent = model.parser.parse(_text(items[user_index]))
-    plan = [c for c in model.plan(intent, items[:user_index]) if _valid(c, schemas)]
+    plan = [
+        c
+        for c in model.plan(intent, items[:user_index])
+        if _valid(c, schemas) or (not model.validate_arguments and c.name in schemas)
+    ]
     remaining = plan[len(done_calls) :] if done_calls else plan
 
     if allow_tools and remaining and (not done_calls or sequential):
@@ -342,7 +348,7 @@ def _text(item: llm.ChatItem) -> str:
 
 #: Sentences in tool messages that instruct the model; a person should not hear them.
 _MODEL_DIRECTIONS = re.compile(
-    r"(?:^|(?<=[.:;]))\s*(?:Ask the user|Use find_food_item|Offer|Explain)[^.]*\."
+    r"(?:^|(?<=[.:;?!]))\s*(?:Ask the user|Use find_food_item|Offer|Explain)[^.]*\."
 )
 
 
@@ -365,3 +371,20 @@ def _pending_size_question(history: list[llm.ChatItem]) -> dict[str, Any] | None
                 args = json.loads(it.arguments)
                 return {k: v for k, v in args.items() if k != "size"}
     return None
+
+
+class ScriptedLLM(StandInLLM):
+    """A stand-in that sends exactly the tool calls you give it — even invalid ones.
+
+    For lessons and tests about what happens when a model sends something wrong: an id that is
+    not in the enum, a quantity of 500. After the tools ran it speaks their outputs like
+    `StandInLLM`. Not an AI model.
+    """
+
+    def __init__(self, catalog: Catalog, calls: list[PlannedCall]) -> None:
+        super().__init__(catalog)
+        self.script = list(calls)
+        self.validate_arguments = False
+
+    def plan(self, intent: Intent, history: list[llm.ChatItem]) -> list[PlannedCall]:
+        return list(self.script)
