@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
@@ -124,6 +125,10 @@ async def on_session_end(ctx: JobContext) -> None:
 
 server = AgentServer(load_threshold=LOAD_THRESHOLD)
 
+#: Observers told about each session this process starts (the live notebook's widgets bind here).
+#: The agent never calls into a UI; a view registers itself.
+SESSION_HOOKS: list[Callable[[AgentSession[UserState]], None]] = []
+
 
 def user_id_from_job(ctx: JobContext) -> str:
     """The user to serve: `{"user_id": ...}` in the job metadata (set by your dispatch), else the
@@ -149,6 +154,8 @@ async def start_session(
         await session.start(agent=agent)
     else:
         await session.start(agent=agent, room=room)
+    for hook in list(SESSION_HOOKS):
+        hook(session)
     return session
 
 

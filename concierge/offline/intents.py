@@ -191,7 +191,8 @@ class IntentParser:
                 size = SIZE_WORDS[w]
             elif w not in {"of", "please", "i", "id", "like", "want", "would", "get", "me", "can", "have",
                            "order", "add", "ill", "take", "some", "the", "actually", "also", "oh",
-                           "just", "give", "could", "you", "to", "my", "more", "another", "and"}:  # fmt: skip
+                           "just", "give", "could", "you", "to", "my", "more", "another", "and", "make",
+                           "that", "those", "it", "them", "instead", "let", "us", "lets", "we", "need"}:  # fmt: skip
                 rest.append(w)
         phrase = " ".join(rest)
         if not phrase:

@@ -1,0 +1,281 @@
+"""`launch()`: the migrated agent, live in a notebook, with widgets showing the cart as tools run.
+
+    handle = await launch()                       # offline: a session in this kernel's event loop
+    await handle.say("two classic cheeseburgers")  # same path as typing in the chat box
+    await handle.stop()                            # closes the session and saves the cart
+
+Offline (the default, no keys) it starts the same `AgentSession[UserState]` as
+`offline_session()` in the kernel's event loop and shows the panel: status, cart, conversation,
+turn metrics and a chat box (Enter sends). Typed turns go through `session.run(user_input=...)`,
+exactly where speech lands after speech-to-text.
+
+With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
+"auto") runs the migrated `AgentServer` in this process on a thread executor — what
+`livekit.agents.jupyter.run_app` does — and shows LiveKit's in-notebook room (microphone) beside
+the same widgets, bound to the session when the job starts.
+
+Launching again replaces the previous panel's session cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ipywidgets as w
+
+from .widgets import STYLE, CartView, MetricsStrip, SessionObserver, StatusBadge, TranscriptView
+
+Mode = Literal["auto", "offline", "cloud"]
+CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
+
+def cloud_configured(env: Any = None) -> bool:
+    env = os.environ if env is None else env
+    return all(env.get(v) for v in CLOUD_VARIABLES)
+
+
+def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud"]:
+    """ "auto" means cloud when the three LiveKit variables are set, offline otherwise."""
+    if mode == "auto":
+        return "cloud" if cloud_configured(env) else "offline"
+    if mode == "cloud" and not cloud_configured(env):
+        missing = [v for v in CLOUD_VARIABLES if not (os.environ if env is None else env).get(v)]
+        raise RuntimeError(f"cloud mode needs {', '.join(missing)} (see .env.example)")
+    return mode
+
+
+def speech_status() -> str:
+    """Whether the offline speech engines can run here, in a sentence for the panel."""
+    missing = []
+    for module, what in (
+        ("concierge.offline.stt", "speech-to-text"),
+        ("concierge.offline.tts", "text-to-speech"),
+    ):
+        try:
+            __import__(module)
+        except Exception as e:  # absent or broken engine: say why, keep the text panel working
+            missing.append(f"{what} unavailable ({type(e).__name__}: {e})")
+    if missing:
+        return "Voice offline: " + "; ".join(missing) + ". Type your order below."
+    return (
+        "Offline speech engines are installed: the voice pipeline runs on audio files "
+        "(notebook 6); in this panel, type your order below."
+    )
+
+
+@dataclass
+class LiveHandle:
+    """A running live session and its panel."""
+
+    mode: str
+    panel: w.VBox
+    cart_view: CartView
+    transcript: TranscriptView
+    metrics: MetricsStrip
+    status: StatusBadge
+    chat: w.Text
+    session: Any = None
+    launch_seconds: float = 0.0
+    _stack: AsyncExitStack | None = None
+    _observer: SessionObserver | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _pending: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def cart(self) -> Any:
+        return self.session.userdata.cart if self.session is not None else None
+
+    async def say(self, text: str) -> str:
+        """One user turn, as if spoken; returns the agent's reply. Errors show in red."""
+        if self.session is None:
+            raise RuntimeError("this live session has been stopped; call launch() again")
+        async with self._lock:
+            try:
+                result = await self.session.run(user_input=text)
+            except Exception as e:  # show it, keep the panel usable
+                turn = self.transcript.turns[-1] if self.transcript.turns else None
+                message = f"{type(e).__name__}: {e}"
+                if turn is not None:
+                    turn.error = message
+                self.transcript.render()
+                return message
+        return " ".join(e.item.text_content or "" for e in result.events if e.type == "message")
+
+    def _on_chat(self, change: dict[str, Any]) -> None:
+        text = str(change["new"]).strip()
+        if not text or self._loop is None:
+            return
+        self.chat.value = ""
+        task = self._loop.create_task(self.say(text))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def settle(self) -> None:
+        """Wait for turns sent from the chat box to finish."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Close the session and save the cart (what `on_session_end` does for a room)."""
+        await self.settle()
+        if self._observer is not None:
+            self._observer.detach()
+        if self._stack is not None:
+            await self._stack.aclose()  # offline_session closes the session and saves the cart
+            self._stack = None
+        self.session = None
+        self.chat.disabled = True
+        self.status.agent_state = "stopped"
+        self.status.render()
+
+
+_current: LiveHandle | None = None
+
+
+def current() -> LiveHandle | None:
+    """The handle of the panel launched last in this kernel (None after stop)."""
+    return _current
+
+
+async def launch(
+    *,
+    mode: Mode = "auto",
+    user_id: str = "demo",
+    store: Any = None,
+    display: bool = True,
+) -> LiveHandle:
+    """Start the agent live and show the panel. Replaces a previous launch in this kernel.
+
+    `store` defaults to the configured store (`CONCIERGE_STORE`, else a SQLite file in your user
+    data directory), so a cart survives `stop()` and a later `launch()` for the same user.
+    """
+    global _current
+    started = time.perf_counter()
+    if _current is not None:
+        await _current.stop()
+        _current = None
+    resolved = resolve_mode(mode)
+    cart_view_placeholder = _empty_cart()
+    status = StatusBadge(resolved)
+    handle = LiveHandle(
+        mode=resolved,
+        panel=w.VBox(),
+        cart_view=CartView(cart_view_placeholder),
+        transcript=TranscriptView(),
+        metrics=MetricsStrip(),
+        status=status,
+        chat=w.Text(
+            placeholder="Type an order and press Enter",
+            continuous_update=False,
+            layout=w.Layout(flex="1"),
+        ),
+        _loop=asyncio.get_running_loop(),
+    )
+    observer = SessionObserver(handle.cart_view, handle.transcript, handle.metrics, status)
+    handle._observer = observer
+    send = w.Button(description="Send", button_style="primary")
+    send.on_click(lambda _b: handle._on_chat({"new": handle.chat.value}))
+    handle.chat.observe(handle._on_chat, names="value")
+    note = w.HTML(f"<div class='concierge-muted'>{speech_status()}</div>")
+    room = w.Output()
+    handle.panel.children = [
+        w.HTML(STYLE),
+        status.widget,
+        w.HBox(
+            [
+                w.Box([handle.cart_view.widget], layout=w.Layout(flex="1")),
+                w.Box([handle.transcript.widget], layout=w.Layout(flex="1")),
+            ]
+        ),
+        handle.metrics.widget,
+        w.HBox([handle.chat, send]),
+        note,
+        room,
+    ]
+    handle.panel.add_class("concierge-panel")
+    if display:
+        from IPython.display import display as show
+
+        show(handle.panel)
+    if resolved == "offline":
+        from .session import offline_session
+        from .store import open_store
+
+        store = store or await open_store()  # CONCIERGE_STORE, or the SQLite file in your data dir
+        handle._stack = AsyncExitStack()
+        handle.session = await handle._stack.enter_async_context(
+            offline_session(store=store, user_id=user_id)
+        )
+        observer.attach(handle.session, handle.session.userdata.cart)
+    else:
+        _start_cloud(handle, room)
+    handle.launch_seconds = time.perf_counter() - started
+    _current = handle
+    return handle
+
+
+def _empty_cart() -> Any:
+    from .cart import Cart
+
+    return Cart(user_id="-")
+
+
+def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
+    """Run the migrated AgentServer in-process (thread executor) and show its room.
+
+    This follows `livekit.agents.jupyter.run_app`: make tokens for a fresh room, show
+    `livekit.rtc.jupyter.display_room`, run the worker on a thread, and dispatch one job into the
+    room. The widgets bind to the session when the entrypoint starts it (`agent.SESSION_HOOKS`).
+    """
+    import threading
+    import uuid
+
+    from livekit import api
+    from livekit.agents.cli import cli, proto
+    from livekit.agents.job import JobExecutorType
+    from livekit.rtc.jupyter import display_room
+
+    from . import agent
+
+    url, key, secret = (os.environ[v] for v in CLOUD_VARIABLES)
+    room_name = f"concierge-{uuid.uuid4().hex[:8]}"
+    user_token = (
+        api.AccessToken(key, secret)
+        .with_identity("notebook-user")
+        .with_grants(
+            api.VideoGrants(room_join=True, room=room_name, can_publish=True, can_subscribe=True)
+        )
+        .to_jwt()
+    )
+    with room:
+        display_room(url, user_token)
+    loop = handle._loop
+
+    def bind(session: Any) -> None:
+        assert loop is not None
+        handle.session = session
+        loop.call_soon_threadsafe(handle._observer.attach, session, session.userdata.cart)  # type: ignore[union-attr]
+
+    agent.SESSION_HOOKS.append(bind)
+    server = agent.server
+    server._job_executor_type = JobExecutorType.THREAD
+
+    @server.once("worker_started")
+    def _dispatch() -> None:
+        async def create_and_join() -> None:
+            async with api.LiveKitAPI(url, key, secret) as lk:
+                info = await lk.room.create_room(api.CreateRoomRequest(name=room_name))
+            await server.simulate_job(room_name, fake_job=False, room_info=info)
+
+        asyncio.run_coroutine_threadsafe(create_and_join(), asyncio.get_event_loop())
+
+    args = proto.CliArgs(log_level="INFO", url=url, api_key=key, api_secret=secret)
+    threading.Thread(
+        target=cli._run_worker, args=(server, args), daemon=True, name="concierge-worker"
+    ).start()
