@@ -106,10 +106,10 @@ handle = await live.launch(store=store, user_id="demo")
 # NBVAL_CHECK_OUTPUT
 cart_table(handle.cart)
 
-# %%
-await handle.stop()
-
 # %% [markdown]
+# This last panel stays live: type into its chat box and watch the cart. Run
+# `await handle.stop()` when you are done (or just close the notebook).
+#
 # ## With LiveKit credentials: a real room
 #
 # Set `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` (in `.env`) and `launch()` runs the
