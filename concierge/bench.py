@@ -111,7 +111,9 @@ async def text_turns(turns: int) -> tuple[list[float], list[float]]:
     return agent_ms, floor_ms
 
 
-async def concurrent_sessions(count: int, turns_each: int = 3) -> tuple[int, list[float]]:
+async def concurrent_sessions(
+    count: int, turns_each: int = 3, pause: tuple[float, float] = (1.0, 4.0)
+) -> tuple[int, list[float]]:
     """`count` sessions at once, each ordering its own items; returns (crosstalk lines, turn ms).
 
     All sessions are started first, then order at the same time; each customer speaks again 1–4 s
@@ -133,14 +135,14 @@ async def concurrent_sessions(count: int, turns_each: int = 3) -> tuple[int, lis
     async def customer(n: int) -> int:
         nonlocal started_count, finished
         mine = [one_size[(n + k) % len(one_size)] for k in range(turns_each)]
-        pauses = [rng.uniform(1.0, 4.0) for _ in mine]
+        pauses = [rng.uniform(*pause) for _ in mine]
         async with offline_session(store=store, user_id=f"bench-user-{n}") as session:
             started_count += 1
             if started_count == count:
                 all_started.set()
             await all_started.wait()  # measure turns with every session live, not during start-up
-            for item, pause in zip(mine, pauses, strict=True):
-                await asyncio.sleep(pause)
+            for item, think in zip(mine, pauses, strict=True):
+                await asyncio.sleep(think)
                 started = time.perf_counter()
                 await session.run(user_input=f"two {item.name}")
                 turn_ms.append((time.perf_counter() - started) * 1000)
@@ -162,9 +164,72 @@ async def concurrent_sessions(count: int, turns_each: int = 3) -> tuple[int, lis
 def generated_catalog(size: int = 10_000, seed: int = 7) -> Catalog:
     """A big synthetic menu for the search benchmark."""
     rng = random.Random(seed)
-    adjectives = ["spicy", "crispy", "smoky", "sweet", "tangy", "grilled", "roasted", "fried", "baked", "fresh", "classic", "deluxe", "mini", "giant", "zesty", "creamy", "garlic", "herb", "lemon", "honey"]
-    foods = ["chicken", "beef", "pork", "tofu", "salmon", "tuna", "shrimp", "veggie", "mushroom", "cheese", "bean", "lentil", "rice", "noodle", "potato", "corn", "avocado", "mango", "berry", "chocolate"]
-    dishes = ["burger", "pizza", "taco", "burrito", "bowl", "salad", "soup", "roll", "wrap", "sandwich", "curry", "pasta", "stew", "pie", "cake", "shake", "tea", "smoothie", "fries", "skewer"]
+    adjectives = [
+        "spicy",
+        "crispy",
+        "smoky",
+        "sweet",
+        "tangy",
+        "grilled",
+        "roasted",
+        "fried",
+        "baked",
+        "fresh",
+        "classic",
+        "deluxe",
+        "mini",
+        "giant",
+        "zesty",
+        "creamy",
+        "garlic",
+        "herb",
+        "lemon",
+        "honey",
+    ]
+    foods = [
+        "chicken",
+        "beef",
+        "pork",
+        "tofu",
+        "salmon",
+        "tuna",
+        "shrimp",
+        "veggie",
+        "mushroom",
+        "cheese",
+        "bean",
+        "lentil",
+        "rice",
+        "noodle",
+        "potato",
+        "corn",
+        "avocado",
+        "mango",
+        "berry",
+        "chocolate",
+    ]
+    dishes = [
+        "burger",
+        "pizza",
+        "taco",
+        "burrito",
+        "bowl",
+        "salad",
+        "soup",
+        "roll",
+        "wrap",
+        "sandwich",
+        "curry",
+        "pasta",
+        "stew",
+        "pie",
+        "cake",
+        "shake",
+        "tea",
+        "smoothie",
+        "fries",
+        "skewer",
+    ]
     restaurants = [Restaurant(f"r{i}", f"Kitchen {i}") for i in range(200)]
     items = [
         MenuItem(
@@ -204,13 +269,13 @@ async def session_starts(warm_runs: int) -> tuple[float, float]:
     return times[0], statistics.median(times[1:])
 
 
-async def voice_figures(turns: Sequence[str]) -> dict[str, Any]:
+async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> dict[str, Any]:
     """The offline voice pipeline, end to end: per-stage timings and real-time factors."""
     from .offline.voice import voice_session
 
     metrics: list[Any] = []
     out: dict[str, Any] = {"voice_turns": []}
-    async with voice_session() as rig:
+    async with voice_session(playback_speed=playback_speed) as rig:
         rig.session.on("metrics_collected", lambda ev: metrics.append(ev.metrics))
         voice = rig.models.tts
         clips = []
@@ -279,7 +344,9 @@ async def run(quick: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     cold, warm = await session_starts(2 if quick else 5)
     agent_ms, floor_ms = await text_turns(turns)
-    crosstalk, loaded_ms = await concurrent_sessions(sessions)
+    crosstalk, loaded_ms = await concurrent_sessions(
+        sessions, pause=(0.1, 0.5) if quick else (1.0, 4.0)
+    )
     search_ms = search_times(200 if quick else 2000)
     results: dict[str, Any] = {
         "turns": turns,
@@ -297,7 +364,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
         voice_script = ["three churros", "two classic cheeseburgers and a large coke"]
         if not quick:
             voice_script += ["a falafel bowl", "remove the coke", "checkout"]
-        results.update(await voice_figures(voice_script))
+        results.update(await voice_figures(voice_script, playback_speed=8.0 if quick else 1.0))
     except Exception as e:  # no speech engines here: say so, keep the text figures
         results["voice_error"] = f"{type(e).__name__}: {e}"
     results["bench_seconds"] = time.perf_counter() - started

@@ -104,7 +104,11 @@ class SpeechInput(io.AudioInput):
 class RecordingOutput(io.AudioOutput):
     """A speaker that records what the agent says and plays it out in (simulated) real time."""
 
-    def __init__(self, *, sample_rate: int | None = None) -> None:
+    def __init__(self, *, sample_rate: int | None = None, playback_speed: float = 1.0) -> None:
+        """`playback_speed` > 1 plays the recording out faster than real time (a 10 s reply
+        "finishes" in 10 / speed s), which keeps tests and notebooks short; timings of when audio
+        *starts* are unaffected."""
+        self.playback_speed = playback_speed
         super().__init__(
             label="concierge-recording-output",
             capabilities=io.AudioOutputCapabilities(pause=False),
@@ -134,7 +138,8 @@ class RecordingOutput(io.AudioOutput):
         super().flush()
         if self._segment_started is None:
             return
-        remaining = max(0.0, self._segment_started + self._segment_seconds - time.perf_counter())
+        ends_at = self._segment_started + self._segment_seconds / self.playback_speed
+        remaining = max(0.0, ends_at - time.perf_counter())
         seconds = self._segment_seconds
         self._playout = asyncio.get_running_loop().call_later(
             remaining, self._finish, seconds, False
@@ -143,7 +148,10 @@ class RecordingOutput(io.AudioOutput):
     def clear_buffer(self) -> None:
         if self._segment_started is None:
             return
-        played = min(self._segment_seconds, time.perf_counter() - self._segment_started)
+        played = min(
+            self._segment_seconds,
+            (time.perf_counter() - self._segment_started) * self.playback_speed,
+        )
         if self._playout is not None:
             self._playout.cancel()
         self.interruptions += 1

@@ -95,7 +95,7 @@ def _ms(seconds: float | None) -> float | None:
 
 @asynccontextmanager
 async def voice_session(
-    store: Any = None, user_id: str = "demo", *, models: Any = None
+    store: Any = None, user_id: str = "demo", *, models: Any = None, playback_speed: float = 1.0
 ) -> AsyncIterator[VoiceRig]:
     """A started voice `AgentSession[UserState]` fed by a `SpeechInput`, recorded by a `RecordingOutput`."""
     from ..agent import FoodConciergeAgent, build_session
@@ -110,7 +110,7 @@ async def voice_session(
     if models.stt is None or models.tts is None:
         raise RuntimeError("offline speech engines unavailable: " + "; ".join(models.notes))
     session = build_session(userdata, models)
-    mic, speaker = SpeechInput(), RecordingOutput()
+    mic, speaker = SpeechInput(), RecordingOutput(playback_speed=playback_speed)
     session.input.audio = mic
     session.output.audio = speaker
     rig = VoiceRig(session, mic, speaker, models)
