@@ -25,6 +25,6 @@ fi
 
 export CONCIERGE_STORE="${CONCIERGE_STORE_FOR_TESTS:-memory}"
 start=$(date +%s)
-python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+python -m pytest tests notebooks --nbval-lax --nbval-current-env -p tests.notebook_timing \
   --nbval-cell-timeout=120 -p no:cacheprovider "$@"
 echo "==> whole suite took $(( $(date +%s) - start )) s"

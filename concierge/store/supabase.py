@@ -366,14 +366,7 @@ class SupabaseStore:
         return await self._call("load your cart", op, idempotent=True)
 
     async def save_cart(self, cart: Cart) -> None:
-        args = {
-            "p_user_id": _as_uuid(cart.user_id),
-            "p_cart_id": cart.cart_id,
-            "p_lines": [
-                {"item_id": ln.item_id, "size": ln.size, "quantity": ln.quantity, "notes": ln.notes}
-                for ln in cart.lines
-            ],
-        }
+        args = _cart_args(cart)
 
         async def op() -> None:
             await self._client.rpc("save_cart", args).execute()
@@ -383,14 +376,7 @@ class SupabaseStore:
     async def checkout(self, cart: Cart) -> Order:
         if cart.is_empty():
             raise CartError("The cart is empty: add something before checking out.")
-        args = {
-            "p_user_id": _as_uuid(cart.user_id),
-            "p_cart_id": cart.cart_id,
-            "p_lines": [
-                {"item_id": ln.item_id, "size": ln.size, "quantity": ln.quantity, "notes": ln.notes}
-                for ln in cart.lines
-            ],
-        }
+        args = _cart_args(cart)
 
         async def op() -> Order:
             res = await self._client.rpc("checkout", args).execute()
@@ -438,6 +424,18 @@ class SupabaseStore:
 def _rows(data: object) -> list[dict[str, Any]]:
     """PostgREST's JSON array of rows (supabase-py types `data` as any JSON)."""
     return cast(list[dict[str, Any]], data or [])
+
+
+def _cart_args(cart: Cart) -> dict[str, Any]:
+    """The arguments the save_cart and checkout SQL functions take."""
+    return {
+        "p_user_id": _as_uuid(cart.user_id),
+        "p_cart_id": cart.cart_id,
+        "p_lines": [
+            {"item_id": ln.item_id, "size": ln.size, "quantity": ln.quantity, "notes": ln.notes}
+            for ln in cart.lines
+        ],
+    }
 
 
 def _order(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Order:
