@@ -68,6 +68,11 @@ DEPRECATED_SESSION_KWARGS = {
     "preemptive_generation",
 }  # fmt: skip
 CONTEXT_PARAMS = {"self", "cls", "ctx", "context", "run_ctx"}
+#: Module-level calls whose result is not per-session state (a logger, a compiled pattern, …).
+IMMUTABLE_FACTORIES = {
+    "getLogger", "compile", "TypeVar", "NewType", "namedtuple", "ParamSpec", "frozenset",
+    "tuple", "Path", "Field", "field", "load_dotenv", "getenv",
+}  # fmt: skip
 ID_SUFFIXES = ("_id", "_name")
 
 
@@ -118,6 +123,7 @@ class _Checker(ast.NodeVisitor):
         self.findings: list[Finding] = []
         self.mutable_globals = self._module_state(tree)
         self.has_entrypoint = False
+        self.entrypoint_line = 1
         self.has_session_end = False
 
     def add(self, node: ast.AST, rule: str, message: str) -> None:
@@ -135,7 +141,10 @@ class _Checker(ast.NodeVisitor):
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                 targets, value = [stmt.target], stmt.value
             mutable = isinstance(
-                value, ast.List | ast.Dict | ast.Set | ast.Call | ast.ListComp | ast.DictComp
+                value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp
+            ) or (
+                isinstance(value, ast.Call)
+                and _name(value).split(".")[-1] not in IMMUTABLE_FACTORIES
             )
             for t in targets:
                 if (
@@ -162,6 +171,8 @@ class _Checker(ast.NodeVisitor):
             or fn.name == "entrypoint"
             or (takes_job and "session_end" not in fn.name)
         )
+        if is_entrypoint and not self.has_entrypoint:
+            self.entrypoint_line = fn.lineno
         self.has_entrypoint |= is_entrypoint
         for d in fn.decorator_list:
             if isinstance(d, ast.Call) and any(k.arg == "on_session_end" for k in d.keywords):
@@ -238,25 +249,32 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _type_nodes(node: ast.AST) -> list[ast.AST]:
+    """The nodes of an annotation that name types: Annotated metadata and calls (Field(...))
+    are skipped, so `Field(json_schema_extra={"enum": list(ids)})` is not mistaken for a type."""
+    if isinstance(node, ast.Call):
+        return []
+    if isinstance(node, ast.Subscript) and _name(node.value).split(".")[-1] == "Annotated":
+        first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+        return _type_nodes(first)
+    out: list[ast.AST] = [node]
+    for child in ast.iter_child_nodes(node):
+        out += _type_nodes(child)
+    return out
+
+
 def _untyped(ann: ast.expr | None) -> bool:
+    """A bare list/dict/set/tuple or Any anywhere in the type (not `list[str]`)."""
     if ann is None:
         return False
-    for node in ast.walk(ann):
-        if isinstance(node, ast.Name) and node.id in (
-            "list",
-            "dict",
-            "List",
-            "Dict",
-            "Any",
-            "set",
-            "tuple",
-        ):
-            parent_subscripted = any(
-                isinstance(s, ast.Subscript) and s.value is node for s in ast.walk(ann)
-            )
-            if not parent_subscripted:
-                return True
-    return False
+    nodes = _type_nodes(ann)
+    subscripted = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
+    return any(
+        isinstance(n, ast.Name)
+        and n.id in ("list", "dict", "List", "Dict", "Any", "set", "tuple")
+        and id(n) not in subscripted
+        for n in nodes
+    )
 
 
 def _plain_str(ann: ast.expr | None) -> bool:
@@ -270,6 +288,8 @@ def check_source(path: str, source: str) -> list[Finding]:
     checker = _Checker(path, tree)
     checker.visit(tree)
     if checker.has_entrypoint and not checker.has_session_end:
-        line = next((f.line for f in checker.findings if f.rule == "LK001"), 1)
+        line = next(
+            (f.line for f in checker.findings if f.rule == "LK001"), checker.entrypoint_line
+        )
         checker.add(ast.Pass(lineno=line), "LK010", "an agent entrypoint with no on_session_end")
     return sorted(checker.findings, key=lambda f: (f.line, f.rule))
