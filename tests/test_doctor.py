@@ -102,3 +102,22 @@ def test_plain_text_when_piped() -> None:
 def test_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["/no/such/agent.py"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_no_false_alarms_on_the_drive_thru_patterns(tmp_path: Path) -> None:
+    """Patterns from LiveKit's own examples that are right: enum lists built in Field(), a logger."""
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        "import logging\n"
+        "from typing import Annotated, Literal\n"
+        "from pydantic import Field\n"
+        "from livekit.agents import function_tool, RunContext\n"
+        "logger = logging.getLogger('x')\n"
+        "ids = {'a', 'b'}\n"
+        "@function_tool\n"
+        "async def order(ctx: RunContext, item_id: Annotated[str, Field(json_schema_extra={'enum': list(ids)})],\n"
+        "                size: Literal['S', 'L', 'null'] | None) -> str:\n"
+        "    logger.info('ordered')\n"
+        "    return 'ok'\n"
+    )
+    assert examine([agent]).findings == []
