@@ -217,7 +217,9 @@ class _Checker(ast.NodeVisitor):
                 self.add(arg, "LK004", f"{where} has no item/value type")
             if arg.arg.endswith(ID_SUFFIXES) and _plain_str(arg.annotation):
                 self.add(arg, "LK005", f"{where} is free text; the valid values are known")
-        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+        used = {
+            n.id for stmt in fn.body for n in ast.walk(stmt) if isinstance(n, ast.Name)
+        }  # not annotations
         for name in sorted(used & self.mutable_globals.keys()):
             if name not in {a.arg for a in positional}:
                 self.add(
