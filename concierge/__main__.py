@@ -54,8 +54,9 @@ def _server_command(command: str, extra: list[str]) -> int:
 
 
 async def _seed(url: str | None) -> str:
-    from .store import default_store_url, load_seed, open_store
+    from .store import Store, default_store_url, load_seed, open_store
 
+    store: Store
     if (url or default_store_url()).startswith("supabase"):
         from .store.supabase import SupabaseStore
 

@@ -101,7 +101,9 @@ async def text_turns(turns: int) -> tuple[list[float], list[float]]:
             await session.run(user_input=ORDER_SCRIPT[i % len(ORDER_SCRIPT)])
             agent_ms.append((time.perf_counter() - started) * 1000)
     floor_ms: list[float] = []
-    bare = AgentSession(llm=EchoLLM(), vad=None, turn_handling={"turn_detection": None})
+    bare: AgentSession[None] = AgentSession(
+        llm=EchoLLM(), vad=None, turn_handling={"turn_detection": None}
+    )
     await bare.start(Agent(instructions="Reply briefly."))
     for i in range(turns):
         started = time.perf_counter()

@@ -239,7 +239,7 @@ class _Checker(ast.NodeVisitor):
             self.add(node, "LK001", f"`{ast.unparse(node)[:80]}`")
             self.has_entrypoint = True
         if short == "AgentSession":
-            keywords = {k.arg for k in node.keywords}
+            keywords = {k.arg for k in node.keywords if k.arg is not None}
             if "max_tool_steps" not in keywords:
                 self.add(node, "LK007", "AgentSession(...) without max_tool_steps=")
             for kw in sorted(keywords & DEPRECATED_SESSION_KWARGS):

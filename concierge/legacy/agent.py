@@ -95,7 +95,7 @@ async def quick_view_cart_tool() -> str:
 async def quick_checkout_tool() -> str:
     if current_cart.is_empty():
         return "Cart is empty."
-    order = {
+    order: dict[str, Any] = {
         "user_id": current_user_id,
         "lines": list(current_cart.lines),
         "total": current_cart.total_cents,
@@ -105,7 +105,7 @@ async def quick_checkout_tool() -> str:
     return f"Order placed for {current_user_id}: total {format_usd(order['total'])}."
 
 
-LEGACY_TOOLS = [
+LEGACY_TOOLS: list[llm.FunctionTool] = [
     find_food_item_tool,
     get_user_profile_tool,
     quick_add_to_cart_tool,

@@ -29,10 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from livekit.agents import AgentServer, AgentSession, ToolError, WorkerOptions
+from livekit.agents import AgentServer, AgentSession, ToolError, WorkerOptions, llm
 from livekit.agents.llm.utils import prepare_function_arguments
+from livekit.agents.voice.run_result import RunResult
 
 from ..lab import HTML, table
+from ..state import UserState
 from ..strict_schema import Violation, check_tool
 from . import agent as legacy
 from .standin import LegacyStandInLLM
@@ -57,7 +59,7 @@ class ParsedCall:
 
 def argument_parsing() -> list[ParsedCall]:
     """Send the legacy tools what a model sends for nullable fields; show what the tool gets."""
-    cases = [
+    cases: list[tuple[llm.FunctionTool, str]] = [
         (legacy.find_food_item_tool, '{"query": "pizza", "max_results": null}'),
         (legacy.get_user_profile_tool, '{"profile_id": null}'),
         (legacy.get_user_profile_tool, '{"profile_id": "null"}'),
@@ -98,7 +100,7 @@ async def shared_cart(orders: dict[str, Sequence[str]] | None = None) -> CartsSe
 
     async def customer(user: str, texts: Sequence[str]) -> str:
         legacy.current_user_id = user  # what the legacy entrypoint does when its room starts
-        session = AgentSession(llm=LegacyStandInLLM(legacy.catalog))
+        session: AgentSession[None] = AgentSession(llm=LegacyStandInLLM(legacy.catalog))
         await session.start(legacy.LegacyConciergeAgent())
         for text in texts:
             await asyncio.sleep(0.01)  # the other room's turn runs in between
@@ -166,10 +168,10 @@ async def tool_step_cap() -> list[StepRun]:
         ("model that ignores tool_choice='none'", LegacyStandInLLM(legacy.catalog, ignore_tool_choice=True), None),
     ):  # fmt: skip
         legacy.reset_globals()
-        session = AgentSession(llm=model)
+        session: AgentSession[None] = AgentSession(llm=model)
         await session.start(legacy.LegacyConciergeAgent())
         started = time.perf_counter()
-        result = await session.run(user_input=FIVE_ITEM_ORDER)
+        result: RunResult[None] = await session.run(user_input=FIVE_ITEM_ORDER)
         runs.append(
             _step_run(
                 setup, cap or 3, model, result.events, len(legacy.current_cart.lines), started
@@ -179,21 +181,13 @@ async def tool_step_cap() -> list[StepRun]:
 
     from ..offline.llm import StandInLLM
 
-    model = StandInLLM(legacy.catalog, one_tool_per_step=True)
-    async with offline_session(model=model, max_tool_steps=MAX_TOOL_STEPS) as session:
+    migrated_model = StandInLLM(legacy.catalog, one_tool_per_step=True)
+    async with offline_session(model=migrated_model, max_tool_steps=MAX_TOOL_STEPS) as migrated:
         started = time.perf_counter()
-        result = await session.run(user_input=FIVE_ITEM_ORDER)
-        lines = len(session.userdata.cart.lines)
-    runs.append(
-        _step_run(
-            f"migrated agent, max_tool_steps={MAX_TOOL_STEPS}",
-            MAX_TOOL_STEPS,
-            model,
-            result.events,
-            lines,
-            started,
-        )
-    )
+        done: RunResult[UserState] = await migrated.run(user_input=FIVE_ITEM_ORDER)
+        lines = len(migrated.userdata.cart.lines)
+    setup = f"migrated agent, max_tool_steps={MAX_TOOL_STEPS}"
+    runs.append(_step_run(setup, MAX_TOOL_STEPS, migrated_model, done.events, lines, started))
     return runs
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 from livekit import rtc
 from livekit.agents import APIConnectOptions, stt
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer, shortuuid
 
@@ -150,7 +151,9 @@ class GrammarSTT(stt.STT):
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=shortuuid("stt_"),
             alternatives=[
-                stt.SpeechData(language="en", text=text, confidence=1.0 if text else 0.0)
+                stt.SpeechData(
+                    language=LanguageCode("en"), text=text, confidence=1.0 if text else 0.0
+                )
             ],
         )
 
