@@ -28,7 +28,15 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
-from .widgets import STYLE, CartView, MetricsStrip, SessionObserver, StatusBadge, TranscriptView
+from .widgets import (
+    STYLE,
+    CartView,
+    MetricsStrip,
+    SessionObserver,
+    StatusBadge,
+    TranscriptView,
+    Turn,
+)
 
 Mode = Literal["auto", "offline", "cloud"]
 CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -63,9 +71,30 @@ def speech_status() -> str:
     if missing:
         return "Voice offline: " + "; ".join(missing) + ". Type your order below."
     return (
-        "Offline speech engines are installed: the voice pipeline runs on audio files "
-        "(notebook 6); in this panel, type your order below."
+        "Offline speech is available: switch on “Speak it” and what you type is said by the "
+        "offline voice and sent as the offline recogniser hears it (no microphone in this panel; "
+        "notebook 6 runs the full audio pipeline)."
     )
+
+
+class OfflineSpeechPath:
+    """Text → offline voice → offline recogniser: what the agent would hear if you said it."""
+
+    def __init__(self, catalog: Any) -> None:
+        from .offline.stt import offline_stt
+        from .offline.tts import offline_tts
+
+        self.tts, self.stt = offline_tts(), offline_stt(catalog)
+
+    def hear(self, text: str) -> str:
+        from livekit import rtc
+
+        from .offline.stt import SAMPLE_RATE, to_pcm16_mono
+        from .offline.tts import SAMPLE_RATE as TTS_RATE
+
+        pcm = self.tts.pcm16(text)
+        frame = rtc.AudioFrame(pcm, TTS_RATE, 1, len(pcm) // 2)
+        return self.stt.transcribe(to_pcm16_mono(frame, SAMPLE_RATE))
 
 
 @dataclass
@@ -86,6 +115,8 @@ class LiveHandle:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
+    _speech: OfflineSpeechPath | None = None
+    voice_toggle: w.ToggleButton | None = None
 
     @property
     def cart(self) -> Any:
@@ -107,12 +138,29 @@ class LiveHandle:
                 return message
         return " ".join(e.item.text_content or "" for e in result.events if e.type == "message")
 
+    async def speak(self, text: str) -> str:
+        """Say `text` through the offline speech path; the agent gets what the recogniser heard."""
+        if self._speech is None:
+            self._speech = OfflineSpeechPath(self.session.userdata.catalog)
+        heard = await asyncio.to_thread(self._speech.hear, text)
+        if not heard:
+            self.transcript.turns.append(
+                Turn(
+                    user=f"(spoken) {text}",
+                    error="The recogniser heard nothing it could parse; try again or type it.",
+                )
+            )
+            self.transcript.render()
+            return ""
+        return await self.say(heard)
+
     def _on_chat(self, change: dict[str, Any]) -> None:
         text = str(change["new"]).strip()
         if not text or self._loop is None:
             return
         self.chat.value = ""
-        task = self._loop.create_task(self.say(text))
+        spoken = self.voice_toggle is not None and self.voice_toggle.value
+        task = self._loop.create_task(self.speak(text) if spoken else self.say(text))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -182,7 +230,15 @@ async def launch(
     send = w.Button(description="Send", button_style="primary")
     send.on_click(lambda _b: handle._on_chat({"new": handle.chat.value}))
     handle.chat.observe(handle._on_chat, names="value")
-    note = w.HTML(f"<div class='concierge-muted'>{speech_status()}</div>")
+    status_line = speech_status()
+    speak = w.ToggleButton(
+        description="Speak it",
+        icon="microphone",
+        tooltip="Send what you type through the offline voice and recogniser",
+        disabled=status_line.startswith("Voice offline"),
+    )
+    handle.voice_toggle = speak
+    note = w.HTML(f"<div class='concierge-muted'>{status_line}</div>")
     room = w.Output()
     handle.panel.children = [
         w.HTML(STYLE),
@@ -194,7 +250,7 @@ async def launch(
             ]
         ),
         handle.metrics.widget,
-        w.HBox([handle.chat, send]),
+        w.HBox([handle.chat, send, speak]),
         note,
         room,
     ]

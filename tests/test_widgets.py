@@ -79,3 +79,16 @@ def test_mode_selection() -> None:
     assert live.resolve_mode("auto", env=creds) == "cloud"
     with pytest.raises(RuntimeError, match="LIVEKIT_URL"):
         live.resolve_mode("cloud", env={})
+
+
+async def test_speak_it_goes_through_the_offline_speech_path(handle) -> None:
+    await handle.speak("three churros")
+    assert [(r[0], r[3]) for r in handle.cart_view.rows] == [("Churros", 3)]
+    assert handle.transcript.turns[-1].user == "three churros"  # what the recogniser heard
+
+
+async def test_speak_toggle_routes_the_chat_box_through_speech(handle) -> None:
+    handle.voice_toggle.value = True
+    handle.chat.value = "a falafel bowl"
+    await handle.settle()
+    assert [r[0] for r in handle.cart_view.rows] == ["Falafel Bowl"]
