@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import random
@@ -345,10 +346,13 @@ async def run(quick: bool = False) -> dict[str, Any]:
     sessions = 20 if quick else 100
     started = time.perf_counter()
     cold, warm = await session_starts(2 if quick else 5)
+    gc.collect()  # each phase starts without the previous one's garbage to collect mid-measurement
     agent_ms, floor_ms = await text_turns(turns)
+    gc.collect()
     crosstalk, loaded_ms = await concurrent_sessions(
         sessions, pause=(0.1, 0.5) if quick else (1.0, 4.0)
     )
+    gc.collect()
     search_ms = search_times(200 if quick else 2000)
     results: dict[str, Any] = {
         "turns": turns,
