@@ -3,9 +3,15 @@
 Every figure is measured in the run that prints it:
 
 - `turn_ms_p50/p95`: offline text turns of realistic orders (user text → stand-in model → tool →
-  SQLite write → reply) through `offline_session`;
-- `floor_ms_p50`: the same user texts through a bare `AgentSession` whose model (`EchoLLM`, a
-  trivial stand-in) answers at once with no tools — livekit's own cost per turn;
+  store write → reply) through `offline_session`, one session per customer's order
+  (`ORDER_SCRIPT`, eight turns), as many customers as it takes to reach the turn count;
+- `floor_ms_p50`: the same user texts, in sessions of the same length, through a bare
+  `AgentSession` whose model (`EchoLLM`, a trivial stand-in) answers at once with no tools —
+  livekit's own cost per turn;
+- `floor_tool_ms_p50`: the same again, but the trivial model first calls one trivial tool and
+  then answers — livekit's own cost for a turn that uses a tool (a second model call, and the
+  library validating the call's arguments). The agent's turns all use tools, so this is the
+  floor that shows what the concierge itself adds;
 - `sessions`, `crosstalk`, `turn_ms_p95_loaded`: that many concurrent sessions in one process,
   each ordering its own items; crosstalk counts cart lines that landed in another user's cart;
 - `search_ms_p95_10k`: `Catalog.search` over a generated 10,000-item catalog;
@@ -32,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from livekit.agents import Agent, AgentSession, APIConnectOptions, llm
+from livekit.agents import Agent, AgentSession, APIConnectOptions, function_tool, llm
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import shortuuid
 
@@ -63,7 +69,15 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 class EchoLLM(llm.LLM):
-    """A trivial stand-in model for the floor measurement: one fixed reply, no tools. Not an AI."""
+    """A trivial stand-in model for the floor measurements. Not an AI.
+
+    It answers every turn with one fixed reply; given `tool`, it first calls that tool (when the
+    session offers it) and answers once the tool's output is back.
+    """
+
+    def __init__(self, tool: str | None = None) -> None:
+        super().__init__()
+        self.tool = tool
 
     @property
     def model(self) -> str:
@@ -84,34 +98,66 @@ class EchoLLM(llm.LLM):
 
 class _EchoStream(llm.LLMStream):
     async def _run(self) -> None:
-        self._event_ch.send_nowait(
-            llm.ChatChunk(
-                id=shortuuid("echo_"), delta=llm.ChoiceDelta(role="assistant", content="Okay.")
+        tool = getattr(self._llm, "tool", None)
+        offered = {t.info.name for t in self._tools if isinstance(t, llm.FunctionTool)}
+        answered = self._chat_ctx.items and self._chat_ctx.items[-1].type == "function_call_output"
+        if tool in offered and not answered:
+            call = llm.FunctionToolCall(
+                name=tool, arguments='{"text": "noted"}', call_id=shortuuid("call_")
             )
-        )
+            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
+        else:
+            delta = llm.ChoiceDelta(role="assistant", content="Okay.")
+        self._event_ch.send_nowait(llm.ChatChunk(id=shortuuid("echo_"), delta=delta))
 
 
-async def text_turns(turns: int) -> tuple[list[float], list[float]]:
-    """Milliseconds per turn: the concierge (tools + store) and the bare-livekit floor."""
+class _FloorToolAgent(Agent):
+    """The tool floor's agent: one tool that does nothing but answer."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions="Reply briefly.")
+
+    @function_tool
+    async def note(self, text: str) -> str:
+        """Note what the customer said."""
+        return "noted"
+
+
+async def _timed_orders(session: AgentSession[Any], out: list[float]) -> None:
+    for text in ORDER_SCRIPT:
+        started = time.perf_counter()
+        await session.run(user_input=text)
+        out.append((time.perf_counter() - started) * 1000)
+
+
+async def text_turns(turns: int) -> dict[str, list[float]]:
+    """Milliseconds per turn: the concierge (tools + store) and livekit's two floors.
+
+    Each customer's order (`ORDER_SCRIPT`) runs in its own session, as on a real worker: one
+    session is not 240 turns long, and livekit copies a session's whole chat history on every
+    model call, so an endless session would measure history length rather than turns.
+    """
     from .session import offline_session
 
-    agent_ms: list[float] = []
-    async with offline_session() as session:
-        for i in range(turns):
-            started = time.perf_counter()
-            await session.run(user_input=ORDER_SCRIPT[i % len(ORDER_SCRIPT)])
-            agent_ms.append((time.perf_counter() - started) * 1000)
-    floor_ms: list[float] = []
-    bare: AgentSession[None] = AgentSession(
-        llm=EchoLLM(), vad=None, turn_handling={"turn_detection": None}
-    )
-    await bare.start(Agent(instructions="Reply briefly."))
-    for i in range(turns):
-        started = time.perf_counter()
-        await bare.run(user_input=ORDER_SCRIPT[i % len(ORDER_SCRIPT)])
-        floor_ms.append((time.perf_counter() - started) * 1000)
-    await bare.aclose()
-    return agent_ms, floor_ms
+    customers = -(-turns // len(ORDER_SCRIPT))
+    figures: dict[str, list[float]] = {"agent": [], "floor": [], "floor_tool": []}
+    for n in range(customers):
+        async with offline_session(user_id=f"bench-order-{n}") as session:
+            await _timed_orders(session, figures["agent"])
+    gc.collect()
+    for key, model, make_agent in (
+        ("floor", EchoLLM(), lambda: Agent(instructions="Reply briefly.")),
+        ("floor_tool", EchoLLM(tool="note"), _FloorToolAgent),
+    ):
+        for _ in range(customers):
+            bare: AgentSession[None] = AgentSession(
+                llm=model, vad=None, turn_handling={"turn_detection": None}
+            )
+            await bare.start(make_agent())
+            await _timed_orders(bare, figures[key])
+            await bare.aclose()
+        gc.collect()
+    return figures
 
 
 async def concurrent_sessions(
@@ -347,7 +393,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     cold, warm = await session_starts(2 if quick else 5)
     gc.collect()  # each phase starts without the previous one's garbage to collect mid-measurement
-    agent_ms, floor_ms = await text_turns(turns)
+    text = await text_turns(turns)
     gc.collect()
     crosstalk, loaded_ms = await concurrent_sessions(
         sessions, pause=(0.1, 0.5) if quick else (1.0, 4.0)
@@ -355,10 +401,11 @@ async def run(quick: bool = False) -> dict[str, Any]:
     gc.collect()
     search_ms = search_times(200 if quick else 2000)
     results: dict[str, Any] = {
-        "turns": turns,
-        "turn_ms_p50": statistics.median(agent_ms),
-        "turn_ms_p95": percentile(agent_ms, 95),
-        "floor_ms_p50": statistics.median(floor_ms),
+        "turns": len(text["agent"]),
+        "turn_ms_p50": statistics.median(text["agent"]),
+        "turn_ms_p95": percentile(text["agent"], 95),
+        "floor_ms_p50": statistics.median(text["floor"]),
+        "floor_tool_ms_p50": statistics.median(text["floor_tool"]),
         "sessions": sessions,
         "crosstalk": crosstalk,
         "turn_ms_p95_loaded": percentile(loaded_ms, 95),
@@ -379,11 +426,13 @@ async def run(quick: bool = False) -> dict[str, Any]:
 
 def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Where a turn's time goes, per stage (ms), for the notebook's stacked bar chart."""
+    floor, floor_tool = results["floor_ms_p50"], results["floor_tool_ms_p50"]
     text = {
-        "livekit session (floor)": results["floor_ms_p50"],
-        "stand-in model, tools, store, 2nd model call": max(
-            0.0, results["turn_ms_p50"] - results["floor_ms_p50"]
+        "livekit turn (floor)": floor,
+        "livekit tool round-trip (2nd model call, argument validation)": max(
+            0.0, floor_tool - floor
         ),
+        "concierge: stand-in model, tools, store": max(0.0, results["turn_ms_p50"] - floor_tool),
     }
     stages: dict[str, dict[str, float]] = {"text turn": text}
     turns = results.get("voice_turns") or []
@@ -409,11 +458,8 @@ def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 def report(results: dict[str, Any]) -> str:
     rows = []
-    ratio = (
-        results["turn_ms_p50"] / results["floor_ms_p50"]
-        if results["floor_ms_p50"]
-        else float("nan")
-    )
+    ratio = results["turn_ms_p50"] / results["floor_ms_p50"]
+    tool_ratio = results["turn_ms_p50"] / results["floor_tool_ms_p50"]
     checks = {
         "turn_ms_p50": ("≤ 1.5 × floor", ratio <= 1.5),
         "crosstalk": ("= 0", results["crosstalk"] == 0),
@@ -430,6 +476,7 @@ def report(results: dict[str, Any]) -> str:
         mark = "" if ok is None else ("ok" if ok else "MISSED")
         rows.append(f"{key:28} {shown:>14}  {target:14} {mark}")
     rows.append(f"{'turn_ms_p50 / floor_ms_p50':28} {ratio:14.2f}")
+    rows.append(f"{'turn_ms_p50 / floor_tool_ms_p50':28} {tool_ratio:14.2f}")
     return "\n".join(rows)
 
 

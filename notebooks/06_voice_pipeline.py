@@ -203,6 +203,12 @@ ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
 fig.tight_layout()
 
 # %% [markdown]
+# The text bar has three layers. `floor_ms_p50` is livekit's own cost for a turn with no tools;
+# `floor_tool_ms_p50` is its cost when the model calls one trivial tool — a second model call,
+# plus livekit 1.8.9 building a pydantic model of the tool's parameters to validate every call.
+# Only the top layer is the concierge's own (the stand-in model, the cart, the store), which is
+# why the agent is compared with the tool floor, not the bare one.
+#
 # A text turn costs milliseconds; a spoken turn costs hundreds, almost all of it in deciding
 # that the caller has finished. That is where voice agents are tuned: endpointing delays and the
 # turn detector — not the model or the tools.

@@ -8,7 +8,7 @@ from pathlib import Path
 from concierge.bench import generated_catalog, main
 
 KEYS = {
-    "turn_ms_p50", "turn_ms_p95", "floor_ms_p50", "sessions", "crosstalk", "turn_ms_p95_loaded",
+    "turn_ms_p50", "turn_ms_p95", "floor_ms_p50", "floor_tool_ms_p50", "sessions", "crosstalk", "turn_ms_p95_loaded",
     "search_ms_p95_10k", "session_start_ms_cold", "session_start_ms_warm", "vad_ms_per_inference",
     "tts_rtf", "stt_rtf", "voice_turn_ms_p50",
 }  # fmt: skip
