@@ -93,3 +93,36 @@ async def test_stand_in_only_sends_schema_valid_arguments(store: Store, catalog:
                     json.loads(ev.item.arguments)
             assert any(ev.type == "message" for ev in result.events), text
     assert model.calls > len(UTTERANCES)
+
+
+def test_zero_is_a_quantity_the_tool_can_refuse(parser: IntentParser) -> None:
+    (request,) = parser.parse("zero cheeseburgers").items
+    assert (request.item_id, request.quantity) == ("classic_cheeseburger", 0)
+
+
+async def test_a_bare_ambiguous_name_is_looked_up(store: Store) -> None:
+    async with offline_session(store=store, user_id="pizza-asker") as session:
+        result = await session.run(user_input="a pizza")
+        result.expect.next_event().is_function_call(
+            name="find_food_item",
+            arguments={"query": "pizza", "restaurant_id": "null", "dietary": "null"},
+        )
+        assert session.userdata.cart.is_empty()
+
+
+async def test_remove_resolves_an_ambiguous_name_against_what_was_added(store: Store) -> None:
+    async with offline_session(store=store, user_id="pizza-remover") as session:
+        await session.run(user_input="a large pepperoni pizza")
+        await session.run(user_input="remove the pizza")  # only one pizza was added: that one
+        assert session.userdata.cart.is_empty()
+
+        await session.run(user_input="a small margherita and a large pepperoni")
+        result = await session.run(user_input="remove the pizza")  # two: ask, change nothing
+        result.expect.next_event().is_message(role="assistant")
+        reply = result.events[-1].item.text_content or ""
+        assert "Margherita Pizza or Pepperoni Pizza" in reply
+        assert len(session.userdata.cart.lines) == 2
+
+        result = await session.run(user_input="remove the lasagna")
+        assert "lasagna" in (result.events[-1].item.text_content or "")
+        assert len(session.userdata.cart.lines) == 2

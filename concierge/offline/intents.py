@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from ..menu import SIZES, Catalog, MenuItem, words
 
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "zero": 0, "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12,
     "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
     "eighteen": 18, "nineteen": 19, "twenty": 20, "couple": 2, "pair": 2, "few": 3,
@@ -131,7 +131,11 @@ class IntentParser:
         if is_question and not _ORDER_VERB.search(text):
             query = " ".join(i.phrase for i in items) or _strip_question(text)
             return Intent("search", restaurant_id=restaurant_id, query=query)
-        if items and (resolved or _ORDER_VERB.search(text) or any(i.quantity != 1 for i in items)):
+        if items and (
+            resolved
+            or _ORDER_VERB.search(text)
+            or any(i.quantity != 1 or i.ambiguous for i in items)
+        ):
             return Intent("order", items=items)
         return Intent("unknown", query=message)
 

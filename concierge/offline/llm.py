@@ -207,11 +207,19 @@ def plan_calls(model: StandInLLM, intent: Intent, history: list[llm.ChatItem]) -
             )
         ]
     if kind == "remove":
-        return [
-            PlannedCall("remove_from_cart", {"item_id": r.item_id, "size": r.size or "null"})
-            for r in intent.items
-            if r.item_id
-        ]
+        added = _added_item_ids(history)
+        calls = []
+        for r in intent.items:
+            item_id = r.item_id
+            if item_id is None and r.ambiguous:
+                # "remove the pizza": the one pizza this conversation added, if only one was
+                in_cart = [i for i in r.ambiguous if i in added]
+                item_id = in_cart[0] if len(in_cart) == 1 else None
+            if item_id is not None:
+                calls.append(
+                    PlannedCall("remove_from_cart", {"item_id": item_id, "size": r.size or "null"})
+                )
+        return calls
     if kind == "size_answer":
         pending = _pending_size_question(history)
         if pending is not None:
@@ -262,11 +270,14 @@ def no_tool_reply(model: StandInLLM, intent: Intent, schemas: dict[str, Any]) ->
         return f"Which restaurant's menu would you like? We have {names}."
     if intent.kind == "size_answer":
         return "Which item is that size for? Tell me the item and the size together."
-    if intent.kind == "order":
+    if intent.kind in ("order", "remove"):
         amb = next((r for r in intent.items if r.ambiguous), None)
         if amb:
             options = " or ".join(model.catalog.items[i].name for i in amb.ambiguous)
-            return f"Did you mean {options}?"
+            return f"Which one do you mean: {options}?"
+    if intent.kind == "remove":
+        phrase = next((r.phrase for r in intent.items if not r.item_id), "that")
+        return f"I can't find {phrase} on the menu. Which item should I remove from your cart?"
     if not schemas:
         return "I can't look anything up right now."
     return f"Sorry, I didn't understand that. {HELP}"
@@ -357,6 +368,23 @@ def _spoken(tool_output: str) -> str:
     text = re.sub(r" \(id [a-z0-9_]+\)", "", tool_output)
     text = _MODEL_DIRECTIONS.sub("", text).strip().rstrip(":;,")
     return text or "Done."
+
+
+def _added_item_ids(history: list[llm.ChatItem]) -> set[str]:
+    """The items this conversation has put in the cart and not taken out again."""
+    failed = {it.call_id for it in history if it.type == "function_call_output" and it.is_error}
+    lines: dict[str, int] = {}
+    for it in history:
+        if it.type != "function_call" or it.call_id in failed:
+            continue
+        item_id = str(json.loads(it.arguments or "{}").get("item_id", ""))
+        if it.name == "add_to_cart":
+            lines[item_id] = lines.get(item_id, 0) + 1
+        elif it.name == "remove_from_cart":
+            lines[item_id] = lines.get(item_id, 0) - 1
+        elif it.name == "checkout":
+            lines.clear()
+    return {item_id for item_id, count in lines.items() if count > 0}
 
 
 def _pending_size_question(history: list[llm.ChatItem]) -> dict[str, Any] | None:
