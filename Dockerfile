@@ -2,7 +2,7 @@
 # Run:   docker run --env-file .env concierge      (LIVEKIT_URL/KEY/SECRET, model keys, store)
 FROM python:3.11-slim
 WORKDIR /app
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 CONCIERGE_MENU=/app/data/menu.toml
 COPY pyproject.toml README.md ./
 COPY concierge ./concierge
 COPY data ./data

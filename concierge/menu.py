@@ -11,6 +11,7 @@ Prices are integer cents so that totals never drift; `format_usd` turns them int
 from __future__ import annotations
 
 import heapq
+import os
 import re
 import tomllib
 from collections import defaultdict
@@ -23,6 +24,26 @@ from typing import Any
 SIZES: tuple[str, ...] = ("small", "medium", "large")
 DIETARY_TAGS: tuple[str, ...] = ("vegetarian", "vegan", "gluten-free")
 DEFAULT_MENU_PATH = Path(__file__).resolve().parent.parent / "data" / "menu.toml"
+
+
+def menu_path() -> Path:
+    """The menu file to load: `CONCIERGE_MENU` when set, else the repository's data/menu.toml."""
+    return Path(os.environ.get("CONCIERGE_MENU") or DEFAULT_MENU_PATH)
+
+
+def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
+    """The parsed menu TOML, with an error that says where it looked and how to point elsewhere."""
+    path = Path(path) if path is not None else menu_path()
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"No menu file at {path}. Set CONCIERGE_MENU to the path of a menu.toml "
+            "(the repository's is data/menu.toml)."
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"The menu file {path} is not valid TOML: {e}") from None
 
 
 class UnknownItemError(LookupError):
@@ -253,10 +274,9 @@ class Catalog:
         return cls(restaurants, items)
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_MENU_PATH) -> Catalog:
-        """Read a menu TOML file (data/menu.toml by default)."""
-        with open(path, "rb") as f:
-            return cls.from_dict(tomllib.load(f))
+    def load(cls, path: str | Path | None = None) -> Catalog:
+        """Read a menu TOML file (`menu_path()` by default: `CONCIERGE_MENU` or data/menu.toml)."""
+        return cls.from_dict(read_menu_file(path))
 
     # --- exact lookups ------------------------------------------------------------------------
 

@@ -91,3 +91,21 @@ def test_an_item_needs_exactly_one_kind_of_price() -> None:
         MenuItem(id="x", restaurant_id="r", name="X", price_cents=100, size_prices={"small": 100})
     with pytest.raises(ValueError, match="positive"):
         MenuItem(id="x", restaurant_id="r", name="X", price_cents=0)
+
+
+def test_concierge_menu_points_at_another_menu_file(tmp_path, monkeypatch) -> None:
+    menu = tmp_path / "menu.toml"
+    menu.write_text(
+        '[[restaurants]]\nid = "pie_shop"\nname = "Pie Shop"\ncuisine = "bakery"\n\n'
+        '[[restaurants.items]]\nid = "apple_pie"\nname = "Apple Pie"\nprice = "4.25"\n'
+    )
+    monkeypatch.setenv("CONCIERGE_MENU", str(menu))
+    catalog = Catalog.load()
+    assert list(catalog.items) == ["apple_pie"]
+    assert catalog.items["apple_pie"].price_cents == 425
+
+
+def test_a_missing_menu_file_says_where_it_looked_and_what_to_set(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CONCIERGE_MENU", str(tmp_path / "nope.toml"))
+    with pytest.raises(FileNotFoundError, match="nope.toml.*CONCIERGE_MENU"):
+        Catalog.load()

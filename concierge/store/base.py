@@ -7,13 +7,12 @@ was, and `checkout` is idempotent per `cart_id`, so a retried call never creates
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..cart import Cart, Order
-from ..menu import DEFAULT_MENU_PATH, Catalog
+from ..menu import Catalog, read_menu_file
 
 
 class StoreError(RuntimeError):
@@ -49,10 +48,9 @@ class SeedData:
     profiles: tuple[Profile, ...] = field(default_factory=tuple)
 
 
-def load_seed(path: str | Path = DEFAULT_MENU_PATH) -> SeedData:
-    """Read data/menu.toml (or another file of the same shape)."""
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
+def load_seed(path: str | Path | None = None) -> SeedData:
+    """Read the menu file (`CONCIERGE_MENU` or data/menu.toml) with its demo profiles."""
+    raw = read_menu_file(path)
     profiles = tuple(
         Profile(
             id=p["id"],
