@@ -10,7 +10,9 @@ VARIABLE = re.compile(r"\"((?:CONCIERGE|SUPABASE|OPENAI|LIVEKIT)_[A-Z_]+)\"")
 
 
 def test_env_example_lists_every_variable_read() -> None:
-    read = {m for path in (ROOT / "concierge").rglob("*.py") for m in VARIABLE.findall(path.read_text())}
+    read = {
+        m for path in (ROOT / "concierge").rglob("*.py") for m in VARIABLE.findall(path.read_text())
+    }
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read, "the scan found no variables: the pattern is broken"
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"

@@ -18,7 +18,9 @@ ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 SECRET_PATTERNS = [
     re.compile(r"sk-[A-Za-z0-9_-]{20,}"),  # OpenAI keys
     re.compile(r"eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,}"),  # JWTs
-    re.compile(r"(LIVEKIT_API_SECRET|SUPABASE_SERVICE_ROLE_KEY|OPENAI_API_KEY)\s*[=:]\s*['\"]?[A-Za-z0-9_-]{8,}"),
+    re.compile(
+        r"(LIVEKIT_API_SECRET|SUPABASE_SERVICE_ROLE_KEY|OPENAI_API_KEY)\s*[=:]\s*['\"]?[A-Za-z0-9_-]{8,}"
+    ),
     re.compile(r"API[A-Za-z0-9]{12}\b"),  # LiveKit API key ids
 ]
 
@@ -29,7 +31,17 @@ def _markdown(nb: nbformat.NotebookNode) -> str:
 
 def test_the_curriculum_is_complete() -> None:
     names = [p.stem for p in ALL]
-    steps = ["welcome", "broken", "schema", "userdata", "server", "voice", "supabase", "testing", "live"]
+    steps = [
+        "welcome",
+        "broken",
+        "schema",
+        "userdata",
+        "server",
+        "voice",
+        "supabase",
+        "testing",
+        "live",
+    ]
     for step in steps:
         assert any(step in n for n in names), f"no notebook covers '{step}': {names}"
 
@@ -44,10 +56,14 @@ def test_notebook_structure(path: Path) -> None:
     assert "## Prerequisites" in text
     assert re.search(r"## Recap", text), "ends with a recap"
     if path != ALL[-1]:
-        assert re.search(r"\*\*Next:\*\* \[.+\]\(\d\d_\w+\.ipynb\)", text), "links to the next notebook"
+        assert re.search(r"\*\*Next:\*\* \[.+\]\(\d\d_\w+\.ipynb\)", text), (
+            "links to the next notebook"
+        )
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert len(cell.source.splitlines()) <= 40, f"a cell of {len(cell.source.splitlines())} lines is too long"
+            assert len(cell.source.splitlines()) <= 40, (
+                f"a cell of {len(cell.source.splitlines())} lines is too long"
+            )
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
