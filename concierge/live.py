@@ -10,9 +10,10 @@ turn metrics and a chat box (Enter sends). Typed turns go through `session.run(u
 exactly where speech lands after speech-to-text.
 
 With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
-"auto") runs the migrated `AgentServer` in this process on a thread executor — what
-`livekit.agents.jupyter.run_app` does — and shows LiveKit's in-notebook room (microphone) beside
-the same widgets, bound to the session when the job starts.
+"auto") runs the migrated `AgentServer` in this process — `livekit.agents.jupyter.run_app`'s
+steps, on a thread of its own so the cell does not block (`concierge.live_cloud`) — and shows
+LiveKit's in-notebook room (microphone) beside the same widgets, bound to the session when the
+job starts; typed turns are sent to that session on its own thread.
 
 Launching again replaces the previous panel's session cleanly.
 """
@@ -39,7 +40,7 @@ from .widgets import (
 )
 
 Mode = Literal["auto", "offline", "cloud"]
-CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")  # live_cloud's too
 
 
 def cloud_configured(env: Any = None) -> bool:
@@ -116,6 +117,8 @@ class LiveHandle:
     _loop: asyncio.AbstractEventLoop | None = None
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
     _speech: OfflineSpeechPath | None = None
+    _cloud: Any = None  # live_cloud.CloudSession once the cloud job's session has started
+    _cloud_hook: Any = None  # the session hook waiting for the cloud job's session
     voice_toggle: w.ToggleButton | None = None
 
     @property
@@ -125,10 +128,15 @@ class LiveHandle:
     async def say(self, text: str) -> str:
         """One user turn, as if spoken; returns the agent's reply. Errors show in red."""
         if self.session is None:
+            if self.mode == "cloud" and self.status.agent_state != "stopped":
+                raise RuntimeError("the agent has not joined the room yet; try again in a moment")
             raise RuntimeError("this live session has been stopped; call launch() again")
         async with self._lock:
             try:
-                result = await self.session.run(user_input=text)
+                if self._cloud is not None:  # the session runs on the cloud job's own thread
+                    result = await self._cloud.run(text)
+                else:
+                    result = await self.session.run(user_input=text)
             except Exception as e:  # show it, keep the panel usable
                 turn = self.transcript.turns[-1] if self.transcript.turns else None
                 message = f"{type(e).__name__}: {e}"
@@ -177,6 +185,15 @@ class LiveHandle:
         if self._stack is not None:
             await self._stack.aclose()  # offline_session closes the session and saves the cart
             self._stack = None
+        if self._cloud_hook is not None:  # stopped before the agent joined: stop waiting for it
+            from .agent import SESSION_HOOKS
+
+            if self._cloud_hook in SESSION_HOOKS:
+                SESSION_HOOKS.remove(self._cloud_hook)
+            self._cloud_hook = None
+        if self._cloud is not None:
+            await self._cloud.stop()  # ends the job: its on_session_end saves the cart
+            self._cloud = None
         self.session = None
         self.chat.disabled = True
         self.status.agent_state = "stopped"
@@ -270,7 +287,7 @@ async def launch(
         )
         observer.attach(handle.session, handle.session.userdata.cart)
     else:
-        _start_cloud(handle, room)
+        await _start_cloud(handle, room)
     handle.launch_seconds = time.perf_counter() - started
     _current = handle
     return handle
@@ -282,56 +299,36 @@ def _empty_cart() -> Any:
     return Cart(user_id="-")
 
 
-def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
-    """Run the migrated AgentServer in-process (thread executor) and show its room.
+async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
+    """Run the migrated AgentServer in this process and dispatch one job into a fresh room.
 
-    This follows `livekit.agents.jupyter.run_app`: make tokens for a fresh room, show
-    `livekit.rtc.jupyter.display_room`, run the worker on a thread, and dispatch one job into the
-    room. The widgets bind to the session when the entrypoint starts it (`agent.SESSION_HOOKS`).
+    See `concierge.live_cloud`: the worker runs on a thread of its own (started once per
+    process), LiveKit's room widget is shown for the user, and the widgets bind to the job's
+    session when the entrypoint starts it (`agent.SESSION_HOOKS`), their updates delivered back
+    to this kernel's event loop.
     """
-    import threading
-    import uuid
-
-    from livekit import api
-    from livekit.agents.cli import cli, proto
-    from livekit.agents.job import JobExecutorType
     from livekit.rtc.jupyter import display_room
 
-    from . import agent
+    from . import agent, live_cloud
 
-    url, key, secret = (os.environ[v] for v in CLOUD_VARIABLES)
-    room_name = f"concierge-{uuid.uuid4().hex[:8]}"
-    user_token = (
-        api.AccessToken(key, secret)
-        .with_identity("notebook-user")
-        .with_grants(
-            api.VideoGrants(room_join=True, room=room_name, can_publish=True, can_subscribe=True)
-        )
-        .to_jwt()
-    )
+    creds = live_cloud.Credentials.from_env()
+    room_name = live_cloud.new_room_name()
+    user_token, agent_token = live_cloud.room_tokens(creds, room_name)
+    ui_loop = asyncio.get_running_loop()
+
+    def bound(cloud: Any) -> None:
+        def on_ui_loop() -> None:
+            handle._cloud, handle.session = cloud, cloud.session
+            assert handle._observer is not None
+            handle._observer.attach(
+                cloud.session, cloud.session.userdata.cart, deliver=cloud.deliver(ui_loop)
+            )
+
+        ui_loop.call_soon_threadsafe(on_ui_loop)
+
+    handle._cloud_hook = live_cloud.bind_on_start(agent.SESSION_HOOKS, room_name, bound)
     with room:
-        display_room(url, user_token)
-    loop = handle._loop
-
-    def bind(session: Any) -> None:
-        assert loop is not None
-        handle.session = session
-        loop.call_soon_threadsafe(handle._observer.attach, session, session.userdata.cart)  # type: ignore[union-attr]
-
-    agent.SESSION_HOOKS.append(bind)
-    server = agent.server
-    server._job_executor_type = JobExecutorType.THREAD
-
-    @server.once("worker_started")
-    def _dispatch() -> None:
-        async def create_and_join() -> None:
-            async with api.LiveKitAPI(url, key, secret) as lk:
-                info = await lk.room.create_room(api.CreateRoomRequest(name=room_name))
-            await server.simulate_job(room_name, fake_job=False, room_info=info)
-
-        asyncio.run_coroutine_threadsafe(create_and_join(), asyncio.get_event_loop())
-
-    args = proto.CliArgs(log_level="INFO", url=url, api_key=key, api_secret=secret)
-    threading.Thread(
-        target=cli._run_worker, args=(server, args), daemon=True, name="concierge-worker"
-    ).start()
+        display_room(creds.url, user_token)
+    worker = live_cloud.worker(agent.server, creds)
+    await worker.wait_started()
+    await worker.dispatch(room_name, agent_token)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,10 +241,27 @@ class SessionObserver:
     def current(self) -> Turn | None:
         return self.transcript.turns[-1] if self.transcript.turns else None
 
-    def attach(self, session: Any, cart: Cart) -> None:
+    def attach(
+        self,
+        session: Any,
+        cart: Cart,
+        deliver: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        """Observe `session` and `cart`. `deliver` runs each update where the widgets live: pass
+        one when the session runs on another thread (the live notebook's cloud mode)."""
         self.detach()
         self.cart_view.bind(cart)
-        self._unsubscribe.append(cart.subscribe(self.cart_view.on_change))
+        if deliver is not None:
+            run_there = deliver
+
+            def there(handler: Callable[[Any], None]) -> Callable[[Any], None]:
+                return lambda ev: run_there(lambda: handler(ev))
+        else:
+
+            def there(handler: Callable[[Any], None]) -> Callable[[Any], None]:
+                return handler
+
+        self._unsubscribe.append(cart.subscribe(there(self.cart_view.on_change)))
         handlers = {
             "conversation_item_added": self._on_item,
             "function_tools_executed": self._on_tools,
@@ -252,8 +270,9 @@ class SessionObserver:
             "user_state_changed": self._on_user_state,
         }
         for event, handler in handlers.items():
-            session.on(event, handler)
-            self._unsubscribe.append(lambda e=event, h=handler: session.off(e, h))
+            delivered = there(handler)
+            session.on(event, delivered)
+            self._unsubscribe.append(lambda e=event, h=delivered: session.off(e, h))
         self.status.connected = True
         self.status.render()
 
