@@ -113,9 +113,12 @@ cart_table(handle.cart)
 # ## With LiveKit credentials: a real room
 #
 # Set `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` (in `.env`) and `launch()` runs the
-# migrated `AgentServer` in this process on a thread executor — as
-# `livekit.agents.jupyter.run_app` does — creates a room, shows LiveKit's in-notebook room with
+# migrated `AgentServer` in this process, creates a room, shows LiveKit's in-notebook room with
 # your microphone next to the same widgets, and binds them to the session when the job starts.
+# It takes the steps of `livekit.agents.jupyter.run_app`, with one difference: `run_app` runs the
+# worker through livekit's CLI on the notebook's main thread, so its cell never finishes (and the
+# CLI's signal handlers refuse any other thread). `concierge.live_cloud` runs `server.run()` on a
+# thread of its own instead, and sends what you type to the session on the job's thread.
 # Nothing else changes: same agent, same tools, same store.
 
 # %%

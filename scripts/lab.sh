@@ -3,4 +3,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" lab
 cd "$ROOT"
-exec jupyter lab notebooks/ "$@"
+extra=()
+[ "$(id -u)" = 0 ] && extra+=(--allow-root)  # Jupyter refuses root without it (containers, CI boxes)
+exec jupyter lab notebooks/ "${extra[@]}" "$@"
