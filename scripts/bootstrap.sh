@@ -15,5 +15,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "==> installing concierge-lab[$1] into $VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
+# (setuptools warns about editable installs in general; nothing to act on, so keep the output clean)
+PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
 export PATH="$VENV/bin:$PATH"
