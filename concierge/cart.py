@@ -190,8 +190,10 @@ class Cart:
         ]
         if not matches:
             what = f"{size} {item_id}" if size else item_id
-            in_cart = ", ".join(line.item_id for line in self.lines) or "nothing"
-            raise CartError(f"There is no {what} in the cart (it holds: {in_cart}).")
+            if not self.lines:
+                raise CartError(f"The cart is empty: there is no {what} in it to remove.")
+            in_cart = "; ".join(f"{line.describe()} (id {line.item_id})" for line in self.lines)
+            raise CartError(f"There is no {what} in the cart. It holds: {in_cart}.")
         if len(matches) > 1 and len({m.size for m in matches}) > 1:
             sizes = ", ".join(str(m.size) for m in matches)
             raise CartError(

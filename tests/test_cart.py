@@ -56,9 +56,9 @@ def test_remove_whole_line_or_some(catalog: Catalog) -> None:
     cart.add(catalog, "edamame", 3)
     cart.remove("edamame", quantity=1)
     assert cart.lines[0].quantity == 2
+    cart.add(catalog, "miso_soup", 1)
     cart.remove("edamame")
-    assert cart.is_empty()
-    with pytest.raises(CartError, match="no edamame in the cart"):
+    with pytest.raises(CartError, match="no edamame in the cart. It holds: 1 × Miso Soup"):
         cart.remove("edamame")
 
 
@@ -92,3 +92,8 @@ def test_round_trip(catalog: Catalog) -> None:
     cart = Cart("u1")
     cart.add(catalog, "fries", 2, "large", notes="extra salt")
     assert Cart.from_dict(cart.to_dict()).to_dict() == cart.to_dict()
+
+
+def test_removing_from_an_empty_cart_says_it_is_empty() -> None:
+    with pytest.raises(CartError, match="The cart is empty"):
+        Cart(user_id="u").remove("coke")

@@ -45,7 +45,8 @@ class PlannedCall:
     """A tool call the stand-in intends to make."""
 
     name: str
-    arguments: dict[str, Any]
+    #: A str is sent verbatim, even if it is not JSON (`ScriptedLLM`'s lessons on malformed calls).
+    arguments: dict[str, Any] | str
 
 
 class StandInLLM(llm.LLM):
@@ -139,7 +140,9 @@ class StandInStream(llm.LLMStream):
                     tool_calls=[
                         llm.FunctionToolCall(
                             name=c.name,
-                            arguments=json.dumps(c.arguments),
+                            arguments=c.arguments
+                            if isinstance(c.arguments, str)
+                            else json.dumps(c.arguments),
                             call_id=shortuuid("call_"),
                         )
                         for c in calls
@@ -312,7 +315,11 @@ def _schemas(tools: list[llm.Tool]) -> dict[str, dict[str, Any]]:
 def _valid(call: PlannedCall, schemas: dict[str, dict[str, Any]]) -> bool:
     """Only call offered tools, with arguments that validate against their strict schema."""
     schema = schemas.get(call.name)
-    return schema is not None and not schema_errors(schema, call.arguments)
+    return (
+        schema is not None
+        and isinstance(call.arguments, dict)
+        and not schema_errors(schema, call.arguments)
+    )
 
 
 def schema_errors(schema: dict[str, Any], args: dict[str, Any]) -> list[str]:
@@ -363,8 +370,32 @@ _MODEL_DIRECTIONS = re.compile(
 )
 
 
+#: livekit's message when a call's arguments do not parse or validate (before the tool runs).
+_ARGUMENT_ERROR = re.compile(r"^Error parsing arguments for `(\w+)`: (.*)", re.S)
+
+
+def _argument_problem(tool_output: str) -> str | None:
+    """livekit's parsing error (pydantic's report, or a JSON error) as one plain sentence."""
+    m = _ARGUMENT_ERROR.match(tool_output)
+    if m is None:
+        return None
+    fields = [
+        line.strip()
+        for line in m.group(2).splitlines()[1:]
+        if line.strip() and not line.startswith(" ")
+    ]
+    names = list(dict.fromkeys(f.removesuffix("_id").replace("_", " ") for f in fields))
+    if names:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"I got the {listed} for that wrong. Could you say it again?"
+    return "I couldn't read that request. Could you say it again?"
+
+
 def _spoken(tool_output: str) -> str:
     """A tool's output as the stand-in says it: ids and instructions to the model left out."""
+    plain = _argument_problem(tool_output)
+    if plain is not None:
+        return plain
     text = re.sub(r" \(id [a-z0-9_]+\)", "", tool_output)
     text = _MODEL_DIRECTIONS.sub("", text).strip().rstrip(":;,")
     return text or "Done."
