@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
+from .live_cloud import CLOUD_VARIABLES, Credentials
 from .widgets import (
     STYLE,
     CartView,
@@ -40,7 +41,6 @@ from .widgets import (
 )
 
 Mode = Literal["auto", "offline", "cloud"]
-CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")  # live_cloud's too
 
 
 def cloud_configured(env: Any = None) -> bool:
@@ -52,9 +52,8 @@ def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud"]:
     """ "auto" means cloud when the three LiveKit variables are set, offline otherwise."""
     if mode == "auto":
         return "cloud" if cloud_configured(env) else "offline"
-    if mode == "cloud" and not cloud_configured(env):
-        missing = [v for v in CLOUD_VARIABLES if not (os.environ if env is None else env).get(v)]
-        raise RuntimeError(f"cloud mode needs {', '.join(missing)} (see .env.example)")
+    if mode == "cloud":
+        Credentials.from_env(env)  # says which variables are missing
     return mode
 
 
@@ -321,7 +320,7 @@ async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
             handle._cloud, handle.session = cloud, cloud.session
             assert handle._observer is not None
             handle._observer.attach(
-                cloud.session, cloud.session.userdata.cart, deliver=cloud.deliver(ui_loop)
+                cloud.session, cloud.session.userdata.cart, deliver=live_cloud.on_loop(ui_loop)
             )
 
         ui_loop.call_soon_threadsafe(on_ui_loop)

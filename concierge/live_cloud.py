@@ -177,13 +177,14 @@ class CloudSession:
                 self.loop.call_soon_threadsafe(self.job.shutdown, "stopped from the notebook")
         return await asyncio.to_thread(self.closed.wait, STOP_TIMEOUT_S)
 
-    def deliver(self, ui_loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], None]:
-        """A `SessionObserver` delivery function: run widget updates on the notebook's loop."""
 
-        def deliver(update: Callable[[], None]) -> None:
-            ui_loop.call_soon_threadsafe(update)
+def on_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], None]:
+    """A `SessionObserver` delivery function: run each widget update on `loop` (the notebook's)."""
 
-        return deliver
+    def deliver(update: Callable[[], None]) -> None:
+        loop.call_soon_threadsafe(update)
+
+    return deliver
 
 
 def bind_on_start(

@@ -106,7 +106,7 @@ async def test_a_job_session_on_its_own_thread_is_driven_from_the_notebook() -> 
         updated_on.append(threading.current_thread()),
         original(change),
     )  # type: ignore[method-assign]
-    observer.attach(cloud.session, cloud.session.userdata.cart, deliver=cloud.deliver(ui_loop))
+    observer.attach(cloud.session, cloud.session.userdata.cart, deliver=live_cloud.on_loop(ui_loop))
 
     result = await cloud.run("two classic cheeseburgers")
     result.expect.next_event().is_function_call(name="add_to_cart")
