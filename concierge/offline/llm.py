@@ -408,7 +408,10 @@ def _added_item_ids(history: list[llm.ChatItem]) -> set[str]:
     for it in history:
         if it.type != "function_call" or it.call_id in failed:
             continue
-        item_id = str(json.loads(it.arguments or "{}").get("item_id", ""))
+        try:
+            item_id = str(json.loads(it.arguments or "{}").get("item_id", ""))
+        except (ValueError, AttributeError):  # a malformed call from a misbehaving model
+            continue
         if it.name == "add_to_cart":
             lines[item_id] = lines.get(item_id, 0) + 1
         elif it.name == "remove_from_cart":
