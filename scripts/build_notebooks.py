@@ -12,7 +12,9 @@ that rebuilding an unchanged notebook leaves git clean apart from real output ch
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -46,9 +48,52 @@ def build(source: Path) -> float:
     for index, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell.id = f"cell-{index:02d}"  # stable ids: rebuilding does not churn the diff
+    renumber_widgets(nb)
     target = source.with_suffix(".ipynb")
     nbformat.write(nb, target)
     return time.perf_counter() - start
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def renumber_widgets(nb: nbformat.NotebookNode) -> None:
+    """Give widget models ids in the order they are shown, not random ones.
+
+    The saved widget state (which lets JupyterLab draw the panel without a kernel) keys each model
+    by a random id, and outputs and other models refer to it. Renaming them all in display order
+    (depth first through `IPY_MODEL_` references) makes a rebuilt notebook byte-identical.
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if not state:
+        return
+    order: list[str] = []
+
+    def visit(model_id: str) -> None:
+        if model_id in order or model_id not in state:
+            return
+        order.append(model_id)
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(state[model_id])):
+            visit(ref)
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                visit(view["model_id"])
+    # models no output reaches (e.g. layouts of closed widgets): keep them, in a content order
+    rest = sorted(
+        (m for m in state if m not in order), key=lambda m: json.dumps(state[m], sort_keys=True)
+    )
+    new_ids = {old: f"{i:032x}" for i, old in enumerate(order + rest, start=1)}
+    text = json.dumps({"cells": nb.cells, "state": state})
+    text = re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", lambda m: new_ids.get(m.group(0), m.group(0)), text)
+    renamed = json.loads(text)
+    nb.cells = nbformat.from_dict(renamed["cells"])
+    nb.metadata["widgets"][WIDGET_STATE]["state"] = {
+        new_ids[old]: renamed["state"][new_ids[old]] for old in order + rest
+    }
 
 
 def main(argv: list[str]) -> int:
