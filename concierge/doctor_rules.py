@@ -125,6 +125,7 @@ class _Checker(ast.NodeVisitor):
         self.has_entrypoint = False
         self.entrypoint_line = 1
         self.has_session_end = False
+        self.module_functions = {id(n) for n in tree.body}
 
     def add(self, node: ast.AST, rule: str, message: str) -> None:
         self.findings.append(Finding(self.path, getattr(node, "lineno", 0), rule, message))
@@ -165,11 +166,20 @@ class _Checker(ast.NodeVisitor):
         self._function(node)
 
     def _function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        # An entrypoint is a module-level coroutine taking the JobContext; a method or helper that
+        # is handed the context (a UI view's __init__, say) is not one.
         takes_job = any("JobContext" in _annotation_text(a.annotation) for a in fn.args.args)
+        job_coroutine = (
+            takes_job
+            and isinstance(fn, ast.AsyncFunctionDef)
+            and id(fn) in self.module_functions
+            and not fn.name.startswith("on_")
+            and not any(w in fn.name for w in ("session_end", "prewarm", "request"))
+        )
         is_entrypoint = (
             any(_name(d).endswith("rtc_session") for d in fn.decorator_list)
             or fn.name == "entrypoint"
-            or (takes_job and "session_end" not in fn.name)
+            or job_coroutine
         )
         if is_entrypoint and not self.has_entrypoint:
             self.entrypoint_line = fn.lineno

@@ -121,3 +121,26 @@ def test_no_false_alarms_on_the_drive_thru_patterns(tmp_path: Path) -> None:
         "    return 'ok'\n"
     )
     assert examine([agent]).findings == []
+
+
+def test_code_handed_the_job_context_is_not_an_entrypoint(tmp_path: Path) -> None:
+    """frontdesk's ui_view.py: a view whose __init__ takes the JobContext needs no on_session_end."""
+    view = tmp_path / "ui_view.py"
+    view.write_text(
+        "from livekit.agents import JobContext\n"
+        "class UIView:\n"
+        "    def __init__(self, ctx: JobContext) -> None:\n"
+        "        self._ctx = ctx\n"
+        "    async def push(self, ctx: JobContext) -> None:\n"
+        "        pass\n"
+        "async def on_simulation_end(ctx: JobContext) -> None:\n"
+        "    pass\n"
+    )
+    assert examine([view]).findings == []
+    entry = tmp_path / "agent.py"
+    entry.write_text(
+        "from livekit.agents import JobContext\n"
+        "async def my_agent(ctx: JobContext) -> None:\n"
+        "    await ctx.connect()\n"
+    )
+    assert [f.rule for f in examine([entry]).findings] == ["LK010"]
