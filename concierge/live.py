@@ -41,6 +41,8 @@ from .widgets import (
 )
 
 Mode = Literal["auto", "offline", "cloud"]
+#: How long a typed turn waits for the cloud agent to join its room.
+JOIN_TIMEOUT_S = 30.0
 
 
 def cloud_configured(env: Any = None) -> bool:
@@ -118,6 +120,7 @@ class LiveHandle:
     _speech: OfflineSpeechPath | None = None
     _cloud: Any = None  # live_cloud.CloudSession once the cloud job's session has started
     _cloud_hook: Any = None  # the session hook waiting for the cloud job's session
+    _joined: asyncio.Event = field(default_factory=asyncio.Event)
     voice_toggle: w.ToggleButton | None = None
 
     @property
@@ -126,9 +129,15 @@ class LiveHandle:
 
     async def say(self, text: str) -> str:
         """One user turn, as if spoken; returns the agent's reply. Errors show in red."""
+        if self.session is None and self._cloud_hook is not None:  # cloud: wait for the agent
+            try:
+                await asyncio.wait_for(self._joined.wait(), JOIN_TIMEOUT_S)
+            except TimeoutError:
+                message = f"The agent has not joined the room after {JOIN_TIMEOUT_S:.0f} s."
+                self.transcript.turns.append(Turn(user=text, error=message))
+                self.transcript.render()
+                return message
         if self.session is None:
-            if self.mode == "cloud" and self.status.agent_state != "stopped":
-                raise RuntimeError("the agent has not joined the room yet; try again in a moment")
             raise RuntimeError("this live session has been stopped; call launch() again")
         async with self._lock:
             try:
@@ -318,6 +327,7 @@ async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
     def bound(cloud: Any) -> None:
         def on_ui_loop() -> None:
             handle._cloud, handle.session = cloud, cloud.session
+            handle._joined.set()
             assert handle._observer is not None
             handle._observer.attach(
                 cloud.session, cloud.session.userdata.cart, deliver=live_cloud.on_loop(ui_loop)
