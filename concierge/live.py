@@ -339,5 +339,5 @@ async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
     with room:
         display_room(creds.url, user_token)
     worker = live_cloud.worker(agent.server, creds)
-    await worker.wait_started()
+    await worker.wait_registered()
     await worker.dispatch(room_name, agent_token)

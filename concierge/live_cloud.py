@@ -87,7 +87,7 @@ class WorkerThread:
     def __init__(self, server: AgentServer, creds: Credentials) -> None:
         self.server, self.creds = server, creds
         self.loop = asyncio.new_event_loop()
-        self.started = threading.Event()
+        self.registered = threading.Event()
         self.error: BaseException | None = None
         server.update_options(
             ws_url=creds.url,
@@ -95,27 +95,27 @@ class WorkerThread:
             api_secret=creds.api_secret,
             job_executor_type=JobExecutorType.THREAD,
         )
-        server.on("worker_started", lambda *_: self.started.set())
+        server.on("worker_registered", lambda *_: self.registered.set())
         self.thread = threading.Thread(target=self._run, daemon=True, name="concierge-worker")
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self.server.run(devmode=True, unregistered=False))
-        except BaseException as e:  # surfaced to the notebook by `wait_started`
+        except BaseException as e:  # surfaced to the notebook by `wait_registered`
             self.error = e
         finally:
-            self.started.set()
+            self.registered.set()
 
     def start(self) -> WorkerThread:
         self.thread.start()
         return self
 
-    async def wait_started(self, timeout: float = 30.0) -> None:
+    async def wait_registered(self, timeout: float = 30.0) -> None:
         """Wait until the worker has registered with the server (or failed to)."""
-        if not await asyncio.to_thread(self.started.wait, timeout):
+        if not await asyncio.to_thread(self.registered.wait, timeout):
             raise TimeoutError(
-                f"the agent worker did not register with {self.creds.url} in {timeout:.0f} s"
+                f"the agent worker did not register with {self.creds.url} in {timeout:g} s"
             )
         if self.error is not None or not self.thread.is_alive():
             raise RuntimeError(f"the agent worker stopped: {self.error!r}")

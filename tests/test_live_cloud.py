@@ -65,6 +65,8 @@ async def test_the_worker_runs_off_the_main_thread_without_the_cli(restored_envi
     worker = live_cloud.WorkerThread(server, CREDS).start()
     await asyncio.sleep(1.0)  # it is trying to reach the (absent) server by now
     assert worker.thread.is_alive() and worker.error is None
+    with pytest.raises(TimeoutError, match="did not register with ws://127.0.0.1:9"):
+        await worker.wait_registered(timeout=0.2)  # no server there: a plain message, no hang
     await worker.submit(server.aclose())
     await asyncio.to_thread(worker.thread.join, 10)
     assert not worker.thread.is_alive()
