@@ -251,10 +251,12 @@ class SessionObserver:
         one when the session runs on another thread (the live notebook's cloud mode)."""
         self.detach()
         self.cart_view.bind(cart)
-        run_there = deliver or (lambda update: update())
 
         def there(handler: Callable[[Any], None]) -> Callable[[Any], None]:
-            return handler if deliver is None else lambda ev: run_there(lambda: handler(ev))
+            if deliver is None:
+                return handler
+            send = deliver
+            return lambda ev: send(lambda: handler(ev))
 
         self._unsubscribe.append(cart.subscribe(there(self.cart_view.on_change)))
         handlers = {
