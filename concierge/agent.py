@@ -1,6 +1,6 @@
 """The migrated food-concierge agent, written the livekit-agents 1.8 way.
 
-What changed from `concierge.legacy` and why:
+What changed from `concierge.lab.legacy` and why:
 - `AgentServer()` + `@server.rtc_session` replace `cli.run_app(WorkerOptions(entrypoint_fnc=...))`
   (in 1.8 `WorkerOptions` is only an alias converted to an `AgentServer` behind your back);
 - per-session `UserState` through `RunContext[UserState]` replaces module-level globals;
@@ -145,7 +145,7 @@ async def start_session(
 ) -> AgentSession[UserState]:
     """What the entrypoint does for one job, minus the greeting: state, session, agent, start.
 
-    `room=None` starts it text-only, which is how `concierge.inprocess` runs a job offline.
+    `room=None` starts it text-only, which is how `concierge.lab.inprocess` runs a job offline.
     """
     userdata = await new_userdata(store, user_id_from_job(ctx))
     session = build_session(userdata, models)

@@ -8,7 +8,7 @@
 # # 2 · The broken agent
 #
 # Before fixing anything, run the agent as it was first written and watch it fail. The legacy
-# module (`concierge/legacy/agent.py`) is kept exactly for this: it imports and runs against
+# module (`concierge/lab/legacy/agent.py`) is kept exactly for this: it imports and runs against
 # livekit-agents 1.8, and each of its problems is one the original migration notes named.
 # Some of those notes turn out to be wrong for 1.8 — you will see what really happens.
 #
@@ -32,7 +32,7 @@ print(setup_notebook())
 # Its module docstring is a banner: broken on purpose, and how. Read it first.
 
 # %%
-import concierge.legacy.agent as legacy
+import concierge.lab.legacy.agent as legacy
 
 print(legacy.__doc__)
 
@@ -49,12 +49,12 @@ show_source(legacy, start="@llm.function_tool(description=\"Quickly add", stop="
 # livekit builds each tool's JSON schema from its signature. In strict mode (what OpenAI's
 # function calling checks), every property needs a type — and so does every array's `items`.
 # `additional_items: list | None` has no item type. We check the schema livekit would really send
-# against OpenAI's documented rules (`concierge.strict_schema`, which cites them) and reproduce the
+# against OpenAI's documented rules (`concierge.doctor.strict_schema`, which cites them) and reproduce the
 # 400 error OpenAI answers with. *Reproduced*, not received: we have no key here.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from concierge.legacy import demos
+from concierge.lab.legacy import demos
 
 violations = demos.schema_violations()
 table([(v.tool, v.rule, v.openai_error()) for v in violations], ["tool", "rule", "OpenAI's answer (reproduced)"])

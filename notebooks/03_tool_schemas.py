@@ -36,9 +36,9 @@ print(setup_notebook())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from concierge.legacy import agent as legacy
+from concierge.lab.legacy import agent as legacy
 from concierge.menu import default_catalog
-from concierge.strict_schema import strict_parameters
+from concierge.doctor.strict_schema import strict_parameters
 from concierge.tools import build_tools
 
 catalog = default_catalog()
@@ -154,7 +154,7 @@ print([e.item.is_error for e in result.events if e.type == "function_call_output
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from concierge.strict_schema import check_tool
+from concierge.doctor.strict_schema import check_tool
 
 table([(name, len(strict_parameters(t)["properties"]), check_tool(t) or "ok") for name, t in tools.items()], ["tool", "parameters", "strict check"])
 

@@ -74,17 +74,17 @@ show_source(agent.on_session_end)
 # %% [markdown]
 # ## A whole job, in this notebook
 #
-# `concierge.inprocess.run_job` does what a worker does for one job, with livekit's own
+# `concierge.lab.inprocess.run_job` does what a worker does for one job, with livekit's own
 # `fake_job_context()` standing in for the LiveKit server: it builds a real `JobContext` (job
 # metadata `{"user_id": "alex"}`), runs the same `start_session` the entrypoint runs (text only,
 # no room), says a few things, closes the session, and then calls **the `on_session_end` the
 # server registered** — not a copy of it.
 
 # %%
-show_source(__import__("concierge.inprocess", fromlist=["run_job"]).run_job)
+show_source(__import__("concierge.lab.inprocess", fromlist=["run_job"]).run_job)
 
 # %%
-from concierge.inprocess import run_job
+from concierge.lab.inprocess import run_job
 from concierge.store import open_store
 
 store = await open_store("memory")

@@ -119,7 +119,7 @@ table(
 # one-tool-per-step model, default cap versus the agent's `MAX_TOOL_STEPS`:
 
 # %%
-from concierge.legacy.demos import FIVE_ITEM_ORDER
+from concierge.lab.legacy.demos import FIVE_ITEM_ORDER
 from concierge.offline.llm import StandInLLM
 from concierge.session import offline_session
 

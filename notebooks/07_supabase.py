@@ -73,7 +73,7 @@ table(
 # NBVAL_CHECK_OUTPUT
 import re
 
-from concierge.store.local_postgres import migration_files
+from concierge.lab.local_postgres import migration_files
 
 migration = migration_files()[0].read_text()
 for statement in re.findall(r"create policy[^;]+;", migration):
@@ -94,7 +94,7 @@ for statement in re.findall(r"create policy[^;]+;", migration):
 # and the seed. Is PostgreSQL here?
 
 # %%
-from concierge.store.local_postgres import find_pg_bindir
+from concierge.lab.local_postgres import find_pg_bindir
 
 LIVE = find_pg_bindir() is not None
 if LIVE:
@@ -113,7 +113,7 @@ else:
 # %%
 import time
 
-from concierge.store.local_postgres import shared_cluster
+from concierge.lab.local_postgres import shared_cluster
 
 if LIVE:
     started = time.perf_counter()
@@ -147,7 +147,7 @@ else:
 
 # %%
 from concierge.store import load_seed
-from concierge.store.local_postgres import serve_test_harness
+from concierge.lab.local_postgres import serve_test_harness
 
 seed = load_seed()
 DANA = next(p for p in seed.profiles if p.handle == "demo")

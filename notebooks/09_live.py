@@ -37,7 +37,7 @@ print(setup_notebook())
 
 # %%
 from concierge.lab import show_source
-from concierge.widgets import SessionObserver
+from concierge.live.widgets import SessionObserver
 
 show_source(SessionObserver.attach)
 
@@ -117,7 +117,7 @@ cart_table(handle.cart)
 # your microphone next to the same widgets, and binds them to the session when the job starts.
 # It takes the steps of `livekit.agents.jupyter.run_app`, with one difference: `run_app` runs the
 # worker through livekit's CLI on the notebook's main thread, so its cell never finishes (and the
-# CLI's signal handlers refuse any other thread). `concierge.live_cloud` runs `server.run()` on a
+# CLI's signal handlers refuse any other thread). `concierge.live.cloud` runs `server.run()` on a
 # thread of its own instead, and sends what you type to the session on the job's thread.
 # Nothing else changes: same agent, same tools, same store.
 

@@ -88,7 +88,11 @@ def renumber_widgets(nb: nbformat.NotebookNode) -> None:
     )
     new_ids = {old: f"{i:032x}" for i, old in enumerate(order + rest, start=1)}
     text = json.dumps({"cells": nb.cells, "state": state})
-    text = re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", lambda m: new_ids.get(m.group(0), m.group(0)), text)
+    text = re.sub(
+        r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])",
+        lambda m: new_ids.get(m.group(0), m.group(0)),
+        text,
+    )
     renamed = json.loads(text)
     nb.cells = nbformat.from_dict(renamed["cells"])
     nb.metadata["widgets"][WIDGET_STATE]["state"] = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from concierge.doctor import examine, main
-from concierge.doctor_rules import RULES
+from concierge.doctor.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / "concierge" / "legacy" / "agent.py"

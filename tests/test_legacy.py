@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from concierge.legacy import demos
+from concierge.doctor.strict_schema import check_tool
+from concierge.lab.legacy import demos
 from concierge.menu import default_catalog
-from concierge.strict_schema import check_tool
 from concierge.tools import build_tools
 
 

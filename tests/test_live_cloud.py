@@ -18,10 +18,17 @@ from livekit import api
 from livekit.agents import AgentServer, JobContext
 from livekit.agents.testing import fake_job_context
 
-from concierge import agent, live_cloud
+from concierge import agent
+from concierge.live import cloud as live_cloud
+from concierge.live.widgets import (
+    CartView,
+    MetricsStrip,
+    SessionObserver,
+    StatusBadge,
+    TranscriptView,
+)
 from concierge.providers import text_models
 from concierge.store import open_store
-from concierge.widgets import CartView, MetricsStrip, SessionObserver, StatusBadge, TranscriptView
 
 CREDS = live_cloud.Credentials("ws://127.0.0.1:9", "APIkeyfortests", "secret-for-tests-" * 3)
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from concierge.agent import LOAD_THRESHOLD, MAX_TOOL_STEPS, entrypoint, on_session_end, server
-from concierge.inprocess import run_job
+from concierge.lab.inprocess import run_job
 from concierge.store import Store
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from concierge.lab.local_postgres import LocalPostgres, PostgresNotAvailable, find_pg_bindir
 from concierge.store import SQLiteStore, Store, load_seed, open_store
-from concierge.store.local_postgres import LocalPostgres, PostgresNotAvailable, find_pg_bindir
 from concierge.store.supabase import RetryPolicy, SupabaseStore
 from tests.postgrest_harness import PostgrestHarness, serve
 

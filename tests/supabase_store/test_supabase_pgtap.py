@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge.store.local_postgres import LocalPostgres
+from concierge.lab.local_postgres import LocalPostgres
 
 PGTAP_DIR = Path(__file__).parent / "pgtap"
 INSTALL = "apt-get install postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl (scripts/test.sh does)"

@@ -17,9 +17,9 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions
 
 from concierge.cart import Cart
+from concierge.lab.local_postgres import sign_jwt
 from concierge.menu import default_catalog
 from concierge.store import StoreError, load_seed
-from concierge.store.local_postgres import sign_jwt
 from concierge.store.supabase import SupabaseStore
 
 from .conftest import DEMO, LocalSupabase

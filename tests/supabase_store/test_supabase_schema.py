@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
+from concierge.lab.local_postgres import BOOTSTRAP_SQL, SEED_SQL, LocalPostgres
 from concierge.store import load_seed
-from concierge.store.local_postgres import BOOTSTRAP_SQL, SEED_SQL, LocalPostgres
 from concierge.store.seed_sql import literal, render_seed_sql
 
 from .conftest import LocalSupabase

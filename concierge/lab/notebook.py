@@ -11,9 +11,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .cart import Cart
-from .menu import format_usd
-from .providers import detect_mode, load_env
+from ..cart import Cart
+from ..menu import format_usd
+from ..providers import detect_mode, load_env
 
 
 class HTML:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from livekit.agents import llm
 
-from ..menu import Catalog
-from ..offline.intents import Intent
-from ..offline.llm import PlannedCall, StandInLLM
+from ...menu import Catalog
+from ...offline.intents import Intent
+from ...offline.llm import PlannedCall, StandInLLM
 
 
 class LegacyStandInLLM(StandInLLM):

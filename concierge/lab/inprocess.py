@@ -17,10 +17,10 @@ from typing import Any
 from livekit.agents.testing import fake_job_context
 from livekit.agents.voice.run_result import RunResult
 
-from .agent import server, start_session
-from .cart import Cart
-from .providers import text_models
-from .store import Store
+from ..agent import server, start_session
+from ..cart import Cart
+from ..providers import text_models
+from ..store import Store
 
 
 @dataclass

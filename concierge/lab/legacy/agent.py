@@ -2,7 +2,7 @@
 
 This is the agent as it was first written, kept so the lab can run it and watch it fail. It
 imports and runs against livekit-agents 1.8.9; what is wrong with it is exactly this list, and
-`concierge.legacy.demos` makes each item happen:
+`concierge.lab.legacy.demos` makes each item happen:
 
 1. Tool schemas. Parameters with defaults (`max_results: int = 5`), `Optional` without a "null"
    choice (`profile_id: str | None = None`), a bare `list` (`additional_items: list | None`) and
@@ -27,8 +27,8 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession, JobContext, WorkerOptions, cli, llm
 
-from ..cart import Cart, CartError
-from ..menu import Catalog, default_catalog, format_usd
+from ...cart import Cart, CartError
+from ...menu import Catalog, default_catalog, format_usd
 
 # --- global state: one of the bugs. Every session in this process shares these. -------------
 current_user_id: str = "demo"

@@ -11,7 +11,7 @@ exactly where speech lands after speech-to-text.
 
 With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
 "auto") runs the migrated `AgentServer` in this process — `livekit.agents.jupyter.run_app`'s
-steps, on a thread of its own so the cell does not block (`concierge.live_cloud`) — and shows
+steps, on a thread of its own so the cell does not block (`concierge.live.cloud`) — and shows
 LiveKit's in-notebook room (microphone) beside the same widgets, bound to the session when the
 job starts; typed turns are sent to that session on its own thread.
 
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
-from .live_cloud import CLOUD_VARIABLES, Credentials
+from .cloud import CLOUD_VARIABLES, Credentials
 from .widgets import (
     STYLE,
     CartView,
@@ -83,16 +83,16 @@ class OfflineSpeechPath:
     """Text → offline voice → offline recogniser: what the agent would hear if you said it."""
 
     def __init__(self, catalog: Any) -> None:
-        from .offline.stt import offline_stt
-        from .offline.tts import offline_tts
+        from ..offline.stt import offline_stt
+        from ..offline.tts import offline_tts
 
         self.tts, self.stt = offline_tts(), offline_stt(catalog)
 
     def hear(self, text: str) -> str:
         from livekit import rtc
 
-        from .offline.stt import SAMPLE_RATE, to_pcm16_mono
-        from .offline.tts import SAMPLE_RATE as TTS_RATE
+        from ..offline.stt import SAMPLE_RATE, to_pcm16_mono
+        from ..offline.tts import SAMPLE_RATE as TTS_RATE
 
         pcm = self.tts.pcm16(text)
         frame = rtc.AudioFrame(pcm, TTS_RATE, 1, len(pcm) // 2)
@@ -194,7 +194,7 @@ class LiveHandle:
             await self._stack.aclose()  # offline_session closes the session and saves the cart
             self._stack = None
         if self._cloud_hook is not None:  # stopped before the agent joined: stop waiting for it
-            from .agent import SESSION_HOOKS
+            from ..agent import SESSION_HOOKS
 
             if self._cloud_hook in SESSION_HOOKS:
                 SESSION_HOOKS.remove(self._cloud_hook)
@@ -285,8 +285,8 @@ async def launch(
 
         show(handle.panel)
     if resolved == "offline":
-        from .session import offline_session
-        from .store import open_store
+        from ..session import offline_session
+        from ..store import open_store
 
         store = store or await open_store()  # CONCIERGE_STORE, or the SQLite file in your data dir
         handle._stack = AsyncExitStack()
@@ -302,7 +302,7 @@ async def launch(
 
 
 def _empty_cart() -> Any:
-    from .cart import Cart
+    from ..cart import Cart
 
     return Cart(user_id="-")
 
@@ -310,14 +310,15 @@ def _empty_cart() -> Any:
 async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
     """Run the migrated AgentServer in this process and dispatch one job into a fresh room.
 
-    See `concierge.live_cloud`: the worker runs on a thread of its own (started once per
+    See `concierge.live.cloud`: the worker runs on a thread of its own (started once per
     process), LiveKit's room widget is shown for the user, and the widgets bind to the job's
     session when the entrypoint starts it (`agent.SESSION_HOOKS`), their updates delivered back
     to this kernel's event loop.
     """
     from livekit.rtc.jupyter import display_room
 
-    from . import agent, live_cloud
+    from .. import agent
+    from . import cloud as live_cloud
 
     creds = live_cloud.Credentials.from_env()
     room_name = live_cloud.new_room_name()

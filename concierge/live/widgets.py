@@ -21,8 +21,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from .cart import Cart, CartChange
-from .menu import format_usd
+from ..cart import Cart, CartChange
+from ..menu import format_usd
 
 STYLE = """
 <style>

@@ -33,9 +33,9 @@ from livekit.agents import AgentServer, AgentSession, ToolError, WorkerOptions, 
 from livekit.agents.llm.utils import prepare_function_arguments
 from livekit.agents.voice.run_result import RunResult
 
-from ..lab import HTML, table
-from ..state import UserState
-from ..strict_schema import Violation, check_tool
+from ...doctor.strict_schema import Violation, check_tool
+from ...state import UserState
+from ..notebook import HTML, table
 from . import agent as legacy
 from .standin import LegacyStandInLLM
 
@@ -118,8 +118,8 @@ async def shared_cart(orders: dict[str, Sequence[str]] | None = None) -> CartsSe
 
 async def separate_carts(orders: dict[str, Sequence[str]] | None = None) -> CartsSeen:
     """The same two customers on the migrated agent: one `UserState` per session."""
-    from ..session import offline_session
-    from ..store import open_store
+    from ...session import offline_session
+    from ...store import open_store
 
     orders = orders or {"demo": ["two classic cheeseburgers"], "alex": ["a falafel bowl"]}
     store = await open_store("memory")
@@ -159,8 +159,8 @@ class StepRun:
 
 async def tool_step_cap() -> list[StepRun]:
     """A five-item order, one tool per step: legacy default, a looping model, the migrated cap."""
-    from ..agent import MAX_TOOL_STEPS
-    from ..session import offline_session
+    from ...agent import MAX_TOOL_STEPS
+    from ...session import offline_session
 
     runs = []
     for setup, model, cap in (
@@ -179,7 +179,7 @@ async def tool_step_cap() -> list[StepRun]:
         )
         await session.aclose()
 
-    from ..offline.llm import StandInLLM
+    from ...offline.llm import StandInLLM
 
     migrated_model = StandInLLM(legacy.catalog, one_tool_per_step=True)
     async with offline_session(model=migrated_model, max_tool_steps=MAX_TOOL_STEPS) as migrated:
@@ -254,7 +254,7 @@ def worker_options() -> ServerPattern:
         warnings.simplefilter("always")
         server = AgentServer.from_server_options(options)  # what cli.run_app does with it
     cli = subprocess.run(
-        [sys.executable, "-W", "default", "-m", "concierge.legacy.agent", "--help"],
+        [sys.executable, "-W", "default", "-m", "concierge.lab.legacy.agent", "--help"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     deprecation = next((ln.strip() for ln in cli.stderr.splitlines() if "deprecated" in ln), "")

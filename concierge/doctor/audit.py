@@ -5,10 +5,10 @@
     python -m concierge doctor --json my_agent.py           # for tools
 
 Each finding says where (file:line), which rule, what is wrong, why it bites, and the fix (rules
-in `concierge.doctor_rules`). By default nothing is imported: the doctor reads syntax trees, so
+in `concierge.doctor.rules`). By default nothing is imported: the doctor reads syntax trees, so
 it is safe on code you do not trust and fast on big trees. `--import` loads each module and
 builds every function tool's strict schema with the pinned livekit-agents, then checks it
-against OpenAI's strict-mode rules (`concierge.strict_schema`). Exit code 1 when any finding is
+against OpenAI's strict-mode rules (`concierge.doctor.strict_schema`). Exit code 1 when any finding is
 an error, 0 otherwise.
 """
 
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from .doctor_rules import RULES, Finding, check_source
+from .rules import RULES, Finding, check_source
 
 SKIP_DIRS = {".venv", "venv", ".git", "__pycache__", "node_modules", ".tox", "build", "dist"}
 COLOURS = {"error": "\033[31m", "warning": "\033[33m", "dim": "\033[2m", "reset": "\033[0m"}
