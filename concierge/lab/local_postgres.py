@@ -38,10 +38,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SUPABASE_DIR = Path(__file__).resolve().parents[2] / "data" / "supabase"
-BOOTSTRAP_SQL = SUPABASE_DIR / "bootstrap.sql"
-MIGRATIONS_DIR = SUPABASE_DIR / "migrations"
-SEED_SQL = SUPABASE_DIR / "seed.sql"
+from ..store.schema_files import BOOTSTRAP_SQL, MIGRATIONS_DIR, SEED_SQL
 
 
 class PostgresNotAvailable(RuntimeError):

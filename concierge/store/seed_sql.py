@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .base import SeedData, load_seed
-from .local_postgres import SEED_SQL
+from .schema_files import SEED_SQL
 
 HEADER = """\
 -- GENERATED from data/menu.toml by concierge/store/seed_sql.py: do not edit by hand.
