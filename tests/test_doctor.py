@@ -14,7 +14,7 @@ from concierge.doctor import examine, main
 from concierge.doctor.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGACY = ROOT / "concierge" / "legacy" / "agent.py"
+LEGACY = ROOT / "concierge" / "lab" / "legacy" / "agent.py"
 MIGRATED = [
     ROOT / "concierge" / name for name in ("agent.py", "tools.py", "state.py", "session.py")
 ]
