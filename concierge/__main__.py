@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-AGENT_FILE = Path(__file__).resolve().parent / "agent.py"
+AGENT_FILE = Path(__file__).resolve().parent / "server.py"
 
 
 def _server_command(command: str, extra: list[str]) -> int:
@@ -31,7 +31,7 @@ def _server_command(command: str, extra: list[str]) -> int:
     if command == "console":
         from livekit.agents import cli
 
-        from .agent import server
+        from .server import server
 
         sys.argv = [sys.argv[0], "console", *extra]
         cli.run_app(server)

@@ -320,7 +320,7 @@ async def session_starts(warm_runs: int) -> tuple[float, float]:
 
 async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> dict[str, Any]:
     """The offline voice pipeline, end to end: per-stage timings and real-time factors."""
-    from .offline.voice import voice_session
+    from .session import voice_session
 
     metrics: list[Any] = []
     out: dict[str, Any] = {"voice_turns": []}

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dotenv import load_dotenv
 from livekit.agents import llm, stt, tts, vad
 
 from .menu import Catalog
@@ -56,10 +57,6 @@ def _name(x: object) -> str:
 
 def load_env() -> None:
     """Read `.env` from the working directory (never overriding real environment variables)."""
-    try:
-        from dotenv import load_dotenv
-    except ImportError:  # pragma: no cover - python-dotenv is a dependency
-        return
     load_dotenv(override=False)
 
 

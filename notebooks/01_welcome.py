@@ -112,9 +112,9 @@ table([(q, catalog.search(q)[0].item.name) for q in queries], ["you say", "the c
 # Every notebook imports `concierge`; no product logic lives in a cell. The map:
 
 # %%
-import concierge.agent, concierge.cart, concierge.menu, concierge.providers, concierge.session, concierge.state, concierge.store, concierge.tools
+import concierge.agent, concierge.cart, concierge.menu, concierge.providers, concierge.server, concierge.session, concierge.state, concierge.store, concierge.tools
 
-modules = [concierge.menu, concierge.cart, concierge.store, concierge.state, concierge.tools, concierge.agent, concierge.providers, concierge.session]
+modules = [concierge.menu, concierge.cart, concierge.store, concierge.state, concierge.tools, concierge.agent, concierge.providers, concierge.session, concierge.server]
 table([(m.__name__, (m.__doc__ or "").strip().splitlines()[0]) for m in modules], ["module", "why it exists"])
 
 # %% [markdown]

@@ -36,12 +36,13 @@ print(setup_notebook())
 # instead: one server object, and the session entrypoint registered on it.
 
 # %%
-import concierge.agent as agent
+import concierge.server as worker
+from concierge.agent import MAX_TOOL_STEPS
 
-show_source(agent, start="server = AgentServer(", stop="def user_id_from_job")
+show_source(worker, start="server = AgentServer(")
 
 # %%
-show_source(agent.entrypoint)
+show_source(worker.entrypoint)
 
 # %% [markdown]
 # The decorator did the registering. The server now holds both hooks — this is what a worker
@@ -51,11 +52,11 @@ show_source(agent.entrypoint)
 # NBVAL_CHECK_OUTPUT
 table(
     [
-        ("entrypoint", agent.server._entrypoint_fnc.__qualname__),
-        ("on_session_end", agent.server._session_end_fnc.__qualname__),
-        ("agent_name", agent.server._agent_name),
-        ("load_threshold", agent.server._load_threshold),
-        ("max_tool_steps (per session)", agent.MAX_TOOL_STEPS),
+        ("entrypoint", worker.server._entrypoint_fnc.__qualname__),
+        ("on_session_end", worker.server._session_end_fnc.__qualname__),
+        ("agent_name", worker.server._agent_name),
+        ("load_threshold", worker.server._load_threshold),
+        ("max_tool_steps (per session)", MAX_TOOL_STEPS),
     ],
     ["setting", "value"],
 )
@@ -69,14 +70,14 @@ table(
 # conversation, timings and usage livekit collected — written to the log.
 
 # %%
-show_source(agent.on_session_end)
+show_source(worker.on_session_end)
 
 # %% [markdown]
 # ## A whole job, in this notebook
 #
 # `concierge.lab.inprocess.run_job` does what a worker does for one job, with livekit's own
 # `fake_job_context()` standing in for the LiveKit server: it builds a real `JobContext` (job
-# metadata `{"user_id": "alex"}`), runs the same `start_session` the entrypoint runs (text only,
+# metadata `{"user_id": "alex"}`), runs the same `serve_job` the entrypoint runs (text only,
 # no room), says a few things, closes the session, and then calls **the `on_session_end` the
 # server registered** — not a copy of it.
 

@@ -39,9 +39,10 @@ print(setup_notebook())
 # deprecated. `build_session` also sets `max_tool_steps` explicitly:
 
 # %%
-from concierge import agent
+from concierge import session as sessions
+from concierge.agent import MAX_TOOL_STEPS
 
-show_source(agent.build_session, start="    models = models or", stop='    kwargs: dict')
+show_source(sessions.build_session, start="    models = models or", stop='    speech: dict')
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -53,7 +54,7 @@ table(
     [("VAD", type(models.vad).__module__ + "." + type(models.vad).__name__),
      ("turn detection", f"{type(models.turn_detection).__name__}: {models.turn_detection.model}"),
      ("speech-to-text", models.stt.model), ("text-to-speech", models.tts.model),
-     ("language model", models.llm.model), ("max_tool_steps", agent.MAX_TOOL_STEPS)],
+     ("language model", models.llm.model), ("max_tool_steps", MAX_TOOL_STEPS)],
     ["stage", "offline engine"],
 )
 
@@ -78,7 +79,7 @@ print("\n".join(menu_grammar(default_catalog()).splitlines()[:8]))
 # %%
 import asyncio
 
-from concierge.offline.voice import voice_session
+from concierge.session import voice_session
 
 async with voice_session(playback_speed=8) as rig:
     voice = rig.models.tts
@@ -124,7 +125,7 @@ from concierge.offline.llm import StandInLLM
 from concierge.session import offline_session
 
 rows = []
-for cap in (3, agent.MAX_TOOL_STEPS):
+for cap in (3, MAX_TOOL_STEPS):
     model = StandInLLM(default_catalog(), one_tool_per_step=True)
     async with offline_session(model=model, max_tool_steps=cap) as session:
         result = await session.run(user_input=FIVE_ITEM_ORDER)

@@ -18,7 +18,6 @@ from livekit import api
 from livekit.agents import AgentServer, JobContext
 from livekit.agents.testing import fake_job_context
 
-from concierge import agent
 from concierge.live import cloud as live_cloud
 from concierge.live.widgets import (
     CartView,
@@ -28,6 +27,7 @@ from concierge.live.widgets import (
     TranscriptView,
 )
 from concierge.providers import text_models
+from concierge.server import serve_job
 from concierge.store import open_store
 
 CREDS = live_cloud.Credentials("ws://127.0.0.1:9", "APIkeyfortests", "secret-for-tests-" * 3)
@@ -88,8 +88,12 @@ async def test_a_job_session_on_its_own_thread_is_driven_from_the_notebook() -> 
         async def job() -> None:
             store = await open_store("memory")
             with fake_job_context(job_metadata='{"user_id": "cloud-user"}') as ctx:
-                session = await agent.start_session(
-                    ctx, store, text_models(await store.load_catalog()), room=None
+                session = await serve_job(
+                    ctx,
+                    store,
+                    text_models(await store.load_catalog()),
+                    room=None,
+                    views=rooms.views_for(ctx),
                 )
                 closed = asyncio.Event()
                 session.on("close", lambda _ev: closed.set())
@@ -98,14 +102,11 @@ async def test_a_job_session_on_its_own_thread_is_driven_from_the_notebook() -> 
         asyncio.run(job())
         job_done.set()
 
-    live_cloud.bind_on_start(
-        agent.SESSION_HOOKS,
-        "fake-room",
-        lambda c: ui_loop.call_soon_threadsafe(bound.set_result, c),
-    )
+    rooms = live_cloud.PanelRooms()
+    rooms.expect("fake-room", lambda c: ui_loop.call_soon_threadsafe(bound.set_result, c))
     threading.Thread(target=job_thread, daemon=True).start()
     cloud = await asyncio.wait_for(bound, 10)
-    assert cloud.loop is not ui_loop and not agent.SESSION_HOOKS  # the hook removed itself
+    assert cloud.loop is not ui_loop and not rooms.views_for(cloud.job)  # bound once, then gone
 
     cart_view = CartView(cloud.session.userdata.cart)
     observer = SessionObserver(cart_view, TranscriptView(), MetricsStrip(), StatusBadge("cloud"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from concierge.agent import LOAD_THRESHOLD, MAX_TOOL_STEPS, entrypoint, on_session_end, server
+from concierge.agent import MAX_TOOL_STEPS
 from concierge.lab.inprocess import run_job
+from concierge.server import LOAD_THRESHOLD, entrypoint, on_session_end, server
 from concierge.store import Store
 
 

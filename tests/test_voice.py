@@ -13,7 +13,7 @@ from concierge.menu import Catalog
 from concierge.offline.audio_io import read_wav
 from concierge.offline.stt import menu_grammar, offline_stt
 from concierge.offline.tts import offline_tts
-from concierge.offline.voice import voice_session
+from concierge.session import voice_session
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from typing import Any
 from livekit.agents.testing import fake_job_context
 from livekit.agents.voice.run_result import RunResult
 
-from ..agent import server, start_session
 from ..cart import Cart
 from ..providers import text_models
+from ..server import serve_job, server
 from ..store import Store
 
 
@@ -38,7 +38,7 @@ async def run_job(store: Store, utterances: Sequence[str], *, user_id: str = "de
     metadata = json.dumps({"user_id": user_id})
     with fake_job_context(job_metadata=metadata, job_id="inprocess-job") as ctx:
         catalog = await store.load_catalog()
-        session = await start_session(ctx, store, text_models(catalog), room=None)
+        session = await serve_job(ctx, store, text_models(catalog), room=None)
         replies: list[str] = []
         for text in utterances:
             result: RunResult[None] = await session.run(user_input=text)

@@ -3,7 +3,8 @@
 `livekit.agents.jupyter.run_app` runs the worker through livekit's CLI on the notebook's main
 thread, which blocks the cell (and the CLI installs signal handlers, which Python allows only on
 the main thread). The live panel must keep the kernel free for its widgets, so this module runs
-the same `concierge.agent.server` with `server.run()` on a thread of its own — once per process,
+the concierge's `AgentServer` (`panel_server()`, the same entrypoint logic as
+`concierge.server`, with the panel's widgets injected as session views) with `server.run()` on a thread of its own — once per process,
 since an `AgentServer` runs once — and, for each `launch()`, creates a fresh room, shows
 LiveKit's in-notebook room widget for the user, and dispatches one job into it, as `run_app`
 does. The job's session runs on the job's own thread (`JobExecutorType.THREAD`); `CloudSession`
@@ -26,6 +27,9 @@ from typing import Any
 from livekit import api
 from livekit.agents import AgentServer, AgentSession, JobContext, RunResult, get_job_context
 from livekit.agents.job import JobExecutorType
+
+from ..server import AGENT_NAME, LOAD_THRESHOLD, greet_and_serve, on_session_end
+from ..session import SessionView
 
 CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 #: How long `stop()` waits for the job to close its session (and `on_session_end` to save).
@@ -187,24 +191,68 @@ def on_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], None]], N
     return deliver
 
 
-def bind_on_start(
-    hooks: list[Callable[[AgentSession[Any]], None]],
-    room: str,
-    bound: Callable[[CloudSession], None],
-) -> Callable[[AgentSession[Any]], None]:
-    """Register a session hook that calls `bound` once, for the session started in `room`."""
+def session_binder(room: str, bound: Callable[[CloudSession], None]) -> SessionView:
+    """A session view that hands the job's session to the notebook, as a `CloudSession`, for `room`."""
 
-    def hook(session: AgentSession[Any]) -> None:
+    def view(session: AgentSession[Any]) -> None:
         job = get_job_context()
         if job.job.room.name != room:  # the dispatched room, known before the room connects
             return
-        hooks.remove(hook)
         closed = threading.Event()
         session.on("close", lambda _ev: closed.set())
         bound(CloudSession(session, asyncio.get_running_loop(), job, closed))
 
-    hooks.append(hook)
-    return hook
+    return view
+
+
+class PanelRooms:
+    """The rooms this kernel's panels dispatched, each waiting for its job's session.
+
+    Jobs run on the worker's thread, panels are launched from the kernel's: a lock guards the map.
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[str, SessionView] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, room: str, bound: Callable[[CloudSession], None]) -> None:
+        with self._lock:
+            self._views[room] = session_binder(room, bound)
+
+    def forget(self, room: str) -> None:
+        with self._lock:
+            self._views.pop(room, None)
+
+    def views_for(self, ctx: JobContext) -> list[SessionView]:
+        with self._lock:
+            view = self._views.pop(ctx.job.room.name, None)
+        return [view] if view is not None else []
+
+
+def panel_server(rooms: PanelRooms) -> AgentServer:
+    """The concierge's `AgentServer`, with each job's session handed to the panel that asked for it.
+
+    Same entrypoint logic and `on_session_end` as `concierge.server.server`; only the views differ.
+    """
+    panel = AgentServer(load_threshold=LOAD_THRESHOLD)
+
+    @panel.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)
+    async def panel_entrypoint(ctx: JobContext) -> None:
+        await greet_and_serve(ctx, views=rooms.views_for(ctx))
+
+    return panel
+
+
+ROOMS = PanelRooms()
+_panel_server: AgentServer | None = None
+
+
+def this_process_server() -> AgentServer:
+    """The panel's server, built once per process (an `AgentServer` runs only once)."""
+    global _panel_server
+    if _panel_server is None:
+        _panel_server = panel_server(ROOMS)
+    return _panel_server
 
 
 def new_room_name() -> str:

@@ -119,7 +119,7 @@ class LiveHandle:
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
     _speech: OfflineSpeechPath | None = None
     _cloud: Any = None  # live_cloud.CloudSession once the cloud job's session has started
-    _cloud_hook: Any = None  # the session hook waiting for the cloud job's session
+    _cloud_room: str | None = None  # the room whose job's session this panel waits for
     _joined: asyncio.Event = field(default_factory=asyncio.Event)
     voice_toggle: w.ToggleButton | None = None
 
@@ -129,7 +129,7 @@ class LiveHandle:
 
     async def say(self, text: str) -> str:
         """One user turn, as if spoken; returns the agent's reply. Errors show in red."""
-        if self.session is None and self._cloud_hook is not None:  # cloud: wait for the agent
+        if self.session is None and self._cloud_room is not None:  # cloud: wait for the agent
             try:
                 await asyncio.wait_for(self._joined.wait(), JOIN_TIMEOUT_S)
             except TimeoutError:
@@ -193,12 +193,11 @@ class LiveHandle:
         if self._stack is not None:
             await self._stack.aclose()  # offline_session closes the session and saves the cart
             self._stack = None
-        if self._cloud_hook is not None:  # stopped before the agent joined: stop waiting for it
-            from ..agent import SESSION_HOOKS
+        if self._cloud_room is not None:  # stopped before the agent joined: stop waiting for it
+            from . import cloud as live_cloud
 
-            if self._cloud_hook in SESSION_HOOKS:
-                SESSION_HOOKS.remove(self._cloud_hook)
-            self._cloud_hook = None
+            live_cloud.ROOMS.forget(self._cloud_room)
+            self._cloud_room = None
         if self._cloud is not None:
             await self._cloud.stop()  # ends the job: its on_session_end saves the cart
             self._cloud = None
@@ -291,9 +290,12 @@ async def launch(
         store = store or await open_store()  # CONCIERGE_STORE, or the SQLite file in your data dir
         handle._stack = AsyncExitStack()
         handle.session = await handle._stack.enter_async_context(
-            offline_session(store=store, user_id=user_id)
+            offline_session(
+                store=store,
+                user_id=user_id,
+                views=[lambda session: observer.attach(session, session.userdata.cart)],
+            )
         )
-        observer.attach(handle.session, handle.session.userdata.cart)
     else:
         await _start_cloud(handle, room)
     handle.launch_seconds = time.perf_counter() - started
@@ -312,12 +314,11 @@ async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
 
     See `concierge.live.cloud`: the worker runs on a thread of its own (started once per
     process), LiveKit's room widget is shown for the user, and the widgets bind to the job's
-    session when the entrypoint starts it (`agent.SESSION_HOOKS`), their updates delivered back
+    session when the entrypoint starts it (injected as a session view), their updates delivered back
     to this kernel's event loop.
     """
     from livekit.rtc.jupyter import display_room
 
-    from .. import agent
     from . import cloud as live_cloud
 
     creds = live_cloud.Credentials.from_env()
@@ -336,9 +337,10 @@ async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:
 
         ui_loop.call_soon_threadsafe(on_ui_loop)
 
-    handle._cloud_hook = live_cloud.bind_on_start(agent.SESSION_HOOKS, room_name, bound)
+    live_cloud.ROOMS.expect(room_name, bound)
+    handle._cloud_room = room_name
     with room:
         display_room(creds.url, user_token)
-    worker = live_cloud.worker(agent.server, creds)
+    worker = live_cloud.worker(live_cloud.this_process_server(), creds)
     await worker.wait_registered()
     await worker.dispatch(room_name, agent_token)

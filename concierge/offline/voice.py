@@ -1,27 +1,20 @@
-"""`voice_session()`: the migrated agent's whole voice pipeline, offline, on audio.
+"""`VoiceRig`: speak into a running voice session and measure each spoken turn.
 
-Speech goes in through `SpeechInput` (a paced, microphone-like stream), through Silero VAD, the
-on-device end-of-turn model, the menu-grammar speech-to-text, the agent and its tools, and comes
-out of the offline text-to-speech into `RecordingOutput`. Everything is the real
-`AgentSession` — only the microphone and the speaker are files.
-
-    async with voice_session() as rig:
-        turn = await rig.say(pcm16, sample_rate=24000)
-        print(turn.heard, turn.reply, turn.voice_turn_ms)
+`concierge.session.voice_session()` starts the real `AgentSession` with a `SpeechInput`
+(a paced, microphone-like stream) and a `RecordingOutput` (a speaker that keeps what it played);
+the rig it yields says an utterance, waits for the spoken reply, and reports what was heard, what
+was answered and how long each stage took. Only the microphone and the speaker are files.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents import AgentSession
 
-from ..state import UserState
 from .audio_io import RecordingOutput, SpeechInput
 
 
@@ -41,7 +34,7 @@ class VoiceTurn:
 
 @dataclass
 class VoiceRig:
-    session: AgentSession[UserState]
+    session: AgentSession[Any]
     mic: SpeechInput
     speaker: RecordingOutput
     models: Any
@@ -82,6 +75,25 @@ class VoiceRig:
             tts_ms=_ms(reply_metrics.get("tts_node_ttfb")),
         )
 
+    @classmethod
+    def listening_to(
+        cls, session: AgentSession[Any], mic: SpeechInput, speaker: RecordingOutput, models: Any
+    ) -> VoiceRig:
+        """A rig that records what `session` hears and answers (attach it as a session view)."""
+        rig = cls(session, mic, speaker, models)
+
+        def on_item(ev: Any) -> None:
+            item = ev.item
+            if getattr(item, "type", "") != "message":
+                return
+            if item.role == "assistant":
+                rig._replies.put_nowait(item)
+            elif item.role == "user":
+                rig._heard.append(item)
+
+        session.on("conversation_item_added", on_item)
+        return rig
+
     async def wait_until_quiet(self, timeout: float = 30.0) -> None:
         """Wait until the agent has finished playing what it is saying."""
         deadline = time.perf_counter() + timeout
@@ -91,44 +103,3 @@ class VoiceRig:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
-
-
-@asynccontextmanager
-async def voice_session(
-    store: Any = None, user_id: str = "demo", *, models: Any = None, playback_speed: float = 1.0
-) -> AsyncIterator[VoiceRig]:
-    """A started voice `AgentSession[UserState]` fed by a `SpeechInput`, recorded by a `RecordingOutput`."""
-    from ..agent import FoodConciergeAgent, build_session
-    from ..providers import pick_models
-    from ..state import new_userdata
-    from ..store import open_store
-
-    own_store = store is None
-    store = store or await open_store("memory")
-    userdata = await new_userdata(store, user_id)
-    models = models or pick_models(userdata.catalog, env={})
-    if models.stt is None or models.tts is None:
-        raise RuntimeError("offline speech engines unavailable: " + "; ".join(models.notes))
-    session = build_session(userdata, models)
-    mic, speaker = SpeechInput(), RecordingOutput(playback_speed=playback_speed)
-    session.input.audio = mic
-    session.output.audio = speaker
-    rig = VoiceRig(session, mic, speaker, models)
-
-    def on_item(ev: Any) -> None:
-        item = ev.item
-        if getattr(item, "type", "") == "message" and item.role == "assistant":
-            rig._replies.put_nowait(item)
-        elif getattr(item, "type", "") == "message" and item.role == "user":
-            rig._heard.append(item)
-
-    session.on("conversation_item_added", on_item)
-    await session.start(FoodConciergeAgent(userdata.catalog))
-    try:
-        yield rig
-    finally:
-        mic.close()
-        await session.aclose()
-        await userdata.save_cart()
-        if own_store:
-            await store.close()

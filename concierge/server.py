@@ -1,0 +1,107 @@
+"""The worker: `AgentServer` + `@server.rtc_session`, the livekit-agents 1.8 way.
+
+In the legacy agent a worker was `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))`; in 1.8
+`WorkerOptions` is only an alias that livekit converts to an `AgentServer` behind your back. Here
+the server is explicit: one `rtc_session` entrypoint per job (one LiveKit room, one caller), and
+`on_session_end`, which livekit runs after the room closes, saves the cart and logs the session
+report. Run it with `python -m concierge start` (see the README for `lk agent` and
+`python -m livekit.agents`).
+
+Views are injected: `serve_job(ctx, views=...)` hands them to the session builder. The live
+notebook's cloud mode builds its own server around `serve_job` with its widgets as views
+(`concierge.live.cloud`); nothing here knows a UI exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from livekit import rtc
+from livekit.agents import AgentServer, AgentSession, JobContext
+
+from .providers import Models
+from .session import SessionView, start_session
+from .state import UserState, new_userdata
+from .store import Store, open_store
+
+__all__ = [
+    "AGENT_NAME",
+    "LOAD_THRESHOLD",
+    "entrypoint",
+    "on_session_end",
+    "serve_job",
+    "server",
+    "user_id_from_job",
+]
+
+logger = logging.getLogger("concierge")
+
+#: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
+AGENT_NAME = "food-concierge"
+
+#: The fraction of CPU above which this worker tells LiveKit it is full. Each session runs VAD
+#: and the end-of-turn model on this machine's CPU; past ~75 % those inferences queue and turns
+#: get slow, so new sessions go to another worker instead. (LiveKit's production default is 0.7.)
+LOAD_THRESHOLD = 0.75
+
+
+def user_id_from_job(ctx: JobContext) -> str:
+    """The user to serve: `{"user_id": ...}` in the job metadata (set by your dispatch), else "demo"."""
+    try:
+        meta = json.loads(ctx.job.metadata or "{}")
+    except json.JSONDecodeError:
+        meta = {}
+    return str(meta.get("user_id") or "demo")
+
+
+async def serve_job(
+    ctx: JobContext,
+    store: Store,
+    models: Models | None = None,
+    *,
+    room: rtc.Room | None,
+    views: Sequence[SessionView] = (),
+) -> AgentSession[UserState]:
+    """What the entrypoint does for one job, minus the greeting: the user's state, then the session.
+
+    `room=None` starts it text-only, which is how `concierge.lab.inprocess` runs a job offline.
+    """
+    userdata = await new_userdata(store, user_id_from_job(ctx))
+    return await start_session(userdata, models, room=room, views=views)
+
+
+async def on_session_end(ctx: JobContext) -> None:
+    """After the session closes: save the cart (in case the last write failed) and log the report."""
+    try:
+        session: AgentSession[UserState] = ctx.primary_session
+    except RuntimeError:
+        logger.info("session ended before an AgentSession started; nothing to save")
+        return
+    state = session.userdata
+    await state.save_cart()
+    report = ctx.make_session_report(session).to_dict()
+    logger.info(
+        "session for %s ended: %d cart line(s), %d order(s), %d history item(s)",
+        state.user_id,
+        len(state.cart.lines),
+        len(state.orders),
+        len(report.get("chat_history", {}).get("items", [])),
+    )
+
+
+async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ()) -> None:
+    """One LiveKit room = one session: open the store, start the agent in the room, greet."""
+    store = await open_store()
+    session = await serve_job(ctx, store, room=ctx.room, views=views)
+    await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
+
+
+server = AgentServer(load_threshold=LOAD_THRESHOLD)
+
+
+@server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)
+async def entrypoint(ctx: JobContext) -> None:
+    """The job entrypoint LiveKit calls for each room dispatched to this worker."""
+    await greet_and_serve(ctx)
