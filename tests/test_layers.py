@@ -52,7 +52,9 @@ def imported_tops(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module and node.module.startswith("concierge."):
                 found.add(node.module.split(".")[1])
-            elif node.level and node.level - 1 == depth:  # relative import reaching the package root
+            elif (
+                node.level and node.level - 1 == depth
+            ):  # relative import reaching the package root
                 if node.module:
                     found.add(node.module.split(".")[0])
                 else:
@@ -73,7 +75,9 @@ def test_imports_run_downward_only(path: Path) -> None:
     rank = LAYERS[own]
     for other in imported_tops(path) - {own}:
         assert other in LAYERS, f"{path.name} imports concierge.{other}, which has no layer"
-        assert LAYERS[other] <= rank, f"{own} (layer {rank}) imports {other} (layer {LAYERS[other]})"
+        assert LAYERS[other] <= rank, (
+            f"{own} (layer {rank}) imports {other} (layer {LAYERS[other]})"
+        )
         assert not (own in SIBLINGS_APART and other in SIBLINGS_APART), f"{own} imports {other}"
 
 
