@@ -5,6 +5,6 @@ shows the cart, transcript, metrics and status widgets (`widgets`). The agent ne
 package: views are handed to the session builder as observers.
 """
 
-from .launch import LiveHandle, current, launch, resolve_mode, speech_status
+from .launch import LiveHandle, cloud_configured, current, launch, resolve_mode, speech_status
 
-__all__ = ["LiveHandle", "current", "launch", "resolve_mode", "speech_status"]
+__all__ = ["LiveHandle", "cloud_configured", "current", "launch", "resolve_mode", "speech_status"]
