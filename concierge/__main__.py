@@ -4,7 +4,7 @@
     python -m concierge dev              # same, with dev defaults (no load limit, debug logs)
     python -m concierge console          # talk to the agent in this terminal (needs PortAudio)
     python -m concierge doctor PATH...   # find legacy patterns in any agent module
-    python -m concierge seed [--sql]     # load data/menu.toml into the store (or print seed SQL)
+    python -m concierge seed [--sql]     # load the menu into the store (or print seed SQL)
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
 
 `start`/`dev` hand over to `python -m livekit.agents start`, the entry point livekit-agents 1.8

@@ -18,32 +18,36 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 SIZES: tuple[str, ...] = ("small", "medium", "large")
 DIETARY_TAGS: tuple[str, ...] = ("vegetarian", "vegan", "gluten-free")
-DEFAULT_MENU_PATH = Path(__file__).resolve().parent.parent / "data" / "menu.toml"
+# Package data, so an installed wheel finds its menu wherever it is installed.
+DEFAULT_MENU_PATH: Traversable = files("concierge") / "data" / "menu.toml"
 
 
-def menu_path() -> Path:
-    """The menu file to load: `CONCIERGE_MENU` when set, else the repository's data/menu.toml."""
-    return Path(os.environ.get("CONCIERGE_MENU") or DEFAULT_MENU_PATH)
+def menu_path() -> Path | Traversable:
+    """The menu file to load: `CONCIERGE_MENU` when set, else the packaged concierge/data/menu.toml."""
+    env = os.environ.get("CONCIERGE_MENU")
+    return Path(env) if env else DEFAULT_MENU_PATH
 
 
 def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
     """The parsed menu TOML, with an error that says where it looked and how to point elsewhere."""
-    path = Path(path) if path is not None else menu_path()
+    source = Path(path) if path is not None else menu_path()
     try:
-        with open(path, "rb") as f:
+        with source.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"No menu file at {path}. Set CONCIERGE_MENU to the path of a menu.toml "
-            "(the repository's is data/menu.toml)."
+            f"No menu file at {source}. Set CONCIERGE_MENU to the path of a menu.toml "
+            "(the packaged one is concierge/data/menu.toml)."
         ) from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"The menu file {path} is not valid TOML: {e}") from None
+        raise ValueError(f"The menu file {source} is not valid TOML: {e}") from None
 
 
 class UnknownItemError(LookupError):
@@ -253,7 +257,7 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalog:
-        """Build from the structure of data/menu.toml (restaurants with nested items)."""
+        """Build from the structure of concierge/data/menu.toml (restaurants with nested items)."""
         restaurants, items = [], []
         for r in data["restaurants"]:
             restaurants.append(
@@ -275,7 +279,7 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:
-        """Read a menu TOML file (`menu_path()` by default: `CONCIERGE_MENU` or data/menu.toml)."""
+        """Read a menu TOML file (`menu_path()` by default: `CONCIERGE_MENU` or the packaged menu)."""
         return cls.from_dict(read_menu_file(path))
 
     # --- exact lookups ------------------------------------------------------------------------
@@ -431,7 +435,7 @@ _default_catalog: Catalog | None = None
 
 
 def default_catalog() -> Catalog:
-    """The catalog from data/menu.toml, loaded once per process (it is immutable)."""
+    """The catalog from the menu file (`menu_path()`), loaded once per process (it is immutable)."""
     global _default_catalog
     if _default_catalog is None:
         _default_catalog = Catalog.load()

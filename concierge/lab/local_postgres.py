@@ -3,7 +3,7 @@
 Hosted Supabase is PostgreSQL plus an HTTP API (PostgREST) plus auth. To prove the Supabase
 store for real without Docker or a cloud project, the tests and the notebook start a private
 PostgreSQL cluster from the system's server binaries (Debian: /usr/lib/postgresql/NN/bin), apply
-data/supabase/bootstrap.sql (the roles and `auth.*` functions a Supabase database already has),
+concierge/data/supabase/bootstrap.sql (the roles and `auth.*` functions a Supabase database already has),
 the migrations, and the generated seed. It lives in a temporary directory, listens on
 127.0.0.1 on a free port, starts in about a second with durability switched off (nothing here
 needs to survive a crash), and is deleted on `stop()`.
@@ -35,10 +35,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from ..store.schema_files import BOOTSTRAP_SQL, MIGRATIONS_DIR, SEED_SQL
+from ..store.schema_files import BOOTSTRAP_SQL, SEED_SQL, migration_files
 
 
 class PostgresNotAvailable(RuntimeError):
@@ -59,11 +60,6 @@ def find_pg_bindir() -> Path | None:
         return Path(candidates[0]).parent
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def migration_files() -> list[Path]:
-    """The migrations in the order `supabase migration up` applies them (by timestamp prefix)."""
-    return sorted(MIGRATIONS_DIR.glob("*.sql"))
 
 
 def sign_jwt(claims: Mapping[str, Any], secret: str) -> str:
@@ -199,7 +195,7 @@ class LocalPostgres:
         """The same as a URL, e.g. for `npx supabase migration up --db-url …`."""
         return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}?sslmode=disable"
 
-    def execute_files(self, files: Iterable[Path], dbname: str = "postgres") -> None:
+    def execute_files(self, files: Iterable[Traversable], dbname: str = "postgres") -> None:
         """Run SQL files as the superuser, each in its own transaction."""
         import psycopg
 

@@ -1,4 +1,4 @@
-"""Render data/supabase/seed.sql from data/menu.toml, so the SQL seed never drifts from the menu.
+"""Render concierge/data/supabase/seed.sql from the menu, so the SQL seed never drifts from the menu.
 
 The seed is plain SQL for a Supabase project (`supabase db reset` runs it, or paste it in the SQL
 editor) and for the local cluster the tests start. Every statement is an upsert, so running it
@@ -17,7 +17,7 @@ from .base import SeedData, load_seed
 from .schema_files import SEED_SQL
 
 HEADER = """\
--- GENERATED from data/menu.toml by concierge/store/seed_sql.py: do not edit by hand.
+-- GENERATED from concierge/data/menu.toml by concierge/store/seed_sql.py: do not edit by hand.
 -- Regenerate with `python -m concierge seed --sql`.
 -- Every statement is an upsert: running this file twice changes nothing the second time.
 """
@@ -102,9 +102,9 @@ def render_seed_sql(data: SeedData | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_seed_sql(path: str | Path = SEED_SQL, data: SeedData | None = None) -> Path:
-    """Write the seed file (data/supabase/seed.sql by default) and return its path."""
-    path = Path(path)
+def write_seed_sql(path: str | Path | None = None, data: SeedData | None = None) -> Path:
+    """Write the seed file (the package's data/supabase/seed.sql by default) and return its path."""
+    path = Path(path) if path is not None else Path(str(SEED_SQL))
     path.write_text(render_seed_sql(data))
     return path
 

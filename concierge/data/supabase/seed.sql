@@ -1,4 +1,4 @@
--- GENERATED from data/menu.toml by concierge/store/seed_sql.py: do not edit by hand.
+-- GENERATED from concierge/data/menu.toml by concierge/store/seed_sql.py: do not edit by hand.
 -- Regenerate with `python -m concierge seed --sql`.
 -- Every statement is an upsert: running this file twice changes nothing the second time.
 
