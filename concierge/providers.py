@@ -16,8 +16,10 @@ Set `CONCIERGE_OFFLINE=1` to force the offline path even with keys present.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -108,20 +110,44 @@ def pick_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Model
     return models
 
 
+#: The package each offline speech engine needs (all in the `speech` extra).
+SPEECH_ENGINES = {"speech-to-text": "pocketsphinx", "text-to-speech": "hibari"}
+
+
+def missing_speech_engines() -> dict[str, str]:
+    """Each offline speech engine whose package is not installed, with a sentence saying why."""
+    missing = {}
+    for what, package in SPEECH_ENGINES.items():
+        if importlib.util.find_spec(package) is not None:
+            continue
+        why = f"offline {what} needs the {package} package, which is not installed"
+        if package == "pocketsphinx" and sys.version_info[:2] == (3, 12):
+            why += " (pocketsphinx 5.1.1 publishes no wheel for Python 3.12, so it is left out)"
+        missing[what] = (
+            f"{why}. Use Python 3.11 or 3.13 with `pip install 'concierge-lab[speech]'`, "
+            "or set OPENAI_API_KEY for cloud speech."
+        )
+    return missing
+
+
 def offline_speech(catalog: Catalog, notes: list[str]) -> tuple[stt.STT | None, tts.TTS | None]:
     """The offline speech engines, or None with a note saying why one is missing."""
+    missing = missing_speech_engines()
+    notes.extend(missing.values())
     speech_to_text: stt.STT | None = None
     text_to_speech: tts.TTS | None = None
     try:
-        from .offline.stt import offline_stt
+        if "speech-to-text" not in missing:
+            from .offline.stt import offline_stt
 
-        speech_to_text = offline_stt(catalog)
-    except Exception as e:  # an engine that is absent or broken must not stop a text session
+            speech_to_text = offline_stt(catalog)
+    except Exception as e:  # a broken engine must not stop a text session
         notes.append(f"offline speech-to-text unavailable: {e}")
     try:
-        from .offline.tts import offline_tts
+        if "text-to-speech" not in missing:
+            from .offline.tts import offline_tts
 
-        text_to_speech = offline_tts()
+            text_to_speech = offline_tts()
     except Exception as e:
         notes.append(f"offline text-to-speech unavailable: {e}")
     for note in notes:

@@ -23,12 +23,15 @@
 #
 # ## Prerequisites
 # Notebooks 1–5. No keys, no downloads: Silero's model, livekit's end-of-turn model, the
-# pocketsphinx speech recogniser and the hibari voice all ship inside their pip packages.
+# pocketsphinx speech recogniser and the hibari voice all ship inside their pip packages (the
+# `speech` extra, which the lab installs; on Python 3.12 pocketsphinx has no wheel, and the next
+# cell says so instead of running on).
 
 # %%
-from concierge.lab import setup_notebook, show_source, table
+from concierge.lab import require_offline_speech, setup_notebook, show_source, table
 
 print(setup_notebook())
+print(require_offline_speech())  # stops here, saying why, where an engine is not installed
 
 # %% [markdown]
 # ## What the session is given

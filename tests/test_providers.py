@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
+from concierge.lab import require_offline_speech
+from concierge.live.launch import speech_status
 from concierge.menu import Catalog
 from concierge.offline.llm import StandInLLM
-from concierge.providers import detect_mode, text_models
+from concierge.providers import detect_mode, missing_speech_engines, offline_speech, text_models
 
 
 def test_modes_from_environment() -> None:
@@ -25,3 +31,36 @@ def test_openai_key_selects_the_openai_plugin(catalog: Catalog) -> None:
     models = text_models(catalog, env={"OPENAI_API_KEY": "sk-test-not-real"})
     assert models.mode == "openai"
     assert type(models.llm).__module__.startswith("livekit.plugins.openai")
+
+
+@pytest.fixture
+def no_pocketsphinx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Python 3.12, where the `speech` extra leaves pocketsphinx out (no wheel)."""
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # find_spec → None, import fails
+
+
+def test_a_missing_speech_engine_is_said_plainly_everywhere(
+    catalog: Catalog, no_pocketsphinx: None
+) -> None:
+    missing = missing_speech_engines()
+    assert list(missing) == ["speech-to-text"]
+    sentence = missing["speech-to-text"]
+    assert "pocketsphinx" in sentence and "concierge-lab[speech]" in sentence
+
+    notes: list[str] = []
+    speech_to_text, text_to_speech = offline_speech(catalog, notes)
+    assert speech_to_text is None and text_to_speech is not None
+    assert notes == [sentence]
+
+    assert sentence in speech_status() and "Type your order below" in speech_status()
+    with pytest.raises(RuntimeError, match="needs both offline speech engines") as raised:
+        require_offline_speech()
+    assert sentence in str(raised.value)
+
+
+def test_installed_speech_engines_are_named() -> None:
+    assert missing_speech_engines() == {}
+    assert require_offline_speech() == (
+        "Offline speech: pocketsphinx (speech-to-text), hibari (text-to-speech) installed."
+    )
+    assert speech_status().startswith("Offline speech is available")

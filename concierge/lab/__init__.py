@@ -9,6 +9,7 @@
 from .notebook import (
     HTML,
     cart_table,
+    require_offline_speech,
     setup_notebook,
     show_source,
     side_by_side,
@@ -20,6 +21,7 @@ from .notebook import (
 __all__ = [
     "HTML",
     "cart_table",
+    "require_offline_speech",
     "setup_notebook",
     "show_source",
     "side_by_side",

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..cart import Cart
 from ..menu import format_usd
-from ..providers import detect_mode, load_env
+from ..providers import SPEECH_ENGINES, detect_mode, load_env, missing_speech_engines
 
 
 class HTML:
@@ -39,6 +39,18 @@ def setup_notebook(*, quiet: bool = True) -> str:
     if mode == "offline":
         return "Mode: offline — the deterministic stand-in model, no keys needed."
     return f"Mode: {mode} — real cloud models from your environment variables."
+
+
+def require_offline_speech() -> str:
+    """Say which offline speech engines run here; stop plainly when one is not installed."""
+    missing = missing_speech_engines()
+    if missing:
+        raise RuntimeError(
+            "This notebook runs on audio and needs both offline speech engines. "
+            + " ".join(missing.values())
+        )
+    engines = ", ".join(f"{pkg} ({what})" for what, pkg in SPEECH_ENGINES.items())
+    return f"Offline speech: {engines} installed."
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> HTML:

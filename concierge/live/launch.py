@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
+from ..providers import missing_speech_engines
 from .cloud import CLOUD_VARIABLES, Credentials
 from .widgets import (
     STYLE,
@@ -61,17 +62,9 @@ def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud"]:
 
 def speech_status() -> str:
     """Whether the offline speech engines can run here, in a sentence for the panel."""
-    missing = []
-    for module, what in (
-        ("concierge.offline.stt", "speech-to-text"),
-        ("concierge.offline.tts", "text-to-speech"),
-    ):
-        try:
-            __import__(module)
-        except Exception as e:  # absent or broken engine: say why, keep the text panel working
-            missing.append(f"{what} unavailable ({type(e).__name__}: {e})")
+    missing = missing_speech_engines()  # the engines import lazily: ask for their packages
     if missing:
-        return "Voice offline: " + "; ".join(missing) + ". Type your order below."
+        return "Voice offline: " + " ".join(missing.values()) + " Type your order below."
     return (
         "Offline speech is available: switch on “Speak it” and what you type is said by the "
         "offline voice and sent as the offline recogniser hears it (no microphone in this panel; "
