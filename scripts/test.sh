@@ -5,6 +5,28 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
 cd "$ROOT"
 
+# Gates: the code must meet what the project declares (README, "Code quality"), before any test
+# runs. Every gate runs; the ones that failed are named at the end. CONCIERGE_GATES=0 skips them.
+if [ "${CONCIERGE_GATES:-1}" != 0 ]; then
+  failed=()
+  gate() {
+    local name=$1
+    shift
+    echo "==> gate: $name"
+    "$@" || failed+=("$name  ($*)")
+  }
+  gate "lint" ruff check --extend-ignore C901 .
+  gate "complexity (C901, max 12 per function)" ruff check --select C901 .
+  gate "format" ruff format --check .
+  gate "types" mypy concierge
+  if [ ${#failed[@]} -gt 0 ]; then
+    printf '==> GATE FAILED: %s\n' "${failed[@]}" >&2
+    echo "==> fix the above (or run with CONCIERGE_GATES=0 to run the tests anyway)" >&2
+    exit 1
+  fi
+  echo "==> all gates passed"
+fi
+
 # System packages: PostgreSQL + pgTAP (Supabase store tests), Chromium (the real-browser test),
 # espeak-ng (generates the speech the voice tests listen to). Installed with apt-get where we
 # can; elsewhere the tests that need them say so and are skipped.

@@ -344,20 +344,10 @@ class PostgrestHarness:
                 limit = _non_negative(key, value)
             elif key == "offset":
                 offset = _non_negative(key, value)
-            elif key in ("or", "and", "not") or not IDENT.match(key):
-                raise unsupported(f"the query parameter {key!r}")
             else:
-                op, _, arg = value.partition(".")
-                if op == "eq":
-                    where.append(sql.SQL("{} = %s").format(sql.Identifier(key)))
-                    params.append(arg)
-                elif op == "in":
-                    values = _in_list(arg)
-                    placeholders = sql.SQL(", ").join([sql.Placeholder()] * len(values))
-                    where.append(sql.SQL("{} IN ({})").format(sql.Identifier(key), placeholders))
-                    params.extend(values)
-                else:
-                    raise unsupported(f"the filter operator {op!r} (only eq and in)")
+                clause, values = _filter(key, value)
+                where.append(clause)
+                params.extend(values)
         stmt = sql.SQL("SELECT {} FROM {}.{}").format(
             columns, sql.Identifier(self.schema), sql.Identifier(table)
         )
@@ -394,14 +384,7 @@ class PostgrestHarness:
         unknown = set(params) - {"on_conflict", "columns"}
         if unknown:
             raise unsupported(f"the insert parameters {sorted(unknown)}")
-        if "columns" in params:
-            cols = [c.strip().strip('"') for c in params["columns"].split(",")]
-        else:
-            cols = list(rows[0])
-            if any(set(r) != set(cols) for r in rows):
-                raise HarnessError(400, "PGRST102", "All object keys must match")
-        if not all(IDENT.match(c) for c in cols):
-            raise HarnessError(400, "HARNESS400", f"Bad column list {cols}")
+        cols = _insert_columns(params.get("columns"), rows)
         if prefer.get("missing") == "default":
             raise unsupported("Prefer: missing=default")
         target = sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
@@ -409,29 +392,7 @@ class PostgrestHarness:
         stmt = sql.SQL(
             "INSERT INTO {t} ({c}) SELECT {c} FROM json_populate_recordset(NULL::{t}, %s::json)"
         ).format(t=target, c=col_ids)
-        resolution = prefer.get("resolution")
-        if resolution:
-            if "on_conflict" not in params:
-                raise unsupported("upsert without on_conflict (primary-key discovery)")
-            keys = [k.strip() for k in params["on_conflict"].split(",")]
-            if not all(IDENT.match(k) for k in keys):
-                raise HarnessError(400, "HARNESS400", f"Bad on_conflict {keys}")
-            conflict = sql.SQL(" ON CONFLICT ({})").format(
-                sql.SQL(", ").join(map(sql.Identifier, keys))
-            )
-            if resolution == "merge-duplicates":
-                updates = [
-                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-                    for c in cols
-                    if c not in keys
-                ]
-                stmt += conflict + sql.SQL(" DO UPDATE SET ") + sql.SQL(", ").join(updates)
-            elif resolution == "ignore-duplicates":
-                stmt += conflict + sql.SQL(" DO NOTHING")
-            else:
-                raise HarnessError(400, "PGRST100", f"Unknown resolution {resolution!r}")
-        elif "on_conflict" in params:
-            raise unsupported("on_conflict without Prefer: resolution")
+        stmt += _on_conflict(params.get("on_conflict"), prefer.get("resolution"), cols)
         returning = prefer.get("return", "minimal")
         if returning == "representation":
             cur.execute(
@@ -548,6 +509,57 @@ def _in_list(arg: str) -> list[str]:
             current += ch
     items.append(current)
     return [i for i in items if i != ""]
+
+
+def _filter(key: str, value: str) -> tuple[sql.Composable, list[Any]]:
+    """One `column=op.arg` filter as a WHERE clause and its parameters (eq and in only)."""
+    if key in ("or", "and", "not") or not IDENT.match(key):
+        raise unsupported(f"the query parameter {key!r}")
+    op, _, arg = value.partition(".")
+    if op == "eq":
+        return sql.SQL("{} = %s").format(sql.Identifier(key)), [arg]
+    if op == "in":
+        values = _in_list(arg)
+        placeholders = sql.SQL(", ").join([sql.Placeholder()] * len(values))
+        return sql.SQL("{} IN ({})").format(sql.Identifier(key), placeholders), list(values)
+    raise unsupported(f"the filter operator {op!r} (only eq and in)")
+
+
+def _insert_columns(columns: str | None, rows: list[dict[str, Any]]) -> list[str]:
+    """The `columns=` parameter, or the rows' keys (which must then all match)."""
+    if columns is not None:
+        cols = [c.strip().strip('"') for c in columns.split(",")]
+    else:
+        cols = list(rows[0])
+        if any(set(r) != set(cols) for r in rows):
+            raise HarnessError(400, "PGRST102", "All object keys must match")
+    if not all(IDENT.match(c) for c in cols):
+        raise HarnessError(400, "HARNESS400", f"Bad column list {cols}")
+    return cols
+
+
+def _on_conflict(
+    on_conflict: str | None, resolution: str | None, cols: list[str]
+) -> sql.Composable:
+    """The upsert clause for `Prefer: resolution=…` with `on_conflict=…` (empty for a plain insert)."""
+    if not resolution:
+        if on_conflict is not None:
+            raise unsupported("on_conflict without Prefer: resolution")
+        return sql.SQL("")
+    if on_conflict is None:
+        raise unsupported("upsert without on_conflict (primary-key discovery)")
+    keys = [k.strip() for k in on_conflict.split(",")]
+    if not all(IDENT.match(k) for k in keys):
+        raise HarnessError(400, "HARNESS400", f"Bad on_conflict {keys}")
+    conflict = sql.SQL(" ON CONFLICT ({})").format(sql.SQL(", ").join(map(sql.Identifier, keys)))
+    if resolution == "merge-duplicates":
+        updates = [
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in cols if c not in keys
+        ]
+        return conflict + sql.SQL(" DO UPDATE SET ") + sql.SQL(", ").join(updates)
+    if resolution == "ignore-duplicates":
+        return conflict + sql.SQL(" DO NOTHING")
+    raise HarnessError(400, "PGRST100", f"Unknown resolution {resolution!r}")
 
 
 def _non_negative(key: str, value: str) -> int:
