@@ -54,6 +54,17 @@ class CartLine:
         """Lines with the same item, size and notes merge into one."""
         return (self.item_id, self.size, self.notes)
 
+    @property
+    def row(self) -> tuple[str, str, str, int, str]:
+        """The line as a cart table shows it: (name, restaurant, size or "—", quantity, total)."""
+        return (
+            self.name,
+            self.restaurant_name,
+            self.size or "—",
+            self.quantity,
+            format_usd(self.line_total_cents),
+        )
+
     def describe(self) -> str:
         """ "2 × large Coke ($5.98)"."""
         size = f"{self.size} " if self.size else ""

@@ -87,7 +87,7 @@ table(handle.cart_view.rows + [("Total", "", "", "", handle.cart_view.total_text
 
 # %%
 # NBVAL_CHECK_OUTPUT
-assert handle.cart_view.rows == [(ln.name, ln.restaurant_name, ln.size or "—", ln.quantity, f"${ln.line_total:.2f}") for ln in handle.cart.lines]
+assert handle.cart_view.rows == [line.row for line in handle.cart.lines]  # this session's cart, row for row
 print("widget total:", handle.cart_view.total_text, "| cart total:", f"${handle.cart.total:.2f}")
 print("turns in the transcript:", len(handle.transcript.turns), "| tool errors shown:", sum(t.is_error for turn in handle.transcript.turns for t in turn.tools))
 

@@ -69,10 +69,7 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> HTML:
 
 def cart_table(cart: Cart) -> HTML:
     """A cart as a table with its total."""
-    rows = [
-        (ln.name, ln.restaurant_name, ln.size or "—", ln.quantity, format_usd(ln.line_total_cents))
-        for ln in cart.lines
-    ]
+    rows: list[tuple[str, str, str, int, str]] = [ln.row for ln in cart.lines]
     rows.append(("Total", "", "", cart.item_count, format_usd(cart.total_cents)))
     return table(rows, ["item", "restaurant", "size", "qty", "line total"])
 

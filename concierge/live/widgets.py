@@ -69,16 +69,7 @@ class CartView:
     @property
     def rows(self) -> list[tuple[str, str, str, int, str]]:
         """(name, restaurant, size, quantity, line total) per line, as shown."""
-        return [
-            (
-                ln.name,
-                ln.restaurant_name,
-                ln.size or "—",
-                ln.quantity,
-                format_usd(ln.line_total_cents),
-            )
-            for ln in self.cart.lines
-        ]
+        return [ln.row for ln in self.cart.lines]
 
     @property
     def total_text(self) -> str:
