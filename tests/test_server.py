@@ -5,16 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from concierge.agent import MAX_TOOL_STEPS
 from concierge.lab.inprocess import run_job
-from concierge.server import LOAD_THRESHOLD, entrypoint, on_session_end, server
+from concierge.server import entrypoint, on_session_end, server
 from concierge.store import Store
 
 
 def test_server_registers_the_session_hooks() -> None:
+    # What `@server.rtc_session(on_session_end=...)` does is the lesson (notebook 5): livekit keeps
+    # no public accessor for it. (MAX_TOOL_STEPS is proven by behaviour in test_legacy.)
     assert server._entrypoint_fnc is entrypoint
     assert server._session_end_fnc is on_session_end
-    assert MAX_TOOL_STEPS > 3 and 0 < LOAD_THRESHOLD < 1
 
 
 async def test_a_job_in_process_saves_the_cart_and_reports(store: Store) -> None:

