@@ -75,8 +75,9 @@ print(text_models(catalog).describe())
 # %% [markdown]
 # ## The menu
 #
-# The agent sells from five restaurants. The menu lives in `data/menu.toml`, a file you can
-# edit and review in a diff; `python -m concierge seed` loads it into the store.
+# The agent sells from five restaurants. The menu lives in `concierge/data/menu.toml`, a file you
+# can edit and review in a diff (it ships inside the package); `python -m concierge seed` loads it
+# into the store.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -145,7 +146,7 @@ cart_table(cart)
 #
 # - Everything runs offline; keys switch real providers on, never code edits.
 # - The offline model is a named **stand-in** driving the real livekit machinery.
-# - The menu is data (`data/menu.toml`); tools will refer to it by id.
+# - The menu is data (`concierge/data/menu.toml`); tools will refer to it by id.
 # - `offline_session()` is the one entry point you will use to talk to the agent in text.
 #
 # **Next:** [2 · The broken agent](02_broken_agent.ipynb) — run the agent as it was first

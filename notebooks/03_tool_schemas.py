@@ -108,7 +108,7 @@ table([(repr(a), parse(a)) for a in sent], ["model sends", "livekit's validation
 # ## Enums from the catalog — and why the tool checks ids anyway
 #
 # The `item_id` enum is built from the catalog when the tools are built, so it always matches
-# the menu (add an item to `data/menu.toml` and it appears in the schema):
+# the menu (add an item to `concierge/data/menu.toml` and it appears in the schema):
 
 # %%
 # NBVAL_CHECK_OUTPUT

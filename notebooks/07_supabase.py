@@ -59,11 +59,12 @@ table(
 # %% [markdown]
 # ## The schema, as migrations
 #
-# `data/supabase/` holds plain SQL that runs unchanged in a Supabase project:
+# `concierge/data/supabase/` (package data; the repository's `data/supabase` links to it) holds
+# plain SQL that runs unchanged in a Supabase project:
 #
 # - `migrations/*.sql` — tables, constraints (prices > 0, quantity 1..20, only sizes the item
 #   has), indexes, RLS policies, and the functions the store calls;
-# - `seed.sql` — generated from `data/menu.toml` (`python -m concierge seed --sql`), all upserts;
+# - `seed.sql` — generated from the menu (`python -m concierge seed --sql`), all upserts;
 # - `bootstrap.sql` — **only for a plain PostgreSQL**: the roles (`anon`, `authenticated`,
 #   `service_role`), grants and `auth.uid()` a Supabase database already has.
 #

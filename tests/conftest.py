@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh in-memory store per test, and the catalog from data/menu.toml."""
+"""Shared fixtures: a fresh in-memory store per test, and the catalog from the packaged menu."""
 
 from __future__ import annotations
 

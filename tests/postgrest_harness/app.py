@@ -194,7 +194,7 @@ class Faults:
 
 
 class PostgrestHarness:
-    """The WSGI app. `dsn` must log in as `authenticator` (see data/supabase/bootstrap.sql)."""
+    """The WSGI app. `dsn` must log in as `authenticator` (see concierge/data/supabase/bootstrap.sql)."""
 
     def __init__(self, dsn: str, jwt_secret: str, schema: str = "public") -> None:
         self.dsn, self.jwt_secret, self.schema = dsn, jwt_secret, schema
