@@ -120,7 +120,7 @@ def missing_speech_engines() -> dict[str, str]:
     for what, package in SPEECH_ENGINES.items():
         if importlib.util.find_spec(package) is not None:
             continue
-        why = f"offline {what} needs the {package} package, which is not installed"
+        why = f"Offline {what} needs the {package} package, which is not installed"
         if package == "pocketsphinx" and sys.version_info[:2] == (3, 12):
             why += " (pocketsphinx 5.1.1 publishes no wheel for Python 3.12, so it is left out)"
         missing[what] = (

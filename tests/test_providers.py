@@ -56,6 +56,9 @@ def test_a_missing_speech_engine_is_said_plainly_everywhere(
     with pytest.raises(RuntimeError, match="needs both offline speech engines") as raised:
         require_offline_speech()
     assert sentence in str(raised.value)
+    # In a notebook, IPython shows this in place of the traceback: the sentence alone.
+    shown = raised.value._render_traceback_()  # type: ignore[attr-defined]
+    assert shown == [f"OfflineSpeechMissing: {raised.value}"]
 
 
 def test_installed_speech_engines_are_named() -> None:

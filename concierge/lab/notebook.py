@@ -41,11 +41,18 @@ def setup_notebook(*, quiet: bool = True) -> str:
     return f"Mode: {mode} — real cloud models from your environment variables."
 
 
+class OfflineSpeechMissing(RuntimeError):
+    """An offline speech engine is not installed. Jupyter shows only the sentence, no traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's display
+        return [f"{type(self).__name__}: {self}"]
+
+
 def require_offline_speech() -> str:
     """Say which offline speech engines run here; stop plainly when one is not installed."""
     missing = missing_speech_engines()
     if missing:
-        raise RuntimeError(
+        raise OfflineSpeechMissing(
             "This notebook runs on audio and needs both offline speech engines. "
             + " ".join(missing.values())
         )
