@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from concierge import live
+from concierge.providers import missing_speech_engines
 from concierge.store import Store
+
+needs_offline_speech = pytest.mark.skipif(
+    bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
+)
 
 
 @pytest.fixture
@@ -81,12 +86,14 @@ def test_mode_selection() -> None:
         live.resolve_mode("cloud", env={})
 
 
+@needs_offline_speech
 async def test_speak_it_goes_through_the_offline_speech_path(handle) -> None:
     await handle.speak("three churros")
     assert [(r[0], r[3]) for r in handle.cart_view.rows] == [("Churros", 3)]
     assert handle.transcript.turns[-1].user == "three churros"  # what the recogniser heard
 
 
+@needs_offline_speech
 async def test_speak_toggle_routes_the_chat_box_through_speech(handle) -> None:
     handle.voice_toggle.value = True
     handle.chat.value = "a falafel bowl"
