@@ -1,157 +1,109 @@
-"""The migration doctor: point it at any LiveKit agent module and it lists what to migrate.
+"""The migration doctor: point it at any LiveKit agent and it lists what to migrate.
 
-    python -m concierge doctor my_agent.py src/agents/      # AST only: imports nothing
-    python -m concierge doctor --import my_agent.py         # also audit each tool's real schema
-    python -m concierge doctor --json my_agent.py           # for tools
+    python -m concierge doctor my_agent.py src/           # read syntax trees: imports nothing
+    python -m concierge doctor --import my_agent.py       # also check each tool's real schema
+    python -m concierge doctor --lab my_agent.py          # add this lab's opinions (info level)
+    python -m concierge doctor --fix my_agent.py          # show the mechanical migration as a diff
+    python -m concierge doctor --fix --write my_agent.py  # ...and apply it
+    python -m concierge doctor --format sarif src/ > doctor.sarif
 
-Each finding says where (file:line), which rule, what is wrong, why it bites, and the fix (rules
-in `concierge.doctor.rules`). By default nothing is imported: the doctor reads syntax trees, so
-it is safe on code you do not trust and fast on big trees. `--import` loads each module and
-builds every function tool's strict schema with the pinned livekit-agents, then checks it
-against OpenAI's strict-mode rules (`concierge.doctor.strict_schema`). Exit code 1 when any finding is
-an error, 0 otherwise.
+By default nothing is imported, so it is safe on code you do not trust and fast on big trees;
+`--import` loads each module and checks every function tool's strict schema as the pinned
+livekit-agents builds it (`strict_schema`). Exit code: 1 when an error-level finding is shown,
+2 on a usage error, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
+import importlib
 import importlib.util
 import inspect
 import json
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from .rules import RULES, Finding, check_source
-
-SKIP_DIRS = {".venv", "venv", ".git", "__pycache__", "node_modules", ".tox", "build", "dist"}
-COLOURS = {"error": "\033[31m", "warning": "\033[33m", "dim": "\033[2m", "reset": "\033[0m"}
+from . import render
+from .checks import check_script, check_source
+from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
+from .rules import RULES, SEVERITIES, Finding, Severity, at_least
 
 
 @dataclass
 class Report:
-    """Everything the doctor found, renderable as text, colour, JSON, markdown or HTML."""
+    """Everything the doctor found; renders as text, markdown, HTML, JSON or SARIF."""
 
     findings: list[Finding] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, what went wrong)
+    skipped: list[Skipped] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.findings) + len(self.problems)
+        return sum(f.severity == "error" for f in self.findings)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.errors else 0
 
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        return [(s.path, s.reason) for s in self.skipped]
+
     def rules_found(self) -> set[str]:
         return {f.rule for f in self.findings}
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "checked": self.checked,
-                "findings": [
-                    {
-                        **asdict(f),
-                        "severity": f.severity,
-                        "name": RULES[f.rule].name,
-                        "why": f.why,
-                        "fix": f.fix,
-                    }
-                    for f in self.findings
-                ],
-                "problems": [{"path": p, "problem": m} for p, m in self.problems],
-            },
-            indent=2,
-        )
+    def at_least(self, minimum: Severity) -> Report:
+        kept = [f for f in self.findings if at_least(f.severity, minimum)]
+        return Report(kept, list(self.skipped), list(self.checked))
 
     def to_text(self, colour: bool = False) -> str:
-        def paint(text: str, key: str) -> str:
-            return f"{COLOURS[key]}{text}{COLOURS['reset']}" if colour else text
-
-        out = []
-        for f in self.findings:
-            rule = RULES[f.rule]
-            out.append(
-                f"{f.path}:{f.line}: {paint(rule.severity.upper(), rule.severity)} {f.rule} {rule.name}: {f.message}"
-            )
-            out.append(paint(f"    why: {rule.why}", "dim"))
-            out.append(paint(f"    fix: {rule.fix}", "dim"))
-        for path, problem in self.problems:
-            out.append(f"{path}: {paint('NOT CHECKED', 'error')}: {problem}")
-        warnings = len(self.findings) - sum(f.severity == "error" for f in self.findings)
-        out.append(
-            f"{len(self.checked)} file(s) checked: {self.errors} error(s), {warnings} warning(s)"
-            + ("" if self.findings or self.problems else " — nothing to migrate.")
-        )
-        return "\n".join(out)
+        return render.to_text(self, colour=colour)
 
     def to_markdown(self) -> str:
-        rows = ["| where | rule | severity | what | fix |", "|---|---|---|---|---|"]
-        for f in self.findings:
-            rows.append(
-                f"| {f.path}:{f.line} | {f.rule} {RULES[f.rule].name} | {f.severity} | {f.message.replace('|', '/')} | {f.fix.replace('|', '/')} |"
-            )
-        rows += [f"| {p} | — | not checked | {m} | |" for p, m in self.problems]
-        return "\n".join(rows)
+        return render.to_markdown(self)
+
+    def to_json(self) -> str:
+        return render.to_json(self)
+
+    def to_sarif(self) -> str:
+        return json.dumps(render.to_sarif(self), indent=2)
 
     def _repr_html_(self) -> str:
-        colour = {
-            "error": "var(--jp-error-color1, #d32f2f)",
-            "warning": "var(--jp-warn-color1, #f57c00)",
-        }
-        head = "".join(
-            f"<th style='text-align:left'>{h}</th>"
-            for h in ("where", "rule", "what", "why it bites", "fix")
-        )
-        body = "".join(
-            "<tr>"
-            f"<td style='text-align:left'>{html.escape(Path(f.path).name)}:{f.line}</td>"
-            f"<td style='text-align:left;color:{colour[f.severity]}'>{f.rule} {RULES[f.rule].name}</td>"
-            f"<td style='text-align:left'>{html.escape(f.message)}</td>"
-            f"<td style='text-align:left'>{html.escape(f.why)}</td>"
-            f"<td style='text-align:left'>{html.escape(f.fix)}</td></tr>"
-            for f in self.findings
-        )
-        body += "".join(
-            f"<tr><td style='text-align:left'>{html.escape(p)}</td><td colspan=4 style='text-align:left'>not checked: {html.escape(m)}</td></tr>"
-            for p, m in self.problems
-        )
-        summary = html.escape(self.to_text().splitlines()[-1])
-        return f"<p>{summary}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return render.to_html(self)
 
     def __repr__(self) -> str:
         return self.to_text()
 
 
-def python_files(paths: Iterable[str | Path]) -> Iterable[Path]:
-    for p in map(Path, paths):
-        if p.is_dir():
-            for child in sorted(p.rglob("*.py")):
-                if not SKIP_DIRS & set(child.parts):
-                    yield child
-        else:
-            yield p
-
-
-def examine(paths: Sequence[str | Path], *, import_modules: bool = False) -> Report:
-    """Check every Python file under `paths`; never raises for a bad file."""
+def examine(
+    paths: Sequence[str | Path],
+    *,
+    import_modules: bool = False,
+    lab: bool = False,
+    max_bytes: int = MAX_BYTES,
+    skip_dirs: frozenset[str] = SKIP_DIRS,
+) -> Report:
+    """Check every Python file and launch script under `paths`; never raises for a bad file."""
     report = Report()
-    for path in python_files(paths):
+    for path in candidate_files(paths, skip_dirs=skip_dirs):
+        source = read_source(path, max_bytes=max_bytes)
+        if isinstance(source, Skipped):
+            report.skipped.append(source)
+            continue
         name = str(path)
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            report.problems.append((name, f"cannot read it ({type(e).__name__}: {e})"))
+        if path.suffix != ".py":
+            report.findings += check_script(name, source)
+            report.checked.append(name)
             continue
         try:
-            report.findings += check_source(name, source)
-        except SyntaxError as e:
-            report.problems.append((name, f"syntax error at line {e.lineno}: {e.msg}"))
+            report.findings += check_source(name, source, lab=lab)
+        except (SyntaxError, ValueError) as e:  # ValueError: NUL bytes in the source
+            line = getattr(e, "lineno", None)
+            where = f" at line {line}" if line else ""
+            report.skipped.append(Skipped(name, f"syntax error{where}: {getattr(e, 'msg', e)}"))
             continue
         report.checked.append(name)
         if import_modules:
@@ -167,8 +119,10 @@ def _audit_imported(path: Path, report: Report) -> None:
 
     try:
         module = _import_path(path)
-    except Exception as e:  # the user's module may fail to import for any reason
-        report.problems.append((str(path), f"--import failed: {type(e).__name__}: {e}"))
+    except BaseException as e:  # the user's module may fail (or exit) on import for any reason
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        report.skipped.append(Skipped(str(path), f"--import failed: {type(e).__name__}: {e}"))
         return
     tools = [v for v in vars(module).values() if isinstance(v, llm.FunctionTool)]
     for value in vars(module).values():
@@ -178,7 +132,7 @@ def _audit_imported(path: Path, report: Report) -> None:
         try:
             line = inspect.getsourcelines(tool._func)[1]
         except (OSError, TypeError, AttributeError):
-            line = 0
+            line = 1
         for v in check_tool(tool):
             report.findings.append(Finding(str(path), line, "LK011", v.openai_error()))
 
@@ -203,29 +157,94 @@ def _import_path(path: Path) -> ModuleType:
     return module
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m concierge doctor", description=__doc__.splitlines()[0]
+        prog="python -m concierge doctor",
+        description="Find (and fix) legacy livekit-agents patterns; judged against livekit-agents 1.8.9.",
     )
     parser.add_argument("paths", nargs="+", help="agent files or directories")
     parser.add_argument(
         "--import",
         dest="import_modules",
         action="store_true",
-        help="import modules and audit real tool schemas",
+        help="import modules and check real tool schemas",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--markdown", action="store_true", help="a markdown table")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--lab", action="store_true", help="also apply this lab's opinions (info level)"
+    )
+    parser.add_argument(
+        "--min-severity", choices=SEVERITIES, default="info", help="hide findings below this level"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json", "markdown", "html", "sarif"), default="text"
+    )
+    parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
+    parser.add_argument(
+        "--markdown",
+        dest="format",
+        action="store_const",
+        const="markdown",
+        help="same as --format markdown",
+    )
+    parser.add_argument(
+        "--fix", action="store_true", help="rewrite what is mechanical (libcst); shows a diff"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="with --fix: apply the rewrite to the files"
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="with --fix: show a unified diff (the default)"
+    )
+    parser.add_argument(
+        "--max-bytes", type=int, default=MAX_BYTES, help="skip files larger than this"
+    )
+    parser.add_argument(
+        "--all-dirs", action="store_true", help="do not skip .venv, node_modules, build, ..."
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"doctor: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = examine(args.paths, import_modules=args.import_modules)
-    if args.json:
-        print(report.to_json())
-    elif args.markdown:
-        print(report.to_markdown())
-    else:
-        print(report.to_text(colour=sys.stdout.isatty()))
+    if args.write and not args.fix:
+        print("doctor: --write applies --fix; pass both", file=sys.stderr)
+        return 2
+    skip_dirs = frozenset() if args.all_dirs else SKIP_DIRS
+    if args.fix:
+        from .fix import fix_main
+
+        return fix_main(
+            args.paths,
+            write=args.write,
+            lab=args.lab,
+            max_bytes=args.max_bytes,
+            skip_dirs=skip_dirs,
+        )
+    report = examine(
+        args.paths,
+        import_modules=args.import_modules,
+        lab=args.lab,
+        max_bytes=args.max_bytes,
+        skip_dirs=skip_dirs,
+    ).at_least(args.min_severity)
+    rendered = {
+        "json": report.to_json,
+        "markdown": report.to_markdown,
+        "html": report._repr_html_,
+        "sarif": report.to_sarif,
+    }
+    print(
+        rendered[args.format]()
+        if args.format in rendered
+        else report.to_text(colour=sys.stdout.isatty())
+    )
     return report.exit_code
+
+
+__all__ = ["RULES", "Report", "examine", "main"]

@@ -1,16 +1,29 @@
-"""The migration doctor's rules: what a legacy LiveKit agent looks like in its syntax tree.
+"""The doctor's rules: one catalogue entry per thing worth changing in a LiveKit agent.
 
-Each rule has an id, a severity, why it bites (one sentence) and the fix. `check_source` walks a
-module's AST — nothing is imported or executed — and returns findings with line numbers.
+Severities have one meaning each, so a finding's level says what happens if it is left alone:
+
+- **error** — it fails at run time, or a model provider rejects the request;
+- **warning** — it runs but behaves badly: a deprecation livekit-agents 1.8.9 warns about (and
+  will remove), a setting silently ignored, state shared between callers;
+- **info** — a recommendation.
+
+Rules marked `lab` are this lab's opinions about a good agent (typed state, enum ids, a session
+report...). They are off unless asked for (`--lab`), because a correct agent may do without them.
+Every deprecation rule cites where 1.8.9 announces it (`source`) and names the replacement (`fix`).
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+SEVERITY_MEANING = {
+    "error": "fails at run time or is rejected by a model provider",
+    "warning": "runs, but behaves badly (deprecated in 1.8.9, ignored, or shared between callers)",
+    "info": "a recommendation",
+}
 
 
 @dataclass(frozen=True)
@@ -20,60 +33,154 @@ class Rule:
     severity: Severity
     why: str
     fix: str
+    source: str = ""  # where livekit-agents 1.8.9 says so (deprecations)
+    lab: bool = False  # an opinion of this lab: reported only with --lab
+    fixable: bool = False  # `doctor --fix` rewrites it
 
 
+_R = Rule
 RULES: dict[str, Rule] = {
     r.id: r
     for r in [
-        Rule("LK001", "worker-options", "error",
-             "In livekit-agents 1.8 WorkerOptions is only an alias that cli.run_app converts to an AgentServer, and the built-in CLI is deprecated.",
-             "Create `server = AgentServer()` and register the entrypoint with `@server.rtc_session(...)`; run it with `python -m livekit.agents start`."),
-        Rule("LK002", "tool-param-default", "warning",
-             "A default becomes a required, nullable field in the strict schema: the model must send null and never sees the default.",
-             "Remove the default; make the choice explicit with `Literal[..., \"null\"]` or a required value."),
-        Rule("LK003", "optional-without-null", "error",
-             "Models send the string \"null\" for an optional value: livekit hands a `str | None` tool the text 'null', and refuses it for other types.",
-             "Use `Literal[\"a\", \"b\", \"null\"]` (or an enum with \"null\") and map \"null\" to None in the tool."),
-        Rule("LK004", "untyped-parameter", "error",
-             "A bare list/dict or Any gives a schema without item or value types (`items: {}`), which OpenAI's strict mode rejects.",
-             "Type it fully: `list[ItemRequest]`, a pydantic model, or split it into separate tool calls."),
-        Rule("LK005", "free-text-id", "warning",
-             "A free-text id or name lets the model invent values that do not exist; the set of valid values is known.",
-             "Constrain it: `Annotated[str, Field(json_schema_extra={\"enum\": ids})]` built from your data, and re-check it in the tool."),
-        Rule("LK006", "global-state", "error",
-             "Module-level state is shared by every session the worker runs: two callers read and write one cart.",
-             "Keep per-session state in a userdata dataclass: `AgentSession[UserState](userdata=...)` and `ctx: RunContext[UserState]`."),
-        Rule("LK007", "no-max-tool-steps", "warning",
-             "The default cap of 3 tool steps per turn cuts multi-item orders short; the model is then forced to answer.",
-             "Pass `max_tool_steps=` sized for your longest legitimate flow."),
-        Rule("LK008", "deprecated-session-kwargs", "warning",
-             "turn_detection=, min_endpointing_delay=, allow_interruptions= and friends are deprecated in 1.8.",
-             "Pass `turn_handling=TurnHandlingOptions(turn_detection=..., endpointing={...}, interruption={...})`."),
-        Rule("LK009", "untyped-session", "warning",
-             "An untyped AgentSession hides what `userdata` holds from your editor and type checker.",
-             "Write `AgentSession[UserState](..., userdata=...)` and `RunContext[UserState]` in tools."),
-        Rule("LK010", "no-on-session-end", "warning",
-             "Nothing runs after the room closes: carts are not saved and no session report is kept.",
-             "Register `@server.rtc_session(..., on_session_end=on_session_end)` and save state there."),
-        Rule("LK011", "strict-schema", "error",
-             "OpenAI rejects the whole request (HTTP 400) when one tool schema breaks its strict-mode rules.",
-             "Give every property and every array `items` a type; no defaults or unsupported keywords."),
+        _R("LK001", "worker-options", "info",
+           "`WorkerOptions(entrypoint_fnc=...)` is the pre-1.8 server pattern; 1.8 converts it to an AgentServer behind your back.",
+           "`server = AgentServer()` and `@server.rtc_session()` on the entrypoint.",
+           source="worker.py: WorkerOptions = ServerOptions; AgentServer.from_server_options", fixable=True),
+        _R("LK002", "tool-param-default", "info",
+           "The strict schema makes a defaulted parameter required and nullable: the model never sees the default (a null is mapped back to it).",
+           "Say the default in the docstring, or make the choice explicit with `Literal[..., \"null\"]`.",
+           lab=True),
+        _R("LK003", "optional-null-text", "warning",
+           "Models often send the string \"null\" for an absent value; a `str | None` tool receives the text 'null', not None.",
+           "Map \"null\" (and \"\") to None in the tool, or use `Literal[\"a\", \"b\", \"null\"]`."),
+        _R("LK004", "untyped-parameter", "error",
+           "A bare list/dict or Any gives a schema without item or value types, which OpenAI's strict mode rejects (HTTP 400).",
+           "Type it fully: `list[ItemRequest]`, a pydantic model, or separate tool calls."),
+        _R("LK005", "free-text-id", "info",
+           "A free-text id lets the model invent values that do not exist when the valid ids are known.",
+           "Constrain it: `Annotated[str, Field(json_schema_extra={\"enum\": ids})]`, and re-check it in the tool.",
+           lab=True),
+        _R("LK006", "global-session-state", "warning",
+           "Module-level state changed by a tool or entrypoint is shared by every session the worker runs: two callers write one cart.",
+           "Keep per-session state in a userdata dataclass: `AgentSession[UserState](userdata=...)`, `ctx: RunContext[UserState]`."),
+        _R("LK007", "no-max-tool-steps", "info",
+           "With tools, the default cap of 3 tool steps per turn can cut a multi-step request short (the model is then made to answer).",
+           "Pass `max_tool_steps=` sized for your longest legitimate tool chain.",
+           lab=True, fixable=True),
+        _R("LK008", "deprecated-turn-kwargs", "warning",
+           "These keyword arguments are deprecated in 1.8.9 and will be removed in v2.0.",
+           "`turn_handling=TurnHandlingOptions(turn_detection=..., endpointing={...}, interruption={...}, preemptive_generation=...)`.",
+           source="voice/agent_session.py: @deprecate_params on AgentSession.__init__; voice/agent.py: Agent(# deprecated)", fixable=True),
+        _R("LK009", "untyped-run-context", "info",
+           "A bare `RunContext` makes `ctx.userdata` Any: your editor and type checker cannot see what it holds.",
+           "`ctx: RunContext[UserState]`, and `AgentSession[UserState](userdata=...)`.",
+           lab=True),
+        _R("LK010", "no-on-session-end", "info",
+           "This agent keeps per-session state, but nothing runs when the room closes: it is not saved and no session report is kept.",
+           "`@server.rtc_session(on_session_end=...)` (or `ctx.add_shutdown_callback`) to save state and `ctx.make_session_report()`.",
+           lab=True),
+        _R("LK011", "strict-schema", "error",
+           "OpenAI rejects the whole request (HTTP 400) when one tool schema breaks its strict-mode rules.",
+           "Give every property and every array `items` a type; no defaults or unsupported keywords."),
+        _R("LK012", "builtin-cli", "warning",
+           "`cli.run_app` starts the built-in Python CLI, deprecated in 1.8.9 (DeprecationWarning) and to be removed.",
+           "Run the module's `server` with `python -m livekit.agents start agent.py` or the LiveKit CLI (`lk agent dev`, `lk agent console`).",
+           source="cli/_legacy.py: run_app warns 'the built-in Python CLI is deprecated'"),
+        _R("LK013", "metrics-collected", "warning",
+           "The `metrics_collected` event is deprecated in 1.8.9 (logged on every `on()`).",
+           "`session_usage_updated` for usage, `ChatMessage.metrics` for per-turn latency.",
+           source="voice/agent_session.py: AgentSession.on"),
+        _R("LK014", "room-io-options", "warning",
+           "`RoomInputOptions` / `RoomOutputOptions` are deprecated in 1.8.9 (logged when passed).",
+           "`room_options=room_io.RoomOptions(audio_input=..., text_output=..., ...)`.",
+           source="voice/room_io/types.py: RoomOptions._ensure_options", fixable=True),
+        _R("LK015", "usage-collector", "warning",
+           "`UsageCollector` / `UsageSummary` are deprecated in 1.8.9 (DeprecationWarning).",
+           "`metrics.ModelUsageCollector` (per-model `LLMModelUsage`, `TTSModelUsage`, ...), or `session.usage` / `session_usage_updated`.",
+           source="metrics/usage_collector.py"),
+        _R("LK016", "mcp-servers", "warning",
+           "Passing MCP servers to `AgentSession` or `Agent` is deprecated in 1.8.9 (logged).",
+           "`tools=[mcp.MCPToolset(id=..., mcp_server=...)]`.",
+           source="voice/agent_session.py, voice/agent.py: mcp_servers"),
+        _R("LK017", "async-run-context", "warning",
+           "`AsyncRunContext` is a deprecated alias kept for one release (logged on import).",
+           "`from livekit.agents import RunContext`.",
+           source="llm/async_toolset.py: __getattr__"),
+        _R("LK018", "async-toolset-on-duplicate-call", "error",
+           "`AsyncToolset(on_duplicate_call=...)` raises TypeError in 1.8.9.",
+           "Set `on_duplicate=...` on each `@function_tool(...)` instead.",
+           source="llm/async_toolset.py: AsyncToolset.__init__"),
+        _R("LK019", "keyterms-options", "warning",
+           "`AgentSession(keyterms_options=...)` is deprecated in 1.8.9 and will be removed in v2.0.",
+           "`stt_context_options=STTContextOptions(...)`.",
+           source="voice/agent_session.py: @deprecate_params"),
+        _R("LK020", "ignored-turn-kwargs", "warning",
+           "When `turn_handling=` is passed, the deprecated turn keyword arguments beside it are silently ignored.",
+           "Move them into `turn_handling` (e.g. `TurnHandlingOptions(preemptive_generation=...)`).",
+           source="voice/agent_session.py: _migrate_turn_handling only runs without turn_handling"),
+        _R("LK021", "update-options-endpointing", "warning",
+           "`update_options(min_endpointing_delay=/max_endpointing_delay=)` is deprecated in 1.8.9 (logged).",
+           "`update_options(endpointing_opts=EndpointingOptions(min_delay=..., max_delay=...))`.",
+           source="voice/agent_session.py, voice/agent_activity.py: update_options"),
+        _R("LK022", "warm-transfer-phone-number", "warning",
+           "`WarmTransferTask(target_phone_number=...)` is deprecated in 1.8.9 (logged).",
+           "`WarmTransferTask(sip_call_to=...)`.",
+           source="beta/workflows/warm_transfer.py", fixable=True),
+        _R("LK023", "workflow-extra-instructions", "warning",
+           "`extra_instructions=` is deprecated on this workflow task in 1.8.9, and ignored when `instructions=` is passed too.",
+           "`instructions=WorkflowInstructions(extra=...)`.",
+           source="beta/workflows/email_address.py, address.py, warm_transfer.py"),
+        _R("LK024", "turn-detector-plugin", "warning",
+           "`livekit.plugins.turn_detector` (`MultilingualModel`, `EnglishModel`) is deprecated in 1.8.9 (DeprecationWarning on import) and fetches weights at run time.",
+           "`turn_handling=TurnHandlingOptions(turn_detection=inference.TurnDetector())` (on-device weights in the wheel).",
+           source="livekit/plugins/turn_detector/__init__.py"),
+        _R("LK025", "connect-e2ee", "warning",
+           "`ctx.connect(e2ee=...)` is deprecated in 1.8.9 (logged).",
+           "`ctx.connect(encryption=...)`.",
+           source="job.py: @deprecate_params on JobContext.connect", fixable=True),
+        _R("LK026", "false-interruption-event-fields", "warning",
+           "`AgentFalseInterruptionEvent.message` / `.extra_instructions` are deprecated in 1.8.9: automatic resume is now supported (logged on access).",
+           "Use `ev.resumed`; configure resuming with `TurnHandlingOptions(interruption={...})`.",
+           source="voice/events.py: AgentFalseInterruptionEvent"),
+        _R("LK027", "deprecated-alias", "info",
+           "A name 1.8.9 keeps only as a deprecated alias.",
+           "`stt.RecognizeStream`; `rtc.combine_audio_frames`.",
+           source="stt/stt.py: SpeechStream; utils/audio.py: deprecated aliases"),
+        _R("LK028", "deprecated-realtime-option", "warning",
+           "A deprecated realtime model id or `inference_class=` (no effect on realtime sessions) in 1.8.9 (logged).",
+           "The model named in the message; drop `inference_class=`.",
+           source="inference/_realtime_models.py: DEPRECATED_REALTIME_MODELS; inference/realtime/openai.py"),
+        _R("LK029", "agent-script-command", "warning",
+           "Running `python agent.py dev|console|start|download-files` goes through the deprecated built-in CLI (download-files that way is deprecated since 1.5.10).",
+           "`python -m livekit.agents start agent.py` / `python -m livekit.agents download-files`, or `lk agent dev` / `lk agent console`.",
+           source="cli/_legacy.py: dev, console, download_files"),
+        _R("LK030", "unconfirmed-irreversible-tool", "info",
+           "A tool that places, pays or cancels acts on the model's word alone: a misheard word becomes a real order.",
+           "Read the order back and take an explicit `confirmed: bool` (or a confirmation step) before acting.",
+           lab=True),
     ]
 }  # fmt: skip
 
-DEPRECATED_SESSION_KWARGS = {
-    "turn_detection", "min_endpointing_delay", "max_endpointing_delay", "allow_interruptions",
-    "min_interruption_duration", "min_interruption_words", "false_interruption_timeout",
-    "resume_false_interruption", "discard_audio_if_uninterruptible", "agent_false_interruption_timeout",
-    "preemptive_generation",
-}  # fmt: skip
-CONTEXT_PARAMS = {"self", "cls", "ctx", "context", "run_ctx"}
-#: Module-level calls whose result is not per-session state (a logger, a compiled pattern, …).
-IMMUTABLE_FACTORIES = {
-    "getLogger", "compile", "TypeVar", "NewType", "namedtuple", "ParamSpec", "frozenset",
-    "tuple", "Path", "Field", "field", "load_dotenv", "getenv",
-}  # fmt: skip
-ID_SUFFIXES = ("_id", "_name")
+#: The deprecated `AgentSession` keyword arguments that `turn_handling` replaces (1.8.9 source).
+SESSION_TURN_KWARGS = frozenset(
+    {
+        "turn_detection", "min_endpointing_delay", "max_endpointing_delay", "allow_interruptions",
+        "min_interruption_duration", "min_interruption_words", "false_interruption_timeout",
+        "resume_false_interruption", "discard_audio_if_uninterruptible",
+        "agent_false_interruption_timeout", "preemptive_generation",
+    }
+)  # fmt: skip
+#: The deprecated `Agent` / `AgentTask` keyword arguments that `turn_handling` replaces.
+AGENT_TURN_KWARGS = frozenset(
+    {"turn_detection", "min_endpointing_delay", "max_endpointing_delay", "allow_interruptions"}
+)
+#: Workflow tasks whose `extra_instructions=` is marked deprecated in 1.8.9.
+EXTRA_INSTRUCTIONS_TASKS = frozenset({"GetEmailTask", "GetAddressTask", "WarmTransferTask"})
+DEPRECATED_REALTIME_MODELS = {
+    "openai/gpt-realtime-2": "openai/gpt-realtime-2.1",
+    "openai/gpt-realtime-1.5": "openai/gpt-realtime-2.1",
+    "xai/grok-voice-think-fast-2.0": "xai/grok-voice-3.0",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +189,7 @@ class Finding:
     line: int
     rule: str
     message: str
+    column: int = 0
 
     @property
     def severity(self) -> Severity:
@@ -96,212 +204,5 @@ class Finding:
         return RULES[self.rule].fix
 
 
-def _name(node: ast.AST) -> str:
-    """ "llm.function_tool" for an attribute chain, "function_tool" for a name."""
-    if isinstance(node, ast.Call):
-        return _name(node.func)
-    if isinstance(node, ast.Subscript):
-        return _name(node.value)
-    if isinstance(node, ast.Attribute):
-        return f"{_name(node.value)}.{node.attr}"
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
-
-
-def _is_tool(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(_name(d).split(".")[-1] == "function_tool" for d in fn.decorator_list)
-
-
-def _annotation_text(node: ast.expr | None) -> str:
-    return ast.unparse(node) if node is not None else ""
-
-
-class _Checker(ast.NodeVisitor):
-    def __init__(self, path: str, tree: ast.Module) -> None:
-        self.path = path
-        self.findings: list[Finding] = []
-        self.mutable_globals = self._module_state(tree)
-        self.has_entrypoint = False
-        self.entrypoint_line = 1
-        self.has_session_end = False
-        self.module_functions = {id(n) for n in tree.body}
-
-    def add(self, node: ast.AST, rule: str, message: str) -> None:
-        self.findings.append(Finding(self.path, getattr(node, "lineno", 0), rule, message))
-
-    @staticmethod
-    def _module_state(tree: ast.Module) -> dict[str, int]:
-        """Module-level names bound to something mutable (a literal list/dict/set or a call)."""
-        names: dict[str, int] = {}
-        for stmt in tree.body:
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(stmt, ast.Assign):
-                targets, value = stmt.targets, stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                targets, value = [stmt.target], stmt.value
-            mutable = isinstance(
-                value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp
-            ) or (
-                isinstance(value, ast.Call)
-                and _name(value).split(".")[-1] not in IMMUTABLE_FACTORIES
-            )
-            for t in targets:
-                if (
-                    isinstance(t, ast.Name)
-                    and mutable
-                    and not t.id.isupper()
-                    and not t.id.startswith("_")
-                ):
-                    names[t.id] = stmt.lineno
-        return names
-
-    # --- functions ----------------------------------------------------------------------------
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self._function(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self._function(node)
-
-    def _function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        # An entrypoint is a module-level coroutine taking the JobContext; a method or helper that
-        # is handed the context (a UI view's __init__, say) is not one.
-        takes_job = any("JobContext" in _annotation_text(a.annotation) for a in fn.args.args)
-        job_coroutine = (
-            takes_job
-            and isinstance(fn, ast.AsyncFunctionDef)
-            and id(fn) in self.module_functions
-            and not fn.name.startswith("on_")
-            and not any(w in fn.name for w in ("session_end", "prewarm", "request"))
-        )
-        is_entrypoint = (
-            any(_name(d).endswith("rtc_session") for d in fn.decorator_list)
-            or fn.name == "entrypoint"
-            or job_coroutine
-        )
-        if is_entrypoint and not self.has_entrypoint:
-            self.entrypoint_line = fn.lineno
-        self.has_entrypoint |= is_entrypoint
-        for d in fn.decorator_list:
-            if isinstance(d, ast.Call) and any(k.arg == "on_session_end" for k in d.keywords):
-                self.has_session_end = True
-        if is_entrypoint or _is_tool(fn):  # a `global` in a cache helper is not session state
-            for stmt in ast.walk(fn):
-                if isinstance(stmt, ast.Global):
-                    self.add(
-                        stmt,
-                        "LK006",
-                        f"`{fn.name}` rebinds module state: `global {', '.join(stmt.names)}`",
-                    )
-        if _is_tool(fn):
-            self._tool(fn)
-        self.generic_visit(fn)
-
-    def _tool(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        args = fn.args
-        positional = [*args.posonlyargs, *args.args]
-        defaults = dict(
-            zip(
-                [a.arg for a in positional[len(positional) - len(args.defaults) :]],
-                args.defaults,
-                strict=True,
-            )
-        )
-        defaults |= {
-            a.arg: d
-            for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-            if d is not None
-        }
-        for arg in [*positional, *args.kwonlyargs]:
-            ann = _annotation_text(arg.annotation)
-            if arg.arg in CONTEXT_PARAMS or "RunContext" in ann:
-                continue
-            where = f"`{fn.name}({arg.arg}: {ann or '?'})`"
-            if arg.arg in defaults:
-                self.add(arg, "LK002", f"{where} has the default {ast.unparse(defaults[arg.arg])}")
-            if ("None" in ann or "Optional" in ann) and '"null"' not in ann and "'null'" not in ann:
-                self.add(arg, "LK003", f'{where} is optional without a "null" choice')
-            if _untyped(arg.annotation):
-                self.add(arg, "LK004", f"{where} has no item/value type")
-            if arg.arg.endswith(ID_SUFFIXES) and _plain_str(arg.annotation):
-                self.add(arg, "LK005", f"{where} is free text; the valid values are known")
-        used = {
-            n.id for stmt in fn.body for n in ast.walk(stmt) if isinstance(n, ast.Name)
-        }  # not annotations
-        for name in sorted(used & self.mutable_globals.keys()):
-            if name not in {a.arg for a in positional}:
-                self.add(
-                    fn,
-                    "LK006",
-                    f"tool `{fn.name}` uses module-level `{name}` (line {self.mutable_globals[name]})",
-                )
-
-    # --- calls --------------------------------------------------------------------------------
-
-    def visit_Call(self, node: ast.Call) -> None:
-        name = _name(node.func)
-        short = name.split(".")[-1]
-        if short in ("WorkerOptions", "ServerOptions") and any(
-            k.arg == "entrypoint_fnc" for k in node.keywords
-        ):
-            self.add(node, "LK001", f"`{ast.unparse(node)[:80]}`")
-            self.has_entrypoint = True
-        if short == "AgentSession":
-            keywords = {k.arg for k in node.keywords if k.arg is not None}
-            if "max_tool_steps" not in keywords:
-                self.add(node, "LK007", "AgentSession(...) without max_tool_steps=")
-            for kw in sorted(keywords & DEPRECATED_SESSION_KWARGS):
-                self.add(node, "LK008", f"AgentSession({kw}=...)")
-            if not isinstance(node.func, ast.Subscript):
-                self.add(node, "LK009", "AgentSession(...) without a userdata type")
-        if any(k.arg == "on_session_end" for k in node.keywords):
-            self.has_session_end = True
-        self.generic_visit(node)
-
-
-def _type_nodes(node: ast.AST) -> list[ast.AST]:
-    """The nodes of an annotation that name types: Annotated metadata and calls (Field(...))
-    are skipped, so `Field(json_schema_extra={"enum": list(ids)})` is not mistaken for a type."""
-    if isinstance(node, ast.Call):
-        return []
-    if isinstance(node, ast.Subscript) and _name(node.value).split(".")[-1] == "Annotated":
-        first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
-        return _type_nodes(first)
-    out: list[ast.AST] = [node]
-    for child in ast.iter_child_nodes(node):
-        out += _type_nodes(child)
-    return out
-
-
-def _untyped(ann: ast.expr | None) -> bool:
-    """A bare list/dict/set/tuple or Any anywhere in the type (not `list[str]`)."""
-    if ann is None:
-        return False
-    nodes = _type_nodes(ann)
-    subscripted = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
-    return any(
-        isinstance(n, ast.Name)
-        and n.id in ("list", "dict", "List", "Dict", "Any", "set", "tuple")
-        and id(n) not in subscripted
-        for n in nodes
-    )
-
-
-def _plain_str(ann: ast.expr | None) -> bool:
-    text = _annotation_text(ann)
-    return text.replace(" ", "") in ("str", "str|None", "Optional[str]", "None|str")
-
-
-def check_source(path: str, source: str) -> list[Finding]:
-    """Findings for one module's source. Raises SyntaxError if it does not parse."""
-    tree = ast.parse(source, filename=path)
-    checker = _Checker(path, tree)
-    checker.visit(tree)
-    if checker.has_entrypoint and not checker.has_session_end:
-        line = next(
-            (f.line for f in checker.findings if f.rule == "LK001"), checker.entrypoint_line
-        )
-        checker.add(ast.Pass(lineno=line), "LK010", "an agent entrypoint with no on_session_end")
-    return sorted(checker.findings, key=lambda f: (f.line, f.rule))
+def at_least(severity: Severity, minimum: Severity) -> bool:
+    return SEVERITIES.index(severity) <= SEVERITIES.index(minimum)

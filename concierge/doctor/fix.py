@@ -1,0 +1,567 @@
+"""`doctor --fix`: the mechanical half of a migration, done with libcst so comments and layout stay.
+
+Each rewrite is one whose result behaves exactly as the original under livekit-agents 1.8.9 (the
+mapping is read from the library's own conversion code), and is skipped when that cannot be
+shown from the source alone (a value whose type is unknown, an entrypoint defined after its
+use...):
+
+- LK001 `cli.run_app(WorkerOptions(entrypoint_fnc=f, ...))` → `server = AgentServer(...)` before
+  `f`, `@server.rtc_session(...)` on `f`, `cli.run_app(server)` (as `AgentServer.from_server_options`);
+- LK008 deprecated turn keyword arguments of `AgentSession` / `Agent` →
+  `turn_handling=TurnHandlingOptions(...)` (as `voice.turn._migrate_turn_handling`);
+- LK014 `start(room_input_options=RoomInputOptions(...), room_output_options=...)` →
+  `room_options=room_io.RoomOptions(...)` (as `RoomOptions._create_from_legacy`);
+- LK022 `WarmTransferTask(target_phone_number=)` → `sip_call_to=`; LK025 `connect(e2ee=)` →
+  `encryption=`;
+- LK007 a session in a module with tools gets `max_tool_steps=3` — livekit's default, so nothing
+  changes — with a comment to size it.
+
+What is left (typed userdata, enum ids, confirmations, how to run the server...) is listed as
+what only a person can do. `fix_source` is pure; `fix_main` prints a unified diff or writes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst import matchers as m
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from .checks import check_source
+from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
+from .rules import RULES, SESSION_TURN_KWARGS, Finding
+
+SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
+    "prewarm_fnc": ("server", "setup_fnc"), "agent_name": ("session", "agent_name"),
+    "worker_type": ("session", "type"), "request_fnc": ("session", "on_request"),
+    **{k: ("server", k) for k in (
+        "job_executor_type", "load_threshold", "job_memory_limit_mb", "job_memory_warn_mb",
+        "drain_timeout", "num_idle_processes", "shutdown_process_timeout", "session_end_timeout",
+        "initialize_process_timeout", "permissions", "max_retry", "ws_url", "api_key", "api_secret",
+        "host", "port", "http_proxy", "multiprocessing_context", "prometheus_port",
+        "prometheus_multiproc_dir", "load_fnc", "preload_modules", "log_level",
+    )},
+}  # fmt: skip
+ENDPOINTING = {"min_endpointing_delay": "min_delay", "max_endpointing_delay": "max_delay"}
+INTERRUPTION = {
+    "discard_audio_if_uninterruptible": "discard_audio_if_uninterruptible",
+    "min_interruption_duration": "min_duration",
+    "min_interruption_words": "min_words",
+    "false_interruption_timeout": "false_interruption_timeout",
+    "agent_false_interruption_timeout": "false_interruption_timeout",
+    "resume_false_interruption": "resume_false_interruption",
+}
+ROOM_INPUT = {  # RoomInputOptions field -> (RoomOptions field, sub-options class, its field)
+    "audio_sample_rate": ("audio_input", "AudioInputOptions", "sample_rate"),
+    "audio_num_channels": ("audio_input", "AudioInputOptions", "num_channels"),
+    "audio_frame_size_ms": ("audio_input", "AudioInputOptions", "frame_size_ms"),
+    "noise_cancellation": ("audio_input", "AudioInputOptions", "noise_cancellation"),
+    "pre_connect_audio": ("audio_input", "AudioInputOptions", "pre_connect_audio"),
+    "pre_connect_audio_timeout": ("audio_input", "AudioInputOptions", "pre_connect_audio_timeout"),
+    "text_input_cb": ("text_input", "TextInputOptions", "text_input_cb"),
+    "audio_enabled": ("audio_input", "", ""),
+    "text_enabled": ("text_input", "", ""),
+}
+ROOM_OUTPUT = {
+    "audio_sample_rate": ("audio_output", "AudioOutputOptions", "sample_rate"),
+    "audio_num_channels": ("audio_output", "AudioOutputOptions", "num_channels"),
+    "audio_publish_options": ("audio_output", "AudioOutputOptions", "track_publish_options"),
+    "audio_track_name": ("audio_output", "AudioOutputOptions", "track_name"),
+    "sync_transcription": ("text_output", "TextOutputOptions", "sync_transcription"),
+    "transcription_speed_factor": (
+        "text_output",
+        "TextOutputOptions",
+        "transcription_speed_factor",
+    ),
+    "audio_enabled": ("audio_output", "", ""),
+    "transcription_enabled": ("text_output", "", ""),
+}
+ROOM_DIRECT = {
+    "participant_kinds",
+    "participant_identity",
+    "close_on_disconnect",
+    "delete_room_on_close",
+    "video_enabled",
+}
+MAX_TOOL_STEPS_NOTE = "# livekit's default, made explicit: size it for your longest tool chain"
+RENAMES = {
+    ("WarmTransferTask", "target_phone_number"): "sip_call_to",
+    ("connect", "e2ee"): "encryption",
+}
+
+
+@dataclass
+class FixResult:
+    path: str
+    before: str
+    after: str
+    fixed: list[str] = field(default_factory=list)  # rule ids rewritten
+    left: list[Finding] = field(default_factory=list)  # what only a person can do
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                f"a/{self.path}",
+                f"b/{self.path}",
+            )
+        )
+
+
+def _name(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _name(node.value)
+        return f"{head}.{node.attr.value}" if head else node.attr.value
+    if isinstance(node, cst.Subscript):
+        return _name(node.value)
+    return ""
+
+
+def _last(node: cst.BaseExpression) -> str:
+    return _name(node).rsplit(".", 1)[-1]
+
+
+def _kw(call: cst.Call) -> dict[str, cst.Arg]:
+    return {a.keyword.value: a for a in call.args if a.keyword is not None}
+
+
+def _arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(
+        keyword=cst.Name(name),
+        value=value,
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+    )
+
+
+def _call(func: str, args: list[cst.Arg]) -> cst.Call:
+    return cst.Call(func=cst.parse_expression(func), args=_commas(args))
+
+
+def _commas(args: Sequence[cst.Arg]) -> list[cst.Arg]:
+    """Arguments separated by `, ` (the last one keeps no comma)."""
+    out = []
+    for i, a in enumerate(args):
+        comma: cst.Comma | cst.MaybeSentinel = (
+            cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            if i < len(args) - 1
+            else cst.MaybeSentinel.DEFAULT
+        )
+        out.append(a.with_changes(comma=comma))
+    return out
+
+
+def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
+    return cst.Dict(
+        [
+            cst.DictElement(
+                cst.SimpleString(f'"{k}"'),
+                v,
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                if i < len(items) - 1
+                else cst.MaybeSentinel.DEFAULT,
+            )
+            for i, (k, v) in enumerate(items.items())
+        ]
+    )
+
+
+def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Call:
+    """`call` without the keywords in `drop`, with `add` where the first dropped one was (or at
+    the end). Separators are the call's own, so a multi-line call stays multi-line."""
+    if not call.args:
+        return call.with_changes(args=_commas(add))
+    default_sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    last = call.args[-1]
+    sep = next((a.comma for a in call.args[:-1] if isinstance(a.comma, cst.Comma)), default_sep)
+    if isinstance(sep, cst.Comma) and isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
+        sep = sep.with_changes(
+            whitespace_after=sep.whitespace_after.with_changes(first_line=cst.TrailingWhitespace())
+        )
+    out: list[cst.Arg] = []
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value in drop:
+            out += add
+            add = []
+            continue
+        out.append(a)
+    out += add
+    if not out:
+        return call.with_changes(args=[])
+    middle = [
+        a.with_changes(
+            comma=a.comma if isinstance(a.comma, cst.Comma) and a is not last else sep,
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+        for a in out[:-1]
+    ]
+    end = out[-1].with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
+    return call.with_changes(args=[*middle, end])
+
+
+def _preemptive(value: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`preemptive_generation=` as TurnHandlingOptions takes it: a bool becomes {"enabled": b}."""
+    if m.matches(value, m.Name("True") | m.Name("False")):
+        return _dict({"enabled": value})
+    return value if isinstance(value, cst.Dict) else None  # a variable: bool or dict, unknown
+
+
+def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg | None:
+    """`turn_handling=TurnHandlingOptions(...)` equivalent to the deprecated keywords, or None
+    when a value's meaning depends on its run-time type."""
+    endpointing: dict[str, cst.BaseExpression] = {}
+    interruption: dict[str, cst.BaseExpression] = {}
+    options: list[cst.Arg] = []
+    for name in sorted(names & kw.keys(), key=lambda n: n != "turn_detection"):
+        value = kw[name].value
+        if name == "turn_detection":
+            options.append(_arg("turn_detection", value))
+        elif name in ENDPOINTING:
+            endpointing[ENDPOINTING[name]] = value
+        elif name in INTERRUPTION:
+            if name != "false_interruption_timeout" or "agent_false_interruption_timeout" not in kw:
+                interruption[INTERRUPTION[name]] = value  # the agent_ spelling wins, as in 1.8.9
+        elif name == "allow_interruptions" and m.matches(value, m.Name("False")):
+            interruption["enabled"] = value  # only `is False` disables
+        elif name == "allow_interruptions" and not m.matches(value, m.Name("True")):
+            return None  # a variable could be anything
+        elif name == "preemptive_generation":
+            preemptive = _preemptive(value)
+            if preemptive is None:
+                return None
+            options.append(_arg("preemptive_generation", preemptive))
+    if endpointing:
+        options.append(_arg("endpointing", _dict(endpointing)))
+    if interruption:
+        options.append(_arg("interruption", _dict(interruption)))
+    return _arg("turn_handling", _call("TurnHandlingOptions", options))
+
+
+def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[str]] | None:
+    """`room_options=RoomOptions(...)` from literal `RoomInputOptions(...)`/`RoomOutputOptions(...)`."""
+    fields: dict[str, cst.BaseExpression] = {}
+    grouped: dict[str, tuple[str, list[cst.Arg]]] = {}
+    used: set[str] = set()
+    for key, table in (("room_input_options", ROOM_INPUT), ("room_output_options", ROOM_OUTPUT)):
+        if key not in kw:
+            continue
+        value = kw[key].value
+        if not (
+            isinstance(value, cst.Call)
+            and _last(value.func) in ("RoomInputOptions", "RoomOutputOptions")
+        ):
+            return None
+        used.add(key)
+        for a in value.args:
+            if a.keyword is None:
+                return None
+            name = a.keyword.value
+            if name in ROOM_DIRECT and key == "room_input_options":
+                fields["video_input" if name == "video_enabled" else name] = a.value
+            elif name in table and table[name][1]:
+                target, cls, sub = table[name]
+                grouped.setdefault(target, (cls, []))[1].append(_arg(sub, a.value))
+            elif name in table and m.matches(a.value, m.Name("False")):
+                fields[table[name][0]] = a.value
+            elif not (name in table and m.matches(a.value, m.Name("True"))):
+                return None  # unknown field, or an enabled flag whose value is not a literal
+    for target, (cls, args) in grouped.items():
+        if target in fields:
+            return None  # disabled and configured at once: not a clean mapping
+        fields[target] = _call(f"{prefix}{cls}", args)
+    return _arg(
+        "room_options", _call(f"{prefix}RoomOptions", [_arg(k, v) for k, v in fields.items()])
+    ), used
+
+
+class _Fixer(cst.CSTTransformer):
+    def __init__(self, context: CodemodContext, module: cst.Module, *, has_tools: bool) -> None:
+        self.context, self.has_tools = context, has_tools
+        self.fixed: set[str] = set()
+        self.defined = {
+            s.name.value: i for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef)
+        }
+        self.bound = {
+            t.target.value
+            for s in module.body
+            if isinstance(s, cst.SimpleStatementLine)
+            for b in s.body
+            if isinstance(b, cst.Assign)
+            for t in b.targets
+            if isinstance(t.target, cst.Name)
+        }
+        self.server: tuple[str, cst.Call, list[cst.Arg]] | None = (
+            None  # entrypoint, AgentServer(...), rtc_session args
+        )
+        self.note_session = False
+        self.worker_options: cst.Call | None = None
+        self._plan_server(module)
+
+    # --- LK001: plan before transforming, so the entrypoint (above the call) can be decorated ---
+
+    def _plan_server(self, module: cst.Module) -> None:
+        calls = m.findall(
+            module, m.Call(func=m.Attribute(value=m.Name("cli"), attr=m.Name("run_app")))
+        )
+        for call in calls:
+            assert isinstance(call, cst.Call)
+            opts = call.args[0].value if len(call.args) == 1 else None
+            if not (
+                isinstance(opts, cst.Call)
+                and _last(opts.func) in ("WorkerOptions", "ServerOptions")
+            ):
+                continue
+            kw = _kw(opts)
+            entry = kw.get("entrypoint_fnc")
+            if entry is None or not isinstance(entry.value, cst.Name) or "server" in self.bound:
+                continue
+            fn = entry.value.value
+            if fn not in self.defined or any(a.keyword is None for a in opts.args):
+                continue
+            server_args: list[cst.Arg] = []
+            session_args: list[cst.Arg] = []
+            for name, a in kw.items():
+                if name == "entrypoint_fnc":
+                    continue
+                if name not in SERVER_ARGS:
+                    return
+                where, new = SERVER_ARGS[name]
+                if (
+                    where == "server"
+                    and isinstance(a.value, cst.Name)
+                    and self.defined.get(a.value.value, -1) > self.defined[fn]
+                ):
+                    return  # defined after the entrypoint: `server = AgentServer(...)` would not see it
+                (server_args if where == "server" else session_args).append(_arg(new, a.value))
+            self.server = (fn, _call("AgentServer", server_args), session_args)
+            self.worker_options = opts
+            return
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        if self.server is None or "LK001" not in self.fixed:
+            return updated
+        fn, server_call, _ = self.server
+        body = list(updated.body)
+        index = next(
+            i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and s.name.value == fn
+        )
+        assign = cst.SimpleStatementLine(
+            [cst.Assign([cst.AssignTarget(cst.Name("server"))], server_call)],
+            leading_lines=body[index].leading_lines,
+        )
+        body.insert(index, assign)
+        AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
+        RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", "WorkerOptions")
+        return updated.with_changes(body=body)
+
+    def leave_FunctionDef(
+        self, original: cst.FunctionDef, updated: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        if self.server is None or original.name.value != self.server[0]:
+            return updated
+        decorator = cst.Decorator(_call("server.rtc_session", self.server[2]))
+        self.fixed.add("LK001")
+        return updated.with_changes(decorators=[*updated.decorators, decorator])
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if self.worker_options is not None and original is self.worker_options:
+            return cst.Name("server")
+        last, kw = _last(updated.func), _kw(updated)
+        for (callee, old), new in RENAMES.items():
+            if last == callee and old in kw and new not in kw:
+                updated = updated.with_changes(
+                    args=[
+                        a.with_changes(keyword=cst.Name(new)) if a is kw[old] else a
+                        for a in updated.args
+                    ]
+                )
+                self.fixed.add("LK022" if callee == "WarmTransferTask" else "LK025")
+        if last == "AgentSession":
+            updated = self._session(updated)
+        elif last in ("Agent", "AgentTask") or last == "__init__":
+            updated = self._turn_kwargs(
+                updated,
+                frozenset(
+                    {
+                        "turn_detection",
+                        "min_endpointing_delay",
+                        "max_endpointing_delay",
+                        "allow_interruptions",
+                    }
+                ),
+            )
+        if last == "start" and {"room_input_options", "room_output_options"} & _kw(updated).keys():
+            updated = self._room_options(updated)
+        return updated
+
+    def _turn_kwargs(self, call: cst.Call, names: frozenset[str]) -> cst.Call:
+        kw = _kw(call)
+        if not names & kw.keys() or "turn_handling" in kw:
+            return call
+        new = turn_handling_arg(kw, names)
+        if new is None:
+            return call
+        AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "TurnHandlingOptions")
+        self.fixed.add("LK008")
+        return _replace_args(call, set(names & kw.keys()), [new])
+
+    def _session(self, call: cst.Call) -> cst.Call:
+        call = self._turn_kwargs(call, SESSION_TURN_KWARGS)
+        if self.has_tools and "max_tool_steps" not in _kw(call):
+            call = _replace_args(call, set(), [_arg("max_tool_steps", cst.Integer("3"))])
+            self.fixed.add("LK007")
+            end = call.args[-1]
+            if isinstance(end.comma, cst.Comma) and isinstance(
+                end.comma.whitespace_after, cst.ParenthesizedWhitespace
+            ):
+                trailing = cst.TrailingWhitespace(
+                    cst.SimpleWhitespace("  "), cst.Comment(MAX_TOOL_STEPS_NOTE)
+                )
+                ws = end.comma.whitespace_after.with_changes(first_line=trailing)
+                call = call.with_changes(
+                    args=[
+                        *call.args[:-1],
+                        end.with_changes(comma=end.comma.with_changes(whitespace_after=ws)),
+                    ]
+                )
+            else:
+                self.note_session = True  # one line: the note goes on a line of its own above
+        return call
+
+    def _room_options(self, call: cst.Call) -> cst.Call:
+        kw = _kw(call)
+        if "room_options" in kw:
+            return call
+        legacy = next(kw[k].value for k in ("room_input_options", "room_output_options") if k in kw)
+        head = _name(legacy.func) if isinstance(legacy, cst.Call) else ""
+        prefix = head.rsplit(".", 1)[0] + "." if "." in head else "room_io."
+        made = room_options_arg(kw, prefix)
+        if made is None:
+            return call
+        if prefix == "room_io.":
+            AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "room_io")
+        for old in ("RoomInputOptions", "RoomOutputOptions"):
+            RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", old)
+            RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents.voice", old)
+        self.fixed.add("LK014")
+        return _replace_args(call, made[1], [made[0]])
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        if not self.note_session:
+            return updated
+        self.note_session = False
+        indent_note = cst.EmptyLine(comment=cst.Comment(MAX_TOOL_STEPS_NOTE))
+        return updated.with_changes(leading_lines=[*updated.leading_lines, indent_note])
+
+
+def fix_source(path: str, source: str) -> FixResult:
+    """The rewritten source, what was fixed, and what is left for a person (lab rules included).
+    Raises SyntaxError if `source` does not parse."""
+    before_rules = {f.rule for f in check_source(path, source, lab=True)}
+    module = cst.parse_module(source)
+    context = CodemodContext()
+    fixer = _Fixer(
+        context,
+        module,
+        has_tools=bool(
+            m.findall(
+                module,
+                m.Decorator(
+                    m.Name("function_tool")
+                    | m.Call(func=m.Name("function_tool"))
+                    | m.Attribute(attr=m.Name("function_tool"))
+                    | m.Call(func=m.Attribute(attr=m.Name("function_tool")))
+                ),
+            )
+        ),
+    )
+    fixed = module.visit(fixer)
+    if fixer.fixed:
+        fixed = AddImportsVisitor(context).transform_module(fixed)
+        fixed = RemoveImportsVisitor(context).transform_module(fixed)
+    after = fixed.code
+    compile(after, path, "exec")  # the rewrite must parse; a bug here must never be written
+    left = check_source(path, after, lab=True)
+    done = sorted(r for r in fixer.fixed if r in before_rules)
+    return FixResult(
+        path,
+        source,
+        after,
+        done,
+        [f for f in left if f.rule not in ("LK007",) or f.rule in before_rules],
+    )
+
+
+def manual_steps(results: Sequence[FixResult]) -> str:
+    """What `--fix` cannot do, grouped by rule, with the fix to apply by hand."""
+    groups: dict[str, list[Finding]] = {}
+    for r in results:
+        for f in r.left:
+            groups.setdefault(f.rule, []).append(f)
+    if not groups:
+        return "Nothing is left for a person to do."
+    out = ["What only a person can do:"]
+    for rule_id in sorted(
+        groups, key=lambda r: ("error", "warning", "info").index(RULES[r].severity)
+    ):
+        rule, found = RULES[rule_id], groups[rule_id]
+        where = ", ".join(f"{Path(f.path).name}:{f.line}" for f in found[:6]) + (
+            " …" if len(found) > 6 else ""
+        )
+        out.append(f"  {rule_id} {rule.name} ({rule.severity}; {where})")
+        out.append(f"      {rule.fix}")
+    return "\n".join(out)
+
+
+def fix_main(
+    paths: Sequence[str | Path],
+    *,
+    write: bool,
+    lab: bool = True,
+    max_bytes: int = MAX_BYTES,
+    skip_dirs: frozenset[str] = SKIP_DIRS,
+) -> int:
+    results = []
+    for path in candidate_files(paths, skip_dirs=skip_dirs):
+        if path.suffix != ".py":
+            continue
+        source = read_source(path, max_bytes=max_bytes)
+        if isinstance(source, Skipped):
+            print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
+            continue
+        try:
+            result = fix_source(str(path), source)
+        except (SyntaxError, cst.ParserSyntaxError) as e:
+            print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
+            continue
+        results.append(result)
+        if result.changed and write:
+            path.write_bytes(result.after.encode(_encoding(path)))
+            print(f"fixed {path}: {', '.join(result.fixed)}")
+        elif result.changed:
+            print(result.diff(), end="")
+    print(manual_steps(results))
+    return 0
+
+
+def _encoding(path: Path) -> str:
+    import tokenize
+
+    with open(path, "rb") as f:
+        return tokenize.detect_encoding(f.readline)[0]
