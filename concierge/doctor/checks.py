@@ -276,7 +276,7 @@ class Checker(ast.NodeVisitor):
         handles_null = any(
             isinstance(n, ast.Constant)
             and isinstance(n.value, str)
-            and n.value.strip().lower() in ("null", "none", "")
+            and n.value.strip().lower() in ("null", "none")
             for stmt in fn.body
             for n in ast.walk(stmt)
         )
@@ -311,7 +311,7 @@ class Checker(ast.NodeVisitor):
             self.add(arg, "LK003", f'{where}: the text "null" would reach the tool as a string')
         if _untyped(arg.annotation):
             self.add(arg, "LK004", f"{where} has no item/value type")
-        if self.lab and _catalog_key(arg.arg) and _type_text(arg.annotation).replace(" ", "") in (
+        if self.lab and _catalog_key(arg.arg) and ann.replace(" ", "") in (
             "str", "str|None", "Optional[str]", "None|str"
         ):  # fmt: skip
             self.add(arg, "LK005", f"{where} is free text; the valid ids are known")
@@ -492,8 +492,9 @@ def _untyped(ann: ast.expr | None) -> bool:
     )
 
 
-SCRIPT_COMMAND = re.compile(
-    r"\bpython[0-9.]*\s+(?:-\S+\s+)*(?P<script>[\w./-]+\.py)\s+(?P<cmd>dev|console|start|download-files)\b"
+SCRIPT_COMMAND = re.compile(  # shell form and exec form: python agent.py dev / ["python", "agent.py", "dev"]
+    r"\bpython[0-9.]*(?:[\s\"',]+-[\w-]+)*[\s\"',]+(?P<script>[\w./-]+\.py)[\s\"',]+"
+    r"(?P<cmd>dev|console|start|download-files)\b"
 )
 
 

@@ -22,6 +22,7 @@ what only a person can do. `fix_source` is pure; `fix_main` prints a unified dif
 
 from __future__ import annotations
 
+import ast
 import difflib
 import sys
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from libcst import matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from .checks import check_source
+from .checks import check_source, is_tool
 from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
 from .rules import RULES, SESSION_TURN_KWARGS, Finding
 
@@ -178,23 +179,47 @@ def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
     )
 
 
+def _comment_lines(comma: cst.Comma | cst.MaybeSentinel) -> list[cst.EmptyLine]:
+    """The comments a separator carries: the rest of its line, and whole lines after it."""
+    ws = comma.whitespace_after if isinstance(comma, cst.Comma) else None
+    if not isinstance(ws, cst.ParenthesizedWhitespace):
+        return []
+    first = [cst.EmptyLine(comment=ws.first_line.comment)] if ws.first_line.comment else []
+    return first + [line for line in ws.empty_lines if line.comment is not None]
+
+
+def _separator(call: cst.Call) -> cst.Comma:
+    """A bare separator in the call's own layout (a newline and indent when it is multi-line)."""
+    sep = next((a.comma for a in call.args[:-1] if isinstance(a.comma, cst.Comma)), None)
+    if sep is None:
+        return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
+        bare = sep.whitespace_after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        return sep.with_changes(whitespace_after=bare)
+    return sep
+
+
+def _with_comments(comma: cst.Comma, lines: list[cst.EmptyLine]) -> cst.Comma:
+    ws = comma.whitespace_after
+    if not lines or not isinstance(ws, cst.ParenthesizedWhitespace):
+        return comma
+    return comma.with_changes(whitespace_after=ws.with_changes(empty_lines=[*lines, *ws.empty_lines]))
+
+
 def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Call:
     """`call` without the keywords in `drop`, with `add` where the first dropped one was (or at
-    the end). Separators are the call's own, so a multi-line call stays multi-line."""
+    the end). Separators are the call's own, so a multi-line call stays multi-line, and comments
+    written beside a dropped argument are kept (after the argument that replaces it)."""
     if not call.args:
         return call.with_changes(args=_commas(add))
-    default_sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    last = call.args[-1]
-    sep = next((a.comma for a in call.args[:-1] if isinstance(a.comma, cst.Comma)), default_sep)
-    if isinstance(sep, cst.Comma) and isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
-        sep = sep.with_changes(
-            whitespace_after=sep.whitespace_after.with_changes(first_line=cst.TrailingWhitespace())
-        )
+    sep, last = _separator(call), call.args[-1]
     out: list[cst.Arg] = []
+    kept_comments: list[cst.EmptyLine] = []
     for a in call.args:
         if a.keyword is not None and a.keyword.value in drop:
             out += add
             add = []
+            kept_comments += _comment_lines(a.comma)
             continue
         out.append(a)
     out += add
@@ -208,7 +233,12 @@ def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Cal
         for a in out[:-1]
     ]
     end = out[-1].with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
-    return call.with_changes(args=[*middle, end])
+    args = [*middle, end]
+    if kept_comments:  # after the first argument that was added
+        i = next((i for i, a in enumerate(args) if a.keyword and a.keyword.value not in _kw(call)), -1)
+        if isinstance(args[i].comma, cst.Comma):
+            args[i] = args[i].with_changes(comma=_with_comments(args[i].comma, kept_comments))
+    return call.with_changes(args=args)
 
 
 def _preemptive(value: cst.BaseExpression) -> cst.BaseExpression | None:
@@ -287,8 +317,10 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
 
 
 class _Fixer(cst.CSTTransformer):
-    def __init__(self, context: CodemodContext, module: cst.Module, *, has_tools: bool) -> None:
-        self.context, self.has_tools = context, has_tools
+    def __init__(
+        self, context: CodemodContext, module: cst.Module, *, has_tools: bool, lab: bool
+    ) -> None:
+        self.context, self.has_tools, self.lab = context, has_tools, lab
         self.fixed: set[str] = set()
         self.defined = {
             s.name.value: i for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef)
@@ -421,7 +453,7 @@ class _Fixer(cst.CSTTransformer):
 
     def _session(self, call: cst.Call) -> cst.Call:
         call = self._turn_kwargs(call, SESSION_TURN_KWARGS)
-        if self.has_tools and "max_tool_steps" not in _kw(call):
+        if self.lab and self.has_tools and "max_tool_steps" not in _kw(call):
             call = _replace_args(call, set(), [_arg("max_tool_steps", cst.Integer("3"))])
             self.fixed.add("LK007")
             end = call.args[-1]
@@ -470,42 +502,79 @@ class _Fixer(cst.CSTTransformer):
         return updated.with_changes(leading_lines=[*updated.leading_lines, indent_note])
 
 
-def fix_source(path: str, source: str) -> FixResult:
-    """The rewritten source, what was fixed, and what is left for a person (lab rules included).
+def _insert_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
+    """`node` importing `name` too, in sorted place, in the statement's own layout."""
+    assert not isinstance(node.names, cst.ImportStar)
+    names = list(node.names)
+    i = next((i for i, a in enumerate(names) if _name(a.name) > name), len(names))
+    if i < len(names):
+        new = cst.ImportAlias(cst.Name(name), comma=names[i].comma if i < len(names) - 1 else _alias_sep(names))
+        names.insert(i, new)
+    else:
+        last = names[-1]
+        names[-1] = last.with_changes(comma=_alias_sep(names))
+        names.append(cst.ImportAlias(cst.Name(name), comma=last.comma))
+    return node.with_changes(names=names)
+
+
+def _alias_sep(names: Sequence[cst.ImportAlias]) -> cst.Comma:
+    sep = next((a.comma for a in names[:-1] if isinstance(a.comma, cst.Comma)), None)
+    return sep or cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+class _AddNames(cst.CSTTransformer):
+    """Add names to the module's first `from <module> import ...` that can take them."""
+
+    def __init__(self, module: str, names: set[str]) -> None:
+        self.module, self.names, self.done = module, set(names), False
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if self.done or updated.module is None or _name(updated.module) != self.module:
+            return updated
+        if isinstance(updated.names, cst.ImportStar) or updated.relative:
+            return updated
+        have = {_name(a.name) for a in updated.names}
+        for name in sorted(self.names - have):
+            updated = _insert_alias(updated, name)
+        self.done = True
+        return updated
+
+
+def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
+    """Names the fixes need: into an existing `from livekit.agents import` (sorted, same layout),
+    else through libcst's AddImportsVisitor."""
+    wanted = {
+        item.obj_name
+        for item in AddImportsVisitor._get_imports_from_context(context)
+        if item.module_name == "livekit.agents" and item.obj_name and not item.relative
+    }
+    adder = _AddNames("livekit.agents", wanted)
+    module = module.visit(adder)
+    if adder.done:
+        context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
+    return AddImportsVisitor(context).transform_module(module)
+
+
+def fix_source(path: str, source: str, *, lab: bool = False) -> FixResult:
+    """The rewritten source, what was fixed, and what is left for a person. With `lab`, the lab's
+    rules are judged too (and a session in a module with tools gets an explicit max_tool_steps).
     Raises SyntaxError if `source` does not parse."""
-    before_rules = {f.rule for f in check_source(path, source, lab=True)}
+    before = check_source(path, source, lab=lab)
+    has_tools = any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and is_tool(n)
+        for n in ast.walk(ast.parse(source))
+    )
     module = cst.parse_module(source)
     context = CodemodContext()
-    fixer = _Fixer(
-        context,
-        module,
-        has_tools=bool(
-            m.findall(
-                module,
-                m.Decorator(
-                    m.Name("function_tool")
-                    | m.Call(func=m.Name("function_tool"))
-                    | m.Attribute(attr=m.Name("function_tool"))
-                    | m.Call(func=m.Attribute(attr=m.Name("function_tool")))
-                ),
-            )
-        ),
-    )
+    fixer = _Fixer(context, module, has_tools=has_tools, lab=lab)
     fixed = module.visit(fixer)
     if fixer.fixed:
-        fixed = AddImportsVisitor(context).transform_module(fixed)
+        fixed = _add_imports(fixed, context)
         fixed = RemoveImportsVisitor(context).transform_module(fixed)
     after = fixed.code
     compile(after, path, "exec")  # the rewrite must parse; a bug here must never be written
-    left = check_source(path, after, lab=True)
-    done = sorted(r for r in fixer.fixed if r in before_rules)
-    return FixResult(
-        path,
-        source,
-        after,
-        done,
-        [f for f in left if f.rule not in ("LK007",) or f.rule in before_rules],
-    )
+    done = sorted(fixer.fixed & {f.rule for f in before})
+    return FixResult(path, source, after, done, check_source(path, after, lab=lab))
 
 
 def manual_steps(results: Sequence[FixResult]) -> str:
@@ -533,7 +602,7 @@ def fix_main(
     paths: Sequence[str | Path],
     *,
     write: bool,
-    lab: bool = True,
+    lab: bool = False,
     max_bytes: int = MAX_BYTES,
     skip_dirs: frozenset[str] = SKIP_DIRS,
 ) -> int:
@@ -546,7 +615,7 @@ def fix_main(
             print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
             continue
         try:
-            result = fix_source(str(path), source)
+            result = fix_source(str(path), source, lab=lab)
         except (SyntaxError, cst.ParserSyntaxError) as e:
             print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
             continue

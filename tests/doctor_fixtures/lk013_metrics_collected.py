@@ -1,0 +1,10 @@
+from livekit.agents import AgentSession, MetricsCollectedEvent, metrics
+
+
+def watch(session: AgentSession) -> None:
+    @session.on("metrics_collected")  # expect: LK013
+    def _on_metrics(ev: MetricsCollectedEvent) -> None:
+        metrics.log_metrics(ev.metrics)
+
+    session.on("metrics_collected", print)  # expect: LK013
+    session.on("session_usage_updated", print)
