@@ -137,6 +137,7 @@ def test_min_severity_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtur
     deprecated.write_text((FIXTURES / "lk012_builtin_cli.py").read_text())
     assert main([str(deprecated)]) == 0  # warnings do not fail
     assert "LK012" in capsys.readouterr().out
+    assert main(["--fail-on", "warning", str(deprecated)]) == 1  # unless asked to
     assert main(["--min-severity", "error", str(deprecated)]) == 0
     out = capsys.readouterr().out
     assert "LK012" not in out and "nothing to migrate" in out

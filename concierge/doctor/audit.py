@@ -9,8 +9,9 @@
 
 By default nothing is imported, so it is safe on code you do not trust and fast on big trees;
 `--import` loads each module and checks every function tool's strict schema as the pinned
-livekit-agents builds it (`strict_schema`). Exit code: 1 when an error-level finding is shown,
-2 on a usage error, else 0.
+livekit-agents builds it (`strict_schema`). Exit code: 1 when an error-level finding is shown
+(`--fail-on warning` to fail on deprecations too), 2 on a usage error, else 0. Files that are
+skipped (not regular, too big, not decodable, not parsable) are listed but do not fail the run.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return self.exit_code_for("error")
+
+    def exit_code_for(self, fail_on: Severity) -> int:
+        """1 when a finding at `fail_on` or above was found, else 0."""
+        return 1 if any(at_least(f.severity, fail_on) for f in self.findings) else 0
 
     @property
     def problems(self) -> list[tuple[str, str]]:
@@ -176,6 +181,12 @@ def _parser() -> argparse.ArgumentParser:
         "--min-severity", choices=SEVERITIES, default="info", help="hide findings below this level"
     )
     parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default="error",
+        help="exit 1 when a finding at this level or above is shown (default: error)",
+    )
+    parser.add_argument(
         "--format", choices=("text", "json", "markdown", "html", "sarif"), default="text"
     )
     parser.add_argument(
@@ -244,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.format in rendered
         else report.to_text(colour=sys.stdout.isatty())
     )
-    return report.exit_code
+    return report.exit_code_for(args.fail_on)
 
 
 __all__ = ["RULES", "Report", "examine", "main"]
