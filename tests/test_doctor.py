@@ -42,7 +42,9 @@ def test_each_rule_fires_exactly_where_its_fixture_says(fixture: Path) -> None:
     text = fixture.read_text()
     # read as an agent module (fixtures live under tests/, which the doctor judges as tests)
     name = f"agent/{fixture.name}"
-    found = check_script(name, text) if fixture.suffix != ".py" else check_source(name, text, lab=True)
+    found = (
+        check_script(name, text) if fixture.suffix != ".py" else check_source(name, text, lab=True)
+    )
     assert {(f.line, f.rule) for f in found} == expected(text)
 
 
@@ -138,6 +140,7 @@ def test_min_severity_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main([str(deprecated)]) == 0  # warnings do not fail
     assert "LK012" in capsys.readouterr().out
     assert main(["--fail-on", "warning", str(deprecated)]) == 1  # unless asked to
+    capsys.readouterr()
     assert main(["--min-severity", "error", str(deprecated)]) == 0
     out = capsys.readouterr().out
     assert "LK012" not in out and "nothing to migrate" in out

@@ -64,7 +64,9 @@ def test_files_over_the_size_cap_are_skipped_with_a_clear_message(tmp_path: Path
 def test_pep_263_encodings_are_honoured(tmp_path: Path) -> None:
     latin = tmp_path / "latin.py"
     latin.write_bytes(
-        b"# -*- coding: latin-1 -*-\n" + "GREETING = 'Grüß dich'\n".encode("latin-1") + LEGACY_LINE.encode()
+        b"# -*- coding: latin-1 -*-\n"
+        + "GREETING = 'Grüß dich'\n".encode("latin-1")
+        + LEGACY_LINE.encode()
     )
     bom = tmp_path / "bom.py"
     bom.write_bytes(b"\xef\xbb\xbf" + LEGACY_LINE.encode())
@@ -84,7 +86,9 @@ def test_undecodable_and_broken_files_are_reported_not_fatal(tmp_path: Path) -> 
     assert "syntax error at line 1" in skipped(report, tmp_path / "syntax.py")
     assert "cannot read it" in skipped(report, tmp_path / "binary.py")
     assert "syntax error" in skipped(report, tmp_path / "nul.py")
-    assert "--import failed: ModuleNotFoundError" in skipped(report, tmp_path / "imports_missing.py")
+    assert "--import failed: ModuleNotFoundError" in skipped(
+        report, tmp_path / "imports_missing.py"
+    )
     assert str(tmp_path / "plain.py") in report.checked and report.findings == []
 
 
@@ -101,4 +105,6 @@ def test_launch_scripts_are_checked(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN python agent.py download-files\n")
     (tmp_path / "run.sh").write_text("#!/bin/sh\nexec python -m livekit.agents start agent.py\n")
     report = examine([tmp_path])
-    assert [(Path(f.path).name, f.line, f.rule) for f in report.findings] == [("Dockerfile", 2, "LK029")]
+    assert [(Path(f.path).name, f.line, f.rule) for f in report.findings] == [
+        ("Dockerfile", 2, "LK029")
+    ]

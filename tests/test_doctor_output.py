@@ -183,7 +183,9 @@ SARIF_ESSENTIALS = {
 }  # fmt: skip
 
 
-def test_sarif_is_valid_2_1_0(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sarif_is_valid_2_1_0(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["--lab", "--format", "sarif", str(LEGACY)]) == 1
     log = json.loads(capsys.readouterr().out)

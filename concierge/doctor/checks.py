@@ -492,9 +492,11 @@ def _untyped(ann: ast.expr | None) -> bool:
     )
 
 
-SCRIPT_COMMAND = re.compile(  # shell form and exec form: python agent.py dev / ["python", "agent.py", "dev"]
-    r"\bpython[0-9.]*(?:[\s\"',]+-[\w-]+)*[\s\"',]+(?P<script>[\w./-]+\.py)[\s\"',]+"
-    r"(?P<cmd>dev|console|start|download-files)\b"
+SCRIPT_COMMAND = (
+    re.compile(  # shell form and exec form: python agent.py dev / ["python", "agent.py", "dev"]
+        r"\bpython[0-9.]*(?:[\s\"',]+-[\w-]+)*[\s\"',]+(?P<script>[\w./-]+\.py)[\s\"',]+"
+        r"(?P<cmd>dev|console|start|download-files)\b"
+    )
 )
 
 

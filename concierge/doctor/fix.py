@@ -180,12 +180,18 @@ def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
 
 
 def _comment_lines(comma: cst.Comma | cst.MaybeSentinel) -> list[cst.EmptyLine]:
-    """The comments a separator carries: the rest of its line, and whole lines after it."""
+    """The comments a separator carries (the rest of its line, then whole lines), as lines
+    indented like the arguments."""
     ws = comma.whitespace_after if isinstance(comma, cst.Comma) else None
     if not isinstance(ws, cst.ParenthesizedWhitespace):
         return []
-    first = [cst.EmptyLine(comment=ws.first_line.comment)] if ws.first_line.comment else []
-    return first + [line for line in ws.empty_lines if line.comment is not None]
+    lines = [line for line in ws.empty_lines if line.comment is not None]
+    if ws.first_line.comment is not None:
+        lines.insert(
+            0,
+            cst.EmptyLine(indent=ws.indent, whitespace=ws.last_line, comment=ws.first_line.comment),
+        )
+    return lines
 
 
 def _separator(call: cst.Call) -> cst.Comma:
@@ -194,7 +200,9 @@ def _separator(call: cst.Call) -> cst.Comma:
     if sep is None:
         return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     if isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
-        bare = sep.whitespace_after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        bare = sep.whitespace_after.with_changes(
+            first_line=cst.TrailingWhitespace(), empty_lines=[]
+        )
         return sep.with_changes(whitespace_after=bare)
     return sep
 
@@ -203,7 +211,9 @@ def _with_comments(comma: cst.Comma, lines: list[cst.EmptyLine]) -> cst.Comma:
     ws = comma.whitespace_after
     if not lines or not isinstance(ws, cst.ParenthesizedWhitespace):
         return comma
-    return comma.with_changes(whitespace_after=ws.with_changes(empty_lines=[*lines, *ws.empty_lines]))
+    return comma.with_changes(
+        whitespace_after=ws.with_changes(empty_lines=[*lines, *ws.empty_lines])
+    )
 
 
 def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Call:
@@ -235,9 +245,12 @@ def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Cal
     end = out[-1].with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
     args = [*middle, end]
     if kept_comments:  # after the first argument that was added
-        i = next((i for i, a in enumerate(args) if a.keyword and a.keyword.value not in _kw(call)), -1)
-        if isinstance(args[i].comma, cst.Comma):
-            args[i] = args[i].with_changes(comma=_with_comments(args[i].comma, kept_comments))
+        i = next(
+            (i for i, a in enumerate(args) if a.keyword and a.keyword.value not in _kw(call)), -1
+        )
+        comma = args[i].comma
+        if isinstance(comma, cst.Comma):
+            args[i] = args[i].with_changes(comma=_with_comments(comma, kept_comments))
     return call.with_changes(args=args)
 
 
@@ -508,7 +521,9 @@ def _insert_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
     names = list(node.names)
     i = next((i for i, a in enumerate(names) if _name(a.name) > name), len(names))
     if i < len(names):
-        new = cst.ImportAlias(cst.Name(name), comma=names[i].comma if i < len(names) - 1 else _alias_sep(names))
+        new = cst.ImportAlias(
+            cst.Name(name), comma=names[i].comma if i < len(names) - 1 else _alias_sep(names)
+        )
         names.insert(i, new)
     else:
         last = names[-1]

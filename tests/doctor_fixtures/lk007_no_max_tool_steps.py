@@ -9,5 +9,7 @@ async def add(item: str) -> str:
 def make() -> tuple[Agent, AgentSession, AgentSession]:
     agent = Agent(instructions="hi", tools=[add])
     short = AgentSession(llm="openai/gpt-4.1-mini")  # expect: LK007
-    sized = AgentSession(llm="openai/gpt-4.1-mini", max_tool_steps=3)  # 3 is enough: one tool per turn
+    sized = AgentSession(
+        llm="openai/gpt-4.1-mini", max_tool_steps=3
+    )  # 3 is enough: one tool per turn
     return agent, short, sized

@@ -1,0 +1,166 @@
+"""`doctor --fix`: each rewrite keeps comments, still parses and imports, makes its rule stop
+firing, and configures livekit-agents 1.8.9 exactly as the deprecated spelling did (checked by
+building both with the real library)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from livekit.agents import AgentServer, WorkerOptions
+from livekit.agents.types import NOT_GIVEN
+from livekit.agents.voice.room_io import RoomOptions
+
+from concierge.doctor import check_source, main
+from concierge.doctor.fix import fix_source
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "doctor_fixtures" / "fix_legacy_agent.py"
+LEGACY = ROOT / "concierge" / "lab" / "legacy" / "agent.py"
+
+
+def load(path: Path, name: str, package: str | None = None) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    if package:
+        module.__package__ = package
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModuleType, ModuleType, Any]:
+    result = fix_source("agent.py", FIXTURE.read_text(), lab=True)
+    path = tmp_path_factory.mktemp("fixed") / "fixed_agent.py"
+    path.write_text(result.after)
+    return load(FIXTURE, "_doctor_before"), load(path, "_doctor_after"), result
+
+
+def comments(source: str) -> list[str]:
+    return re.findall(r"#[^\n]*", source)
+
+
+def test_fix_rewrites_every_mechanical_rule_and_keeps_comments(fixed) -> None:
+    _, _, result = fixed
+    assert result.fixed == ["LK001", "LK007", "LK008", "LK014", "LK022", "LK025"]
+    assert set(comments(result.before)) <= set(comments(result.after))
+    still = {f.rule for f in check_source("agent.py", result.after, lab=True)}
+    assert still == {"LK012"}  # how to run the server is a person's choice
+    assert [f.rule for f in result.left] == ["LK012"]
+    assert "max_tool_steps=3,  # livekit's default, made explicit" in result.after
+    assert fix_source("agent.py", result.after, lab=True).changed is False  # idempotent
+
+
+async def test_the_fixed_session_is_configured_exactly_as_before(fixed) -> None:
+    before, after, _ = fixed
+    old, new = before.make_session(), after.make_session()
+    assert new._opts.turn_handling == old._opts.turn_handling
+    assert new._opts.max_tool_steps == old._opts.max_tool_steps == 3
+    assert after.Concierge()._turn_handling == before.Concierge()._turn_handling
+
+
+async def test_the_fixed_room_options_are_the_same(fixed) -> None:
+    before, after, _ = fixed
+
+    class Recorder:
+        kwargs: dict[str, Any] = {}
+
+        async def start(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    class Ctx:
+        room = None
+
+    resolved = []
+    for module in (before, after):
+        recorder = Recorder()
+        await module.start(recorder, Ctx())
+        kw = recorder.kwargs
+        options = RoomOptions._ensure_options(
+            kw.get("room_options", NOT_GIVEN),
+            room_input_options=kw.get("room_input_options", NOT_GIVEN),
+            room_output_options=kw.get("room_output_options", NOT_GIVEN),
+        )
+        resolved.append(
+            (
+                options.get_audio_input_options(),
+                options.get_text_input_options() is None,
+                options.get_video_input_options(),
+                options.get_audio_output_options(),
+                options.get_text_output_options(),
+                options.close_on_disconnect,
+                options.delete_room_on_close,
+            )
+        )
+    assert resolved[0] == resolved[1]
+    assert resolved[1][0].sample_rate == 16000 and resolved[1][4] is None
+
+
+def test_the_fixed_server_is_what_worker_options_became(fixed) -> None:
+    before, after, _ = fixed
+    old = AgentServer.from_server_options(
+        WorkerOptions(
+            entrypoint_fnc=before.entrypoint, prewarm_fnc=before.prewarm, agent_name="concierge"
+        )
+    )
+    new = after.server
+    assert isinstance(new, AgentServer)
+    assert new._entrypoint_fnc.__name__ == old._entrypoint_fnc.__name__ == "entrypoint"
+    assert new._setup_fnc.__name__ == old._setup_fnc.__name__ == "prewarm"
+    assert new._agent_name == old._agent_name == "concierge"
+
+
+def test_diff_is_the_default_and_write_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = tmp_path / "agent.py"
+    agent.write_text(FIXTURE.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["--fix", "agent.py"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- a/agent.py\n+++ b/agent.py\n")
+    assert "+server = AgentServer(setup_fnc=prewarm)" in out and "What only a person can do:" in out
+    assert agent.read_text() == FIXTURE.read_text()  # a diff only
+    assert main(["--fix", "--write", "agent.py"]) == 0
+    assert "fixed agent.py: LK001, LK008, LK014, LK022, LK025" in capsys.readouterr().out
+    assert {f.rule for f in check_source("agent.py", agent.read_text())} == {"LK012"}
+    assert main(["--write", "agent.py"]) == 2  # --write without --fix is a usage error
+
+
+def test_unsafe_rewrites_are_left_for_a_person() -> None:
+    """A value whose meaning depends on its run-time type is not rewritten; nor is an
+    entrypoint whose prewarm function is defined after it."""
+    source = (
+        "from livekit.agents import AgentSession, WorkerOptions, cli\n"
+        "def make(flag):\n"
+        "    return AgentSession(allow_interruptions=flag, preemptive_generation=flag)\n"
+        "async def entrypoint(ctx):\n"
+        "    pass\n"
+        "def prewarm(proc):\n"
+        "    pass\n"
+        "cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint, prewarm_fnc=prewarm))\n"
+    )
+    result = fix_source("agent.py", source)
+    assert not result.changed
+    assert {f.rule for f in result.left} == {"LK001", "LK008", "LK012"}
+
+
+def test_the_legacy_agent_fixed_still_imports_and_lists_the_rest(tmp_path: Path) -> None:
+    result = fix_source(str(LEGACY), LEGACY.read_text(), lab=True)
+    assert result.fixed == ["LK001", "LK007", "LK008"]
+    path = tmp_path / "agent_fixed.py"
+    path.write_text(result.after)
+    module = load(path, "concierge.lab.legacy._agent_fixed", package="concierge.lab.legacy")
+    assert isinstance(module.server, AgentServer)
+    assert module.server._entrypoint_fnc is module.entrypoint
+    left = {f.rule for f in result.left}
+    assert {"LK001", "LK007", "LK008"}.isdisjoint(left)
+    # typed userdata, enum ids, a confirmation, a typed list, "null": only a person can do those
+    assert {"LK006", "LK005", "LK030", "LK004", "LK003", "LK010", "LK012"} <= left
