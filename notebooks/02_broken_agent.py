@@ -167,15 +167,67 @@ table([(t.attempt, t.outcome) for t in tries], ["attempt", "what happened"])
 # ## The legacy agent under the doctor
 #
 # Everything above, found without running anything: `python -m concierge doctor` reads the
-# module's syntax tree (and with `--import`, the real schemas). You will use it on your own agents.
+# module's syntax tree (with `--import`, the real schemas too; with `--lab`, this lab's own
+# opinions, at info level). Severities mean one thing each: **error** fails at run time or is
+# rejected by a provider, **warning** runs but behaves badly (1.8.9 deprecations included),
+# **info** is a recommendation. You will use it on your own agents.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 from concierge.doctor import examine
 
-report = examine([legacy.__file__], import_modules=True)
+report = examine([legacy.__file__], import_modules=True, lab=True)
 print(sorted(report.rules_found()))
 print(report.to_text().splitlines()[-1])
+
+# %% [markdown]
+# The report groups findings by rule and says why and how to fix once per rule (this is the
+# notebook rendering; the terminal prints the same, and `--format sarif` feeds GitHub code
+# scanning):
+
+# %%
+report
+
+# %% [markdown]
+# ## The mechanical half, done for you: `doctor --fix`
+#
+# `python -m concierge doctor --fix --lab agent.py` rewrites, with libcst (comments and layout
+# kept), only what provably behaves the same under 1.8.9: `WorkerOptions` becomes an
+# `AgentServer` with `@server.rtc_session()` on the entrypoint, the deprecated endpointing keyword
+# becomes `turn_handling=TurnHandlingOptions(...)`, and the session gets an explicit
+# `max_tool_steps` (livekit's default, with a comment to size it). It prints the diff; `--write`
+# applies it. The legacy file itself stays as it is — here is the diff it would apply:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from pathlib import Path
+
+from concierge.doctor.fix import fix_source, manual_steps
+
+fixed = fix_source("concierge/lab/legacy/agent.py", Path(legacy.__file__).read_text(), lab=True)
+print("fixed:", ", ".join(fixed.fixed))
+print(fixed.diff())
+
+# %% [markdown]
+# The rewritten module still imports, and its server has the entrypoint registered:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import types
+
+rewritten = types.ModuleType("concierge.lab.legacy.agent_fixed")
+rewritten.__package__ = "concierge.lab.legacy"
+exec(compile(fixed.after, "agent_fixed.py", "exec"), rewritten.__dict__)
+print(type(rewritten.server).__name__, "serving", rewritten.server._entrypoint_fnc.__name__)
+
+# %% [markdown]
+# What is left is what only a person can decide — typed userdata instead of globals, enum ids,
+# a confirmation before checkout, a typed list, what "null" means, how to run the server. The
+# rest of the lab does exactly that:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(manual_steps([fixed]))
 
 # %% [markdown]
 # ## Recap — what broke, and where it is fixed

@@ -163,7 +163,8 @@ table([(name, len(strict_parameters(t)["properties"]), check_tool(t) or "ok") fo
 import concierge.agent
 from concierge.doctor import examine
 
-report = examine([concierge.agent.__file__, tools_module.__file__], import_modules=True)
+# --import: the real schemas too; --lab: this lab's opinions as well (typed context, enum ids...)
+report = examine([concierge.agent.__file__, tools_module.__file__], import_modules=True, lab=True)
 print(report.to_text())
 
 # %% [markdown]

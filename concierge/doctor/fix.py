@@ -114,8 +114,8 @@ class FixResult:
             difflib.unified_diff(
                 self.before.splitlines(keepends=True),
                 self.after.splitlines(keepends=True),
-                f"a/{self.path}",
-                f"b/{self.path}",
+                f"a/{self.path.lstrip('/')}",
+                f"b/{self.path.lstrip('/')}",
             )
         )
 
@@ -605,8 +605,8 @@ def manual_steps(results: Sequence[FixResult]) -> str:
         groups, key=lambda r: ("error", "warning", "info").index(RULES[r].severity)
     ):
         rule, found = RULES[rule_id], groups[rule_id]
-        where = ", ".join(f"{Path(f.path).name}:{f.line}" for f in found[:6]) + (
-            " …" if len(found) > 6 else ""
+        where = ", ".join(f"{f.path}:{f.line}" for f in found[:4]) + (
+            " …" if len(found) > 4 else ""
         )
         out.append(f"  {rule_id} {rule.name} ({rule.severity}; {where})")
         out.append(f"      {rule.fix}")
