@@ -3,7 +3,7 @@
     python -m concierge start            # register the AgentServer with LiveKit (production)
     python -m concierge dev              # same, with dev defaults (no load limit, debug logs)
     python -m concierge console          # talk to the agent in this terminal (needs PortAudio)
-    python -m concierge doctor PATH...   # find legacy patterns in any agent module
+    python -m concierge doctor PATH...   # find legacy patterns in any agent (--fix rewrites them)
     python -m concierge seed [--sql]     # load the menu into the store (or print seed SQL)
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
 

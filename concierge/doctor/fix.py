@@ -36,7 +36,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .checks import check_source, is_tool
 from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
-from .rules import RULES, SESSION_TURN_KWARGS, Finding
+from .rules import AGENT_TURN_KWARGS, RULES, SESSION_TURN_KWARGS, Finding
 
 SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
     "prewarm_fnc": ("server", "setup_fnc"), "agent_name": ("session", "agent_name"),
@@ -351,6 +351,7 @@ class _Fixer(cst.CSTTransformer):
             None  # entrypoint, AgentServer(...), rtc_session args
         )
         self.note_session = False
+        self.classes: list[cst.ClassDef] = []
         self.worker_options: cst.Call | None = None
         self._plan_server(module)
 
@@ -437,21 +438,24 @@ class _Fixer(cst.CSTTransformer):
                 self.fixed.add("LK022" if callee == "WarmTransferTask" else "LK025")
         if last == "AgentSession":
             updated = self._session(updated)
-        elif last in ("Agent", "AgentTask") or last == "__init__":
-            updated = self._turn_kwargs(
-                updated,
-                frozenset(
-                    {
-                        "turn_detection",
-                        "min_endpointing_delay",
-                        "max_endpointing_delay",
-                        "allow_interruptions",
-                    }
-                ),
-            )
+        elif last in ("Agent", "AgentTask") or (last == "__init__" and self._in_agent_class()):
+            updated = self._turn_kwargs(updated, AGENT_TURN_KWARGS)
         if last == "start" and {"room_input_options", "room_output_options"} & _kw(updated).keys():
             updated = self._room_options(updated)
         return updated
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        self.classes.pop()
+        return updated
+
+    def _in_agent_class(self) -> bool:
+        """`super().__init__(...)` inside a class deriving from Agent or AgentTask."""
+        return bool(self.classes) and any(
+            _last(b.value) in ("Agent", "AgentTask") for b in self.classes[-1].bases
+        )
 
     def _turn_kwargs(self, call: cst.Call, names: frozenset[str]) -> cst.Call:
         kw = _kw(call)
