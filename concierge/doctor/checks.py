@@ -33,6 +33,8 @@ MUTATORS = {
     "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "add",
     "discard", "setdefault", "sort", "reverse", "add_line", "add_item",
 }  # fmt: skip
+#: A comment saying the default tool-step cap is kept on purpose ("the default max_tool_steps ...").
+KEPT_DEFAULT = re.compile(r"#.*(max_tool_steps.*default|default.*max_tool_steps)")
 IRREVERSIBLE = re.compile(
     r"(^|_)(checkout|place_order|pay|purchase|submit_order|cancel_order)(_|$)"
 )
@@ -115,8 +117,8 @@ def _on_event(node: ast.AST, event: str) -> bool:
 
 
 class Checker(ast.NodeVisitor):
-    def __init__(self, path: str, tree: ast.Module, *, lab: bool) -> None:
-        self.path, self.lab = path, lab
+    def __init__(self, path: str, tree: ast.Module, *, lab: bool, lines: list[str]) -> None:
+        self.path, self.lab, self.lines = path, lab, lines
         self.test = is_test_file(path)
         self.findings: list[Finding] = []
         self.module_state = _module_state(tree)
@@ -376,9 +378,9 @@ class Checker(ast.NodeVisitor):
         if "userdata" in kw:
             self.keeps_state = True
         if self.lab and not self.test and self.has_tools and "max_tool_steps" not in kw:
-            self.add(
-                node, "LK007", "AgentSession(...) in a module with tools, without max_tool_steps="
-            )
+            around = self.lines[max(node.lineno - 2, 0) : node.end_lineno or node.lineno]
+            if not any(KEPT_DEFAULT.search(line) for line in around):
+                self.add(node, "LK007", "AgentSession(...) with tools, without max_tool_steps=")
 
     def _turn_kwargs(
         self, node: ast.Call, kw: dict[str, ast.keyword], names: frozenset[str], callee: str
@@ -514,7 +516,7 @@ def check_script(path: str, text: str) -> list[Finding]:
 def check_source(path: str, source: str, *, lab: bool = False) -> list[Finding]:
     """Findings for one module's source. Raises SyntaxError if it does not parse."""
     tree = ast.parse(source, filename=path)
-    checker = Checker(path, tree, lab=lab)
+    checker = Checker(path, tree, lab=lab, lines=source.splitlines())
     checker.visit(tree)
     if (
         lab
