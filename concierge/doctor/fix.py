@@ -254,6 +254,25 @@ def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Cal
     return call.with_changes(args=args)
 
 
+def _arg_indent(call: cst.Call) -> str | None:
+    """The indentation of a multi-line call's arguments (relative to its block), else None."""
+    ws = next((a.comma.whitespace_after for a in call.args if isinstance(a.comma, cst.Comma)), None)
+    return ws.last_line.value if isinstance(ws, cst.ParenthesizedWhitespace) else None
+
+
+def _spread(arg: cst.Arg, call: cst.Call) -> cst.Arg:
+    """`arg`'s call value one argument per line when `call` itself is laid out that way."""
+    indent, value = _arg_indent(call), arg.value
+    if indent is None or not isinstance(value, cst.Call) or len(value.args) < 2:
+        return arg
+    code = cst.Module([]).code_for_node
+    inner = [
+        f"{indent}    {code(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))}," for a in value.args
+    ]
+    text = f"{code(value.func)}(\n" + "\n".join(inner) + f"\n{indent})"
+    return arg.with_changes(value=cst.parse_expression(text))
+
+
 def _preemptive(value: cst.BaseExpression) -> cst.BaseExpression | None:
     """`preemptive_generation=` as TurnHandlingOptions takes it: a bool becomes {"enabled": b}."""
     if m.matches(value, m.Name("True") | m.Name("False")):
@@ -267,7 +286,7 @@ def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg 
     endpointing: dict[str, cst.BaseExpression] = {}
     interruption: dict[str, cst.BaseExpression] = {}
     options: list[cst.Arg] = []
-    for name in sorted(names & kw.keys(), key=lambda n: n != "turn_detection"):
+    for name in sorted((n for n in kw if n in names), key=lambda n: n != "turn_detection"):
         value = kw[name].value
         if name == "turn_detection":
             options.append(_arg("turn_detection", value))
@@ -466,7 +485,7 @@ class _Fixer(cst.CSTTransformer):
             return call
         AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "TurnHandlingOptions")
         self.fixed.add("LK008")
-        return _replace_args(call, set(names & kw.keys()), [new])
+        return _replace_args(call, set(names & kw.keys()), [_spread(new, call)])
 
     def _session(self, call: cst.Call) -> cst.Call:
         call = self._turn_kwargs(call, SESSION_TURN_KWARGS)
@@ -507,7 +526,7 @@ class _Fixer(cst.CSTTransformer):
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", old)
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents.voice", old)
         self.fixed.add("LK014")
-        return _replace_args(call, made[1], [made[0]])
+        return _replace_args(call, made[1], [_spread(made[0], call)])
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
