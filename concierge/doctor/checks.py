@@ -104,6 +104,16 @@ def keywords(call: ast.Call) -> dict[str, ast.keyword]:
     return {k.arg: k for k in call.keywords if k.arg is not None}
 
 
+SESSION_NAME = re.compile(r"_?(agent_|primary_)?session")
+
+
+def _is_session(call: ast.Call) -> bool:
+    """`session.on(...)`, `ctx.session.on(...)`, `self._session.on(...)`: an AgentSession, whose
+    `metrics_collected` is deprecated (a model's or a realtime session's own event is not)."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else call.func
+    return bool(SESSION_NAME.fullmatch(short(receiver)))
+
+
 def _on_event(node: ast.AST, event: str) -> bool:
     """`x.on("event")` or `x.on("event", handler)`."""
     return (
@@ -342,7 +352,7 @@ class Checker(ast.NodeVisitor):
     def _deprecated_call(
         self, node: ast.Call, name: str, last: str, kw: dict[str, ast.keyword]
     ) -> None:
-        if _on_event(node, "metrics_collected"):
+        if _on_event(node, "metrics_collected") and _is_session(node):
             self.add(node, "LK013", f'`{name}("metrics_collected")`')
         if last in ("RoomInputOptions", "RoomOutputOptions"):
             self.add(node, "LK014", f"`{last}(...)`; use `room_io.RoomOptions`")

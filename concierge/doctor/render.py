@@ -26,7 +26,6 @@ COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "dim"
 RESET = "\033[0m"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-INFO_URI = "https://github.com/livekit/agents"
 
 
 def by_rule(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
@@ -224,7 +223,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "concierge-doctor", "informationUri": INFO_URI, "rules": rules}},
+                "tool": {"driver": {"name": "concierge-doctor", "rules": rules}},
                 "invocations": [
                     {"executionSuccessful": True, "toolExecutionNotifications": notifications,
                      "workingDirectory": {"uri": Path(os.getcwd()).as_uri()}}
