@@ -161,10 +161,12 @@ table([(name, len(strict_parameters(t)["properties"]), check_tool(t) or "ok") fo
 # %%
 # NBVAL_CHECK_OUTPUT
 import concierge.agent
+import concierge.server
 from concierge.doctor import examine
 
 # --import: the real schemas too; --lab: this lab's opinions as well (typed context, enum ids...)
-report = examine([concierge.agent.__file__, tools_module.__file__], import_modules=True, lab=True)
+migrated = [concierge.agent.__file__, concierge.server.__file__, tools_module.__file__]
+report = examine(migrated, import_modules=True, lab=True)
 print(report.to_text())
 
 # %% [markdown]

@@ -19,7 +19,7 @@ FIXTURES = ROOT / "tests" / "doctor_fixtures"
 LEGACY = ROOT / "concierge" / "lab" / "legacy" / "agent.py"
 MIGRATED = [
     ROOT / "concierge" / name
-    for name in ("agent.py", "tools.py", "state.py", "session.py", "providers.py")
+    for name in ("agent.py", "server.py", "tools.py", "state.py", "session.py", "providers.py")
 ]
 EXPECT = re.compile(r"# expect: ((?:LK\d{3}\s*)+)")
 
