@@ -200,6 +200,16 @@ def test_sarif_is_valid_2_1_0(
     assert levels["LK004"] == "error" and levels["LK006"] == "warning" and levels["LK030"] == "note"
 
 
+def test_every_format_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt, start in (
+        ("markdown", "| severity | means |"),
+        ("html", "<p>1 file checked"),
+        ("text", "Severity:"),
+    ):
+        assert main(["--format", fmt, str(LEGACY)]) == 1
+        assert capsys.readouterr().out.startswith(start), fmt
+
+
 def test_json_lists_findings_and_skipped(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--json", str(LEGACY)]) == 1
     data = json.loads(capsys.readouterr().out)
