@@ -369,8 +369,19 @@ class Checker(ast.NodeVisitor):
             self.add(kw["e2ee"], "LK025", "connect(e2ee=...)")
         if last == "AsyncToolset" and "on_duplicate_call" in kw:
             self.add(kw["on_duplicate_call"], "LK018", "AsyncToolset(on_duplicate_call=...)")
-        if "inference_class" in kw and "Realtime" in name:
-            self.add(kw["inference_class"], "LK028", f"{last}(inference_class=...)")
+        for k in sorted({"inference_class", "api_version"} & kw.keys()):
+            if "RealtimeModel" in name:  # openai.LLM.with_azure(api_version=) is not deprecated
+                self.add(kw[k], "LK028", f"{name}({k}=...)")
+        legacy_io = {
+            "start": ("room_input_options", "room_output_options"),
+            "RoomIO": ("input_options", "output_options"),
+        }
+        for k in legacy_io.get(last, ()):
+            value = kw[k].value if k in kw else None
+            if value is not None and short(value) not in ("RoomInputOptions", "RoomOutputOptions"):
+                self.add(
+                    kw[k], "LK014", f"{last}({k}=...); use `room_options=room_io.RoomOptions(...)`"
+                )
         for value in [*node.args, *(k.value for k in node.keywords)]:
             if isinstance(value, ast.Constant) and value.value in DEPRECATED_REALTIME_MODELS:
                 self.add(
