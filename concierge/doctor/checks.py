@@ -56,6 +56,19 @@ DEPRECATED_ATTRIBUTES = {
     "utils.combine_frames": "LK027",
     "llm.AsyncRunContext": "LK017",
 }
+#: (callee, keyword) -> rule: keyword arguments 1.8.9 marks deprecated.
+DEPRECATED_KEYWORDS = {
+    ("update_options", "min_endpointing_delay"): "LK021",
+    ("update_options", "max_endpointing_delay"): "LK021",
+    ("WarmTransferTask", "target_phone_number"): "LK022",
+    ("connect", "e2ee"): "LK025",
+    ("AsyncToolset", "on_duplicate_call"): "LK018",
+}
+#: Calls that still take the deprecated RoomInputOptions / RoomOutputOptions by keyword.
+LEGACY_ROOM_IO = {
+    "start": ("room_input_options", "room_output_options"),
+    "RoomIO": ("input_options", "output_options"),
+}
 REPLACEMENT = {
     "UsageCollector": "metrics.ModelUsageCollector",
     "UsageSummary": "LLMModelUsage / TTSModelUsage / STTModelUsage",
@@ -356,39 +369,22 @@ class Checker(ast.NodeVisitor):
             self.add(node, "LK013", f'`{name}("metrics_collected")`')
         if last in ("RoomInputOptions", "RoomOutputOptions"):
             self.add(node, "LK014", f"`{last}(...)`; use `room_io.RoomOptions`")
-        if last == "update_options":
-            for k in sorted({"min_endpointing_delay", "max_endpointing_delay"} & kw.keys()):
-                self.add(kw[k], "LK021", f"update_options({k}=...)")
-        if last == "WarmTransferTask" and "target_phone_number" in kw:
-            self.add(
-                kw["target_phone_number"], "LK022", "WarmTransferTask(target_phone_number=...)"
+        for k in sorted(kw):
+            rule = DEPRECATED_KEYWORDS.get((last, k)) or (
+                "LK023" if last in EXTRA_INSTRUCTIONS_TASKS and k == "extra_instructions" else None
             )
-        if last in EXTRA_INSTRUCTIONS_TASKS and "extra_instructions" in kw:
-            self.add(kw["extra_instructions"], "LK023", f"{last}(extra_instructions=...)")
-        if last == "connect" and "e2ee" in kw:
-            self.add(kw["e2ee"], "LK025", "connect(e2ee=...)")
-        if last == "AsyncToolset" and "on_duplicate_call" in kw:
-            self.add(kw["on_duplicate_call"], "LK018", "AsyncToolset(on_duplicate_call=...)")
-        for k in sorted({"inference_class", "api_version"} & kw.keys()):
-            if "RealtimeModel" in name:  # openai.LLM.with_azure(api_version=) is not deprecated
-                self.add(kw[k], "LK028", f"{name}({k}=...)")
-        legacy_io = {
-            "start": ("room_input_options", "room_output_options"),
-            "RoomIO": ("input_options", "output_options"),
-        }
-        for k in legacy_io.get(last, ()):
+            if rule:
+                self.add(kw[k], rule, f"{last}({k}=...)")
+            if k in ("inference_class", "api_version") and "RealtimeModel" in name:
+                self.add(kw[k], "LK028", f"{name}({k}=...)")  # not openai.LLM.with_azure's
+        for k in LEGACY_ROOM_IO.get(last, ()):
             value = kw[k].value if k in kw else None
             if value is not None and short(value) not in ("RoomInputOptions", "RoomOutputOptions"):
-                self.add(
-                    kw[k], "LK014", f"{last}({k}=...); use `room_options=room_io.RoomOptions(...)`"
-                )
+                self.add(kw[k], "LK014", f"{last}({k}=...); use `room_options=RoomOptions(...)`")
         for value in [*node.args, *(k.value for k in node.keywords)]:
             if isinstance(value, ast.Constant) and value.value in DEPRECATED_REALTIME_MODELS:
-                self.add(
-                    value,
-                    "LK028",
-                    f"model {value.value!r}; use {DEPRECATED_REALTIME_MODELS[value.value]!r}",
-                )
+                new = DEPRECATED_REALTIME_MODELS[value.value]
+                self.add(value, "LK028", f"model {value.value!r}; use {new!r}")
 
     def _session(self, node: ast.Call, kw: dict[str, ast.keyword]) -> None:
         self._turn_kwargs(node, kw, SESSION_TURN_KWARGS, "AgentSession")
