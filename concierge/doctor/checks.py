@@ -76,8 +76,6 @@ REPLACEMENT = {
     "SpeechStream": "stt.RecognizeStream",
     "merge_frames": "rtc.combine_audio_frames",
     "combine_frames": "rtc.combine_audio_frames",
-    "RoomInputOptions": "room_io.RoomOptions",
-    "RoomOutputOptions": "room_io.RoomOptions",
 }
 
 
@@ -421,7 +419,7 @@ class Checker(ast.NodeVisitor):
 
 
 def _module_state(tree: ast.Module) -> dict[str, int]:
-    """Module-level names bound to something mutable (a literal container or a call)."""
+    """Public module-level names bound to something mutable (a literal container or a call)."""
     names: dict[str, int] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign):
@@ -434,7 +432,13 @@ def _module_state(tree: ast.Module) -> dict[str, int]:
             value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp
         ) or (isinstance(value, ast.Call) and short(value) not in IMMUTABLE_FACTORIES)
         for t in targets:
-            if isinstance(t, ast.Name) and mutable and not t.id.isupper():
+            # CONSTANTS and _private caches are shared on purpose; a public mutable is state
+            if (
+                isinstance(t, ast.Name)
+                and mutable
+                and not t.id.isupper()
+                and not t.id.startswith("_")
+            ):
                 names[t.id] = stmt.lineno
     return names
 
