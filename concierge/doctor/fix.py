@@ -23,6 +23,7 @@ what only a person can do. `fix_source` is pure; `fix_main` prints a unified dif
 from __future__ import annotations
 
 import ast
+import builtins
 import difflib
 import sys
 from collections.abc import Sequence
@@ -357,18 +358,9 @@ class _Fixer(cst.CSTTransformer):
         self.defined = {
             s.name.value: i for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef)
         }
-        self.bound = {
-            t.target.value
-            for s in module.body
-            if isinstance(s, cst.SimpleStatementLine)
-            for b in s.body
-            if isinstance(b, cst.Assign)
-            for t in b.targets
-            if isinstance(t.target, cst.Name)
-        }
-        self.server: tuple[str, cst.Call, list[cst.Arg]] | None = (
-            None  # entrypoint, AgentServer(...), rtc_session args
-        )
+        self.first_bound = _first_bindings(module)
+        #: the entrypoint's name, `AgentServer(...)`, and the arguments of `rtc_session(...)`
+        self.server: tuple[str, cst.Call, list[cst.Arg]] | None = None
         self.note_session = False
         self.classes: list[cst.ClassDef] = []
         self.worker_options: cst.Call | None = None
@@ -390,7 +382,11 @@ class _Fixer(cst.CSTTransformer):
                 continue
             kw = _kw(opts)
             entry = kw.get("entrypoint_fnc")
-            if entry is None or not isinstance(entry.value, cst.Name) or "server" in self.bound:
+            if (
+                entry is None
+                or not isinstance(entry.value, cst.Name)
+                or "server" in self.first_bound
+            ):
                 continue
             fn = entry.value.value
             if fn not in self.defined or any(a.keyword is None for a in opts.args):
@@ -403,16 +399,20 @@ class _Fixer(cst.CSTTransformer):
                 if name not in SERVER_ARGS:
                     return
                 where, new = SERVER_ARGS[name]
-                if (
-                    where == "server"
-                    and isinstance(a.value, cst.Name)
-                    and self.defined.get(a.value.value, -1) > self.defined[fn]
-                ):
-                    return  # defined after the entrypoint: `server = AgentServer(...)` would not see it
+                if not self._known_before(a.value, self.defined[fn]):
+                    return  # `server = AgentServer(...)` goes above the entrypoint: it must not
+                    # use a name bound only further down
                 (server_args if where == "server" else session_args).append(_arg(new, a.value))
             self.server = (fn, _call("AgentServer", server_args), session_args)
             self.worker_options = opts
             return
+
+    def _known_before(self, value: cst.BaseExpression, index: int) -> bool:
+        names = {n.value for n in m.findall(value, m.Name()) if isinstance(n, cst.Name)}
+        return all(
+            self.first_bound.get(n, -1) < index if n in self.first_bound else hasattr(builtins, n)
+            for n in names
+        )
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
         if self.server is None or "LK001" not in self.fixed:
@@ -536,6 +536,33 @@ class _Fixer(cst.CSTTransformer):
         self.note_session = False
         indent_note = cst.EmptyLine(comment=cst.Comment(MAX_TOOL_STEPS_NOTE))
         return updated.with_changes(leading_lines=[*updated.leading_lines, indent_note])
+
+
+def _first_bindings(module: cst.Module) -> dict[str, int]:
+    """Each module-level name and the index of the first top-level statement that binds it."""
+    first: dict[str, int] = {}
+    for i, stmt in enumerate(module.body):
+        names: list[str] = []
+        if isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+            names = [stmt.name.value]
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    names += [
+                        t.target.value for t in small.targets if isinstance(t.target, cst.Name)
+                    ]
+                elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    names.append(small.target.value)
+                elif isinstance(small, cst.Import | cst.ImportFrom) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    names += [
+                        _name(a.asname.name if a.asname else a.name).split(".")[0]  # type: ignore[arg-type]
+                        for a in small.names
+                    ]
+        for n in names:
+            first.setdefault(n, i)
+    return first
 
 
 def _insert_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
