@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from livekit.agents import AgentServer, WorkerOptions
 from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice.room_io import RoomOptions
@@ -181,3 +183,41 @@ def test_code_with_nothing_to_fix_comes_back_byte_for_byte() -> None:
     for path in files:
         source = path.read_text()
         assert fix_source(str(path), source).after == source, path
+
+
+_TURN_DETECTION = {"turn_detection": st.sampled_from(["vad", "manual", "stt", "realtime_llm"])}
+_TURN_VALUES = {
+    "min_endpointing_delay": st.floats(0.0, 3.0, allow_nan=False),
+    "max_endpointing_delay": st.floats(3.0, 9.0, allow_nan=False),
+    "allow_interruptions": st.booleans(),
+    "min_interruption_duration": st.floats(0.0, 2.0, allow_nan=False),
+    "min_interruption_words": st.integers(0, 5),
+    "false_interruption_timeout": st.none() | st.floats(0.5, 4.0, allow_nan=False),
+    "agent_false_interruption_timeout": st.none() | st.floats(0.5, 4.0, allow_nan=False),
+    "resume_false_interruption": st.booleans(),
+    "discard_audio_if_uninterruptible": st.booleans(),
+    "preemptive_generation": st.booleans()
+    | st.fixed_dictionaries(
+        {"enabled": st.booleans()}, optional={"max_retries": st.integers(0, 5)}
+    ),
+}
+
+
+# turn_detection is always given: without it each session builds its own default TurnDetector
+# (slow, and two instances never compare equal)
+@settings(
+    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(kwargs=st.fixed_dictionaries(_TURN_DETECTION, optional=_TURN_VALUES))
+async def test_any_deprecated_session_kwargs_fix_to_the_same_turn_handling(kwargs) -> None:
+    """Whatever mix of deprecated keywords (and literal values) a session is built with, the
+    rewritten `turn_handling=TurnHandlingOptions(...)` makes livekit 1.8.9 resolve the same options."""
+    call = "AgentSession(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
+    source = f"from livekit.agents import AgentSession\nsession = {call}\n"
+    result = fix_source("agent.py", source)
+    assert result.fixed == ["LK008"] and "turn_handling=TurnHandlingOptions(" in result.after
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    exec(compile(source, "before.py", "exec"), before)
+    exec(compile(result.after, "after.py", "exec"), after)
+    assert after["session"]._opts.turn_handling == before["session"]._opts.turn_handling
