@@ -186,7 +186,9 @@ print(report.to_text().splitlines()[-1])
 # scanning):
 
 # %%
-report
+from IPython.display import HTML
+
+HTML(report._repr_html_())
 
 # %% [markdown]
 # ## The mechanical half, done for you: `doctor --fix`
