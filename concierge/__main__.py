@@ -2,13 +2,16 @@
 
     python -m concierge start            # register the AgentServer with LiveKit (production)
     python -m concierge dev              # same, with dev defaults (no load limit, debug logs)
-    python -m concierge console          # talk to the agent in this terminal (needs PortAudio)
+    python -m concierge console          # type to the agent in this terminal (no keys needed)
+    python -m concierge console --audio  # speak to it (livekit's deprecated console, PortAudio)
     python -m concierge doctor PATH...   # find legacy patterns in any agent (--fix rewrites them)
     python -m concierge seed [--sql]     # load the menu into the store (or print seed SQL)
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
 
-`start`/`dev` hand over to `python -m livekit.agents start`, the entry point livekit-agents 1.8
-recommends (its built-in `cli.run_app` CLI is deprecated); `console` still needs the built-in CLI.
+`start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point
+livekit-agents 1.8 recommends (its built-in `cli.run_app` CLI is deprecated); with the LiveKit CLI
+installed, `lk agent dev` / `lk agent console` drive that same entry point. `console` types turns
+through the real `AgentSession` offline (see concierge/console.py).
 """
 
 from __future__ import annotations
@@ -22,28 +25,40 @@ from pathlib import Path
 AGENT_FILE = Path(__file__).resolve().parent / "server.py"
 
 
+SERVER_HELP = """\
+python -m concierge {command}: run concierge/server.py's AgentServer as a LiveKit worker.
+
+It registers with the LiveKit server named by LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET
+(.env is read) and waits for rooms to be dispatched to the agent "food-concierge". `start` is
+production; `dev` adds debug logs and lifts the load limit. Both run
+`python -m livekit.agents start concierge/server.py [--dev]`, the entry point livekit-agents 1.8.9
+recommends; the LiveKit CLI's `lk agent dev` runs the same thing with code reload.
+No keys? `python -m concierge console` talks to the agent offline.
+
+Options after `{command}` go to livekit's `start` command:
+"""
+
+
 def _server_command(command: str, extra: list[str]) -> int:
     from livekit.agents.__main__ import main as livekit_main
 
     from .providers import load_env
 
+    if "-h" in extra or "--help" in extra:
+        print(SERVER_HELP.format(command=command), flush=True)
+        try:
+            return livekit_main(["start", "--help"])
+        except SystemExit as done:  # argparse exits after printing help
+            return int(done.code or 0)
     load_env()
-    if command == "console":
-        from livekit.agents import cli
-
-        from .server import server
-
-        sys.argv = [sys.argv[0], "console", *extra]
-        cli.run_app(server)
-        return 0
     missing = [
         v for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(v)
     ]
     if missing:
         print(
             f"`{command}` registers the agent with a LiveKit server and needs {', '.join(missing)} "
-            "(see .env.example). To talk to the agent offline, open the lab "
-            "(bash scripts/lab.sh) or use concierge.session.offline_session().",
+            "(see .env.example). To talk to the agent offline: python -m concierge console "
+            "(or concierge.session.offline_session() in Python, or the lab: bash scripts/lab.sh).",
             file=sys.stderr,
         )
         return 2
@@ -106,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown command {argv[0]!r}; choose one of: {', '.join(commands)}", file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
-    if command in ("start", "dev", "console"):
+    if command in ("start", "dev"):
         return _server_command(command, rest)
+    if command == "console":
+        from .console import main as console_main
+
+        return console_main(rest)
     if command == "doctor":
         from .doctor import main as doctor_main
 

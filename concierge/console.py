@@ -1,0 +1,146 @@
+"""`python -m concierge console`: talk to the agent in this terminal.
+
+Text mode (the default) needs no keys, no LiveKit server and no audio device: each line you type
+is a user turn through the real `AgentSession`, built by `concierge.session.offline_session` —
+the same session builder the worker's entrypoint uses — on this process's main thread and event
+loop. You see the agent's tool calls, its reply and the cart after every turn.
+
+Audio mode (`--audio`) hands over to livekit-agents' built-in console, which needs PortAudio
+(`apt-get install libportaudio2`) and a sound device. livekit 1.8.9 deprecates that console: the
+supported one is the LiveKit CLI's `lk agent console` (it runs
+`python -m livekit.agents console concierge/server.py` for you and owns the microphone). Ours
+says so before it starts, and says in a sentence why it cannot run where it cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+__all__ = ["LK_CONSOLE_ADVICE", "main", "portaudio_problem", "run_text_console"]
+
+LK_CONSOLE_ADVICE = (
+    "livekit-agents 1.8.9 deprecates its built-in Python console; the supported one is the "
+    "LiveKit CLI: `lk agent console` (install: https://docs.livekit.io/home/cli/), run from "
+    "this repository so it finds concierge/server.py."
+)
+
+QUIT = {"quit", "exit", "bye", ":q"}
+
+
+def portaudio_problem() -> str | None:
+    """Why audio mode cannot run here, as a sentence; None when PortAudio loads."""
+    try:
+        import sounddevice  # noqa: F401  (livekit's console plays and records through it)
+    except OSError:
+        return (
+            "Audio mode needs the PortAudio library, which is not installed "
+            "(Debian/Ubuntu: sudo apt-get install libportaudio2; macOS: brew install portaudio)."
+        )
+    except ImportError:
+        return "Audio mode needs the sounddevice package: pip install sounddevice."
+    return None
+
+
+def _describe_events(result: Any) -> list[str]:
+    """The tool calls of one turn and the agent's words, as console lines."""
+    lines: list[str] = []
+    for event in result.events:
+        item = event.item
+        if event.type == "function_call":
+            lines.append(f"  tool   {item.name}({item.arguments})")
+        elif event.type == "function_call_output":
+            mark = "error" if item.is_error else "->"
+            output = item.output if len(item.output) <= 100 else item.output[:97] + "..."
+            lines.append(f"  {mark:6} {output}")
+        elif event.type == "message" and item.role == "assistant":
+            lines.append(f"agent> {item.text_content or ''}")
+    return lines
+
+
+async def run_text_console(
+    read_line: Callable[[str], str] = input,
+    out: TextIO = sys.stdout,
+    *,
+    user_id: str = "demo",
+    store_url: str | None = None,
+) -> int:
+    """Read turns with `read_line` until EOF or "quit"; print tools, reply and cart per turn."""
+    from .session import offline_session
+    from .store import open_store
+
+    store = await open_store(store_url)
+    try:
+        async with offline_session(store=store, user_id=user_id) as session:
+            model = getattr(session.llm, "model", type(session.llm).__name__)
+            print(
+                f"Concierge console, text mode: user {user_id!r}, model {model}, "
+                f"store {store.description}.\n"
+                'Type an order ("two classic cheeseburgers"), "cart", or "quit".',
+                file=out,
+                flush=True,
+            )
+            while True:
+                try:
+                    text = (await asyncio.to_thread(read_line, "you> ")).strip()
+                except EOFError:
+                    break
+                if text.lower() in QUIT:
+                    break
+                if not text:
+                    continue
+                if text.lower() != "cart":
+                    result: Any = await session.run(user_input=text)
+                    print("\n".join(_describe_events(result)), file=out)
+                print(f"  cart   {session.userdata.cart.summary()}", file=out, flush=True)
+    finally:
+        await store.close()
+    print("Bye. The cart is saved; run the console again to pick it up.", file=out, flush=True)
+    return 0
+
+
+def _audio_console(extra: Sequence[str]) -> int:
+    problem = portaudio_problem()
+    if problem:
+        print(
+            f"{problem}\nText mode works without it: python -m concierge console", file=sys.stderr
+        )
+        return 2
+    print(f"Note: {LK_CONSOLE_ADVICE}", file=sys.stderr)
+    # livekit registers plugins on import and only on the main thread: import them here,
+    # before its console starts the job on a thread.
+    import livekit.plugins.silero  # noqa: F401
+    from livekit.agents import cli
+
+    from .server import server
+
+    sys.argv = [sys.argv[0], "console", *extra]
+    cli.run_app(server)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m concierge console",
+        description="Talk to the food concierge in this terminal. "
+        "Text mode needs no keys and no audio device. " + LK_CONSOLE_ADVICE,
+    )
+    parser.add_argument("--audio", action="store_true", help="speak (livekit's console, PortAudio)")
+    parser.add_argument("--user", default="demo", help="whose cart and profile (default: demo)")
+    parser.add_argument("--store", help="store URL (default: CONCIERGE_STORE or the user data dir)")
+    args, extra = parser.parse_known_args(argv)
+    if args.audio:
+        return _audio_console(extra)
+    if extra:
+        parser.error(f"unknown arguments {' '.join(extra)} (they are for --audio)")
+    from .providers import load_env
+
+    load_env()
+    try:
+        return asyncio.run(run_text_console(user_id=args.user, store_url=args.store))
+    except KeyboardInterrupt:
+        print("\nBye.")
+        return 0

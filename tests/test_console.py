@@ -1,0 +1,111 @@
+"""`python -m concierge console` and `start/dev --help`, run the way a newcomer runs them.
+
+The console is driven through a pseudo-terminal (pexpect): a real TTY, a real prompt, typed
+lines, with no keys, no LiveKit server and no audio device.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from concierge.console import portaudio_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    """A newcomer's environment: no keys, this checkout's package first, an in-memory store."""
+    env = {k: v for k, v in os.environ.items() if "KEY" not in k and "SECRET" not in k}
+    env.pop("LIVEKIT_URL", None)
+    env.update(PYTHONPATH=str(ROOT), CONCIERGE_STORE="memory", CONCIERGE_OFFLINE="1")
+    return env
+
+
+def test_console_in_a_terminal_takes_an_order_and_shows_the_cart() -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "concierge", "console"],
+        cwd=str(ROOT),
+        env=_env(),
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect("text mode")
+        child.expect_exact("you> ")
+        child.sendline("two classic cheeseburgers and a large coke")
+        child.expect(r"tool\s+add_to_cart\(")
+        child.expect(r"agent> ")
+        child.expect(r"cart\s+Your cart: 2 × Classic Cheeseburger.*large Coke.*Total \$")
+        child.expect_exact("you> ")
+        child.sendline("remove the coke")
+        child.expect(r"cart\s+Your cart: 2 × Classic Cheeseburger — \$19\.98\. Total \$19\.98\.")
+        child.expect_exact("you> ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before
+
+
+def test_console_ends_cleanly_at_end_of_input() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", "console"],
+        input="three churros\n",
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 × Churros" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(portaudio_problem() is None, reason="PortAudio is installed here")
+def test_audio_console_without_portaudio_says_so_in_a_sentence() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", "console", "--audio"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "libportaudio2" in proc.stderr and "python -m concierge console" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_console_help_teaches_lk_agent_console() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", "console", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "lk agent console" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["start", "dev"])
+def test_server_commands_print_help_without_credentials(command: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "concierge", command, "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"python -m concierge {command}" in proc.stdout
+    assert "usage: python -m livekit.agents start" in proc.stdout
+    assert "needs LIVEKIT_URL" not in proc.stderr
