@@ -16,9 +16,11 @@ Every figure is measured in the run that prints it:
   each ordering its own items; crosstalk counts cart lines that landed in another user's cart;
 - `search_ms_p95_10k`: `Catalog.search` over a generated 10,000-item catalog;
 - `session_start_ms_cold/warm`: a started session, first in this process and then again;
-- voice: Silero VAD and end-of-turn inference per call (livekit's own metrics), speech-to-text
-  and text-to-speech real-time factors, and `voice_turn_ms_p50`: end of the user's speech to the
-  agent's first audio frame, through the whole offline voice pipeline.
+- voice: Silero VAD inference per call (the VAD model's own metrics), the end-of-turn decision,
+  speech-to-text and text-to-speech real-time factors, the session's usage
+  (`session_usage_updated`), and `voice_turn_ms_p50`: from when livekit's VAD heard the user stop
+  speaking to the agent's first audio frame, through the whole offline voice pipeline, with each
+  turn's stages on that same clock (`VoiceTurn.stages`).
 
 `--quick` runs a small version in a few seconds (the notebook uses it); results go to
 `bench/results.json`.
@@ -319,13 +321,23 @@ async def session_starts(warm_runs: int) -> tuple[float, float]:
 
 
 async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> dict[str, Any]:
-    """The offline voice pipeline, end to end: per-stage timings and real-time factors."""
+    """The offline voice pipeline, end to end: per-stage timings, usage and real-time factors.
+
+    Per-turn latency comes from `ChatMessage.metrics` (what `VoiceRig.say` reads) and usage from
+    the session's `session_usage_updated` event, as livekit 1.8.9 recommends; its session-level
+    `metrics_collected` event is deprecated. Per-inference VAD and speech-to-text timings are
+    events of the *models* themselves (`vad.on("metrics_collected")`), which are not deprecated.
+    """
     from .session import voice_session
 
-    metrics: list[Any] = []
+    vad_metrics: list[Any] = []
+    stt_metrics: list[Any] = []
+    usage: list[Any] = []
     out: dict[str, Any] = {"voice_turns": []}
     async with voice_session(playback_speed=playback_speed) as rig:
-        rig.session.on("metrics_collected", lambda ev: metrics.append(ev.metrics))
+        rig.session.on("session_usage_updated", lambda ev: usage.append(ev.usage))
+        rig.models.vad.on("metrics_collected", vad_metrics.append)
+        rig.models.stt.on("metrics_collected", stt_metrics.append)
         voice = rig.models.tts
         clips = []
         for text in turns:
@@ -334,7 +346,7 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
             clips.append((pcm, (time.perf_counter() - started), len(pcm) / 2 / 24000))
         for text, (pcm, _, _) in zip(turns, clips, strict=True):
             turn = await rig.say(pcm, 24000)
-            out["voice_turns"].append({"said": text, **turn.__dict__})
+            out["voice_turns"].append({"said": text, **turn.__dict__, "stages": turn.stages()})
             await rig.wait_until_quiet()
         stt = rig.models.stt
         from livekit import rtc
@@ -347,36 +359,46 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
             started = time.perf_counter()
             stt.transcribe(mono)
             stt_rtf.append((time.perf_counter() - started) / seconds)
-    vad = [m for m in metrics if getattr(m, "type", "") == "vad_metrics" and m.inference_count]
-    eou = [m for m in metrics if getattr(m, "type", "") == "eou_metrics"]
-    stt_calls = [m for m in metrics if getattr(m, "type", "") == "stt_metrics"]
-    out["vad_ms_per_inference"] = (
-        1000 * sum(m.inference_duration_total for m in vad) / sum(m.inference_count for m in vad)
-        if vad
-        else None
-    )
-    # livekit 1.8.9 reports no per-inference metric for the local end-of-turn model; what it
-    # reports is the end-of-utterance delay and, inside it, the wait for the transcript. The
-    # difference is the end-of-turn decision made after the transcript arrived.
-    out["eot_decision_ms_p50"] = (
-        statistics.median((m.end_of_utterance_delay - m.transcription_delay) * 1000 for m in eou)
-        if eou
-        else None
-    )
-    out["transcription_delay_ms_p50"] = (
-        statistics.median(m.transcription_delay * 1000 for m in eou) if eou else None
-    )
-    out["stt_ms_per_utterance_p50"] = (
-        statistics.median(m.duration * 1000 for m in stt_calls) if stt_calls else None
-    )
+    out.update(_voice_summary(out["voice_turns"], vad_metrics, stt_metrics))
+    out["usage"] = [repr(u) for u in usage[-1].model_usage] if usage else []
     out["tts_rtf"] = statistics.median(t / s for _, t, s in clips[1:] or clips)
     out["stt_rtf"] = statistics.median(stt_rtf)
-    voice_ms = [t["voice_turn_ms"] for t in out["voice_turns"] if t["voice_turn_ms"] is not None]
-    out["voice_turn_ms_p50"] = statistics.median(voice_ms) if voice_ms else None
     out["voice_heard_correctly"] = sum(
         _same_words(t["said"], t["heard"]) for t in out["voice_turns"]
     )
     return out
+
+
+def _voice_summary(
+    turns: list[dict[str, Any]], vad: list[Any], stt: list[Any]
+) -> dict[str, float | None]:
+    def p50(key: str) -> float | None:
+        values = [t[key] for t in turns if t.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    vad = [m for m in vad if m.inference_count]
+    decided = [
+        t["end_of_turn_ms"] - t["transcription_ms"]
+        for t in turns
+        if t.get("end_of_turn_ms") is not None and t.get("transcription_ms") is not None
+    ]
+    return {
+        "vad_ms_per_inference": (
+            1000
+            * sum(m.inference_duration_total for m in vad)
+            / sum(m.inference_count for m in vad)
+            if vad
+            else None
+        ),
+        # livekit 1.8.9 reports no per-inference figure for the local end-of-turn model; the gap
+        # between the transcript and the decision is the decision made once the words are in.
+        "eot_decision_ms_p50": statistics.median(decided) if decided else None,
+        "transcription_delay_ms_p50": p50("transcription_ms"),
+        "stt_ms_per_utterance_p50": (
+            statistics.median(m.duration * 1000 for m in stt) if stt else None
+        ),
+        "voice_turn_ms_p50": p50("voice_turn_ms"),
+    }
 
 
 def _same_words(said: str, heard: str) -> bool:
@@ -425,7 +447,11 @@ async def run(quick: bool = False) -> dict[str, Any]:
 
 
 def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Where a turn's time goes, per stage (ms), for the notebook's stacked bar chart."""
+    """Where a turn's time goes, per stage (ms), for the notebook's stacked bar chart.
+
+    Each bar's parts add up to its whole: the text turn's three layers to `turn_ms_p50`, the
+    spoken turn's stages (`VoiceTurn.stages`, all from one origin) to the mean spoken turn.
+    """
     floor, floor_tool = results["floor_ms_p50"], results["floor_tool_ms_p50"]
     text = {
         "livekit turn (floor)": floor,
@@ -435,25 +461,55 @@ def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
         "concierge: stand-in model, tools, store": max(0.0, results["turn_ms_p50"] - floor_tool),
     }
     stages: dict[str, dict[str, float]] = {"text turn": text}
-    turns = results.get("voice_turns") or []
-    if turns:
-
-        def med(key: str) -> float:
-            values = [t[key] for t in turns if t.get(key) is not None]
-            return statistics.median(values) if values else 0.0
-
-        heard = med("transcription_ms")
-        decided = max(0.0, med("end_of_turn_ms") - heard)
-        llm_ms, tts_ms = med("llm_ms"), med("tts_ms")
-        total = med("voice_turn_ms")
-        stages["voice turn"] = {
-            "silence wait (VAD) + speech-to-text": heard,
-            "end-of-turn decision": decided,
-            "model to first token": llm_ms,
-            "text-to-speech first audio": tts_ms,
-            "tools, store and pipeline": max(0.0, total - heard - decided - llm_ms - tts_ms),
+    measured = [t["stages"] for t in results.get("voice_turns") or [] if t.get("stages")]
+    if measured:
+        stages["spoken turn"] = {
+            name: statistics.fmean(s[name] for s in measured) for name in measured[0]
         }
     return stages
+
+
+def stage_chart(stages: dict[str, dict[str, float]], *, dark: bool = False) -> Any:
+    """The stacked stages as a figure read at a glance: one linear panel per kind of turn.
+
+    A text turn takes milliseconds and a spoken one hundreds, so each gets its own linear axis
+    (a shared log axis would make parts look like they do not add up). Labels and legend sit
+    under each bar; the figure is transparent with mid-grey text, readable on light and dark
+    JupyterLab themes alike (`dark=True` uses light text for a dark page).
+    """
+    import matplotlib.pyplot as plt
+
+    ink = "#d0d0d0" if dark else "#333333"
+    colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1"]
+    fig, grid = plt.subplots(
+        2 * len(stages),
+        1,
+        figsize=(8, 2.2 * len(stages)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.0, 0.6] * len(stages)},
+        layout="constrained",
+    )
+    fig.patch.set_alpha(0.0)
+    for row, (kind, parts) in enumerate(stages.items()):
+        ax, key = grid[2 * row, 0], grid[2 * row + 1, 0]
+        left = 0.0
+        for color, (name, ms) in zip(colors, parts.items(), strict=False):
+            ax.barh(0, ms, left=left, color=color, label=f"{name}: {ms:.0f} ms")
+            left += ms
+        ax.set_title(f"{kind}: {left:.0f} ms in all", color=ink, loc="left", fontsize=10)
+        ax.set_xlim(0, left * 1.02 or 1)
+        ax.set_xlabel("milliseconds", color=ink)
+        ax.set_yticks([])
+        ax.set_facecolor("none")
+        ax.tick_params(colors=ink)
+        for spine in ax.spines.values():
+            spine.set_color(ink)
+        key.axis("off")  # the legend's own row, under its bar: it never covers the data
+        handles, labels = ax.get_legend_handles_labels()
+        legend = key.legend(handles, labels, loc="upper left", ncol=2, fontsize=8, frameon=False)
+        for text in legend.get_texts():
+            text.set_color(ink)
+    return fig
 
 
 def report(results: dict[str, Any]) -> str:
@@ -469,7 +525,7 @@ def report(results: dict[str, Any]) -> str:
         },
     }
     for key, value in results.items():
-        if key == "voice_turns":
+        if key in ("voice_turns", "usage"):
             continue
         target, ok = checks.get(key, ("", None))
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -4,6 +4,15 @@
 (a paced, microphone-like stream) and a `RecordingOutput` (a speaker that keeps what it played);
 the rig it yields says an utterance, waits for the spoken reply, and reports what was heard, what
 was answered and how long each stage took. Only the microphone and the speaker are files.
+
+Every stage of a `VoiceTurn` is measured from **one origin**: the moment livekit's VAD says the
+user stopped speaking (`stopped_speaking_at` on the user's `ChatMessage.metrics`). livekit puts the
+transcript and the end-of-turn decision on that clock (`transcription_delay`,
+`end_of_turn_delay`) and the agent's first audio too (`e2e_latency` on the reply's metrics). The
+stages are the gaps between those instants, so they are never negative and add up to the whole
+turn. (The end of the *audio clip* is a different, later instant: a synthesized clip ends in a
+few hundred ms of silence that the VAD has already recognised as not-speech. Mixing the two
+origins is how a transcript can seem to arrive after the reply.)
 """
 
 from __future__ import annotations
@@ -17,19 +26,52 @@ from livekit.agents import AgentSession
 
 from .audio_io import RecordingOutput, SpeechInput
 
+#: How far the stacked stages may drift from livekit's own `e2e_latency`, in ms. The last stage
+#: ends at our speaker's first frame, stamped a few microseconds away from the instant livekit
+#: records as `started_speaking_at`; a different segment or a stale metric would be far off.
+STAGE_TOLERANCE_MS = 20.0
+
+STAGES = (
+    "VAD silence wait + speech-to-text",
+    "end-of-turn decision",
+    "model, tools and pipeline",
+    "text-to-speech to first audio",
+)
+
 
 @dataclass
 class VoiceTurn:
-    """One spoken turn, measured."""
+    """One spoken turn, measured in ms from when the VAD heard the user stop speaking."""
 
     heard: str
     reply: str
     speech_seconds: float
-    voice_turn_ms: float | None  # end of the user's speech → first agent audio frame
-    end_of_turn_ms: float | None = None
-    transcription_ms: float | None = None
-    llm_ms: float | None = None
-    tts_ms: float | None = None
+    voice_turn_ms: float | None  # user stopped speaking → the agent's first audio frame played
+    end_of_turn_ms: float | None = None  # → the end of the turn was decided
+    transcription_ms: float | None = None  # → the final transcript arrived
+    llm_ms: float | None = None  # the model's time to first token (livekit's llm_node_ttft)
+    tts_ms: float | None = None  # text-to-speech's time to first audio (tts_node_ttfb)
+    e2e_latency_ms: float | None = None  # livekit's own figure for voice_turn_ms
+
+    def stages(self) -> dict[str, float] | None:
+        """The turn as consecutive stages (`STAGES`), or None if livekit did not report them.
+
+        The model's first-token time is not a stage of its own: with preemptive generation (on by
+        default in 1.8.9) the model starts on the transcript while the end of turn is still being
+        decided, so it overlaps the stages before. What remains after the end of turn is the
+        tools, the pipeline and the text-to-speech, which starts only once the turn is decided.
+        """
+        marks = (self.transcription_ms, self.end_of_turn_ms, self.voice_turn_ms, self.tts_ms)
+        if any(m is None for m in marks):
+            return None
+        heard, decided, first_audio, tts = (float(m or 0.0) for m in marks)
+        return dict(
+            zip(
+                STAGES,
+                (heard, decided - heard, first_audio - decided - tts, tts),
+                strict=True,
+            )
+        )
 
 
 @dataclass
@@ -60,19 +102,25 @@ class VoiceRig:
             if len(self.speaker.segment_first_frames) > segments_before
             else None
         )
-        ended = self.mic.speech_ended_at
         user = self._heard[heard_before] if len(self._heard) > heard_before else None
         metrics = dict(user.metrics) if user is not None else {}
         reply_metrics = dict(reply.metrics)
+        stopped = metrics.get("stopped_speaking_at")  # livekit's clock: time.time()
+        first_audio_wall = (
+            None if first_audio is None else first_audio + (time.time() - time.perf_counter())
+        )
         return VoiceTurn(
             heard=(user.text_content or "") if user is not None else "",
             reply=reply.text_content or "",
             speech_seconds=seconds,
-            voice_turn_ms=(first_audio - ended) * 1000 if first_audio and ended else None,
+            voice_turn_ms=(
+                (first_audio_wall - stopped) * 1000 if first_audio_wall and stopped else None
+            ),
             end_of_turn_ms=_ms(metrics.get("end_of_turn_delay")),
             transcription_ms=_ms(metrics.get("transcription_delay")),
             llm_ms=_ms(reply_metrics.get("llm_node_ttft")),
             tts_ms=_ms(reply_metrics.get("tts_node_ttfb")),
+            e2e_latency_ms=_ms(reply_metrics.get("e2e_latency")),
         )
 
     @classmethod

@@ -1,0 +1,78 @@
+"""A spoken turn's stages add up: one origin, no negative stage, the turn decided before audio.
+
+The stages come from livekit's own timestamps (`ChatMessage.metrics`) measured from when its VAD
+heard the user stop speaking; the whole is livekit's `e2e_latency`. The chart that shows them is
+checked for what a viewer needs: linear axes, labels, the legend clear of the bars.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from concierge import bench
+from concierge.offline.tts import offline_tts
+from concierge.offline.voice import STAGE_TOLERANCE_MS, STAGES, VoiceTurn
+from concierge.session import voice_session
+
+
+@pytest.fixture(scope="module")
+def voice():
+    return offline_tts()
+
+
+async def test_spoken_stages_are_consistent(voice) -> None:
+    turns: list[VoiceTurn] = []
+    async with voice_session(playback_speed=8) as rig:
+        for text in ("three churros", "two classic cheeseburgers and a large coke"):
+            turns.append(await rig.say(voice.pcm16(text), 24000))
+            await rig.wait_until_quiet()
+    for turn in turns:
+        stages = turn.stages()
+        assert stages is not None and list(stages) == list(STAGES), turn
+        assert all(ms >= 0 for ms in stages.values()), stages
+        assert turn.transcription_ms is not None and turn.end_of_turn_ms is not None
+        assert turn.voice_turn_ms is not None and turn.e2e_latency_ms is not None
+        assert turn.transcription_ms <= turn.end_of_turn_ms < turn.voice_turn_ms, turn
+        # the parts, stacked, are livekit's own whole (measured independently by livekit)
+        assert abs(sum(stages.values()) - turn.e2e_latency_ms) <= STAGE_TOLERANCE_MS, turn
+
+
+def test_a_turn_without_livekit_figures_has_no_stages() -> None:
+    assert VoiceTurn("", "", 1.0, voice_turn_ms=None).stages() is None
+
+
+def _results() -> dict:
+    turns = [
+        {"stages": dict(zip(STAGES, (800.0, 10.0, 12.0, 70.0), strict=True))},
+        {"stages": dict(zip(STAGES, (900.0, 12.0, 8.0, 90.0), strict=True))},
+    ]
+    return {"floor_ms_p50": 3.0, "floor_tool_ms_p50": 6.0, "turn_ms_p50": 8.0, "voice_turns": turns}
+
+
+def test_stage_breakdown_bars_add_up_to_their_wholes() -> None:
+    stages = bench.stage_breakdown(_results())
+    assert sum(stages["text turn"].values()) == pytest.approx(8.0)
+    assert sum(stages["spoken turn"].values()) == pytest.approx((892 + 1010) / 2)
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_stage_chart_reads_at_a_glance(dark: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = bench.stage_chart(bench.stage_breakdown(_results()), dark=dark)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bars, keys = fig.axes[0::2], fig.axes[1::2]
+    assert len(bars) == 2
+    for ax, key in zip(bars, keys, strict=True):
+        assert ax.get_xscale() == "linear"
+        assert ax.get_xlabel() == "milliseconds" and "ms in all" in ax.get_title(loc="left")
+        legend = key.get_legend()
+        assert legend is not None and all(" ms" in t.get_text() for t in legend.get_texts())
+        box = legend.get_window_extent(renderer)
+        label = ax.xaxis.label.get_window_extent(renderer)
+        plot = ax.get_window_extent(renderer)
+        assert box.y1 <= min(plot.y0, label.y0) and box.y0 >= 0, "legend clear of bars and label"
+        assert box.x1 <= fig.bbox.width
+    assert fig.patch.get_alpha() == 0.0  # transparent: the page's theme shows through
