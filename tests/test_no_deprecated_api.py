@@ -143,7 +143,7 @@ async def test_live_panel_uses_no_deprecated_livekit_api() -> None:
 
 async def test_the_check_catches_a_deprecation() -> None:
     """The guard itself: a deprecated subscription is caught (else every case above is vacuous)."""
-    with pytest.raises(AssertionError, match="metrics_collected is deprecated"):
-        with no_livekit_deprecations():
-            async with offline_session() as session:
-                session.on("metrics_collected", lambda ev: None)
+    caught = pytest.raises(AssertionError, match="metrics_collected is deprecated")
+    with caught, no_livekit_deprecations():
+        async with offline_session() as session:
+            session.on("metrics_collected", lambda ev: None)
