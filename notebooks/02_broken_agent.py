@@ -13,7 +13,8 @@
 # Some of those notes turn out to be wrong for 1.8 — you will see what really happens.
 #
 # ## What you will learn
-# - the five ways the legacy agent is broken, each one happening in a cell;
+# - the legacy agent's five failures (six causes: the first has two — the recap has a row for
+#   each), each one happening in a cell;
 # - what livekit-agents 1.8.9 *really* does in each case (no infinite loop; no warning for
 #   `WorkerOptions`; a turn detector that cannot load offline);
 # - where each one is fixed later in the lab.
@@ -72,14 +73,18 @@ table([(v.tool, v.rule, v.openai_error()) for v in violations], ["tool", "rule",
 table([(p.tool, p.arguments, p.received) for p in demos.argument_parsing()], ["tool", "model sends", "tool receives"])
 
 # %% [markdown]
+# The line on stderr above, `error parsing arguments for quick_add_to_cart_tool`, is livekit's
+# own log of the last row: it refused the arguments before the tool ran.
+#
 # `null` gives the default — fine. But a model asked for an optional string often sends the
 # **text** `"null"`, and the tool gets `'null'`, a string: `get_user_profile_tool` then looks up a
 # profile called "null". And `"null"` for an `int` is refused. Notebook 3 fixes the schemas.
 #
 # ## Failure 2 · Two callers, one cart
 #
-# A worker process serves many rooms at once. Two customers order at the same time: Dana wants
-# cheeseburgers, Alex a falafel bowl. The legacy tools write to the module's `current_cart`.
+# A worker process serves many rooms at once. Two customers order at the same time: user `demo`
+# wants cheeseburgers, user `alex` a falafel bowl. The legacy tools write to the module's
+# `current_cart`.
 
 # %%
 shared = await demos.shared_cart()
@@ -146,7 +151,9 @@ table(
 
 # %% [markdown]
 # The fix (notebook 5) is to say what you mean: `server = AgentServer()` and
-# `@server.rtc_session(...)`, started with `python -m livekit.agents start`.
+# `@server.rtc_session(...)` in `concierge/server.py`, started with `python -m concierge start`
+# (which runs livekit's own `python -m livekit.agents start concierge/server.py`; with the LiveKit
+# CLI installed, `lk agent dev` while developing). Notebook 5 tells the whole story.
 #
 # ## Failure 5 · Turn detection: the recommended fix is itself deprecated
 #
@@ -160,7 +167,10 @@ table([(t.attempt, t.outcome) for t in tries], ["attempt", "what happened"])
 
 # %% [markdown]
 # Deprecated on import; refused outside a job; and inside a job, offline, it cannot find its
-# weights (they come from a model hub at run time). The 1.8 way, `inference.TurnDetector()`, runs
+# weights (they come from a model hub at run time). The stderr line above is livekit's own log of
+# that failure: `Could not find file "languages.json". Make sure you have downloaded the model`.
+# Its advice, `python -m livekit.agents download-files`, fetches the weights from that hub — it
+# needs the network this lab runs without, which is why the fix is a different detector. The 1.8 way, `inference.TurnDetector()`, runs
 # an on-device model whose weights ship in a wheel, configured through
 # `turn_handling=TurnHandlingOptions(turn_detection=...)` — notebook 6 runs it.
 #

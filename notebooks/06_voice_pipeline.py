@@ -16,9 +16,13 @@
 # ## What you will learn
 # - what `build_session` gives the session: Silero VAD, the on-device turn detector through
 #   `turn_handling=TurnHandlingOptions(...)`, and an explicit `max_tool_steps`;
-# - a spoken turn, end to end, with livekit's own per-stage timings;
+# - a spoken turn, end to end, with livekit's own timestamps — every stage measured from one
+#   origin, so the parts add up to the whole;
 # - the `max_tool_steps` fix: the same long order under the default cap and under the agent's;
-# - what happens when the caller talks over the agent (an interruption);
+# - what happens when the caller talks over the agent (an interruption) — and the 3 s in which
+#   livekit does not listen;
+# - reading metrics the 1.8.9 way (`ChatMessage.metrics`, `session_usage_updated`; the old
+#   `metrics_collected` event is deprecated);
 # - where a turn's time goes, from a small benchmark, as a chart.
 #
 # ## Prerequisites
@@ -98,22 +102,45 @@ table([("heard", turn.heard), ("replied", turn.reply), ("agent audio recorded", 
 print(cart)
 
 # %% [markdown]
-# livekit measured each stage of that turn (the numbers vary run to run):
+# livekit timestamps each turn on the messages themselves (`ChatMessage.metrics`). The user's
+# message carries `stopped_speaking_at` — when the VAD heard the caller stop — and, **from that
+# instant**, `transcription_delay` (the final transcript arrived) and `end_of_turn_delay` (the turn
+# was decided); the agent's reply carries `e2e_latency`, from that same instant to its first
+# audio. Measured from one origin, the stages are the gaps between those instants
+# (`VoiceTurn.stages()`, numbers vary run to run):
 
 # %%
-table(
-    [("user speech", f"{turn.speech_seconds * 1000:.0f} ms"),
-     ("end of speech → transcript (VAD silence wait + recognition)", f"{turn.transcription_ms:.0f} ms"),
-     ("end of speech → end of turn decided", f"{turn.end_of_turn_ms:.0f} ms"),
-     ("model: first token", f"{turn.llm_ms:.1f} ms"),
-     ("text-to-speech: first audio", f"{turn.tts_ms:.0f} ms"),
-     ("end of speech → first agent audio", f"{turn.voice_turn_ms:.0f} ms")],
-    ["stage", "time"],
-)
+stages = turn.stages()
+rows = [(name, f"{ms:.0f} ms") for name, ms in stages.items()]
+rows += [("= user stopped speaking → first agent audio", f"{sum(stages.values()):.0f} ms"),
+         ("livekit's own e2e_latency for the same turn", f"{turn.e2e_latency_ms:.0f} ms")]
+table(rows, ["stage", "time"])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from concierge.offline.voice import STAGE_TOLERANCE_MS
+
+print("no stage negative:", all(ms >= 0 for ms in stages.values()))
+print("turn decided before the first audio:", turn.end_of_turn_ms < turn.voice_turn_ms)
+print(f"stages add up to e2e_latency within {STAGE_TOLERANCE_MS:.0f} ms:",
+      abs(sum(stages.values()) - turn.e2e_latency_ms) <= STAGE_TOLERANCE_MS)
 
 # %% [markdown]
-# Most of the wait is **silence detection**: the VAD must hear enough silence to be sure the
-# caller stopped. The on-device turn detector then decides in a few milliseconds whether the
+# Two figures are *not* stages. The model's time to first token (`llm_node_ttft`, in the table
+# below) overlaps the end-of-turn decision: with preemptive generation, on by default in 1.8.9,
+# the model starts on the transcript while the turn is still being decided. And the end of the
+# *audio clip* is not the origin: a synthesized clip ends in a few hundred ms of silence the VAD
+# has already recognised as not-speech, so timing from the clip's end makes the transcript look
+# later than the reply.
+
+# %%
+table([("model: first token (overlaps the stages)", f"{turn.llm_ms:.1f} ms"),
+       ("text-to-speech: first audio (the last stage)", f"{turn.tts_ms:.0f} ms")], ["figure", "time"])
+
+# %% [markdown]
+# Most of the wait is **silence detection** and recognition: the VAD must hear enough silence to
+# be sure the caller stopped, and this recogniser transcribes the utterance only then. The
+# on-device turn detector then decides in a few milliseconds whether the
 # sentence is finished — which is what lets `endpointing={"min_delay": 0.4}` stay short without
 # cutting people off mid-sentence.
 #
@@ -144,45 +171,70 @@ print("default cap, lines in cart:", rows[0][3], "| agent's cap, lines in cart:"
 # ## Talking over the agent
 #
 # Callers interrupt. With `interruption={"enabled": True}`, when the VAD hears the caller while
-# the agent speaks, livekit stops the agent's audio (`clear_buffer` on the output) and marks its
-# message as interrupted. We ask for a long menu, and speak again 1.5 s into the answer (played
-# in real time here):
+# the agent speaks, livekit stops the agent's audio (`clear_buffer` on the output), marks its
+# message as interrupted, and the caller's words become the next turn. But not from the first
+# word the agent says: for its first `aec_warmup_duration` seconds of speech (3 s by default)
+# livekit assumes the caller's microphone may still be echoing the agent, so it ignores barge-in
+# **and feeds the speech-to-text silence instead of the caller's audio** (read it in
+# `AgentActivity.push_audio`). `VoiceRig.talk_over` asks for a long menu and says "three churros"
+# into the answer — once 1.5 s in, once after the warm-up (real time, ~25 s):
 
 # %%
 async with voice_session() as rig:
     voice = rig.models.tts
-    heard: list[str] = []
-    rig.session.on("user_input_transcribed", lambda ev: heard.append(ev.transcript) if ev.is_final else None)
-    first = asyncio.create_task(rig.say(voice.pcm16("whats on the menu at burger barn"), 24000, timeout=60))
-    while rig.session.agent_state != "speaking":
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(1.5)
-    rig.mic.say(voice.pcm16("three churros"), 24000)
-    await asyncio.wait_for(first, 60)
-    await asyncio.sleep(3)  # give the barge-in time to be transcribed and answered
-    replies = [i for i in rig.session.history.items if i.type == "message" and i.role == "assistant"]
-    interruptions = rig.speaker.interruptions
-table([(r.interrupted, (r.text_content or "")[:70]) for r in replies], ["interrupted", "agent message (start)"])
+    warmup = rig.session.options.aec_warmup_duration
+    menu, churros = voice.pcm16("whats on the menu at burger barn"), voice.pcm16("three churros")
+    barge_ins = []
+    for after in (1.5, warmup + 0.6):
+        barge_ins.append(await rig.talk_over(menu, churros, 24000, after=after))
+        await rig.wait_until_quiet()
+    cart = rig.session.userdata.cart.summary()
+table([(f"{b.after_seconds:.1f} s", b.interrupted, f"{b.stopped_after_ms:.0f} ms", b.heard[-1], b.answer or "(nothing)")
+       for b in barge_ins], ["caller spoke after", "agent interrupted", "agent stopped after", "last words heard", "agent answered"])
 
 # %%
-print("audio output cleared:", interruptions, "time(s) | final transcripts heard:", heard)
+# NBVAL_CHECK_OUTPUT
+early, late = barge_ins
+print("inside the warm-up, 'three churros' heard:", "three churros" in early.heard)
+print("after the warm-up, 'three churros' heard:", "three churros" in late.heard)
+print(cart)
 
 # %% [markdown]
-# The agent stopped talking and its message is marked `interrupted` — what it said is kept only
-# up to where the caller cut in. Whether the barge-in itself was understood depends on how much
-# of it the VAD caught before deciding it was speech; the transcripts above are what the offline
-# recogniser really produced.
+# Inside the warm-up the agent kept talking until the 3 s were up — the VAD still heard the
+# caller then, so it stopped — but the words had been replaced by silence for the recogniser:
+# "three churros" was never transcribed and nothing was ordered. After the warm-up, barge-in
+# works as it should: the agent stops within a second, the words are transcribed, answered, and
+# the churros are in the cart. On a real call with echo cancellation that warm-up protects you;
+# where the audio cannot echo (this rig, a simulation — livekit itself skips it for `lk simulate`)
+# `AgentSession(aec_warmup_duration=None)` turns it off.
 #
-# ## Metrics events
+# ## Metrics the 1.8.9 way
 #
-# Every stage publishes metrics on the session's `metrics_collected` event (and per-turn
-# figures on each `ChatMessage.metrics`). The live notebook's widgets read these; so does the
-# benchmark below.
-#
+# livekit 1.8.9 deprecates the session's `metrics_collected` event (subscribing logs
+# "metrics_collected is deprecated. Use session_usage_updated for usage tracking and
+# ChatMessage.metrics for per-turn latency"). Per-turn latency is on each message, as above;
+# usage arrives on `session_usage_updated`; the models keep their own `metrics_collected`
+# events (the VAD's per-inference time, say), which are not deprecated. The benchmark below reads
+# exactly these — and `tests/test_no_deprecated_api.py` fails if the lab's code makes livekit
+# warn or log a deprecation.
+
+# %%
+async with voice_session(playback_speed=8) as rig:
+    usage, vad_calls = [], []
+    rig.session.on("session_usage_updated", lambda ev: usage.append(ev.usage))
+    rig.models.vad.on("metrics_collected", vad_calls.append)
+    await rig.say(rig.models.tts.pcm16("a falafel bowl"), 24000)
+    await rig.wait_until_quiet()
+table([(type(u).__name__, repr(u)) for u in usage[-1].model_usage] +
+      [("VAD inferences", sum(m.inference_count for m in vad_calls))], ["what", "usage"])
+
+# %% [markdown]
 # ## Where a turn's time goes
 #
 # `python -m concierge bench` measures the agent on this machine. Its `--quick` version runs here
-# in a few seconds; the chart stacks each stage of a text turn and of a spoken turn.
+# in a few seconds; the chart stacks each stage of a text turn and of a spoken turn, each on its
+# own linear axis (a text turn is milliseconds, a spoken one hundreds). Each bar's parts add up to
+# its total.
 
 # %%
 from concierge import bench
@@ -191,20 +243,7 @@ results = await bench.run(quick=True)
 table([(k, f"{v:.2f}" if isinstance(v, float) else v) for k, v in results.items() if k != "voice_turns"], ["figure", "value"])
 
 # %%
-import matplotlib.pyplot as plt
-
-stages = bench.stage_breakdown(results)
-fig, ax = plt.subplots(figsize=(8, 2.8))
-for row, (turn_kind, parts) in enumerate(stages.items()):
-    left = 0.0
-    for name, ms in parts.items():
-        ax.barh(row, ms, left=left, label=f"{turn_kind}: {name}")
-        left += ms
-ax.set_yticks(range(len(stages)), list(stages))
-ax.set_xscale("symlog", linthresh=10)
-ax.set_xlabel("milliseconds (log scale above 10 ms)")
-ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-fig.tight_layout()
+fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text for dark pages
 
 # %% [markdown]
 # The text bar has three layers. `floor_ms_p50` is livekit's own cost for a turn with no tools;
@@ -213,8 +252,8 @@ fig.tight_layout()
 # Only the top layer is the concierge's own (the stand-in model, the cart, the store), which is
 # why the agent is compared with the tool floor, not the bare one.
 #
-# A text turn costs milliseconds; a spoken turn costs hundreds, almost all of it in deciding
-# that the caller has finished. That is where voice agents are tuned: endpointing delays and the
+# A text turn costs milliseconds; a spoken turn costs hundreds, almost all of it before the
+# transcript exists — the silence the VAD waits for, then recognition. That is where voice agents are tuned: endpointing delays and the
 # turn detector — not the model or the tools.
 #
 # ## Recap — what changed
@@ -225,5 +264,6 @@ fig.tight_layout()
 # | deprecated `turn_detection=` / `min_endpointing_delay=` | `turn_handling=TurnHandlingOptions(...)` |
 # | default `max_tool_steps` of 3 | `MAX_TOOL_STEPS` sized for multi-item orders |
 # | speech only with cloud keys | an offline pipeline you can measure |
+# | `session.on("metrics_collected", ...)` | `ChatMessage.metrics`, `session_usage_updated` |
 #
 # **Next:** [7 · Supabase](07_supabase.ipynb)

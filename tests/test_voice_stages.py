@@ -76,3 +76,25 @@ def test_stage_chart_reads_at_a_glance(dark: bool) -> None:
         assert box.y1 <= min(plot.y0, label.y0) and box.y0 >= 0, "legend clear of bars and label"
         assert box.x1 <= fig.bbox.width
     assert fig.patch.get_alpha() == 0.0  # transparent: the page's theme shows through
+
+
+async def test_barge_in_inside_and_after_the_echo_warmup(voice) -> None:
+    """Inside livekit's AEC warm-up (first 3 s of agent speech) the caller's words are replaced
+    with silence for the speech-to-text and the agent stops only when the warm-up ends; after it,
+    the agent stops at once and the interrupting words are heard and answered."""
+    menu, churros = voice.pcm16("whats on the menu at burger barn"), voice.pcm16("three churros")
+    async with voice_session() as rig:
+        warmup = rig.session.options.aec_warmup_duration
+        assert warmup == 3.0
+        early = await rig.talk_over(menu, churros, 24000, after=1.5)
+        await rig.wait_until_quiet()
+        late = await rig.talk_over(menu, churros, 24000, after=warmup + 0.6)
+        await rig.wait_until_quiet()
+        cart = [(ln.item_id, ln.quantity) for ln in rig.session.userdata.cart.lines]
+    assert early.interrupted and "three churros" not in early.heard and early.answer == ""
+    assert (
+        early.stopped_after_ms is not None and early.stopped_after_ms >= 1000 * (warmup - 1.5) - 100
+    )
+    assert late.interrupted and late.heard[-1] == "three churros" and "Churros" in late.answer
+    assert late.stopped_after_ms is not None and late.stopped_after_ms < early.stopped_after_ms
+    assert cart == [("churros", 3)]

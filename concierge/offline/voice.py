@@ -75,6 +75,17 @@ class VoiceTurn:
 
 
 @dataclass
+class BargeIn:
+    """What happened when the caller talked over the agent (`VoiceRig.talk_over`)."""
+
+    after_seconds: float  # how far into the agent's answer the caller started talking
+    interrupted: bool  # livekit marked the agent's answer interrupted
+    stopped_after_ms: float | None  # caller's first word → the agent stopped speaking
+    heard: list[str]  # final transcripts of this exchange, in order
+    answer: str  # the agent's reply to the interruption ("" if there was none)
+
+
+@dataclass
 class VoiceRig:
     session: AgentSession[Any]
     mic: SpeechInput
@@ -141,6 +152,49 @@ class VoiceRig:
 
         session.on("conversation_item_added", on_item)
         return rig
+
+    async def talk_over(
+        self, first: bytes, interruption: bytes, sample_rate: int, *, after: float
+    ) -> BargeIn:
+        """Say `first`, then say `interruption` `after` seconds into the agent's spoken answer."""
+        heard: list[str] = []
+        stops: list[float] = []
+
+        def on_transcript(ev: Any) -> None:
+            if ev.is_final:
+                heard.append(ev.transcript)
+
+        def on_state(ev: Any) -> None:
+            if ev.old_state == "speaking":
+                stops.append(time.perf_counter())
+
+        self.session.on("user_input_transcribed", on_transcript)
+        self.session.on("agent_state_changed", on_state)
+        try:
+            answer = asyncio.create_task(self.say(first, sample_rate, timeout=60))
+            while self.session.agent_state != "speaking" and not answer.done():
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(after)
+            spoke_at = time.perf_counter() + self.mic.pending_seconds()
+            self.mic.say(interruption, sample_rate)
+            cut = await asyncio.wait_for(answer, 60)
+            try:
+                reply = await asyncio.wait_for(self._replies.get(), 8)
+            except TimeoutError:
+                reply = None
+        finally:
+            self.session.off("user_input_transcribed", on_transcript)
+            self.session.off("agent_state_changed", on_state)
+        stopped = next((t for t in stops if t >= spoke_at), None)
+        first_reply = [m for m in self.session.history.items if m.type == "message"]
+        interrupted = any(m.interrupted and m.text_content == cut.reply for m in first_reply)
+        return BargeIn(
+            after_seconds=after,
+            interrupted=interrupted,
+            stopped_after_ms=None if stopped is None else (stopped - spoke_at) * 1000,
+            heard=heard,
+            answer=(reply.text_content or "") if reply is not None else "",
+        )
 
     async def wait_until_quiet(self, timeout: float = 30.0) -> None:
         """Wait until the agent has finished playing what it is saying."""

@@ -1,0 +1,59 @@
+"""What a newcomer reads in the committed notebooks: no machine paths, no unexplained stderr.
+
+`scripts/build_notebooks.py` sanitizes paths and refuses unexplained stderr when it builds;
+notebooks/conftest.py applies the same stderr rule to every cell of the nbval run (a fresh
+kernel, no keys: a newcomer's run). This file checks what is committed, and the rules themselves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location(
+    "build_notebooks", ROOT / "scripts" / "build_notebooks.py"
+)
+assert _spec is not None and _spec.loader is not None
+build_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_notebooks)
+
+ALL = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_no_output_holds_an_absolute_path(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert build_notebooks.absolute_paths(nb) == []
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_every_stderr_line_is_explained(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert build_notebooks.unexplained_stderr(nb) == []
+
+
+def test_sanitizing_rewrites_a_traceback_through_a_virtualenv() -> None:
+    line = (
+        "\x1b[32m/home/ana/lab/.venv/lib/python3.11/site-packages/tenacity/__init__.py:462\x1b[39m"
+        " and \x1b[32m/work/other-checkout/concierge/store/supabase.py:211\x1b[39m"
+    )
+    clean = build_notebooks.sanitize_text(line)
+    assert "site-packages/tenacity/__init__.py:462" in clean
+    assert "concierge/store/supabase.py:211" in clean
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("error", traceback=[line])])
+    ]
+    assert len(build_notebooks.absolute_paths(nb)) == 2
+    build_notebooks.sanitize_paths(nb)
+    assert build_notebooks.absolute_paths(nb) == []
+
+
+def test_an_unquoted_stderr_line_is_caught_and_a_quoted_one_is_not() -> None:
+    lines = ["VAD inference is slower than realtime", "ToolError while executing tool"]
+    told = "livekit logs `ToolError while executing tool` when a tool refuses bad input."
+    assert build_notebooks.unexplained(lines, told) == ["VAD inference is slower than realtime"]
