@@ -32,9 +32,9 @@ QUIT = {"quit", "exit", "bye", ":q"}
 
 
 def portaudio_problem() -> str | None:
-    """Why audio mode cannot run here, as a sentence; None when PortAudio loads."""
+    """Why audio mode cannot run here, as a sentence; None when PortAudio and devices are there."""
     try:
-        import sounddevice  # noqa: F401  (livekit's console plays and records through it)
+        import sounddevice  # livekit's console plays and records through it
     except OSError:
         return (
             "Audio mode needs the PortAudio library, which is not installed "
@@ -42,6 +42,11 @@ def portaudio_problem() -> str | None:
         )
     except ImportError:
         return "Audio mode needs the sounddevice package: pip install sounddevice."
+    try:
+        sounddevice.query_devices(kind="input")
+        sounddevice.query_devices(kind="output")
+    except Exception as e:  # PortAudioError, ValueError: no default device
+        return f"Audio mode needs a microphone and a speaker, and PortAudio found none ({e})."
     return None
 
 
@@ -104,6 +109,8 @@ async def run_text_console(
 
 def _audio_console(extra: Sequence[str]) -> int:
     problem = portaudio_problem()
+    if problem is None and not sys.stdin.isatty():
+        problem = "Audio mode needs an interactive terminal (livekit's console reads keys)."
     if problem:
         print(
             f"{problem}\nText mode works without it: python -m concierge console", file=sys.stderr

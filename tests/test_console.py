@@ -83,6 +83,19 @@ def test_audio_console_without_portaudio_says_so_in_a_sentence() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_audio_mode_without_devices_or_package_is_a_sentence(monkeypatch) -> None:
+    import types
+
+    class NoDevices(types.ModuleType):
+        def query_devices(self, kind: str) -> None:
+            raise ValueError("No input device matching ''")
+
+    monkeypatch.setitem(sys.modules, "sounddevice", NoDevices("sounddevice"))
+    assert "microphone and a speaker" in (portaudio_problem() or "")
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
+    assert "pip install sounddevice" in (portaudio_problem() or "")
+
+
 def test_console_help_teaches_lk_agent_console() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "concierge", "console", "--help"],
