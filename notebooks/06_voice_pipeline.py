@@ -240,7 +240,7 @@ table([(type(u).__name__, repr(u)) for u in usage[-1].model_usage] +
 from concierge import bench
 
 results = await bench.run(quick=True)
-table([(k, f"{v:.2f}" if isinstance(v, float) else v) for k, v in results.items() if k != "voice_turns"], ["figure", "value"])
+table([(k, f"{v:.2f}" if isinstance(v, float) else v) for k, v in results.items() if k not in ("voice_turns", "usage")], ["figure", "value"])
 
 # %%
 fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text for dark pages
