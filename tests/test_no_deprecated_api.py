@@ -25,6 +25,7 @@ import pytest
 import concierge
 from concierge import bench
 from concierge.lab.inprocess import run_job
+from concierge.providers import missing_speech_engines
 from concierge.session import offline_session, voice_session
 from concierge.store import open_store
 
@@ -91,7 +92,13 @@ async def _server_job() -> None:
         await store.close()
 
 
+def _need_speech() -> None:
+    if missing_speech_engines():
+        pytest.skip(" ".join(missing_speech_engines().values()))
+
+
 async def _voice_turn() -> None:
+    _need_speech()
     async with voice_session(playback_speed=8) as rig:
         await rig.say(rig.models.tts.pcm16("three churros"), 24000)
         await rig.wait_until_quiet()
@@ -105,6 +112,7 @@ async def _bench_quick() -> None:
 
 
 async def _bench_voice() -> None:
+    _need_speech()
     await bench.voice_figures(["three churros"], playback_speed=8.0)
 
 

@@ -12,14 +12,22 @@ import pytest
 from concierge import bench
 from concierge.offline.tts import offline_tts
 from concierge.offline.voice import STAGE_TOLERANCE_MS, STAGES, VoiceTurn
+from concierge.providers import missing_speech_engines
 from concierge.session import voice_session
+
+needs_speech = pytest.mark.skipif(
+    bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
+)
 
 
 @pytest.fixture(scope="module")
 def voice():
+    if missing_speech_engines():
+        pytest.skip(" ".join(missing_speech_engines().values()))
     return offline_tts()
 
 
+@needs_speech
 async def test_spoken_stages_are_consistent(voice) -> None:
     turns: list[VoiceTurn] = []
     async with voice_session(playback_speed=8) as rig:
@@ -78,6 +86,7 @@ def test_stage_chart_reads_at_a_glance(dark: bool) -> None:
     assert fig.patch.get_alpha() == 0.0  # transparent: the page's theme shows through
 
 
+@needs_speech
 async def test_barge_in_inside_and_after_the_echo_warmup(voice) -> None:
     """Inside livekit's AEC warm-up (first 3 s of agent speech) the caller's words are replaced
     with silence for the speech-to-text and the agent stops only when the warm-up ends; after it,
