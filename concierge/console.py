@@ -102,8 +102,15 @@ async def run_text_console(
                     print("\n".join(_describe_events(result)), file=out)
                 print(f"  cart   {session.userdata.cart.summary()}", file=out, flush=True)
     finally:
+        kept = ":memory:" not in store.description
         await store.close()
-    print("Bye. The cart is saved; run the console again to pick it up.", file=out, flush=True)
+    print(
+        "Bye. The cart is saved; run the console again to pick it up."
+        if kept
+        else "Bye. This store was in memory: the cart goes with it.",
+        file=out,
+        flush=True,
+    )
     return 0
 
 

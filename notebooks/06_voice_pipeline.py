@@ -177,7 +177,7 @@ print("default cap, lines in cart:", rows[0][3], "| agent's cap, lines in cart:"
 # livekit assumes the caller's microphone may still be echoing the agent, so it ignores barge-in
 # **and feeds the speech-to-text silence instead of the caller's audio** (read it in
 # `AgentActivity.push_audio`). `VoiceRig.talk_over` asks for a long menu and says "three churros"
-# into the answer — once 1.5 s in, once after the warm-up (real time, ~25 s):
+# into the answer — once 1 s in, once after the warm-up (real time, ~25 s):
 
 # %%
 async with voice_session() as rig:
@@ -185,7 +185,7 @@ async with voice_session() as rig:
     warmup = rig.session.options.aec_warmup_duration
     menu, churros = voice.pcm16("whats on the menu at burger barn"), voice.pcm16("three churros")
     barge_ins = []
-    for after in (1.5, warmup + 0.6):
+    for after in (1.0, warmup + 0.6):
         barge_ins.append(await rig.talk_over(menu, churros, 24000, after=after))
         await rig.wait_until_quiet()
     cart = rig.session.userdata.cart.summary()
