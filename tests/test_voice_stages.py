@@ -89,8 +89,8 @@ def test_stage_chart_reads_at_a_glance(dark: bool) -> None:
 @needs_speech
 async def test_barge_in_inside_and_after_the_echo_warmup(voice) -> None:
     """Inside livekit's AEC warm-up (first 3 s of agent speech) the caller's words are replaced
-    with silence for the speech-to-text and the agent stops only when the warm-up ends; after it,
-    the agent stops at once and the interrupting words are heard and answered."""
+    with silence for the speech-to-text and do not stop the agent; after it, the agent stops
+    within a second and the interrupting words are heard and answered."""
     menu, churros = voice.pcm16("whats on the menu at burger barn"), voice.pcm16("three churros")
     async with voice_session() as rig:
         warmup = rig.session.options.aec_warmup_duration
@@ -100,10 +100,9 @@ async def test_barge_in_inside_and_after_the_echo_warmup(voice) -> None:
         late = await rig.talk_over(menu, churros, 24000, after=warmup + 0.6)
         await rig.wait_until_quiet()
         cart = [(ln.item_id, ln.quantity) for ln in rig.session.userdata.cart.lines]
-    assert early.interrupted and "three churros" not in early.heard and early.answer == ""
-    assert (
-        early.stopped_after_ms is not None and early.stopped_after_ms >= 1000 * (warmup - 1.0) - 100
-    )
+    assert "three churros" not in early.heard and early.answer == ""
+    # not stopped inside the warm-up (at its end only if the caller is still talking then)
+    assert early.stopped_after_ms is None or early.stopped_after_ms >= 1000 * (warmup - 1.0) - 100
     assert late.interrupted and late.heard[-1] == "three churros" and "Churros" in late.answer
-    assert late.stopped_after_ms is not None and late.stopped_after_ms < early.stopped_after_ms
+    assert late.stopped_after_ms is not None and late.stopped_after_ms < 1500
     assert cart == [("churros", 3)]
