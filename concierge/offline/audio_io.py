@@ -4,8 +4,9 @@ livekit's session reads microphone audio from `session.input.audio` and writes s
 `session.output.audio`; a room normally fills both. `SpeechInput` and `RecordingOutput` fill them
 from this process instead, so the whole voice pipeline — Silero VAD, the on-device end-of-turn
 model, speech-to-text, the agent, text-to-speech — runs offline, in real time, and can be
-measured: `SpeechInput.speech_ended_at` (the last frame of the user's words) and
-`RecordingOutput.first_frame_at` (the agent's first audio out) bound a voice turn.
+measured: `RecordingOutput.segment_first_frames` marks the agent's first audio out of each reply,
+and `VoiceRig` times it from when livekit's VAD heard the user stop (see offline/voice.py; the end
+of the clip, `SpeechInput.speech_ended_at`, is later, by the silence the clip ends with).
 
     session.input.audio = mic = SpeechInput()
     session.output.audio = speaker = RecordingOutput()
