@@ -206,7 +206,8 @@ print(cart)
 # Inside the warm-up livekit neither stops the agent nor hears the words: the recogniser was fed
 # silence, so "three churros" was never transcribed and nothing was ordered. (If the caller is
 # still talking when the 3 s are up, the agent stops then; a short "three churros" said 1 s in is
-# usually over by then, and the agent simply talks on.) After the warm-up, barge-in
+# usually over by then, and the agent simply talks on — until the rig stops it with
+# `session.interrupt()` to go on.) After the warm-up, barge-in
 # works as it should: the agent stops within a second, the words are transcribed, answered, and
 # the churros are in the cart. On a real call with echo cancellation that warm-up protects you;
 # where the audio cannot echo (this rig, a simulation — livekit itself skips it for `lk simulate`)

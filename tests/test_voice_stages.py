@@ -103,6 +103,7 @@ async def test_barge_in_inside_and_after_the_echo_warmup(voice) -> None:
     assert "three churros" not in early.heard and early.answer == ""
     # not stopped inside the warm-up (at its end only if the caller is still talking then)
     assert early.stopped_after_ms is None or early.stopped_after_ms >= 1000 * (warmup - 1.0) - 100
+    assert early.interrupted == (early.stopped_after_ms is not None)
     assert late.interrupted and late.heard[-1] == "three churros" and "Churros" in late.answer
     assert late.stopped_after_ms is not None and late.stopped_after_ms < 1500
     assert cart == [("churros", 3)]

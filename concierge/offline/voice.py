@@ -79,8 +79,10 @@ class BargeIn:
     """What happened when the caller talked over the agent (`VoiceRig.talk_over`)."""
 
     after_seconds: float  # how far into the agent's answer the caller started talking
-    interrupted: bool  # livekit marked the agent's answer interrupted
-    stopped_after_ms: float | None  # caller's first word → the agent stopped speaking
+    interrupted: (
+        bool  # the caller's words stopped the agent (livekit marked its answer interrupted)
+    )
+    stopped_after_ms: float | None  # caller's first word → the agent stopped (None: talked on)
     heard: list[str]  # final transcripts of this exchange, in order
     answer: str  # the agent's reply to the interruption ("" if there was none)
 
@@ -156,7 +158,11 @@ class VoiceRig:
     async def talk_over(
         self, first: bytes, interruption: bytes, sample_rate: int, *, after: float
     ) -> BargeIn:
-        """Say `first`, then say `interruption` `after` seconds into the agent's spoken answer."""
+        """Say `first`, then say `interruption` `after` seconds into the agent's spoken answer.
+
+        If the agent is still talking 3 s after the interruption ended, it was not interrupted:
+        the rig stops it with `session.interrupt()` to move on, and reports that it talked on.
+        """
         heard: list[str] = []
         stops: list[float] = []
 
@@ -177,6 +183,10 @@ class VoiceRig:
             await asyncio.sleep(after)
             spoke_at = time.perf_counter() + self.mic.pending_seconds()
             self.mic.say(interruption, sample_rate)
+            done, _ = await asyncio.wait({answer}, timeout=self.mic.pending_seconds() + 3.0)
+            talked_on = not done
+            if talked_on:
+                await self.session.interrupt()
             cut = await asyncio.wait_for(answer, 60)
             try:
                 reply = await asyncio.wait_for(self._replies.get(), 8)
@@ -185,12 +195,12 @@ class VoiceRig:
         finally:
             self.session.off("user_input_transcribed", on_transcript)
             self.session.off("agent_state_changed", on_state)
-        stopped = next((t for t in stops if t >= spoke_at), None)
-        first_reply = [m for m in self.session.history.items if m.type == "message"]
-        interrupted = any(m.interrupted and m.text_content == cut.reply for m in first_reply)
+        stopped = None if talked_on else next((t for t in stops if t >= spoke_at), None)
+        messages = [m for m in self.session.history.items if m.type == "message"]
+        marked = any(m.interrupted and m.text_content == cut.reply for m in messages)
         return BargeIn(
             after_seconds=after,
-            interrupted=interrupted,
+            interrupted=marked and not talked_on,
             stopped_after_ms=None if stopped is None else (stopped - spoke_at) * 1000,
             heard=heard,
             answer=(reply.text_content or "") if reply is not None else "",
