@@ -220,20 +220,10 @@ print(cart)
 # ChatMessage.metrics for per-turn latency"). Per-turn latency is on each message, as above;
 # usage arrives on `session_usage_updated`; the models keep their own `metrics_collected`
 # events (the VAD's per-inference time, say), which are not deprecated. The benchmark below reads
-# exactly these — and `tests/test_no_deprecated_api.py` fails if the lab's code makes livekit
-# warn or log a deprecation.
-
-# %%
-async with voice_session(playback_speed=8) as rig:
-    usage, vad_calls = [], []
-    rig.session.on("session_usage_updated", lambda ev: usage.append(ev.usage))
-    rig.models.vad.on("metrics_collected", vad_calls.append)
-    await rig.say(rig.models.tts.pcm16("a falafel bowl"), 24000)
-    await rig.wait_until_quiet()
-table([(type(u).__name__, repr(u)) for u in usage[-1].model_usage] +
-      [("VAD inferences", sum(m.inference_count for m in vad_calls))], ["what", "usage"])
-
-# %% [markdown]
+# exactly these (`bench.voice_figures`: `rig.session.on("session_usage_updated", ...)`,
+# `rig.models.vad.on("metrics_collected", ...)`) — and `tests/test_no_deprecated_api.py` fails
+# if the lab's code makes livekit warn or log a deprecation.
+#
 # ## Where a turn's time goes
 #
 # `python -m concierge bench` measures the agent on this machine. Its `--quick` version runs here
@@ -246,6 +236,13 @@ from concierge import bench
 
 results = await bench.run(quick=True)
 table([(k, f"{v:.2f}" if isinstance(v, float) else v) for k, v in results.items() if k not in ("voice_turns", "usage")], ["figure", "value"])
+
+# %% [markdown]
+# And the session's usage, as `session_usage_updated` last reported it during the spoken turns —
+# what you would bill against with cloud models (here: characters spoken, seconds of audio heard):
+
+# %%
+table([(u.split("(")[0], u) for u in results["usage"]], ["model", "usage"])
 
 # %%
 fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text for dark pages
