@@ -16,7 +16,7 @@ from typing import Any
 from livekit.agents import Agent
 
 from .menu import Catalog
-from .tools import build_tools
+from .tools import OrderTools, build_tools
 
 __all__ = ["MAX_TOOL_STEPS", "FoodConciergeAgent", "instructions_for"]
 
@@ -37,12 +37,15 @@ def instructions_for(catalog: Catalog) -> str:
         "Keep replies short and spoken: no lists, no markdown. Use find_food_item to turn what "
         "the user says into item ids before adding them; never guess an id. Ask for the size "
         "when an item comes in sizes. When a tool returns an error, explain it plainly and ask "
-        "what the user wants instead. Only check out when the user asks to."
+        "what the user wants instead. To change the cart use one tool call (set_quantity, "
+        "change_size, remove_quantity, remove_from_cart, clear_cart). When the user is done, call "
+        "review_order and read the order back; call place_order only after they say yes."
     )
 
 
-class FoodConciergeAgent(Agent):
-    """The concierge: instructions and tools built from one catalog, UI- and store-agnostic."""
+class FoodConciergeAgent(OrderTools, Agent):
+    """The concierge: instructions and tools built from one catalog, UI- and store-agnostic.
+    The menu-id tools come from `build_tools`; the others are `OrderTools` methods."""
 
     def __init__(self, catalog: Catalog, **kwargs: Any) -> None:
         super().__init__(

@@ -92,7 +92,7 @@ class CartLine:
 class CartChange:
     """What a cart change did, passed to subscribers."""
 
-    kind: Literal["add", "remove", "clear", "load"]
+    kind: Literal["add", "remove", "change", "clear", "load"]
     line: CartLine | None
     cart: Cart
 
@@ -194,23 +194,7 @@ class Cart:
         With `size` None and several sizes of the item in the cart, the request is ambiguous and
         refused with a question.
         """
-        matches = [
-            line
-            for line in self.lines
-            if line.item_id == item_id and (size is None or line.size == size)
-        ]
-        if not matches:
-            what = f"{size} {item_id}" if size else item_id
-            if not self.lines:
-                raise CartError(f"The cart is empty: there is no {what} in it to remove.")
-            in_cart = "; ".join(f"{line.describe()} (id {line.item_id})" for line in self.lines)
-            raise CartError(f"There is no {what} in the cart. It holds: {in_cart}.")
-        if len(matches) > 1 and len({m.size for m in matches}) > 1:
-            sizes = ", ".join(str(m.size) for m in matches)
-            raise CartError(
-                f"The cart has {matches[0].name} in several sizes ({sizes}): which one?"
-            )
-        target = matches[0]
+        target = self._find_line(item_id, size, "remove")
         if quantity is not None and not (quantity >= MIN_QUANTITY):
             raise CartError("Say how many to remove (at least 1), or remove the whole line.")
         idx = self.lines.index(target)
@@ -220,6 +204,64 @@ class Cart:
             self.lines[idx] = replace(target, quantity=target.quantity - quantity)
         self._notify("remove", target)
         return target
+
+    def set_quantity(
+        self, catalog: Catalog, item_id: str, size: str | None, quantity: int
+    ) -> CartLine:
+        """Set how many of a line the cart holds ("make that one pizza"); returns the new line."""
+        target = self._find_line(item_id, size, "change")
+        _check_quantity(quantity, self._known_item(catalog, item_id))
+        line = replace(target, quantity=quantity)
+        self.lines[self.lines.index(target)] = line
+        self._notify("change", line)
+        return line
+
+    def change_size(
+        self, catalog: Catalog, item_id: str, size: str | None, new_size: str
+    ) -> CartLine:
+        """Change a line's size ("make it a small coke instead"), merging with a line already of
+        that size; returns the line as it is now."""
+        target = self._find_line(item_id, size, "change")
+        try:
+            unit = self._known_item(catalog, item_id).unit_price_cents(new_size)
+        except ValueError as e:
+            raise CartError(str(e)) from None
+        changed = replace(target, size=new_size, unit_price_cents=unit)
+        same = next((ln for ln in self.lines if ln.key == changed.key and ln is not target), None)
+        if same is not None:
+            if same.quantity + target.quantity > MAX_QUANTITY:
+                raise CartError(
+                    f"That would make {same.quantity + target.quantity} {new_size} {target.name}; "
+                    f"at most {MAX_QUANTITY} of one item per order."
+                )
+            changed = replace(same, quantity=same.quantity + target.quantity)
+            self.lines[self.lines.index(same)] = changed
+            self.lines.remove(target)
+        else:
+            self.lines[self.lines.index(target)] = changed
+        self._notify("change", changed)
+        return changed
+
+    def _find_line(self, item_id: str, size: str | None, verb: str) -> CartLine:
+        """The one line of `item_id` (in `size`, when given); refuses with a question when there
+        is none, or several sizes of it and no size was said."""
+        matches = [
+            line
+            for line in self.lines
+            if line.item_id == item_id and (size is None or line.size == size)
+        ]
+        if not matches:
+            what = f"{size} {item_id}" if size else item_id
+            if not self.lines:
+                raise CartError(f"The cart is empty: there is no {what} in it to {verb}.")
+            in_cart = "; ".join(f"{line.describe()} (id {line.item_id})" for line in self.lines)
+            raise CartError(f"There is no {what} in the cart. It holds: {in_cart}.")
+        if len(matches) > 1 and len({m.size for m in matches}) > 1:
+            sizes = ", ".join(str(m.size) for m in matches)
+            raise CartError(
+                f"The cart has {matches[0].name} in several sizes ({sizes}): which one?"
+            )
+        return matches[0]
 
     def clear(self) -> None:
         """Empty the cart and give it a fresh `cart_id` (used after checkout)."""
@@ -241,7 +283,7 @@ class Cart:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _notify(
-        self, kind: Literal["add", "remove", "clear", "load"], line: CartLine | None
+        self, kind: Literal["add", "remove", "change", "clear", "load"], line: CartLine | None
     ) -> None:
         change = CartChange(kind, line, self)
         for listener in list(self._listeners):

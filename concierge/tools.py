@@ -1,8 +1,11 @@
-"""The concierge's function tools, built from the catalog so every id the model may send is known.
+"""The concierge's function tools: the menu-id tools built from the catalog, the rest as methods.
 
-Why a builder and not plain methods: the set of item and restaurant ids is data (it comes from the
-store), and putting it in the schema as an `enum` is what stops a model from inventing an id
-("cheeseburger_deluxe"). This is the pattern of LiveKit's drive_thru example.
+Why two kinds, as in LiveKit's drive_thru example: a tool that takes a menu id gets the catalog's
+ids as an `enum` in its schema, which is what stops a model from inventing one
+("cheeseburger_deluxe"); those ids are data (they come from the store), so `build_tools(catalog)`
+makes those tools, one small factory each. The tools that take no id (`view_cart`, `clear_cart`,
+`review_order`, `place_order`, `get_user_profile`) are plain methods of `OrderTools`, which
+`FoodConciergeAgent` inherits.
 
 Schema rules these tools follow, each one a lesson of the lab:
 - every parameter is required and has no Python default, so the strict schema OpenAI sees is the
@@ -11,25 +14,35 @@ Schema rules these tools follow, each one a lesson of the lab:
   to `None` ourselves (livekit keeps the text "null" as-is for a `str | None`);
 - ids are `Annotated[str, Field(json_schema_extra={"enum": [...]})]`: the enum is schema-only,
   pydantic does not enforce it, so each tool checks ids again;
-- every refusal raises `ToolError` with a sentence the model can act on, and changes nothing.
+- every refusal raises `ToolError` with a sentence the model can act on, and changes nothing;
+- every output is a `concierge.replies.Reply`: a sentence for the user plus a result code, so a
+  program can tell what happened without reading the sentence.
+
+An order is placed in two steps, `review_order` then `place_order` on the customer's yes; the
+rules are in `concierge.confirmation` and are enforced here, whatever the model does.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from livekit.agents import RunContext, ToolError, function_tool
-from livekit.agents.llm import Tool, Toolset
+from livekit.agents import RunContext, function_tool
+from livekit.agents.llm import FunctionTool, Tool, Toolset
 from pydantic import Field
 
-from .cart import MAX_QUANTITY, CartError
+from .cart import MAX_QUANTITY, CartError, CartLine
+from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes
 from .menu import Catalog, MenuItem, UnknownItemError, format_usd
+from .replies import Code, Reply
 from .state import UserState
 from .store import StoreUnavailableError
 
 SizeChoice = Literal["small", "medium", "large", "null"]
 DietaryChoice = Literal["vegetarian", "vegan", "gluten-free", "null"]
+Quantity = Annotated[int, Field(description=f"How many, from 1 to {MAX_QUANTITY}.")]
 
 #: How many search hits `find_food_item` reads back; a voice reply should stay short.
 SEARCH_RESULTS = 5
+
+_LOOK_UP = "Use find_food_item to look up the right id."
 
 
 def _none_if_null(value: str) -> str | None:
@@ -37,38 +50,68 @@ def _none_if_null(value: str) -> str | None:
 
 
 def describe_item(item: MenuItem, catalog: Catalog) -> str:
-    """One line a model can quote: name, id, restaurant, price(s), tags."""
+    """One line a person can hear: name, restaurant, price(s), tags."""
     tags = f", {', '.join(sorted(item.tags))}" if item.tags else ""
     restaurant = catalog.restaurants[item.restaurant_id].name
-    return f"{item.name} (id {item.id}) at {restaurant}: {item.price_label()}{tags}"
+    return f"{item.name} at {restaurant}: {item.price_label()}{tags}"
 
 
-def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
-    """The seven tools of the migrated agent, with ids constrained to `catalog`."""
-    item_ids = catalog.item_ids
-    restaurant_ids = catalog.restaurant_ids
+def _menu_item(catalog: Catalog, item_id: str) -> MenuItem:
+    """The item with this id, or the refusal a model can act on (the enum is not enforced)."""
+    try:
+        return catalog.item(item_id)
+    except UnknownItemError as e:
+        raise Reply(Code.UNKNOWN_ID, str(e), _LOOK_UP).error() from None
 
-    ItemId = Annotated[
-        str,
-        Field(description="The menu item's id.", json_schema_extra={"enum": item_ids}),
-    ]
-    RestaurantId = Annotated[
-        str,
-        Field(description="The restaurant's id.", json_schema_extra={"enum": restaurant_ids}),
-    ]
+
+def _restaurant_id(catalog: Catalog, restaurant_id: str | None) -> str | None:
+    if restaurant_id is not None:
+        try:
+            catalog.restaurant(restaurant_id)
+        except UnknownItemError as e:
+            raise Reply(Code.UNKNOWN_ID, str(e)).error() from None
+    return restaurant_id
+
+
+def _how_many(quantity: int, line: CartLine) -> str:
+    """ "2 × large Coke (no ice)": a quantity of a line's item, without its price."""
+    size = f"{line.size} " if line.size else ""
+    notes = f" ({line.notes})" if line.notes else ""
+    return f"{quantity} × {size}{line.name}{notes}"
+
+
+async def _changed(state: UserState, code: Code, what: str) -> Reply:
+    """The reply to a cart change, once the change is saved (or kept here if the store is down)."""
+    saved = await state.save_cart()
+    return Reply(code, f"{what} {state.cart.summary()}{saved}")
+
+
+def _refused(e: CartError) -> Exception:
+    return Reply(Code.REFUSED, str(e), "Explain it to the user and ask what they want.").error()
+
+
+# --- tools that take menu ids: one factory each ------------------------------------------------
+
+
+def _item_ids(catalog: Catalog) -> Any:
+    ids: list[Any] = list(catalog.item_ids)
+    return Field(description="The menu item's id.", json_schema_extra={"enum": ids})
+
+
+LineSize = Annotated[
+    SizeChoice,
+    Field(description="The size of the cart line meant, or 'null' if it is there in one size."),
+]
+
+
+def find_food_item_tool(catalog: Catalog) -> FunctionTool:
     RestaurantFilter = Annotated[
         str,
         Field(
             description="Only search this restaurant, or 'null' to search them all.",
-            json_schema_extra={"enum": [*restaurant_ids, "null"]},
+            json_schema_extra={"enum": [*catalog.restaurant_ids, "null"]},
         ),
     ]
-
-    def check_item(item_id: str) -> MenuItem:
-        try:
-            return catalog.item(item_id)
-        except UnknownItemError as e:
-            raise ToolError(f"{e} Use find_food_item to look up the right id.") from None
 
     @function_tool
     async def find_food_item(
@@ -86,47 +129,60 @@ def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
     ) -> str:
         """Search the menu for dishes and drinks by name, optionally at one restaurant or with a
         dietary filter. Use it to turn what the user said into item ids before ordering, and to
-        answer questions like "anything vegan at Green Bowl?"."""
-        rid = _none_if_null(restaurant_id)
-        if rid is not None and rid not in catalog.restaurants:
-            raise ToolError(f"Unknown restaurant id '{rid}'. Known: {', '.join(restaurant_ids)}.")
+        answer questions like "anything vegan at Green Bowl?" or "how much is the tiramisu?"."""
+        rid = _restaurant_id(catalog, _none_if_null(restaurant_id))
         hits = catalog.search(
             query, restaurant_id=rid, dietary=_none_if_null(dietary), limit=SEARCH_RESULTS
         )
         if not hits:
             where = f" at {catalog.restaurants[rid].name}" if rid else ""
             diet = f" {dietary}" if dietary != "null" else ""
-            raise ToolError(
-                f"Nothing{diet} on the menu{where} matches '{query}'. "
-                "Ask the user to rephrase, or offer a restaurant's menu."
-            )
-        return "Matches: " + "; ".join(describe_item(h.item, catalog) for h in hits)
+            raise Reply(
+                Code.NO_MATCH,
+                f"Nothing{diet} on the menu{where} matches '{query}'.",
+                "Ask the user to rephrase, or offer a restaurant's menu.",
+            ).error()
+        return Reply(
+            Code.MATCHES,
+            "Matches: " + "; ".join(describe_item(h.item, catalog) for h in hits) + ".",
+            ids=tuple(h.item.id for h in hits),
+        ).render()
+
+    return find_food_item
+
+
+def restaurant_menu_tool(catalog: Catalog) -> FunctionTool:
+    RestaurantId = Annotated[
+        str,
+        Field(
+            description="The restaurant's id.", json_schema_extra={"enum": catalog.restaurant_ids}
+        ),
+    ]
 
     @function_tool
     async def get_restaurant_menu(ctx: RunContext[UserState], restaurant_id: RestaurantId) -> str:
         """List everything a restaurant sells, with prices and sizes."""
-        try:
-            restaurant = catalog.restaurant(restaurant_id)
-        except UnknownItemError as e:
-            raise ToolError(str(e)) from None
+        _restaurant_id(catalog, restaurant_id)
+        restaurant = catalog.restaurants[restaurant_id]
         items = catalog.items_at(restaurant.id)
-        return f"{restaurant.name} ({restaurant.cuisine}) menu: " + "; ".join(
-            f"{i.name} (id {i.id}) {i.price_label()}" for i in items
-        )
+        listed = "; ".join(f"{i.name} {i.price_label()}" for i in items)
+        return Reply(
+            Code.MENU,
+            f"{restaurant.name} ({restaurant.cuisine}) menu: {listed}.",
+            ids=tuple(i.id for i in items),
+        ).render()
 
-    @function_tool
-    async def get_user_profile(ctx: RunContext[UserState]) -> str:
-        """Read the current user's profile: name, dietary preferences and delivery address."""
-        profile = ctx.userdata.profile
-        if profile is None:
-            return "This user has no saved profile: no dietary preferences or address on file."
-        return "Profile: " + profile.summary()
+    return get_restaurant_menu
+
+
+def add_to_cart_tool(catalog: Catalog) -> FunctionTool:
+    ItemId = Annotated[str, _item_ids(catalog)]
 
     @function_tool
     async def add_to_cart(
         ctx: RunContext[UserState],
         item_id: ItemId,
-        quantity: Annotated[int, Field(description=f"How many, from 1 to {MAX_QUANTITY}.")],
+        quantity: Quantity,
         size: Annotated[
             SizeChoice,
             Field(
@@ -138,66 +194,207 @@ def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
         ],
     ) -> str:
         """Add an item to the user's cart. Call once per distinct item; if the user orders
-        several items, call it for each. Ask for the size first when the item has sizes."""
-        check_item(item_id)
+        several items, call it for each. Ask for the size first when the item has sizes. To
+        change something already in the cart, use set_quantity or change_size instead."""
+        item = _menu_item(catalog, item_id)
+        chosen = _none_if_null(size)
+        if item.has_sizes and chosen is None:
+            raise Reply(
+                Code.SIZE_NEEDED,
+                f"{item.name} comes in {', '.join(item.sizes)}: which size would you like?",
+                "Ask the user which size, then call add_to_cart again with it.",
+            ).error()
         state = ctx.userdata
         try:
-            line = state.cart.add(catalog, item_id, quantity, _none_if_null(size), notes)
+            line = state.cart.add(catalog, item_id, quantity, chosen, notes)
         except CartError as e:
-            raise ToolError(str(e)) from None
-        saved = await state.save_cart()
-        return f"Added {line.describe()}. Cart total {format_usd(state.cart.total_cents)}.{saved}"
+            raise _refused(e) from None
+        reply = await _changed(state, Code.ADDED, f"Added {_how_many(quantity, line)}.")
+        return reply.render()
+
+    return add_to_cart
+
+
+def remove_tools(catalog: Catalog) -> list[FunctionTool]:
+    ItemId = Annotated[str, _item_ids(catalog)]
 
     @function_tool
-    async def remove_from_cart(
+    async def remove_from_cart(ctx: RunContext[UserState], item_id: ItemId, size: LineSize) -> str:
+        """Take a whole line off the user's cart ("no fries after all")."""
+        state = ctx.userdata
+        try:
+            removed = state.cart.remove(_menu_item(catalog, item_id).id, _none_if_null(size))
+        except CartError as e:
+            raise _refused(e) from None
+        return (await _changed(state, Code.REMOVED, f"Removed {removed.describe()}.")).render()
+
+    @function_tool
+    async def remove_quantity(
+        ctx: RunContext[UserState], item_id: ItemId, size: LineSize, quantity: Quantity
+    ) -> str:
+        """Take some of a line off the cart ("remove one of the pizzas"); the rest stays.
+        Taking off as many as the line holds removes the line."""
+        state = ctx.userdata
+        try:
+            before = state.cart.remove(
+                _menu_item(catalog, item_id).id, _none_if_null(size), quantity
+            )
+        except CartError as e:
+            raise _refused(e) from None
+        taken = min(quantity, before.quantity)
+        what = f"Removed {_how_many(taken, before)}."
+        return (await _changed(state, Code.REMOVED, what)).render()
+
+    return [remove_from_cart, remove_quantity]
+
+
+def change_tools(catalog: Catalog) -> list[FunctionTool]:
+    ItemId = Annotated[str, _item_ids(catalog)]
+
+    @function_tool
+    async def set_quantity(
+        ctx: RunContext[UserState], item_id: ItemId, size: LineSize, quantity: Quantity
+    ) -> str:
+        """Set how many of a cart line the user wants ("make that one pizza", "three fries
+        instead") — one call, whatever the line held before."""
+        state = ctx.userdata
+        try:
+            line = state.cart.set_quantity(
+                catalog, _menu_item(catalog, item_id).id, _none_if_null(size), quantity
+            )
+        except CartError as e:
+            raise _refused(e) from None
+        return (await _changed(state, Code.CHANGED, f"Now {line.describe()}.")).render()
+
+    @function_tool
+    async def change_size(
         ctx: RunContext[UserState],
         item_id: ItemId,
-        size: Annotated[
-            SizeChoice,
-            Field(
-                description="Which size to remove, or 'null' if the item is in the cart in one size only."
-            ),
+        size: LineSize,
+        new_size: Annotated[
+            Literal["small", "medium", "large"], Field(description="The size the user wants now.")
         ],
     ) -> str:
-        """Remove an item from the user's cart (the whole line)."""
-        check_item(item_id)
+        """Change the size of a cart line ("make it a small coke instead") in one call."""
         state = ctx.userdata
         try:
-            removed = state.cart.remove(item_id, _none_if_null(size))
+            line = state.cart.change_size(
+                catalog, _menu_item(catalog, item_id).id, _none_if_null(size), new_size
+            )
         except CartError as e:
-            raise ToolError(str(e)) from None
-        saved = await state.save_cart()
-        return f"Removed {removed.describe()}. {state.cart.summary()}{saved}"
+            raise _refused(e) from None
+        return (await _changed(state, Code.CHANGED, f"Now {line.describe()}.")).render()
+
+    return [set_quantity, change_size]
+
+
+def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
+    """The tools that take menu ids, with ids constrained to `catalog`'s (see `OrderTools` for
+    the rest)."""
+    return [
+        find_food_item_tool(catalog),
+        restaurant_menu_tool(catalog),
+        add_to_cart_tool(catalog),
+        *remove_tools(catalog),
+        *change_tools(catalog),
+    ]
+
+
+# --- tools that take no menu id: methods the agent inherits ------------------------------------
+
+
+class OrderTools:
+    """The cart, profile and checkout tools, as agent methods (`FoodConciergeAgent` inherits
+    them). Keeps the read-back the customer last heard, which belongs to this conversation."""
+
+    _read_back: ReadBack | None = None
 
     @function_tool
-    async def view_cart(ctx: RunContext[UserState]) -> str:
+    async def get_user_profile(self, ctx: RunContext[UserState]) -> str:
+        """Read the current user's profile: name, dietary preferences and delivery address."""
+        profile = ctx.userdata.profile
+        if profile is None:
+            return Reply(
+                Code.PROFILE,
+                "This user has no saved profile: no dietary preferences or address on file.",
+            ).render()
+        return Reply(Code.PROFILE, "Profile: " + profile.summary()).render()
+
+    @function_tool
+    async def view_cart(self, ctx: RunContext[UserState]) -> str:
         """Read back what is in the user's cart and the total."""
-        return ctx.userdata.cart.summary()
+        return Reply(Code.CART, ctx.userdata.cart.summary()).render()
 
     @function_tool
-    async def checkout(ctx: RunContext[UserState]) -> str:
-        """Place the order for everything in the cart. Only call it when the user asks to
-        check out or confirms the order."""
+    async def clear_cart(self, ctx: RunContext[UserState]) -> str:
+        """Empty the cart, when the user wants to start over or cancel everything."""
         state = ctx.userdata
-        if state.cart.is_empty():
-            raise ToolError("The cart is empty. Ask the user what they would like first.")
+        state.cart.clear()
+        return (await _changed(state, Code.CLEARED, "Cleared the cart.")).render()
+
+    @function_tool
+    async def review_order(self, ctx: RunContext[UserState]) -> str:
+        """Read the order back before placing it: call it when the user is done ("that's it",
+        "checkout"), say the items and total, and ask whether to place the order."""
+        cart = ctx.userdata.cart
+        if cart.is_empty():
+            raise Reply(
+                Code.EMPTY_CART, "The cart is empty.", "Ask the user what they would like first."
+            ).error()
+        self._read_back = ReadBack(cart_fingerprint(cart), _latest_user_message(ctx)[0])
+        body = "; ".join(line.describe() for line in cart.lines)
+        return Reply(
+            Code.REVIEW,
+            f"Your order: {body}. Total {format_usd(cart.total_cents)}. Shall I place it?",
+            "Read this back and wait for the user's yes; then call place_order.",
+        ).render()
+
+    @function_tool
+    async def place_order(self, ctx: RunContext[UserState]) -> str:
+        """Place the order that was read back with review_order. Only after the user, hearing
+        the read-back, said yes; any change to the cart needs a new review_order first."""
+        state = ctx.userdata
+        self._check_confirmed(ctx)
         try:
             order = await state.checkout()
         except StoreUnavailableError:
-            raise ToolError(
-                "The ordering system is not answering right now, so no order was placed. The cart "
-                "is kept in this conversation; try checkout again in a moment."
-            ) from None
+            raise Reply(
+                Code.STORE_DOWN,
+                "The ordering system is not answering right now, so no order was placed. "
+                "The cart is kept in this conversation.",
+                "Try place_order again in a moment.",
+            ).error() from None
+        self._read_back = None
         address = state.profile.address if state.profile and state.profile.address else None
         where = f" It goes to {address}." if address else ""
-        return f"{order.summary()}{where}"
+        return Reply(Code.PLACED, f"{order.summary()}{where}").render()
 
-    return [
-        find_food_item,
-        get_restaurant_menu,
-        get_user_profile,
-        add_to_cart,
-        remove_from_cart,
-        view_cart,
-        checkout,
-    ]
+    def _check_confirmed(self, ctx: RunContext[UserState]) -> None:
+        """Refuse unless this cart was read back and the customer has since said yes."""
+        cart = ctx.userdata.cart
+        if cart.is_empty():
+            raise Reply(
+                Code.EMPTY_CART, "The cart is empty.", "Ask the user what they would like first."
+            ).error()
+        read_back = self._read_back
+        if read_back is None or read_back.fingerprint != cart_fingerprint(cart):
+            raise Reply(
+                Code.NOT_REVIEWED,
+                "No order was placed: the user has not heard this order read back.",
+                "Call review_order, read it to the user, and place it only after they say yes.",
+            ).error()
+        message_id, words = _latest_user_message(ctx)
+        if message_id == read_back.heard_after or not is_explicit_yes(words):
+            raise Reply(
+                Code.NOT_CONFIRMED,
+                "No order was placed: the user has not said yes to the read-back.",
+                "Ask the user whether to place the order, and wait for a clear yes.",
+            ).error()
+
+
+def _latest_user_message(ctx: RunContext[UserState]) -> tuple[str, str]:
+    """The id and words of the customer's latest message in this session ("", "" if none)."""
+    for item in reversed(ctx.session.history.items):
+        if item.type == "message" and item.role == "user":
+            return item.id, item.text_content or ""
+    return "", ""

@@ -39,7 +39,15 @@ async def test_order_remove_checkout(store: Store) -> None:
         assert [ln.item_id for ln in cart.lines] == ["classic_cheeseburger"]
 
         result = await session.run(user_input="checkout")
-        result.expect.next_event().is_function_call(name="checkout")
+        result.expect.next_event().is_function_call(name="review_order")
+        result.expect.next_event().is_function_call_output(is_error=False)
+        reply = result.expect.next_event().is_message(role="assistant").event().item
+        assert "1 × Classic Cheeseburger" in (reply.text_content or "")
+        assert "Shall I place it?" in (reply.text_content or "")
+        assert not cart.is_empty() and await store.list_orders(session.userdata.user_id) == []
+
+        result = await session.run(user_input="yes please")
+        result.expect.next_event().is_function_call(name="place_order")
         result.expect.next_event().is_function_call_output(is_error=False)
         assert cart.is_empty()
         user_id = session.userdata.user_id

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from concierge.menu import Catalog
-from concierge.offline.intents import IntentParser
 from concierge.offline.llm import StandInLLM
+from concierge.offline.standin import IntentParser
 from concierge.session import offline_session
 from concierge.store import Store
 
@@ -46,7 +46,7 @@ def test_orders(parser: IntentParser, text: str, expected: list) -> None:
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
-        ("checkout", "checkout"), ("that's all, place my order", "checkout"),
+        ("checkout", "review"), ("that's all, place my order", "review"), ("yes please", "confirm"),
         ("what's in my cart?", "view_cart"), ("remove the fries", "remove"),
         ("what's on the menu at Sakura?", "menu"), ("anything gluten free at Taqueria Sol?", "search"),
         ("do you have miso soup?", "search"), ("what's my address", "profile"),

@@ -3,16 +3,15 @@
 It is `concierge.offline.llm.StandInLLM` (deterministic, menu-aware, real tool calls through the
 real `AgentSession`) with one difference in what it calls: the legacy tool names and their
 free-text arguments (`item_name="classic cheeseburger"`), and — like many real models given those
-tools — one tool call per step, so a five-item order needs five steps.
+tools — one tool call per step, so a five-item order needs five steps. The legacy agent has no
+read-back: "checkout" places the order at once, as it did before the migration.
 """
 
 from __future__ import annotations
 
-from livekit.agents import llm
-
 from ...menu import Catalog
-from ...offline.intents import Intent
-from ...offline.llm import PlannedCall, StandInLLM
+from ...offline.standin import Intent, Plan, PlannedCall, StandInLLM
+from ...offline.standin.history import Conversation
 
 
 class LegacyStandInLLM(StandInLLM):
@@ -21,7 +20,10 @@ class LegacyStandInLLM(StandInLLM):
     def __init__(self, catalog: Catalog, *, ignore_tool_choice: bool = False) -> None:
         super().__init__(catalog, one_tool_per_step=True, ignore_tool_choice=ignore_tool_choice)
 
-    def plan(self, intent: Intent, history: list[llm.ChatItem]) -> list[PlannedCall]:
+    def plan(self, intent: Intent, conv: Conversation, previous: Intent | None) -> Plan:
+        return Plan(tuple(self._calls(intent)))
+
+    def _calls(self, intent: Intent) -> list[PlannedCall]:
         kind = intent.kind
         if kind == "order":
             return [
@@ -38,7 +40,7 @@ class LegacyStandInLLM(StandInLLM):
             ]
         if kind == "view_cart":
             return [PlannedCall("quick_view_cart_tool", {})]
-        if kind == "checkout":
+        if kind in ("review", "confirm"):
             return [PlannedCall("quick_checkout_tool", {})]
         if kind == "profile":
             return [PlannedCall("get_user_profile_tool", {"profile_id": None})]

@@ -1,0 +1,404 @@
+"""What one customer message asks for, read by rules that know the menu. Not an AI model.
+
+`IntentParser.parse` turns "actually, make that one margherita pizza" into an `Intent` (here a
+change of quantity) that the planner turns into tool calls. The rules are tried in order, most
+specific first (a short "yes", a correction, a removal, a question, an order); each is a small
+function, so a new phrase is one pattern or one rule. Items are recognised with the catalog's
+forgiving search (plurals, small typos), quantities with `numbers.spell_quantities`.
+Being deterministic is what lets the lab and CI run whole conversations with the same result
+every time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ...confirmation import is_explicit_yes
+from ...menu import SIZES, Catalog, MenuItem, words
+from .numbers import MARKERS, spell_quantities
+
+SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
+              "big": "large"}  # fmt: skip
+DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
+
+#: Below this search score a phrase is not taken as naming an item.
+MATCH_THRESHOLD = 0.6
+
+#: Words that say how, not what: left out of the phrase searched for an item.
+_FILLER = frozenset((
+    "of", "please", "i", "id", "like", "want", "would", "get", "me", "can", "have", "order",
+    "add", "ill", "take", "some", "the", "actually", "also", "oh", "just", "give", "could", "you",
+    "to", "my", "more", "another", "and", "make", "that", "those", "it", "them", "instead", "let",
+    "us", "lets", "we", "need", "a", "an", "one", "thanks", "thank", "yes", "yeah", "ok", "okay",
+    "so", "um", "uh", "well", "then", "too", "as", "for", "now", "change", "swap", "switch",
+    "rather", "meant", "sorry", "no", "wait", "hmm", "hi", "hey", "there", "maybe", "think", "s",
+    "is", "are", "any", "anything", "what", "whats", "which", "how", "much", "does", "do", "cost",
+    "price", "at", "from", "in", "on",
+))  # fmt: skip
+_PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
+
+_GREETING = re.compile(r"^(hi|hello|hey|good (?:morning|afternoon|evening))\b")
+_THANKS = re.compile(r"^(thanks|thank you|cheers|great|perfect|awesome|cool|lovely)\b")
+_NO = re.compile(r"^(no|nope|nah|not yet|no thanks|no thank you|wait|hold on)\b")
+_UNDO = re.compile(
+    r"\b(never ?mind|scratch that|forget (?:it|that)|cancel that|undo(?: that)?|actually no|"
+    r"no actually|take that back)\b"
+)
+_CLEAR = re.compile(
+    r"\b(start (?:over|again)|clear (?:the |my )?(?:cart|order|basket)|empty (?:the |my )?"
+    r"(?:cart|basket)|cancel (?:everything|it all|the whole (?:thing|order)|my (?:whole )?order)|"
+    r"(?:remove|delete|drop) (?:everything|it all)|scrap (?:everything|it all))\b"
+)
+_REVIEW = re.compile(
+    r"\b(check ?out|that'?s (?:all|it|everything)|that'?ll be (?:all|it)|that is (?:all|it)|"
+    r"i'?m (?:done|finished|all set)|nothing else|(?:place|confirm|finish|complete) (?:the |my )?"
+    r"order|ready to (?:order|pay)|pay now|i'?d like to pay)\b"
+)
+_NEGATE = re.compile(
+    r"(?:^|\b)(?:i )?(?:don'?t|do not|dont|didn'?t) (?:want|need|add|give me|get|order)\b|"
+    r"^no (?:more )?(?=\w)|^not (?:the|a|any)\b|\bskip the\b"
+)
+_REMOVE = re.compile(
+    r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
+    r"no more|lose the|less)\b"
+)
+_REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
+_ADDITIVE = re.compile(r"\b(add|also|too|more|another|as well|plus)\b")
+_CHANGE = re.compile(
+    r"\b(instead|actually|make (?:that|it|those|them|this)|change|switch|swap|i meant|rather|"
+    r"correction|replace)\b"
+)
+_SWAP = re.compile(
+    r"^(?:.*?\b(?:change|switch|swap|replace|make))\s+(?P<src>.+?)\s+(?:to|for|with|into)\s+"
+    r"(?P<dst>.+)$|^(?P<dst2>.+?)\s+instead of\s+(?P<src2>.+)$"
+)
+_MORE = re.compile(
+    r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
+    r"again)\b"
+)
+_CART = re.compile(
+    r"\b(cart|basket|my order so far|what'?s in my order|what have i (?:got|ordered)|"
+    r"read (?:it|my order) back|what did i order)\b"
+)
+_PROFILE = re.compile(
+    r"\b(my profile|profile|my address|who am i|my diet|dietary preferences?|deliver(?:ing)? to)\b"
+)
+_MENU = re.compile(r"\b(menu|what (?:does|do) .+ (?:have|sell|serve|do)|what'?s at)\b")
+_PRICE = re.compile(r"\b(how much|what(?:'s| is| does) the price|what does .+ cost|price of)\b")
+_QUESTION = re.compile(
+    r"^(do you have|do they have|is there|are there|have you got|what|which|how|anything|any|"
+    r"is the|are the|does the)\b"
+)
+_ORDER_VERB = re.compile(
+    r"\b(i'?d like|i would like|i want|i'?ll (?:have|take|get)|get me|can i (?:get|have)|"
+    r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have)\b"
+)
+_NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
+_SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """One thing the customer named: an item (or an unresolved phrase), how many, size, notes."""
+
+    phrase: str
+    item_id: str | None = None
+    quantity: int = 1
+    size: str | None = None
+    notes: str = ""
+    ambiguous: tuple[str, ...] = ()
+    #: True when a number was said ("two pizzas"), False for the implied one ("a pizza").
+    counted: bool = False
+    #: "few", "negative" or "fraction": a quantity to ask about instead of guessing.
+    unclear: str | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What one customer message asks for.
+
+    kind: order remove negate change more repeat undo clear review confirm deny view_cart
+    profile menu search size_answer quantity_answer greeting thanks unknown.
+    """
+
+    kind: str
+    items: tuple[ItemRequest, ...] = ()
+    #: For a change "X to Y": the X (the line to change or replace); `items` holds the Y.
+    source: tuple[ItemRequest, ...] = ()
+    restaurant_id: str | None = None
+    dietary: str | None = None
+    query: str = ""
+    size: str | None = None
+    quantity: int | None = None
+    #: For "review": the words were also an explicit yes ("that's it, place my order").
+    yes: bool = False
+    #: For "change": the words replace what was just ordered ("make it a sprite instead").
+    replaces: bool = False
+
+
+def normalize(text: str) -> str:
+    """Lower-case, straight apostrophes, quantities as digits, single spaces."""
+    text = text.lower().replace("’", "'")
+    text = spell_quantities(re.sub(r"[^a-z0-9'.,;&?½/ -]", " ", text))
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9' ,;&?]", " ", text)).strip()
+
+
+Rule = Callable[["IntentParser", str], Intent | None]
+
+
+class IntentParser:
+    """Turns a customer message into an `Intent`, using the catalog to recognise items."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        # Item names that contain a splitting word ("bean and cheese burrito") are protected
+        # before a request is split into parts.
+        self._protected = {
+            " ".join(words(i.name)): " ".join(words(i.name)).replace(" ", "_")
+            for i in catalog.items.values()
+            if re.search(r"\b(and|with|plus)\b", i.name.lower())
+        }
+
+    def parse(self, message: str) -> Intent:
+        text = normalize(message)
+        if not re.search(r"[a-z0-9]", text):
+            return Intent("unknown", query=message)
+        for rule in RULES:
+            intent = rule(self, text)
+            if intent is not None:
+                return intent
+        return Intent("unknown", query=message)
+
+    # --- pieces the rules share ---------------------------------------------------------------
+
+    def items(self, text: str) -> tuple[ItemRequest, ...]:
+        """Every item named in `text`, with its quantity, size and notes."""
+        for name, joined in self._protected.items():
+            text = text.replace(name, joined)
+        requests: list[ItemRequest] = []
+        for part in _SPLIT.split(text):
+            part = part.replace("_", " ").strip(" ,?")
+            if not part:
+                continue
+            size = size_only(part)
+            if size is not None and requests and requests[-1].size is None:
+                # "a horchata, large": a size on its own belongs to the item before it
+                last = requests[-1]
+                item = self.catalog.items.get(last.item_id or "")
+                requests[-1] = replace(last, size=fit_size(size, item) if item else size)
+                continue
+            request = self._item(part)
+            if request is not None:
+                requests.append(request)
+        return tuple(requests)
+
+    def _item(self, part: str) -> ItemRequest | None:
+        notes = ""
+        m = _NOTES.search(part)
+        if m:
+            notes = m.group(1).removeprefix("with ").strip()
+            part = (part[: m.start()] + part[m.end() :]).strip()
+        quantity, counted, unclear, size, rest = 1, False, None, None, []
+        for w in words(part):
+            if w.isdigit():
+                quantity, counted = int(w), True
+            elif w in MARKERS:
+                unclear = MARKERS[w]
+            elif w in SIZE_WORDS:
+                size = SIZE_WORDS[w]
+            elif w not in _FILLER:
+                rest.append(w)
+        phrase = " ".join(rest)
+        if not phrase:
+            return None
+        found = ItemRequest(phrase, None, quantity, size, notes, (), counted, unclear)
+        hits = [h for h in self.catalog.search(phrase, limit=3) if h.score >= MATCH_THRESHOLD]
+        if not hits:
+            return found
+        tied = tuple(h.item.id for h in hits if h.score == hits[0].score)
+        if len(tied) > 1:
+            return replace(found, ambiguous=tied)
+        item = hits[0].item
+        return replace(found, item_id=item.id, size=fit_size(size, item))
+
+    def resolved(self, text: str) -> tuple[ItemRequest, ...]:
+        return tuple(i for i in self.items(text) if i.item_id or i.ambiguous)
+
+
+# --- the rules, most specific first -------------------------------------------------------------
+
+
+def _short_reply(p: IntentParser, text: str) -> Intent | None:
+    n = len(text.split())
+    if n <= 4 and _GREETING.match(text):
+        return Intent("greeting")
+    if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text):
+        return Intent("thanks")
+    if n <= 6 and is_explicit_yes(text) and not _REVIEW.search(text) and not p.resolved(text):
+        return Intent("confirm")
+    if n <= 4 and _NO.match(text) and not p.resolved(text):
+        return Intent("deny")
+    return None
+
+
+def _undo(p: IntentParser, text: str) -> Intent | None:
+    m = _UNDO.search(text)
+    if m is None:
+        return None
+    rest = (text[: m.start()] + " " + text[m.end() :]).strip(" ,")
+    named = p.resolved(rest)
+    if named:
+        return Intent("negate", items=named)
+    return None if re.search(r"\d", rest) or size_only(rest) else Intent("undo")
+
+
+def _clear(p: IntentParser, text: str) -> Intent | None:
+    return Intent("clear") if _CLEAR.search(text) else None
+
+
+def _review(p: IntentParser, text: str) -> Intent | None:
+    if not _REVIEW.search(text):
+        return None
+    return Intent("review", yes=is_explicit_yes(text))
+
+
+def _negate(p: IntentParser, text: str) -> Intent | None:
+    m = _NEGATE.search(text)
+    if m is None:
+        return None
+    if re.search(r"\b(anything|nothing) else\b", text):
+        return Intent("review")
+    named = p.resolved(text[m.end() :])
+    return Intent("negate", items=named) if named else None
+
+
+def _remove(p: IntentParser, text: str) -> Intent | None:
+    m = _REMOVE.search(text)
+    if m is None:
+        return None
+    rest = text[: m.start()] + " " + text[m.end() :]
+    named = tuple(i for i in p.items(rest))
+    if named:
+        return Intent("remove", items=named)
+    if _PRONOUNS.search(rest):  # "remove it", "take one of those off"
+        counted = re.search(r"\b(\d+)\b", rest)
+        return Intent("remove", quantity=int(counted.group(1)) if counted else None)
+    return Intent("view_cart")
+
+
+def _change(p: IntentParser, text: str) -> Intent | None:
+    if not _CHANGE.search(text):
+        return None
+    swap = _SWAP.match(text)
+    if swap is None and _ADDITIVE.search(text):
+        return None  # "actually, add two more cheeseburgers" adds
+    if swap:
+        src = p.items(swap.group("src") or swap.group("src2"))
+        dst_text = swap.group("dst") or swap.group("dst2")
+        dst = p.items(dst_text)
+        if src or dst:
+            return _change_intent(dst, dst_text, source=src)
+    return _change_intent(p.items(text), text, source=())
+
+
+def _change_intent(
+    items: tuple[ItemRequest, ...], text: str, source: tuple[ItemRequest, ...]
+) -> Intent | None:
+    counted = re.search(r"\b(\d+)\b", text)
+    size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
+    if not items and not source and not counted and size is None:
+        return None
+    quantity = int(counted.group(1)) if counted else None
+    replaces = bool(_REPLACES.search(text))
+    return Intent("change", items, source, size=size, quantity=quantity, replaces=replaces)
+
+
+def _more(p: IntentParser, text: str) -> Intent | None:
+    m = _MORE.search(text)
+    if m is None or p.resolved(text):
+        return None
+    if re.search(r"\b(same again|the same|again)\b", text):
+        return Intent("repeat")
+    return Intent("more", quantity=int(m.group("n")) if m.group("n") else 1)
+
+
+def _cart_or_profile(p: IntentParser, text: str) -> Intent | None:
+    if _PROFILE.search(text):
+        return Intent("profile")
+    if _CART.search(text) and not _ORDER_VERB.search(text):
+        return Intent("view_cart")
+    return None
+
+
+def _answer(p: IntentParser, text: str) -> Intent | None:
+    size = size_only(text)
+    if size is not None:
+        return Intent("size_answer", size=size)
+    ws = [w for w in words(text) if w not in _FILLER and w not in ("please", "just", "only")]
+    if len(ws) == 1 and ws[0].isdigit():
+        return Intent("quantity_answer", quantity=int(ws[0]))
+    return None
+
+
+def _question(p: IntentParser, text: str) -> Intent | None:
+    restaurant_id, rest = p.catalog.find_restaurant(text)
+    dietary = next((v for k, v in DIETARY_WORDS.items() if re.search(rf"\b{k}\b", text)), None)
+    asked = bool(_QUESTION.match(text)) or text.endswith("?")
+    if _MENU.search(text) and not _PRICE.search(text):
+        return Intent("menu", restaurant_id=restaurant_id)
+    rest_text = " ".join(w for w in rest if w not in DIETARY_WORDS and w != "gluten")
+    named = p.items(_QUESTION.sub("", _PRICE.sub("", rest_text)))
+    if dietary and (asked or not any(i.item_id for i in named)):
+        query = " ".join(i.phrase for i in named if i.item_id)
+        return Intent("search", restaurant_id=restaurant_id, dietary=dietary, query=query)
+    if (asked or _PRICE.search(text)) and not _ORDER_VERB.search(text):
+        query = " ".join(i.phrase for i in named) or _strip_question(text)
+        return Intent("search", restaurant_id=restaurant_id, query=query)
+    return None
+
+
+def _order(p: IntentParser, text: str) -> Intent | None:
+    named = p.items(text)
+    if named and (
+        any(i.item_id or i.ambiguous for i in named)
+        or _ORDER_VERB.search(text)
+        or any(i.counted or i.unclear for i in named)
+    ):
+        return Intent("order", items=named)
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    _short_reply, _undo, _clear, _review, _negate, _remove, _change, _more, _cart_or_profile,
+    _answer, _question, _order,
+)  # fmt: skip
+
+
+def size_only(text: str) -> str | None:
+    """ "large", "a large one please", "medium" -> that size; None if it says more."""
+    ws = [
+        w
+        for w in words(text)
+        if w not in {"a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that"}
+    ]
+    if len(ws) == 1 and ws[0] in SIZE_WORDS:
+        return SIZE_WORDS[ws[0]]
+    return None
+
+
+def fit_size(size: str | None, item: MenuItem | None) -> str | None:
+    """A one-size-fits item's only size; "regular" means medium; a size on a one-size item is
+    passed on for the tool to refuse."""
+    if item is not None and size is None and item.has_sizes and len(item.sizes) == 1:
+        return item.sizes[0]
+    if size is not None and size not in SIZES:
+        return None
+    return size
+
+
+def _strip_question(text: str) -> str:
+    text = _PRICE.sub("", _QUESTION.sub("", text))
+    return " ".join(w for w in words(text) if w not in _FILLER).strip()

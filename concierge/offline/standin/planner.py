@@ -1,0 +1,300 @@
+"""From what the customer asked (`Intent`) and what the conversation holds, the tool calls to make.
+
+One function per kind of request. Each returns a `Plan`: the calls, in order, and a sentence to
+say after their results (or instead of them when there is nothing to call: a question back, "Okay,
+no Sprite."). A correction is one call (`set_quantity`, `change_size`), or a removal and an add
+when the customer swaps one item for another; checking out is `review_order`, and only a "yes"
+to a read-back in the previous turn is `place_order`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...menu import Catalog
+from . import wording
+from .history import Conversation, LineKey
+from .parser import Intent, ItemRequest
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """A tool call the stand-in intends to make."""
+
+    name: str
+    #: A str is sent verbatim, even if it is not JSON (`ScriptedLLM`'s lessons on malformed calls).
+    arguments: dict[str, Any] | str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The calls that carry out one message, and what to say after them (or instead)."""
+
+    calls: tuple[PlannedCall, ...] = ()
+    say: str = ""
+
+
+@dataclass
+class _Builder:
+    catalog: Catalog
+    conv: Conversation
+    calls: list[PlannedCall] = field(default_factory=list)
+    says: list[str] = field(default_factory=list)
+
+    def call(self, name: str, **arguments: Any) -> None:
+        self.calls.append(PlannedCall(name, arguments))
+
+    def add(self, item_id: str, quantity: int, size: str | None, notes: str = "") -> None:
+        self.call("add_to_cart", item_id=item_id, quantity=quantity, size=size or "null",
+                  notes=notes)  # fmt: skip
+
+    def find(
+        self, query: str, restaurant_id: str | None = None, dietary: str | None = None
+    ) -> None:
+        self.call("find_food_item", query=query, restaurant_id=restaurant_id or "null",
+                  dietary=dietary or "null")  # fmt: skip
+
+    def line(self, name: str, key: LineKey, **more: Any) -> None:
+        self.call(name, item_id=key[0], size=key[1] or "null", **more)
+
+    def name(self, item_id: str) -> str:
+        return self.catalog.items[item_id].name
+
+    def plan(self) -> Plan:
+        return Plan(tuple(self.calls), " ".join(self.says))
+
+
+def plan_intent(
+    catalog: Catalog, intent: Intent, conv: Conversation, previous: Intent | None
+) -> Plan:
+    """The plan for `intent`, given the conversation before it and the previous message's intent."""
+    b = _Builder(catalog, conv)
+    handler = _HANDLERS.get(intent.kind)
+    if handler is None:
+        b.says.append(wording.no_tool_reply(catalog, intent))
+    else:
+        handler(b, intent, previous)
+    return b.plan()
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    for r in intent.items:
+        _order_one(b, r)
+
+
+def _order_one(b: _Builder, r: ItemRequest) -> None:
+    what = b.name(r.item_id) if r.item_id else r.phrase
+    if r.unclear is not None:
+        b.says.append(wording.ask_quantity(what, r.unclear))
+    elif r.item_id is not None:
+        b.add(r.item_id, r.quantity, r.size, r.notes)
+    else:
+        b.find(r.phrase)
+
+
+def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if b.conv.last is None:
+        b.says.append("Another what? Tell me the item, please.")
+        return
+    item_id, size = b.conv.last
+    b.add(item_id, intent.quantity or 1, size)
+
+
+def _repeat(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if not b.conv.last_adds:
+        return _more(b, intent, previous)
+    for args in b.conv.last_adds:
+        b.call("add_to_cart", **args)
+
+
+def _answer_size(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if not b.conv.size_needed:
+        b.says.append("Which item is that size for? Tell me the item and the size together.")
+    for args in b.conv.size_needed:
+        b.call("add_to_cart", **{**args, "size": intent.size})
+
+
+def _answer_quantity(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    asked = [r for r in (previous.items if previous else ()) if r.unclear and r.item_id]
+    if not asked:
+        b.says.append(f"{intent.quantity} of what? Tell me the item too, please.")
+    for r in asked:
+        b.add(str(r.item_id), intent.quantity or 1, r.size, r.notes)
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+def _remove(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if not intent.items:
+        if b.conv.last is None:
+            b.says.append("Which item should I remove?")
+        elif intent.quantity:
+            b.line("remove_quantity", b.conv.last, quantity=intent.quantity)
+        else:
+            b.line("remove_from_cart", b.conv.last)
+        return
+    for r in intent.items:
+        item_id = _in_cart(b, r)
+        if item_id is None:
+            b.says.append(wording.which_to_remove(b.catalog, r))
+        elif r.counted:
+            b.line("remove_quantity", (item_id, r.size), quantity=r.quantity)
+        else:
+            b.line("remove_from_cart", (item_id, r.size))
+
+
+def _in_cart(b: _Builder, r: ItemRequest) -> str | None:
+    """The item `r` names, resolving "the pizza" to the one pizza this conversation added."""
+    if r.item_id is not None:
+        return r.item_id
+    known = [i for i in r.ambiguous if b.conv.has(i)]
+    return known[0] if len(known) == 1 else None
+
+
+def _negate(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    for r in intent.items:
+        item_id = _in_cart(b, r)
+        if item_id is not None and b.conv.has(item_id):
+            b.line("remove_from_cart", (item_id, r.size))
+        else:
+            b.says.append(f"Okay, no {b.name(item_id) if item_id else r.phrase}.")
+
+
+def _change(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if intent.source:
+        _swap(b, intent)
+    elif intent.items:
+        for r in intent.items:
+            _correct(b, intent, r)
+    else:
+        _change_last(b, intent)
+
+
+def _swap(b: _Builder, intent: Intent) -> None:
+    """ "change the coke to a sprite", "the fries to large", "a sprite instead of the coke"."""
+    source = intent.source[0]
+    item_id = _in_cart(b, source)
+    if item_id is None:
+        b.says.append(wording.which_to_remove(b.catalog, source))
+        return
+    key = b.conv.line_of(item_id, source.size) or (item_id, source.size)
+    new = next((r for r in intent.items if r.item_id and r.item_id != item_id), None)
+    if new is not None:
+        _replace(b, key, new)
+    else:
+        _change_line(b, key, intent.size, intent.quantity)
+
+
+def _correct(b: _Builder, intent: Intent, r: ItemRequest) -> None:
+    """ "actually, make that one margherita pizza", "make it a small coke instead"."""
+    if r.item_id is None:
+        return _order_one(b, r)
+    pending = next((a for a in b.conv.size_needed if a.get("item_id") == r.item_id), None)
+    if pending is not None and r.size:
+        b.call("add_to_cart", **{**pending, "size": r.size})
+    elif b.conv.has(r.item_id):
+        key = b.conv.line_of(r.item_id) or (r.item_id, None)
+        _change_line(b, key, r.size, r.quantity if r.counted else None)
+    elif intent.replaces and b.conv.last is not None and b.conv.last[0] != r.item_id:
+        _replace(b, b.conv.last, r)
+    else:
+        _order_one(b, r)
+
+
+def _change_last(b: _Builder, intent: Intent) -> None:
+    """ "make that two", "I meant large": the line last added or changed."""
+    if intent.size and b.conv.size_needed:
+        return _answer_size(b, intent, None)
+    if b.conv.last is None:
+        b.says.append("Which item should I change?")
+        return
+    _change_line(b, b.conv.last, intent.size, intent.quantity)
+
+
+def _change_line(b: _Builder, key: LineKey, size: str | None, quantity: int | None) -> None:
+    before = len(b.calls)
+    if size is not None and size != key[1]:
+        b.line("change_size", key, new_size=size)
+        key = (key[0], size)
+    if quantity is not None:
+        b.line("set_quantity", key, quantity=quantity)
+    if len(b.calls) == before:
+        b.says.append(f"You have that already: {b.name(key[0])}.")
+
+
+def _replace(b: _Builder, key: LineKey, new: ItemRequest) -> None:
+    """Swap a line for another item, keeping its quantity and, where it fits, its size."""
+    assert new.item_id is not None
+    item = b.catalog.items[new.item_id]
+    size = new.size or (key[1] if key[1] in item.sizes else None)
+    quantity = new.quantity if new.counted else b.conv.lines.get(key, 1)
+    b.line("remove_from_cart", key)
+    b.add(new.item_id, quantity, size, new.notes)
+
+
+def _undo(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    conv = b.conv
+    if conv.size_needed:
+        b.says.append("Okay, I won't add that.")
+    elif conv.read_back:
+        b.says.append("Okay, I haven't placed the order. What would you like to change?")
+    elif conv.last_adds:
+        for args in conv.last_adds:
+            b.line("remove_quantity", (args["item_id"], _size(args)), quantity=args["quantity"])
+    else:
+        b.says.append("Okay. What would you like instead?")
+
+
+def _size(args: dict[str, Any]) -> str | None:
+    return None if args.get("size") in (None, "null") else str(args["size"])
+
+
+# --- cart, checkout, questions -----------------------------------------------------------------
+
+
+def _review(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.call("place_order" if intent.yes and b.conv.read_back else "review_order")
+
+
+def _confirm(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if b.conv.read_back:
+        b.call("place_order")
+    else:
+        b.says.append(wording.nothing_to_confirm(bool(b.conv.size_needed)))
+
+
+def _deny(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if b.conv.read_back:
+        b.says.append("Okay, I haven't placed the order. What would you like to change?")
+    else:
+        b.says.append("Okay. Anything else?")
+
+
+def _simple(name: str) -> Callable[[_Builder, Intent, Intent | None], None]:
+    return lambda b, intent, previous: b.call(name)
+
+
+def _menu(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if intent.restaurant_id:
+        b.call("get_restaurant_menu", restaurant_id=intent.restaurant_id)
+    else:
+        b.says.append(wording.which_menu(b.catalog))
+
+
+def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.find(intent.query, intent.restaurant_id, intent.dietary)
+
+
+_HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
+    "order": _order, "more": _more, "repeat": _repeat, "size_answer": _answer_size,
+    "quantity_answer": _answer_quantity, "remove": _remove, "negate": _negate,
+    "change": _change, "undo": _undo, "clear": _simple("clear_cart"), "review": _review,
+    "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
+    "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
+}  # fmt: skip
