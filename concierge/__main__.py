@@ -1,4 +1,4 @@
-"""`python -m concierge …`: run the agent server, check an agent, seed the store, benchmark.
+"""`python -m concierge …`: run the agent server, check an agent, seed the store, benchmark, eval.
 
     python -m concierge start            # register the AgentServer with LiveKit (production)
     python -m concierge dev              # same, with dev defaults (no load limit, debug logs)
@@ -7,6 +7,7 @@
     python -m concierge doctor PATH...   # find legacy patterns in any agent (--fix rewrites them)
     python -m concierge seed [--sql]     # load the menu into the store (or print seed SQL)
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
+    python -m concierge eval [-v]        # pass rate of the dialogue corpus, per phenomenon
 
 `start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point
 livekit-agents 1.8 recommends (its built-in `cli.run_app` CLI is deprecated); with the LiveKit CLI
@@ -113,7 +114,7 @@ def _seed_command(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = ("start", "dev", "console", "doctor", "seed", "bench")
+    commands = ("start", "dev", "console", "doctor", "seed", "bench", "eval")
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
@@ -135,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(rest)
+    if command == "eval":
+        from .eval import main as eval_main
+
+        return eval_main(rest)
     return _seed_command(rest)
 
 

@@ -42,7 +42,7 @@ async def test_order_remove_checkout(store: Store) -> None:
         result.expect.next_event().is_function_call(name="review_order")
         result.expect.next_event().is_function_call_output(is_error=False)
         reply = result.expect.next_event().is_message(role="assistant").event().item
-        assert "1 × Classic Cheeseburger" in (reply.text_content or "")
+        assert "2 × Classic Cheeseburger" in (reply.text_content or "")
         assert "Shall I place it?" in (reply.text_content or "")
         assert not cart.is_empty() and await store.list_orders(session.userdata.user_id) == []
 

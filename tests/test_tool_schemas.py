@@ -8,8 +8,9 @@ import pytest
 from livekit.agents import llm
 from livekit.agents.llm.utils import build_strict_openai_schema
 
+from concierge.agent import FoodConciergeAgent
 from concierge.menu import Catalog
-from concierge.tools import build_tools
+from concierge.replies import Code, Reply
 
 
 def _walk(schema: Any, path: str = "$"):
@@ -24,14 +25,48 @@ def _walk(schema: Any, path: str = "$"):
 
 @pytest.fixture
 def tools(catalog: Catalog) -> list[llm.FunctionTool]:
-    return build_tools(catalog)
+    return [t for t in FoodConciergeAgent(catalog).tools if isinstance(t, llm.FunctionTool)]
 
 
-def test_the_seven_tools(tools: list[llm.FunctionTool]) -> None:
-    assert [t.info.name for t in tools] == [
-        "find_food_item", "get_restaurant_menu", "get_user_profile", "add_to_cart",
-        "remove_from_cart", "view_cart", "checkout",
-    ]  # fmt: skip
+def test_the_counter_tools(tools: list[llm.FunctionTool]) -> None:
+    """Menu-id tools from the factory, then the agent's methods; no tool places an order alone."""
+    assert sorted(t.info.name for t in tools) == sorted([
+        "find_food_item", "get_restaurant_menu", "add_to_cart", "remove_from_cart",
+        "remove_quantity", "set_quantity", "change_size",
+        "get_user_profile", "view_cart", "clear_cart", "review_order", "place_order",
+    ])  # fmt: skip
+    assert "checkout" not in {t.info.name for t in tools}
+
+
+def test_change_tools_take_ids_and_a_line_size(
+    tools: list[llm.FunctionTool], catalog: Catalog
+) -> None:
+    for name in ("remove_quantity", "set_quantity", "change_size", "remove_from_cart"):
+        tool = next(t for t in tools if t.info.name == name)
+        props = build_strict_openai_schema(tool)["function"]["parameters"]["properties"]
+        assert props["item_id"]["enum"] == catalog.item_ids, name
+        assert props["size"]["enum"] == ["small", "medium", "large", "null"], name
+    size = next(t for t in tools if t.info.name == "change_size")
+    new = build_strict_openai_schema(size)["function"]["parameters"]["properties"]["new_size"]
+    assert new["enum"] == ["small", "medium", "large"]  # a new size is never "null"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(Code.ADDED, "Added 2 × Coke."),
+        Reply(Code.MATCHES, "Matches: Coke; Sprite.", ids=("coke", "sprite")),
+        Reply(Code.SIZE_NEEDED, "Coke comes in small, medium, large: which size?", "Ask."),
+        Reply(Code.REVIEW, "Your order:\n2 × Coke. (ids: not really)", "Wait for a yes."),
+    ],
+)
+def test_a_reply_reads_back_exactly(reply: Reply) -> None:
+    assert Reply.parse(reply.render()) == reply
+
+
+def test_text_that_no_tool_rendered_has_no_code() -> None:
+    assert Reply.parse("Error parsing arguments for `add_to_cart`: bad") is None
+    assert Reply.parse("Added a coke.\n(result: teleported)") is None
 
 
 def test_every_schema_is_strict_and_typed(tools: list[llm.FunctionTool]) -> None:

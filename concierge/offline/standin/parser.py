@@ -41,9 +41,9 @@ _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
 _GREETING = re.compile(r"^(hi|hello|hey|good (?:morning|afternoon|evening))\b")
 _THANKS = re.compile(r"^(thanks|thank you|cheers|great|perfect|awesome|cool|lovely)\b")
-_NO = re.compile(r"^(no|nope|nah|not yet|no thanks|no thank you|wait|hold on)\b")
+_NO = re.compile(r"^(?:no|nope|nah|not yet|no thanks|no thank you|wait|hold on)(?: please)?$")
 _UNDO = re.compile(
-    r"\b(never ?mind|scratch that|forget (?:it|that)|cancel that|undo(?: that)?|actually no|"
+    r"\b(never ?mind|scratch that|forget(?: about)?(?: it| that)?|cancel that|undo(?: that)?|actually no|"
     r"no actually|take that back)\b"
 )
 _CLEAR = re.compile(
@@ -67,8 +67,8 @@ _REMOVE = re.compile(
 _REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
 _ADDITIVE = re.compile(r"\b(add|also|too|more|another|as well|plus)\b")
 _CHANGE = re.compile(
-    r"\b(instead|actually|make (?:that|it|those|them|this)|change|switch|swap|i meant|rather|"
-    r"correction|replace)\b"
+    r"\b(instead|actually|make|change|switch|swap|i meant|rather|correction|replace|no wait|"
+    r"(?:just|only) (?=\d))\b"
 )
 _SWAP = re.compile(
     r"^(?:.*?\b(?:change|switch|swap|replace|make))\s+(?P<src>.+?)\s+(?:to|for|with|into)\s+"
@@ -76,7 +76,7 @@ _SWAP = re.compile(
 )
 _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
-    r"again)\b"
+    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them))\b"
 )
 _CART = re.compile(
     r"\b(cart|basket|my order so far|what'?s in my order|what have i (?:got|ordered)|"
@@ -191,8 +191,11 @@ class IntentParser:
                 requests[-1] = replace(last, size=fit_size(size, item) if item else size)
                 continue
             request = self._item(part)
-            if request is not None:
-                requests.append(request)
+            if request is None:
+                continue
+            if requests and _same_item(requests[-1], request):
+                continue  # "chips and guacamolle": a name split at its "and" by a typo
+            requests.append(request)
         return tuple(requests)
 
     def _item(self, part: str) -> ItemRequest | None:
@@ -239,7 +242,7 @@ def _short_reply(p: IntentParser, text: str) -> Intent | None:
         return Intent("thanks")
     if n <= 6 and is_explicit_yes(text) and not _REVIEW.search(text) and not p.resolved(text):
         return Intent("confirm")
-    if n <= 4 and _NO.match(text) and not p.resolved(text):
+    if _NO.match(text.replace(",", "")):
         return Intent("deny")
     return None
 
@@ -322,13 +325,14 @@ def _more(p: IntentParser, text: str) -> Intent | None:
         return None
     if re.search(r"\b(same again|the same|again)\b", text):
         return Intent("repeat")
-    return Intent("more", quantity=int(m.group("n")) if m.group("n") else 1)
+    counted = m.group("n") or m.group("n2")
+    return Intent("more", quantity=int(counted) if counted else 1)
 
 
 def _cart_or_profile(p: IntentParser, text: str) -> Intent | None:
     if _PROFILE.search(text):
         return Intent("profile")
-    if _CART.search(text) and not _ORDER_VERB.search(text):
+    if _CART.search(text) and not p.resolved(text):
         return Intent("view_cart")
     return None
 
@@ -356,7 +360,7 @@ def _question(p: IntentParser, text: str) -> Intent | None:
         return Intent("search", restaurant_id=restaurant_id, dietary=dietary, query=query)
     if (asked or _PRICE.search(text)) and not _ORDER_VERB.search(text):
         query = " ".join(i.phrase for i in named) or _strip_question(text)
-        return Intent("search", restaurant_id=restaurant_id, query=query)
+        return Intent("search", named, restaurant_id=restaurant_id, query=query)
     return None
 
 
@@ -375,6 +379,10 @@ RULES: tuple[Rule, ...] = (
     _short_reply, _undo, _clear, _review, _negate, _remove, _change, _more, _cart_or_profile,
     _answer, _question, _order,
 )  # fmt: skip
+
+
+def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
+    return a.item_id is not None and a.item_id == b.item_id and not (a.counted or b.counted)
 
 
 def size_only(text: str) -> str | None:

@@ -98,11 +98,19 @@ def _order_one(b: _Builder, r: ItemRequest) -> None:
 
 
 def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    if b.conv.last is None:
+    """ "another one" (the line last touched), "two of those" (the one item just offered)."""
+    searched = previous.items if previous and previous.kind == "search" else ()
+    asked_about = [r.item_id for r in searched if r.item_id]
+    offered = tuple(asked_about) if len(asked_about) == 1 else b.conv.offered
+    if len(offered) == 1:
+        b.add(offered[0], intent.quantity or 1, None)
+    elif offered:
+        b.says.append(wording.which_of(b.catalog, offered))
+    elif b.conv.last is None:
         b.says.append("Another what? Tell me the item, please.")
-        return
-    item_id, size = b.conv.last
-    b.add(item_id, intent.quantity or 1, size)
+    else:
+        item_id, size = b.conv.last
+        b.add(item_id, intent.quantity or 1, size)
 
 
 def _repeat(b: _Builder, intent: Intent, previous: Intent | None) -> None:
@@ -173,7 +181,7 @@ def _change(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         for r in intent.items:
             _correct(b, intent, r)
     else:
-        _change_last(b, intent)
+        _change_last(b, intent, previous)
 
 
 def _swap(b: _Builder, intent: Intent) -> None:
@@ -207,10 +215,12 @@ def _correct(b: _Builder, intent: Intent, r: ItemRequest) -> None:
         _order_one(b, r)
 
 
-def _change_last(b: _Builder, intent: Intent) -> None:
+def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     """ "make that two", "I meant large": the line last added or changed."""
     if intent.size and b.conv.size_needed:
-        return _answer_size(b, intent, None)
+        return _answer_size(b, intent, previous)
+    if intent.quantity and previous and any(r.unclear for r in previous.items):
+        return _answer_quantity(b, intent, previous)
     if b.conv.last is None:
         b.says.append("Which item should I change?")
         return

@@ -92,6 +92,11 @@ def which_to_remove(catalog: Catalog, r: ItemRequest) -> str:
     return f"I can't find {r.phrase} on the menu. Which item do you mean?"
 
 
+def which_of(catalog: Catalog, ids: tuple[str, ...]) -> str:
+    options = " or ".join(catalog.items[i].name for i in ids[:5])
+    return f"Which one would you like: {options}?"
+
+
 def nothing_to_confirm(size_pending: bool) -> str:
     if size_pending:
         return "Which size would you like: small, medium or large?"

@@ -1,0 +1,159 @@
+"""`python -m concierge eval`: how often the concierge gets a whole order right, per phenomenon.
+
+The corpus (`tests/dialogues/*.toml`, one file per phenomenon: corrections, removals,
+quantities, references, questions, checkout, bad input…) holds dialogues written the way people
+order at a counter, each with the cart and the orders it must end with. Every dialogue runs in its
+own session through `offline_session`, so the model is the one `concierge.providers` selects: the
+offline stand-in, or the real model when `OPENAI_API_KEY` is set. The checks are deterministic —
+the cart's lines and the store's orders, plus words the last reply must contain — where LiveKit's
+examples use an LLM judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cart import CartLine
+from .providers import detect_mode, load_env
+from .session import offline_session
+from .store import Store, open_store
+
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "dialogues"
+
+Line = tuple[int, str | None, str]
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """One conversation of the corpus and what it must end with."""
+
+    phenomenon: str
+    name: str
+    turns: tuple[str, ...]
+    cart: Counter[Line]
+    orders: tuple[Counter[Line], ...] = ()
+    says: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    dialogue: Dialogue
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def parse_line(text: str) -> Line:
+    """ "2 large coke" -> (2, "large", "coke"); "1 tiramisu" -> (1, None, "tiramisu")."""
+    parts = text.split()
+    if len(parts) == 2:
+        return int(parts[0]), None, parts[1]
+    quantity, size, item_id = parts
+    return int(quantity), size, item_id
+
+
+def load_corpus(path: Path = DEFAULT_CORPUS) -> list[Dialogue]:
+    """Every dialogue of every `*.toml` file under `path`; the file name is the phenomenon."""
+    files = sorted(path.glob("*.toml"))
+    if not files:
+        raise FileNotFoundError(f"No dialogue files (*.toml) in {path}.")
+    dialogues = []
+    for file in files:
+        for d in tomllib.loads(file.read_text(encoding="utf-8"))["dialogue"]:
+            dialogues.append(
+                Dialogue(
+                    phenomenon=file.stem,
+                    name=d["name"],
+                    turns=tuple(d["turns"]),
+                    cart=Counter(parse_line(x) for x in d["cart"]),
+                    orders=tuple(Counter(parse_line(x) for x in o) for o in d.get("orders", ())),
+                    says=tuple(d.get("says", ())),
+                )
+            )
+    return dialogues
+
+
+def _lines(lines: Sequence[CartLine]) -> Counter[Line]:
+    return Counter((ln.quantity, ln.size, ln.item_id) for ln in lines)
+
+
+async def run_dialogue(dialogue: Dialogue, store: Store, user_id: str) -> Outcome:
+    """Run one dialogue in a fresh session and compare what it ends with."""
+    outcome = Outcome(dialogue)
+    last_reply = ""
+    async with offline_session(store=store, user_id=user_id) as session:
+        for text in dialogue.turns:
+            result = await session.run(user_input=text)
+            replies = [e.item.text_content or "" for e in result.events if e.type == "message"]
+            last_reply = replies[-1] if replies else ""
+        cart = _lines(session.userdata.cart.lines)
+        orders = [_lines(o.lines) for o in session.userdata.orders]
+    if cart != dialogue.cart:
+        outcome.problems.append(f"cart {dict(cart)} != {dict(dialogue.cart)}")
+    if orders != list(dialogue.orders):
+        outcome.problems.append(f"orders {orders} != {list(dialogue.orders)}")
+    missing = [w for w in dialogue.says if w.lower() not in last_reply.lower()]
+    if missing:
+        outcome.problems.append(f"last reply {last_reply!r} lacks {missing}")
+    return outcome
+
+
+async def run_corpus(dialogues: Sequence[Dialogue]) -> list[Outcome]:
+    """Every dialogue, one session each, in one in-memory store (one user per dialogue)."""
+    store = await open_store("memory")
+    try:
+        return [await run_dialogue(d, store, f"eval-{n}") for n, d in enumerate(dialogues)]
+    finally:
+        await store.close()
+
+
+def pass_rates(outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
+    """Per phenomenon (and "all"): (passed, total)."""
+    rates: dict[str, tuple[int, int]] = {}
+    for o in outcomes:
+        for key in (o.dialogue.phenomenon, "all"):
+            passed, total = rates.get(key, (0, 0))
+            rates[key] = (passed + o.passed, total + 1)
+    return dict(sorted(rates.items(), key=lambda kv: (kv[0] == "all", kv[0])))
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """The pass-rate table, as Markdown."""
+    rows = ["| phenomenon | dialogues | passed | pass rate |", "|---|---:|---:|---:|"]
+    for name, (passed, total) in pass_rates(outcomes).items():
+        label = f"**{name}**" if name == "all" else name
+        rows.append(f"| {label} | {total} | {passed} | {100 * passed / total:.1f} % |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m concierge eval", description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="dialogue folder")
+    parser.add_argument("-k", dest="only", default="", help="only dialogues whose name has this")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every failure")
+    args = parser.parse_args(argv)
+    load_env()
+    # A refused call is an expected outcome in this corpus; livekit logs each one as an error.
+    logging.getLogger("livekit.agents").setLevel(logging.CRITICAL)
+    try:
+        dialogues = [d for d in load_corpus(args.corpus) if args.only in d.name]
+    except FileNotFoundError as e:
+        print(f"{e} The corpus ships with the repository (tests/dialogues).", file=sys.stderr)
+        return 2
+    print(f"model: {detect_mode()} — {len(dialogues)} dialogues from {args.corpus}")
+    outcomes = asyncio.run(run_corpus(dialogues))
+    print(table(outcomes))
+    failed = [o for o in outcomes if not o.passed]
+    for o in failed if args.verbose else failed[:10]:
+        print(f"FAIL {o.dialogue.phenomenon}/{o.dialogue.name}: {'; '.join(o.problems)}")
+    return 0
