@@ -40,11 +40,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from livekit.agents import Agent, AgentSession, APIConnectOptions, function_tool, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
-from livekit.agents.utils import shortuuid
+from livekit.agents import Agent, AgentSession, function_tool, llm
 
 from .menu import Catalog, MenuItem, Restaurant
+from .offline.llm import ImmediateLLM, PlannedCall
 
 ORDER_SCRIPT = [
     "two classic cheeseburgers and a large coke",
@@ -70,11 +69,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-class EchoLLM(llm.LLM):
+class EchoLLM(ImmediateLLM):
     """A trivial stand-in model for the floor measurements. Not an AI.
 
     It answers every turn with one fixed reply; given `tool`, it first calls that tool (when the
-    session offers it) and answers once the tool's output is back.
+    session offers it) and answers once the tool's output is back. It shares the stand-in's
+    livekit adapter (`ImmediateLLM`), so the floor pays the same adapter cost as the concierge.
     """
 
     def __init__(self, tool: str | None = None) -> None:
@@ -85,32 +85,19 @@ class EchoLLM(llm.LLM):
     def model(self) -> str:
         return "echo"
 
-    def chat(
+    def answer(
         self,
+        items: list[llm.ChatItem],
+        tools: list[llm.Tool],
         *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
-        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
-        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
-    ) -> llm.LLMStream:
-        return _EchoStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
-
-
-class _EchoStream(llm.LLMStream):
-    async def _run(self) -> None:
-        tool = getattr(self._llm, "tool", None)
-        offered = {t.info.name for t in self._tools if isinstance(t, llm.FunctionTool)}
-        answered = self._chat_ctx.items and self._chat_ctx.items[-1].type == "function_call_output"
-        if tool in offered and not answered:
-            call = llm.FunctionToolCall(
-                name=tool, arguments='{"text": "noted"}', call_id=shortuuid("call_")
-            )
-            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
-        else:
-            delta = llm.ChoiceDelta(role="assistant", content="Okay.")
-        self._event_ch.send_nowait(llm.ChatChunk(id=shortuuid("echo_"), delta=delta))
+        sequential: bool,
+        tool_choice: str,
+    ) -> tuple[str, list[PlannedCall]]:
+        offered = {t.info.name for t in tools if isinstance(t, llm.FunctionTool)}
+        answered = bool(items) and items[-1].type == "function_call_output"
+        if self.tool in offered and not answered:
+            return "", [PlannedCall(self.tool, {"text": "noted"})]
+        return "Okay.", []
 
 
 class _FloorToolAgent(Agent):

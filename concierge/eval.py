@@ -93,8 +93,8 @@ async def run_dialogue(dialogue: Dialogue, store: Store, user_id: str) -> Outcom
     last_reply = ""
     async with offline_session(store=store, user_id=user_id) as session:
         for text in dialogue.turns:
-            result = await session.run(user_input=text)
-            replies = [e.item.text_content or "" for e in result.events if e.type == "message"]
+            events = (await session.run(user_input=text)).events
+            replies = [e.item.text_content or "" for e in events if e.type == "message"]
             last_reply = replies[-1] if replies else ""
         cart = _lines(session.userdata.cart.lines)
         orders = [_lines(o.lines) for o in session.userdata.orders]

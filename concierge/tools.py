@@ -22,6 +22,7 @@ An order is placed in two steps, `review_order` then `place_order` on the custom
 rules are in `concierge.confirmation` and are enforced here, whatever the model does.
 """
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from livekit.agents import RunContext, function_tool
@@ -93,9 +94,21 @@ def _refused(e: CartError) -> Exception:
 # --- tools that take menu ids: one factory each ------------------------------------------------
 
 
-def _item_ids(catalog: Catalog) -> Any:
-    ids: list[Any] = list(catalog.item_ids)
-    return Field(description="The menu item's id.", json_schema_extra={"enum": ids})
+@dataclass(frozen=True)
+class MenuIds:
+    """The ids a catalog offers: all the menu-id tools' schemas depend on."""
+
+    items: tuple[str, ...]
+    restaurants: tuple[str, ...]
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> "MenuIds":
+        return cls(tuple(catalog.item_ids), tuple(catalog.restaurant_ids))
+
+
+def _item_ids(ids: MenuIds) -> Any:
+    enum: list[Any] = list(ids.items)
+    return Field(description="The menu item's id.", json_schema_extra={"enum": enum})
 
 
 LineSize = Annotated[
@@ -104,12 +117,12 @@ LineSize = Annotated[
 ]
 
 
-def find_food_item_tool(catalog: Catalog) -> FunctionTool:
+def find_food_item_tool(ids: MenuIds) -> FunctionTool:
     RestaurantFilter = Annotated[
         str,
         Field(
             description="Only search this restaurant, or 'null' to search them all.",
-            json_schema_extra={"enum": [*catalog.restaurant_ids, "null"]},
+            json_schema_extra={"enum": [*ids.restaurants, "null"]},
         ),
     ]
 
@@ -130,6 +143,7 @@ def find_food_item_tool(catalog: Catalog) -> FunctionTool:
         """Search the menu for dishes and drinks by name, optionally at one restaurant or with a
         dietary filter. Use it to turn what the user said into item ids before ordering, and to
         answer questions like "anything vegan at Green Bowl?" or "how much is the tiramisu?"."""
+        catalog = ctx.userdata.catalog
         rid = _restaurant_id(catalog, _none_if_null(restaurant_id))
         hits = catalog.search(
             query, restaurant_id=rid, dietary=_none_if_null(dietary), limit=SEARCH_RESULTS
@@ -151,17 +165,18 @@ def find_food_item_tool(catalog: Catalog) -> FunctionTool:
     return find_food_item
 
 
-def restaurant_menu_tool(catalog: Catalog) -> FunctionTool:
+def restaurant_menu_tool(ids: MenuIds) -> FunctionTool:
     RestaurantId = Annotated[
         str,
         Field(
-            description="The restaurant's id.", json_schema_extra={"enum": catalog.restaurant_ids}
+            description="The restaurant's id.", json_schema_extra={"enum": list(ids.restaurants)}
         ),
     ]
 
     @function_tool
     async def get_restaurant_menu(ctx: RunContext[UserState], restaurant_id: RestaurantId) -> str:
         """List everything a restaurant sells, with prices and sizes."""
+        catalog = ctx.userdata.catalog
         _restaurant_id(catalog, restaurant_id)
         restaurant = catalog.restaurants[restaurant_id]
         items = catalog.items_at(restaurant.id)
@@ -175,8 +190,8 @@ def restaurant_menu_tool(catalog: Catalog) -> FunctionTool:
     return get_restaurant_menu
 
 
-def add_to_cart_tool(catalog: Catalog) -> FunctionTool:
-    ItemId = Annotated[str, _item_ids(catalog)]
+def add_to_cart_tool(ids: MenuIds) -> FunctionTool:
+    ItemId = Annotated[str, _item_ids(ids)]
 
     @function_tool
     async def add_to_cart(
@@ -196,6 +211,7 @@ def add_to_cart_tool(catalog: Catalog) -> FunctionTool:
         """Add an item to the user's cart. Call once per distinct item; if the user orders
         several items, call it for each. Ask for the size first when the item has sizes. To
         change something already in the cart, use set_quantity or change_size instead."""
+        catalog = ctx.userdata.catalog
         item = _menu_item(catalog, item_id)
         chosen = _none_if_null(size)
         if item.has_sizes and chosen is None:
@@ -215,12 +231,13 @@ def add_to_cart_tool(catalog: Catalog) -> FunctionTool:
     return add_to_cart
 
 
-def remove_tools(catalog: Catalog) -> list[FunctionTool]:
-    ItemId = Annotated[str, _item_ids(catalog)]
+def remove_tools(ids: MenuIds) -> list[FunctionTool]:
+    ItemId = Annotated[str, _item_ids(ids)]
 
     @function_tool
     async def remove_from_cart(ctx: RunContext[UserState], item_id: ItemId, size: LineSize) -> str:
         """Take a whole line off the user's cart ("no fries after all")."""
+        catalog = ctx.userdata.catalog
         state = ctx.userdata
         try:
             removed = state.cart.remove(_menu_item(catalog, item_id).id, _none_if_null(size))
@@ -234,6 +251,7 @@ def remove_tools(catalog: Catalog) -> list[FunctionTool]:
     ) -> str:
         """Take some of a line off the cart ("remove one of the pizzas"); the rest stays.
         Taking off as many as the line holds removes the line."""
+        catalog = ctx.userdata.catalog
         state = ctx.userdata
         try:
             before = state.cart.remove(
@@ -248,8 +266,8 @@ def remove_tools(catalog: Catalog) -> list[FunctionTool]:
     return [remove_from_cart, remove_quantity]
 
 
-def change_tools(catalog: Catalog) -> list[FunctionTool]:
-    ItemId = Annotated[str, _item_ids(catalog)]
+def change_tools(ids: MenuIds) -> list[FunctionTool]:
+    ItemId = Annotated[str, _item_ids(ids)]
 
     @function_tool
     async def set_quantity(
@@ -257,6 +275,7 @@ def change_tools(catalog: Catalog) -> list[FunctionTool]:
     ) -> str:
         """Set how many of a cart line the user wants ("make that one pizza", "three fries
         instead") — one call, whatever the line held before."""
+        catalog = ctx.userdata.catalog
         state = ctx.userdata
         try:
             line = state.cart.set_quantity(
@@ -276,6 +295,7 @@ def change_tools(catalog: Catalog) -> list[FunctionTool]:
         ],
     ) -> str:
         """Change the size of a cart line ("make it a small coke instead") in one call."""
+        catalog = ctx.userdata.catalog
         state = ctx.userdata
         try:
             line = state.cart.change_size(
@@ -288,16 +308,24 @@ def change_tools(catalog: Catalog) -> list[FunctionTool]:
     return [set_quantity, change_size]
 
 
+_built: dict[MenuIds, list[Tool | Toolset]] = {}
+
+
 def build_tools(catalog: Catalog) -> list[Tool | Toolset]:
     """The tools that take menu ids, with ids constrained to `catalog`'s (see `OrderTools` for
-    the rest)."""
-    return [
-        find_food_item_tool(catalog),
-        restaurant_menu_tool(catalog),
-        add_to_cart_tool(catalog),
-        *remove_tools(catalog),
-        *change_tools(catalog),
-    ]
+    the rest). They depend on the catalog's ids only (each call reads the session's catalog from
+    `ctx.userdata`), so the tools for a set of ids are built once and every session shares them."""
+    ids = MenuIds.of(catalog)
+    tools = _built.get(ids)
+    if tools is None:
+        tools = _built[ids] = [
+            find_food_item_tool(ids),
+            restaurant_menu_tool(ids),
+            add_to_cart_tool(ids),
+            *remove_tools(ids),
+            *change_tools(ids),
+        ]
+    return list(tools)
 
 
 # --- tools that take no menu id: methods the agent inherits ------------------------------------

@@ -17,6 +17,8 @@
 # - `Literal[..., "null"]` for optional choices, and why the `"null"` is spelled out;
 # - ids constrained by an enum built from the catalog — and why the tool still checks them;
 # - `ToolError`: refusing bad input with a sentence the model can act on;
+# - why a voice agent reads the order back and waits for a yes, and how the tools enforce it;
+# - a correction ("make that one") as one safe tool call instead of a second order;
 # - the doctor confirming the migrated tools are clean.
 #
 # ## Prerequisites
@@ -39,10 +41,10 @@ print(setup_notebook())
 from concierge.lab.legacy import agent as legacy
 from concierge.menu import default_catalog
 from concierge.doctor.strict_schema import strict_parameters
-from concierge.tools import build_tools
+from concierge.agent import FoodConciergeAgent
 
 catalog = default_catalog()
-tools = {t.info.name: t for t in build_tools(catalog)}
+tools = {t.info.name: t for t in FoodConciergeAgent(catalog).tools}
 before = strict_parameters(legacy.quick_add_to_cart_tool)
 after = strict_parameters(tools["add_to_cart"])
 shown = {**after, "properties": {**after["properties"], "item_id": {**after["properties"]["item_id"], "enum": after["properties"]["item_id"]["enum"][:5] + ["…"]}}}
@@ -60,15 +62,13 @@ side_by_side("legacy: quick_add_to_cart_tool", before, "migrated: add_to_cart", 
 # | (no size) | `size: Literal["small", "medium", "large", "null"]` | sizes are a closed set; `"null"` means none |
 # | | `notes: str` (empty string for none) | a plain required string |
 #
-# The migrated signature — read the annotations:
+# The migrated signature — read the annotations. Tools that take a menu id are built by a small
+# factory each (the ids are data, from the store); the others are plain methods of the agent:
 
 # %%
 from concierge import tools as tools_module
 
-show_source(tools_module.build_tools, start="    ItemId = Annotated[", stop="    def check_item")
-
-# %%
-show_source(tools_module.build_tools, start="    async def add_to_cart(", stop="    @function_tool")
+show_source(tools_module.add_to_cart_tool)
 
 # %% [markdown]
 # ## Why `"null"` is in the `Literal`
@@ -138,7 +138,9 @@ transcript(result.events)
 # %% [markdown]
 # Three refusals, each a `ToolError` whose message says what to do next ("Did you mean
 # classic_cheeseburger?", "at most 20", "which size?"). The model sees them as tool outputs marked
-# as errors and can recover; the user hears a plain sentence; and the cart is untouched:
+# as errors and can recover; the user hears a plain sentence; and the cart is untouched. Each
+# output ends with a `(result: …)` line — a code from `concierge.replies` that a program (a test,
+# the offline stand-in) reads instead of guessing from the wording:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -150,6 +152,62 @@ print([e.item.is_error for e in result.events if e.type == "function_call_output
 # becomes livekit's generic "An internal error occurred" — useless for recovery — which is why
 # every refusal in `concierge.tools` is a `ToolError`.
 #
+# ## Confirm before placing the order; correct it in one call
+#
+# On a phone or at a drive-thru the customer cannot see the cart. Speech recognition mishears,
+# people change their minds mid-order, and "great, thanks, that's it" is a closing remark, not a
+# request to pay. So counters read the order back and wait for a yes. The migrated agent does it
+# in two tools: `review_order` reads back the items and total; `place_order` works only after the
+# customer heard that read-back, the cart has not changed since, and their latest words are an
+# explicit yes. The *tools* check this, so no model — the stand-in or GPT — can skip it:
+
+# %%
+show_source(tools_module.OrderTools._check_confirmed)
+
+# %% [markdown]
+# And a change of mind is one call to a tool made for it — `set_quantity`, `change_size`,
+# `remove_quantity` — not a second `add_to_cart` that orders the dish twice. A whole order, with a
+# correction, a read-back, a closing remark and a yes:
+
+# %%
+turns = [
+    "two margherita pizzas large",
+    "actually, make that one margherita pizza",
+    "that's it",
+    "great, thanks",
+    "yes please",
+]
+steps = []
+async with offline_session() as session:
+    for text in turns:
+        result = await session.run(user_input=text)
+        calls = [e.item.name for e in result.events if e.type == "function_call"]
+        steps.append((text, ", ".join(calls) or "(none)", session.userdata.cart.summary(), len(session.userdata.orders)))
+        if text.startswith("actually"):
+            correction = result
+transcript(correction.events, user_input=turns[1])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table(steps, ["customer says", "tool calls", "cart after", "orders placed"])
+
+# %% [markdown]
+# The correction was one `set_quantity` call; "that's it" only read the order back; "great,
+# thanks" placed nothing; only the yes did. A model that tries to place the order in the same
+# turn as the read-back — before the customer could answer — is refused by the tool:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+hasty = ScriptedLLM(catalog, [PlannedCall("review_order", {}), PlannedCall("place_order", {})])
+hasty.one_tool_per_step = True
+async with offline_session(model=hasty) as session:
+    session.userdata.cart.add(catalog, "churros", 2)  # a cart from earlier turns
+    result = await session.run(user_input="that's it, place it")
+    outputs = [e.item.output.splitlines()[0] for e in result.events if e.type == "function_call_output"]
+    print(*outputs, sep="\n")
+    print("orders placed:", len(session.userdata.orders))
+
+# %% [markdown]
 # ## Every migrated tool passes the strict check; the doctor agrees
 
 # %%
@@ -179,5 +237,7 @@ print(report.to_text())
 # | free-text `item_name` | `item_id` enum built from the catalog, re-checked in the tool |
 # | bare `list` → OpenAI 400 | one typed call per item |
 # | errors returned as strings | `ToolError` with a sentence the model can act on |
+# | `checkout` places the order at once | `review_order`, then `place_order` only on the customer's yes |
+# | a change of mind = remove + add (or a second add) | `set_quantity`, `change_size`, `remove_quantity`: one call |
 #
 # **Next:** [4 · Typed userdata](04_typed_userdata.ipynb)

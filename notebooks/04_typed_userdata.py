@@ -58,7 +58,7 @@ show_source(new_userdata)
 # %%
 from concierge import tools
 
-show_source(tools.build_tools, start="async def add_to_cart", stop="@function_tool")
+show_source(tools.add_to_cart_tool, start="async def add_to_cart", stop="return add_to_cart")
 
 # %% [markdown]
 # The proof that `ctx` stays out of what the model sees: the schema livekit builds for the tool.

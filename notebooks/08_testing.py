@@ -100,8 +100,8 @@ print(reply)
 #
 # Some failures are hard to cause for real in a test. `mock_tools(Agent, {"tool": fn})`
 # replaces a tool's *execution* for the duration of a `with` block; the model still sees the real
-# schema. Here checkout fails the way it would if the store timed out. (In 1.8.9 the mock
-# receives its arguments by position, `ctx` first.)
+# schema. Here placing the order fails the way it would if the store timed out. (In 1.8.9 the
+# mock receives its arguments by position, `ctx` first.)
 
 # %%
 from livekit.agents import ToolError, mock_tools
@@ -115,14 +115,15 @@ def ordering_system_down(ctx):
 
 async with offline_session() as session:
     await session.run(user_input="two churros")
-    with mock_tools(FoodConciergeAgent, {"checkout": ordering_system_down}):
-        failed = await session.run(user_input="checkout")
-    failed.expect.next_event().is_function_call(name="checkout")
+    await session.run(user_input="that's it")  # the agent reads the order back first
+    with mock_tools(FoodConciergeAgent, {"place_order": ordering_system_down}):
+        failed = await session.run(user_input="yes")
+    failed.expect.next_event().is_function_call(name="place_order")
     failed.expect.next_event().is_function_call_output(is_error=True)
     cart_after_failure = session.userdata.cart.summary()
-    retried = await session.run(user_input="checkout")  # the mock is gone: the real tool runs
+    retried = await session.run(user_input="yes please")  # the mock is gone: the real tool runs
     orders = session.userdata.orders
-transcript(failed.events, user_input="checkout")
+transcript(failed.events, user_input="yes")
 
 # %%
 # NBVAL_CHECK_OUTPUT

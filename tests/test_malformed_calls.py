@@ -14,6 +14,7 @@ import pytest
 from concierge.cart import Cart
 from concierge.menu import Catalog
 from concierge.offline.llm import PlannedCall, ScriptedLLM
+from concierge.replies import Code, Reply
 from concierge.session import offline_session
 from concierge.store import Store
 
@@ -61,3 +62,70 @@ async def test_a_tool_that_does_not_exist_gets_an_answer_not_a_crash(
         assert session.userdata.cart.is_empty()
         replies = [e.item.text_content or "" for e in result.events if e.type == "message"]
         assert replies, "the user always hears something"
+
+
+# --- a model cannot skip the read-back: the tools refuse ------------------------------------------
+
+
+def _outputs(result) -> list[str]:
+    return [e.item.output for e in result.events if e.type == "function_call_output"]
+
+
+def _code(output: str) -> Code | None:
+    reply = Reply.parse(output)
+    return reply.code if reply else None
+
+
+async def _with_a_cart(store: Store, catalog: Catalog, user: str) -> None:
+    saved = Cart(user_id=user)
+    saved.add(catalog, "churros", 2)
+    await store.save_cart(saved)
+
+
+async def test_place_order_without_a_read_back_is_refused(store: Store, catalog: Catalog) -> None:
+    await _with_a_cart(store, catalog, "eager")
+    model = ScriptedLLM(catalog, [PlannedCall("place_order", {})])
+    async with offline_session(store=store, user_id="eager", model=model) as session:
+        result = await session.run(user_input="yes")
+        assert [_code(o) for o in _outputs(result)] == [Code.NOT_REVIEWED]
+        assert session.userdata.orders == [] and session.userdata.cart.item_count == 2
+
+
+async def test_read_back_and_place_in_one_turn_is_refused(store: Store, catalog: Catalog) -> None:
+    await _with_a_cart(store, catalog, "hasty")
+    calls = [PlannedCall("review_order", {}), PlannedCall("place_order", {})]
+    model = ScriptedLLM(catalog, calls)
+    model.one_tool_per_step = True
+    async with offline_session(store=store, user_id="hasty", model=model) as session:
+        result = await session.run(user_input="that's it, yes place it")
+        assert [_code(o) for o in _outputs(result)] == [Code.REVIEW, Code.NOT_CONFIRMED]
+        assert session.userdata.orders == []
+
+
+@pytest.mark.parametrize("words", ["great thanks", "ok", "yes but add a coke", "hmm"])
+async def test_only_an_explicit_yes_places_the_order(
+    store: Store, catalog: Catalog, words: str
+) -> None:
+    await _with_a_cart(store, catalog, "unsure")
+    model = ScriptedLLM(catalog, [PlannedCall("review_order", {})])
+    async with offline_session(store=store, user_id="unsure", model=model) as session:
+        await session.run(user_input="that's it")
+        model.script = [PlannedCall("place_order", {})]
+        result = await session.run(user_input=words)
+        assert [_code(o) for o in _outputs(result)] == [Code.NOT_CONFIRMED]
+        assert session.userdata.orders == []
+        result = await session.run(user_input="yes, go ahead")
+        assert [_code(o) for o in _outputs(result)] == [Code.PLACED]
+        assert len(session.userdata.orders) == 1 and session.userdata.cart.is_empty()
+
+
+async def test_a_change_after_the_read_back_needs_a_new_one(store: Store, catalog: Catalog) -> None:
+    await _with_a_cart(store, catalog, "changer")
+    model = ScriptedLLM(catalog, [PlannedCall("review_order", {})])
+    async with offline_session(store=store, user_id="changer", model=model) as session:
+        await session.run(user_input="that's it")
+        session.userdata.cart.add(catalog, "kombucha", 1)  # e.g. another tool call or device
+        model.script = [PlannedCall("place_order", {})]
+        result = await session.run(user_input="yes")
+        assert [_code(o) for o in _outputs(result)] == [Code.NOT_REVIEWED]
+        assert session.userdata.orders == []

@@ -126,3 +126,138 @@ async def test_remove_resolves_an_ambiguous_name_against_what_was_added(store: S
         result = await session.run(user_input="remove the lasagna")
         assert "lasagna" in (result.events[-1].item.text_content or "")
         assert len(session.userdata.cart.lines) == 2
+
+
+# --- the failures observed in issue 16, one test each -------------------------------------------
+
+
+def _cart(session) -> list[tuple[int, str | None, str]]:
+    return [(ln.quantity, ln.size, ln.item_id) for ln in session.userdata.cart.lines]
+
+
+def _calls(result) -> list[str]:
+    return [e.item.name for e in result.events if e.type == "function_call"]
+
+
+def _reply(result) -> str:
+    return [e.item.text_content or "" for e in result.events if e.type == "message"][-1]
+
+
+async def test_make_that_one_is_one_set_quantity_call(store: Store) -> None:
+    async with offline_session(store=store) as session:
+        await session.run(user_input="two margherita pizzas large")
+        result = await session.run(user_input="actually, make that one margherita pizza")
+        assert _calls(result) == ["set_quantity"]
+        assert _cart(session) == [(1, "large", "margherita_pizza")]
+
+
+async def test_i_do_not_want_adds_nothing(store: Store) -> None:
+    async with offline_session(store=store) as session:
+        result = await session.run(user_input="I do not want a classic cheeseburger")
+        assert _calls(result) == [] and session.userdata.cart.is_empty()
+        assert "no Classic Cheeseburger" in _reply(result)
+
+
+async def test_small_coke_instead_changes_the_size(store: Store) -> None:
+    async with offline_session(store=store) as session:
+        await session.run(user_input="a coke")
+        await session.run(user_input="large")
+        result = await session.run(user_input="make it a small coke instead")
+        assert _calls(result) == ["change_size"]
+        assert _cart(session) == [(1, "small", "coke")]
+
+
+@pytest.mark.parametrize(
+    ("order", "remove", "left"),
+    [
+        ("two margherita pizzas large", "remove one margherita pizza", 1),
+        ("five classic cheeseburgers", "remove one classic cheeseburger", 4),
+    ],
+)
+async def test_remove_one_removes_one(store: Store, order: str, remove: str, left: int) -> None:
+    async with offline_session(store=store) as session:
+        await session.run(user_input=order)
+        result = await session.run(user_input=remove)
+        assert _calls(result) == ["remove_quantity"]
+        assert [q for q, _, _ in _cart(session)] == [left]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("twenty one cokes large", "at most 20"),
+        ("-3 cokes", "whole number"),
+        ("2.5 tiramisu", "whole number"),
+        ("one hundred churros", "at most 20"),
+    ],
+)
+async def test_impossible_quantities_are_refused_never_changed(
+    store: Store, text: str, says: str
+) -> None:
+    async with offline_session(store=store) as session:
+        result = await session.run(user_input=text)
+        assert session.userdata.cart.is_empty()
+        assert says in _reply(result)
+        for ev in result.events:  # if a quantity reached a tool, it was the one said
+            if ev.type == "function_call":
+                assert json.loads(ev.item.arguments)["quantity"] in (21, 100)
+
+
+async def test_dont_add_a_sprite_does_not_ask_for_a_size(store: Store) -> None:
+    async with offline_session(store=store) as session:
+        result = await session.run(user_input="don't add a sprite")
+        assert _calls(result) == [] and "size" not in _reply(result)
+        assert session.userdata.cart.is_empty()
+
+
+@pytest.mark.parametrize(
+    "closing", ["great thanks that's all", "thanks!", "perfect, thanks", "ok", "cheers"]
+)
+async def test_a_closing_remark_never_places_the_order(store: Store, closing: str) -> None:
+    async with offline_session(store=store) as session:
+        await session.run(user_input="a falafel bowl")
+        await session.run(user_input="that's it")
+        await session.run(user_input=closing)
+        assert session.userdata.orders == [] and len(session.userdata.cart.lines) == 1
+        await session.run(user_input="yes")
+        assert len(session.userdata.orders) == 1
+
+
+async def test_start_over_and_one_more_of_those(store: Store) -> None:
+    async with offline_session(store=store) as session:
+        await session.run(user_input="a large coke")
+        result = await session.run(user_input="one more of those")
+        assert _cart(session) == [(2, "large", "coke")]
+        result = await session.run(user_input="let's start over")
+        assert _calls(result) == ["clear_cart"] and session.userdata.cart.is_empty()
+
+
+async def test_each_message_is_read_and_planned_once(
+    store: Store, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = StandInLLM(catalog)
+    parsed: list[str] = []
+    parse = model.parser.parse
+    monkeypatch.setattr(model.parser, "parse", lambda text: parsed.append(text) or parse(text))
+    async with offline_session(store=store, model=model) as session:
+        for text in ("two classic cheeseburgers and a large coke", "remove the coke", "that's it"):
+            before = model.calls
+            await session.run(user_input=text)
+            assert model.calls - before >= 2  # the model was called again after the tools ran
+    assert parsed == ["two classic cheeseburgers and a large coke", "remove the coke", "that's it"]
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity", "unclear"),
+    [
+        ("twenty one cokes", 21, None), ("a dozen churros", 12, None), ("2x edamame", 2, None),
+        ("edamame x3", 3, None), ("a couple of tacos", 2, None), ("a few churros", 1, "few"),
+        ("-3 cokes", 1, "negative"), ("2.5 tiramisu", 1, "fraction"),
+        ("forty two fries", 42, None), ("half a dozen churros", 6, None),
+    ],
+)  # fmt: skip
+def test_quantities_as_people_say_them(
+    parser: IntentParser, text: str, quantity: int, unclear: str | None
+) -> None:
+    (request,) = parser.parse(text).items
+    assert (request.quantity, request.unclear) == (quantity, unclear)

@@ -61,12 +61,13 @@ async def test_checkout_while_down_places_nothing_and_keeps_the_cart() -> None:
     store = OutageStore(inner)  # type: ignore[arg-type]
     async with offline_session(store=store, user_id="alex") as session:  # type: ignore[arg-type]
         await session.run(user_input="three churros")
+        await session.run(user_input="that's it")  # the order is read back
         store.down = True
-        result = await session.run(user_input="checkout")
+        result = await session.run(user_input="yes")
         reply = [e.item.text_content for e in result.events if e.type == "message"][-1] or ""
         assert "no order was placed" in reply
         assert session.userdata.cart.item_count == 3
         store.down = False
-        await session.run(user_input="checkout")
+        await session.run(user_input="yes, place it")
         user_id = session.userdata.user_id
     assert len(await inner.list_orders(user_id)) == 1

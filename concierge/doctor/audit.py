@@ -132,7 +132,12 @@ def _audit_imported(path: Path, report: Report) -> None:
     tools = [v for v in vars(module).values() if isinstance(v, llm.FunctionTool)]
     for value in vars(module).values():
         if inspect.isclass(value) and value.__module__ == module.__name__:
-            tools += [v for v in vars(value).values() if isinstance(v, llm.FunctionTool)]
+            # a method tool is checked as livekit builds it for an agent: bound, without `self`
+            tools += [
+                v.__get__(object(), value)
+                for v in vars(value).values()
+                if isinstance(v, llm.FunctionTool)
+            ]
     for tool in tools:
         try:
             line = inspect.getsourcelines(tool._func)[1]

@@ -27,7 +27,7 @@ from . import wording
 from .history import Conversation, read_history
 from .parser import Intent, IntentParser
 from .planner import Plan, PlannedCall, plan_intent
-from .validation import is_valid, tool_schemas
+from .validation import is_valid
 
 #: How many planned messages a stand-in remembers (one session needs the current and previous).
 _PLAN_MEMORY = 16
@@ -161,8 +161,7 @@ class StandInLLM(ImmediateLLM):
         conv = read_history(items[:user_index])
         plan = self.plan(intent, conv, self._previous_intent(conv))
         if self.validate_arguments:
-            schemas = tool_schemas(tools)
-            valid = tuple(c for c in plan.calls if is_valid(c.name, c.arguments, schemas))
+            valid = tuple(c for c in plan.calls if is_valid(c.name, c.arguments, tools))
             plan = Plan(valid, plan.say)
         self._plans[message.id] = (intent, plan)
         if len(self._plans) > _PLAN_MEMORY:

@@ -14,29 +14,28 @@ from typing import Any
 from livekit.agents import llm
 from livekit.agents.llm.utils import build_strict_openai_schema
 
-_schema_cache: weakref.WeakKeyDictionary[llm.FunctionTool, dict[str, Any]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Strict schemas by the tool's function: a method tool is re-bound for every agent, and the
+#: menu-id tools are shared by every session of a catalog, so the function is the stable key.
+_schema_cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def tool_schemas(tools: list[llm.Tool]) -> dict[str, dict[str, Any]]:
-    """Each offered function tool's strict parameter schema, by tool name."""
-    out = {}
-    for tool in tools:
-        if isinstance(tool, llm.FunctionTool):
-            schema = _schema_cache.get(tool)
-            if schema is None:
-                schema = build_strict_openai_schema(tool)["function"]["parameters"]
-                _schema_cache[tool] = schema
-            out[tool.info.name] = schema
-    return out
+def tool_schema(tool: llm.FunctionTool) -> dict[str, Any]:
+    """The strict parameter schema livekit would send to OpenAI for `tool` (built once)."""
+    key = getattr(tool, "_func", tool)
+    schema = _schema_cache.get(key)
+    if schema is None:
+        schema = build_strict_openai_schema(tool)["function"]["parameters"]
+        _schema_cache[key] = schema
+    return schema
 
 
-def is_valid(name: str, arguments: dict[str, Any] | str, schemas: dict[str, Any]) -> bool:
-    """Whether `name` is offered and `arguments` validate against its strict schema."""
-    schema = schemas.get(name)
+def is_valid(name: str, arguments: dict[str, Any] | str, tools: list[llm.Tool]) -> bool:
+    """Whether `name` is an offered tool and `arguments` validate against its strict schema."""
+    tool = next((t for t in tools if isinstance(t, llm.FunctionTool) and t.info.name == name), None)
     return (
-        schema is not None and isinstance(arguments, dict) and not schema_errors(schema, arguments)
+        tool is not None
+        and isinstance(arguments, dict)
+        and not schema_errors(tool_schema(tool), arguments)
     )
 
 
