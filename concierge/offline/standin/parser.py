@@ -35,7 +35,7 @@ _FILLER = frozenset((
     "so", "um", "uh", "well", "then", "too", "as", "for", "now", "change", "swap", "switch",
     "rather", "meant", "sorry", "no", "wait", "hmm", "hi", "hey", "there", "maybe", "think", "s",
     "is", "are", "any", "anything", "what", "whats", "which", "how", "much", "does", "do", "cost",
-    "price", "at", "from", "in", "on",
+    "price", "at", "from", "in", "on", "anymore", "after", "all", "though",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -58,13 +58,17 @@ _REVIEW = re.compile(
 )
 _NEGATE = re.compile(
     r"(?:^|\b)(?:i )?(?:don'?t|do not|dont|didn'?t) (?:want|need|add|give me|get|order)\b|"
-    r"^no (?:more )?(?=\w)|^not (?:the|a|any)\b|\bskip the\b"
+    r"^(?:(?:actually|oh|sorry|um|well),? )?no (?:more )?(?=\w)|^not (?:the|a|any)\b|\bskip the\b"
 )
 _REMOVE = re.compile(
     r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
     r"no more|lose the|less)\b"
 )
 _REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
+_PARTICLES = re.compile(r"\b(off|out|away|(?:from|of) (?:my|the) (?:cart|order|basket))\b")
+_ALL_SIZED = re.compile(
+    r"^(?:(?:all|both|each)(?: of (?:them|those))? (\w+)|(\w+) for (?:all|both))$"
+)
 _ADDITIVE = re.compile(r"\b(add|also|too|more|another|as well|plus)\b")
 _CHANGE = re.compile(
     r"\b(instead|actually|make|change|switch|swap|i meant|rather|correction|replace|no wait|"
@@ -183,6 +187,11 @@ class IntentParser:
             part = part.replace("_", " ").strip(" ,?")
             if not part:
                 continue
+            every = _ALL_SIZED.match(part)
+            if every and SIZE_WORDS.get(every.group(1) or every.group(2)) and requests:
+                size = SIZE_WORDS[every.group(1) or every.group(2)]
+                requests = [self._sized(r, size) for r in requests]
+                continue
             size = size_only(part)
             if size is not None and requests and requests[-1].size is None:
                 # "a horchata, large": a size on its own belongs to the item before it
@@ -197,6 +206,11 @@ class IntentParser:
                 continue  # "chips and guacamolle": a name split at its "and" by a typo
             requests.append(request)
         return tuple(requests)
+
+    def _sized(self, r: ItemRequest, size: str) -> ItemRequest:
+        """ "all large": the size for each item said without one."""
+        item = self.catalog.items.get(r.item_id or "")
+        return r if r.size or (item and not item.has_sizes) else replace(r, size=size)
 
     def _item(self, part: str) -> ItemRequest | None:
         notes = ""
@@ -218,12 +232,11 @@ class IntentParser:
         if not phrase:
             return None
         found = ItemRequest(phrase, None, quantity, size, notes, (), counted, unclear)
-        hits = [h for h in self.catalog.search(phrase, limit=3) if h.score >= MATCH_THRESHOLD]
+        hits = [h for h in self.catalog.search(phrase, limit=5) if h.score >= MATCH_THRESHOLD]
         if not hits:
             return found
-        tied = tuple(h.item.id for h in hits if h.score == hits[0].score)
-        if len(tied) > 1:
-            return replace(found, ambiguous=tied)
+        if len(hits) > 1 and hits[1].score == hits[0].score:  # "a burger": every good match
+            return replace(found, ambiguous=tuple(h.item.id for h in hits))
         item = hits[0].item
         return replace(found, item_id=item.id, size=fit_size(size, item))
 
@@ -282,8 +295,8 @@ def _remove(p: IntentParser, text: str) -> Intent | None:
     m = _REMOVE.search(text)
     if m is None:
         return None
-    rest = text[: m.start()] + " " + text[m.end() :]
-    named = tuple(i for i in p.items(rest))
+    rest = _PARTICLES.sub(" ", text[: m.start()] + " " + text[m.end() :])
+    named = p.items(rest)
     if named:
         return Intent("remove", items=named)
     if _PRONOUNS.search(rest):  # "remove it", "take one of those off"
@@ -303,7 +316,8 @@ def _change(p: IntentParser, text: str) -> Intent | None:
         dst_text = swap.group("dst") or swap.group("dst2")
         dst = p.items(dst_text)
         if src or dst:
-            return _change_intent(dst, dst_text, source=src)
+            intent = _change_intent(dst, dst_text, source=src)
+            return replace(intent, replaces=True) if intent else None
     return _change_intent(p.items(text), text, source=())
 
 
@@ -382,7 +396,11 @@ RULES: tuple[Rule, ...] = (
 
 
 def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
-    return a.item_id is not None and a.item_id == b.item_id and not (a.counted or b.counted)
+    return (
+        a.item_id is not None
+        and (a.item_id, a.size) == (b.item_id, b.size)
+        and not (a.counted or b.counted)
+    )
 
 
 def size_only(text: str) -> str | None:
