@@ -187,10 +187,9 @@ class IntentParser:
             part = part.replace("_", " ").strip(" ,?")
             if not part:
                 continue
-            every = _ALL_SIZED.match(part)
-            if every and SIZE_WORDS.get(every.group(1) or every.group(2)) and requests:
-                size = SIZE_WORDS[every.group(1) or every.group(2)]
-                requests = [self._sized(r, size) for r in requests]
+            every = _size_for_all(part)
+            if every is not None and requests:
+                requests = [self._sized(r, every) for r in requests]
                 continue
             size = size_only(part)
             if size is not None and requests and requests[-1].size is None:
@@ -393,6 +392,12 @@ RULES: tuple[Rule, ...] = (
     _short_reply, _undo, _clear, _review, _negate, _remove, _change, _more, _cart_or_profile,
     _answer, _question, _order,
 )  # fmt: skip
+
+
+def _size_for_all(part: str) -> str | None:
+    """ "all large", "both medium", "large for all" -> that size."""
+    m = _ALL_SIZED.match(part)
+    return SIZE_WORDS.get(m.group(1) or m.group(2)) if m else None
 
 
 def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
