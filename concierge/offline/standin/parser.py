@@ -58,7 +58,8 @@ _REVIEW = re.compile(
 )
 _NEGATE = re.compile(
     r"(?:^|\b)(?:i )?(?:don'?t|do not|dont|didn'?t) (?:want|need|add|give me|get|order)\b|"
-    r"^(?:(?:actually|oh|sorry|um|well),? )?no (?:more )?(?=\w)|^not (?:the|a|any)\b|\bskip the\b"
+    r"(?:^|, )(?:(?:actually|oh|sorry|um|well),? )?no (?:more )?"
+    r"(?!wait|thanks|thank|actually|problem|worries|need)(?=\w)|^not (?:the|a|any)\b|\bskip the\b"
 )
 _REMOVE = re.compile(
     r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
@@ -69,6 +70,7 @@ _PARTICLES = re.compile(r"\b(off|out|away|(?:from|of) (?:my|the) (?:cart|order|b
 _ALL_SIZED = re.compile(
     r"^(?:(?:all|both|each)(?: of (?:them|those))? (\w+)|(\w+) for (?:all|both))$"
 )
+_MAKE = re.compile(r"\b(make|change|switch|swap)\b")
 _ADDITIVE = re.compile(r"\b(add|also|too|more|another|as well|plus)\b")
 _CHANGE = re.compile(
     r"\b(instead|actually|make|change|switch|swap|i meant|rather|correction|replace|no wait|"
@@ -308,7 +310,7 @@ def _change(p: IntentParser, text: str) -> Intent | None:
     if not _CHANGE.search(text):
         return None
     swap = _SWAP.match(text)
-    if swap is None and _ADDITIVE.search(text):
+    if swap is None and _ADDITIVE.search(text) and not _MAKE.search(text):
         return None  # "actually, add two more cheeseburgers" adds
     if swap:
         src = p.items(swap.group("src") or swap.group("src2"))
@@ -328,6 +330,8 @@ def _change_intent(
     if not items and not source and not counted and size is None:
         return None
     quantity = int(counted.group(1)) if counted else None
+    if quantity is not None or size is not None:  # "too many, make it two": "many" is no dish
+        items = tuple(i for i in items if i.item_id or i.ambiguous)
     replaces = bool(_REPLACES.search(text))
     return Intent("change", items, source, size=size, quantity=quantity, replaces=replaces)
 
