@@ -23,6 +23,9 @@ SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large"
               "big": "large"}  # fmt: skip
 DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
 
+#: How many texts' items a parser remembers.
+_SEEN = 256
+
 #: Below this search score a phrase is not taken as naming an item.
 MATCH_THRESHOLD = 0.6
 
@@ -167,6 +170,7 @@ class IntentParser:
             for i in catalog.items.values()
             if re.search(r"\b(and|with|plus)\b", i.name.lower())
         }
+        self._seen: dict[str, tuple[ItemRequest, ...]] = {}
 
     def parse(self, message: str) -> Intent:
         text = normalize(message)
@@ -181,7 +185,16 @@ class IntentParser:
     # --- pieces the rules share ---------------------------------------------------------------
 
     def items(self, text: str) -> tuple[ItemRequest, ...]:
-        """Every item named in `text`, with its quantity, size and notes."""
+        """Every item named in `text`, with its quantity, size and notes (several rules ask for
+        the same text, so the answers are kept)."""
+        known = self._seen.get(text)
+        if known is None:
+            known = self._seen[text] = self._read_items(text)
+            if len(self._seen) > _SEEN:
+                del self._seen[next(iter(self._seen))]
+        return known
+
+    def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
             text = text.replace(name, joined)
         requests: list[ItemRequest] = []
