@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...cart import MAX_QUANTITY, MIN_QUANTITY
 from ...menu import Catalog
 from . import wording
 from .history import Conversation, LineKey
@@ -244,7 +245,8 @@ def _replace(b: _Builder, key: LineKey, new: ItemRequest) -> None:
     item = b.catalog.items[new.item_id]
     size = new.size or (key[1] if key[1] in item.sizes else None)
     quantity = new.quantity if new.counted else b.conv.lines.get(key, 1)
-    b.line("remove_from_cart", key)
+    if MIN_QUANTITY <= quantity <= MAX_QUANTITY and (size or not item.has_sizes):
+        b.line("remove_from_cart", key)  # only when the add can succeed: the old line stays
     b.add(new.item_id, quantity, size, new.notes)
 
 
