@@ -20,6 +20,9 @@ LAYERS: dict[str, int] = {
     "menu": 0,
     "cart": 0,
     "store": 1,
+    # the tools' result codes and the checkout rule: written by the tools, read by the stand-in
+    "replies": 2,
+    "confirmation": 2,
     "offline": 2,
     "state": 3,
     "tools": 3,
