@@ -84,7 +84,12 @@ def _how_many(quantity: int, line: CartLine) -> str:
 async def _changed(state: UserState, code: Code, what: str) -> Reply:
     """The reply to a cart change, once the change is saved (or kept here if the store is down)."""
     saved = await state.save_cart()
-    return Reply(code, f"{what} {state.cart.summary()}{saved}")
+    total = (
+        "The cart is empty."
+        if state.cart.is_empty()
+        else f"Cart total {format_usd(state.cart.total_cents)}."
+    )
+    return Reply(code, f"{what} {total}{saved}")
 
 
 def _refused(e: CartError) -> Exception:
