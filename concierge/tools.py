@@ -384,8 +384,9 @@ class OrderTools:
 
     @function_tool
     async def place_order(self, ctx: RunContext[UserState]) -> str:
-        """Place the order that was read back with review_order. Only after the user, hearing
-        the read-back, said yes; any change to the cart needs a new review_order first."""
+        """Place the order that was read back with review_order — only once the user, having
+        heard the read-back, confirms it with a clear yes. Any change to the cart needs a new
+        review_order first."""
         state = ctx.userdata
         self._check_confirmed(ctx)
         try:
