@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from livekit.agents.llm import ChatMessage
 
-from concierge.menu import Catalog
+from concierge.agent import FoodConciergeAgent
+from concierge.menu import Catalog, default_catalog
 from concierge.offline.llm import StandInLLM
 from concierge.offline.standin import IntentParser
+from concierge.offline.standin.validation import is_valid
 from concierge.session import offline_session
 from concierge.store import Store
 
@@ -261,3 +266,40 @@ def test_quantities_as_people_say_them(
 ) -> None:
     (request,) = parser.parse(text).items
     assert (request.quantity, request.unclear) == (quantity, unclear)
+
+
+# --- invariants over many utterances (Hypothesis) -----------------------------------------------
+
+_ONE_SIZE = sorted(i.name for i in default_catalog().items.values() if not i.has_sizes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(min_value=-50, max_value=10_000),
+    name=st.sampled_from(_ONE_SIZE),
+    lead=st.sampled_from(["", "I'd like ", "can I get ", "please add ", "actually, "]),
+)
+def test_a_said_number_is_never_turned_into_another(n: int, name: str, lead: str) -> None:
+    """Whatever the number, the parser keeps it (or refuses it): never another quantity."""
+    (request,) = IntentParser(default_catalog()).parse(f"{lead}{n} {name}").items
+    if n < 0:
+        assert request.unclear == "negative"
+    else:
+        assert (request.quantity, request.unclear, request.counted) == (n, None, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    say=st.text(
+        alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz0123456789 ,.-'?!x")), max_size=40
+    )
+    | st.sampled_from(UTTERANCES)
+)
+def test_every_plan_is_schema_valid(say: str) -> None:
+    """Any text (noise included) plans only calls the offered tools' strict schemas accept."""
+    catalog = default_catalog()
+    tools = FoodConciergeAgent(catalog).tools
+    model = StandInLLM(catalog)
+    message = ChatMessage(role="user", content=[say])
+    for call in model._plan_for([message], 0, tools).calls:
+        assert is_valid(call.name, call.arguments, tools), (say, call)
