@@ -2,16 +2,27 @@
 
 A `Cart` belongs to one user. Every change goes through `add`, `remove` or `clear`, which
 validate first and change nothing when they refuse, so a bad request never loses a line. Each
-refusal is a `CartError` whose message a person (or a model) can act on.
+refusal is a `CartError` whose message a person (or a model) can act on. Free text (notes) is
+validated here, for every store: no control characters, at most `MAX_NOTES` characters.
+
+Two sessions of one user (two devices, two workers) may change the same saved cart. A cart
+carries the `revision` of the saved cart it was based on; the store refuses a write based on an
+older revision, and `merge_lines` folds both sides' changes together (a three-way merge of
+quantities per line), so neither session's change is lost.
 
 Views (the notebook widgets) watch a cart through `subscribe`, the way LiveKit's frontdesk
-example lets its UI observe the agent: the cart knows nothing about who is watching.
+example lets its UI observe the agent: the cart knows nothing about who is watching. A view that
+raises is logged and ignored: a widget can never fail (or half-apply) a cart change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,10 +32,34 @@ from .menu import Catalog, MenuItem, UnknownItemError, format_usd
 
 MIN_QUANTITY = 1
 MAX_QUANTITY = 20
+#: Longest special request kept on a line (the Supabase schema checks the same limit).
+MAX_NOTES = 200
+
+logger = logging.getLogger("concierge")
 
 
 class CartError(ValueError):
     """A cart change that was refused; the cart is unchanged."""
+
+
+def clean_notes(notes: str) -> str:
+    """Notes as stored: whitespace runs folded to one space, trimmed; refused (`CartError`) when
+    they hold control or unpaired surrogate characters, or are longer than `MAX_NOTES`.
+
+    PostgreSQL refuses a NUL in text outright, so a NUL that reached a store would make every
+    later save of that cart fail; the domain refuses it for every store instead.
+    """
+    if not isinstance(notes, str):
+        raise CartError(f"Notes must be text, not {type(notes).__name__}.")
+    folded = " ".join(notes.split())
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in folded):
+        raise CartError("Notes can only hold ordinary text (no control characters).")
+    if len(folded) > MAX_NOTES:
+        raise CartError(
+            f"Notes can be at most {MAX_NOTES} characters ({len(folded)} given); "
+            "please shorten the request."
+        )
+    return folded
 
 
 @dataclass(frozen=True)
@@ -102,12 +137,18 @@ CartListener = Callable[[CartChange], None]
 
 @dataclass
 class Cart:
-    """A user's cart. `cart_id` names this cart's contents for idempotent checkout: a retried
-    checkout of the same `cart_id` returns the same order; after checkout the cart gets a new id."""
+    """A user's cart.
+
+    `cart_id` names the saved cart (a new one after each checkout) and `revision` is the saved
+    revision these lines are based on (0: not saved yet). Checkout is idempotent per
+    `checkout_key()`, which covers the id, the revision *and* the contents: a retried checkout
+    of the same contents returns the same order, a changed cart never returns an older one.
+    """
 
     user_id: str
     lines: list[CartLine] = field(default_factory=list)
     cart_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    revision: int = 0
     _listeners: list[CartListener] = field(default_factory=list, repr=False, compare=False)
 
     # --- reading ------------------------------------------------------------------------------
@@ -134,6 +175,17 @@ class Cart:
             return "Your cart is empty."
         body = "; ".join(line.describe() for line in self.lines)
         return f"Your cart: {body}. Total {format_usd(self.total_cents)}."
+
+    def checkout_key(self) -> str:
+        """The idempotency key of checking out exactly this cart: who, which saved cart, which
+        revision, and what is in it. Same contents, same key; any change, a new key."""
+        contents = [[ln.item_id, ln.size, ln.quantity, ln.notes] for ln in self.lines]
+        payload = json.dumps([self.user_id, self.cart_id, self.revision, contents])
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def copy(self) -> Cart:
+        """A snapshot with the same id, revision and lines, and no subscribers."""
+        return Cart(self.user_id, list(self.lines), self.cart_id, self.revision)
 
     # --- changing -----------------------------------------------------------------------------
 
@@ -167,7 +219,7 @@ class Cart:
             size=size if item.has_sizes else None,
             quantity=quantity,
             unit_price_cents=unit,
-            notes=notes.strip()[:200],
+            notes=clean_notes(notes),
         )
         for i, existing in enumerate(self.lines):
             if existing.key == line.key:
@@ -264,15 +316,17 @@ class Cart:
         return matches[0]
 
     def clear(self) -> None:
-        """Empty the cart and give it a fresh `cart_id` (used after checkout)."""
+        """Empty the cart and start a new, unsaved one (used after checkout)."""
         self.lines.clear()
         self.cart_id = str(uuid.uuid4())
+        self.revision = 0
         self._notify("clear", None)
 
     def replace_contents(self, other: Cart) -> None:
-        """Take another cart's lines and id (e.g. the one loaded from the store)."""
+        """Take another cart's lines, id and revision (e.g. the one loaded from the store)."""
         self.lines = list(other.lines)
         self.cart_id = other.cart_id
+        self.revision = other.revision
         self._notify("load", None)
 
     # --- observing ----------------------------------------------------------------------------
@@ -287,7 +341,11 @@ class Cart:
     ) -> None:
         change = CartChange(kind, line, self)
         for listener in list(self._listeners):
-            listener(change)
+            try:
+                listener(change)
+            except Exception:
+                # A view must never fail (or half-apply) the change it is watching.
+                logger.exception("cart listener %r failed; the cart change stands", listener)
 
     # --- persistence --------------------------------------------------------------------------
 
@@ -295,6 +353,7 @@ class Cart:
         return {
             "user_id": self.user_id,
             "cart_id": self.cart_id,
+            "revision": self.revision,
             "lines": [line.to_dict() for line in self.lines],
         }
 
@@ -304,6 +363,7 @@ class Cart:
             user_id=d["user_id"],
             cart_id=d["cart_id"],
             lines=[CartLine.from_dict(x) for x in d.get("lines", ())],
+            revision=int(d.get("revision", 0)),
         )
 
     @staticmethod
@@ -326,9 +386,38 @@ def _check_quantity(quantity: int, item: MenuItem) -> None:
         )
 
 
+def merge_lines(
+    base: Sequence[CartLine], mine: Sequence[CartLine], theirs: Sequence[CartLine]
+) -> list[CartLine]:
+    """Three-way merge of cart lines: `theirs` (the saved cart now) plus what changed from
+    `base` (the saved cart this session last saw) to `mine` (this session's cart).
+
+    Per line key the quantity is `theirs + (mine - base)`, kept within 0..MAX_QUANTITY, so an
+    add made here and an add made elsewhere both survive, and a line removed here stays removed.
+    Lines keep `theirs`' order, with lines new here after them.
+    """
+
+    def quantities(lines: Iterable[CartLine]) -> dict[tuple[str, str | None, str], int]:
+        out: dict[tuple[str, str | None, str], int] = {}
+        for ln in lines:
+            out[ln.key] = out.get(ln.key, 0) + ln.quantity
+        return out
+
+    q_base, q_mine, q_theirs = quantities(base), quantities(mine), quantities(theirs)
+    latest = {ln.key: ln for ln in (*base, *theirs, *mine)}
+    order = list(dict.fromkeys([ln.key for ln in theirs] + [ln.key for ln in mine]))
+    merged = []
+    for key in order:
+        qty = q_theirs.get(key, 0) + q_mine.get(key, 0) - q_base.get(key, 0)
+        qty = min(max(qty, 0), MAX_QUANTITY)
+        if qty:
+            merged.append(replace(latest[key], quantity=qty))
+    return merged
+
+
 @dataclass(frozen=True)
 class Order:
-    """A checked-out cart, as persisted by the store."""
+    """A checked-out cart, as persisted by the store, priced from the menu at checkout."""
 
     order_id: str
     user_id: str
@@ -336,6 +425,8 @@ class Order:
     lines: tuple[CartLine, ...]
     total_cents: int
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The `Cart.checkout_key()` this order was placed under ("" for orders older than keys).
+    checkout_key: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -351,6 +442,7 @@ class Order:
             cart_id=cart.cart_id,
             lines=tuple(cart.lines),
             total_cents=cart.total_cents,
+            checkout_key=cart.checkout_key(),
         )
 
     def summary(self) -> str:

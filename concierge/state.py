@@ -3,18 +3,101 @@
 The legacy agent kept the current user and cart in module globals, so two calls at once shared
 one cart. Here each `AgentSession[UserState]` owns a `UserState` built by `new_userdata`, and tools
 get it through `RunContext[UserState]`: two sessions in one process never see each other's data.
+
+What the state guarantees to the tools (issue #10):
+
+* one change at a time: livekit runs a turn's tool calls concurrently, so every cart change and
+  checkout holds the session's lock from the change through the store's answer; each result
+  describes the cart its own change produced;
+* all or nothing: `apply` either keeps the change (saved, or kept in the session while the store
+  is down and written later) or, when the store refuses it, puts the cart back and re-raises;
+* no lost updates: a save that finds the saved cart changed elsewhere (another device, another
+  worker) merges both sides' changes and saves again, and says so (`CartUpdate.merged`);
+* no lost or doubled orders: a checkout whose answer was lost is settled by looking the order up
+  by its key before anything else touches the cart.
+
+State raises typed errors and returns facts; the tools turn them into sentences.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from .cart import Cart, Order
+from .cart import Cart, CartError, CartLine, Order, merge_lines
 from .menu import Catalog
-from .store import Profile, Store, StoreUnavailableError
+from .store import (
+    CartConflictError,
+    ItemsUnavailableError,
+    Profile,
+    Store,
+    StoreUnavailableError,
+)
 
 logger = logging.getLogger("concierge")
+
+T = TypeVar("T")
+
+#: How many times one change merges with changes made elsewhere before giving up for now.
+MAX_MERGES = 3
+
+
+@dataclass(frozen=True)
+class CartUpdate:
+    """What a cart change left behind, for the tool's reply."""
+
+    #: The cart as this change left it (a snapshot: later changes do not alter it).
+    cart: Cart
+    #: The saved cart had changed in another session; both sides' changes were merged.
+    merged: bool = False
+    #: Set when the store is down: the change is kept in this session and written later.
+    unsaved: StoreUnavailableError | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    """A placed order and what the user should hear about it."""
+
+    order: Order
+    #: (line as in the cart, line as ordered) for every line whose menu price changed.
+    repriced: tuple[tuple[CartLine, CartLine], ...] = ()
+    #: True when this is an order placed by an earlier checkout whose answer was lost.
+    earlier: bool = False
+    #: The cart after the order (lines added after that earlier checkout stay here).
+    remaining: Cart | None = None
+
+
+class CheckoutUnknownError(Exception):
+    """The store stopped answering after the order may have been created: nobody knows yet.
+
+    The session remembers the order's key; the next checkout (or cart change) looks it up first,
+    so the order is neither lost nor placed twice.
+    """
+
+    def __init__(self, cause: StoreUnavailableError) -> None:
+        super().__init__(f"checkout outcome unknown: {cause}")
+        self.cause = cause
+
+
+class CartChangedError(Exception):
+    """Checkout stopped before ordering: the saved cart had changed in another session. The carts
+    were merged (`cart`); the user should hear the new contents and confirm."""
+
+    def __init__(self, cart: Cart) -> None:
+        super().__init__("the cart changed in another session")
+        self.cart = cart
+
+
+class ItemsRetiredError(Exception):
+    """Checkout stopped before ordering: `lines` are no longer on the menu and were taken out of
+    the cart (`cart` is what is left)."""
+
+    def __init__(self, lines: Sequence[CartLine], cart: Cart) -> None:
+        super().__init__(f"no longer on the menu: {', '.join(ln.name for ln in lines)}")
+        self.lines, self.cart = tuple(lines), cart
 
 
 @dataclass
@@ -26,55 +109,212 @@ class UserState:
     user_id: str
     profile: Profile | None
     cart: Cart
+    #: The orders this session placed.
     orders: list[Order] = field(default_factory=list)
-    #: True while the store has not got the latest cart (it was down); the next write retries.
+    #: True while the store has not got the latest cart (it was down): the next change, the next
+    #: checkout, or `save_cart` when the session closes writes it first.
     cart_unsaved: bool = False
     #: False when the saved cart could not be read at session start; the first write that
     #: succeeds merges the saved lines in first, so nothing saved earlier is overwritten.
     cart_loaded: bool = True
+    #: Lines of the saved cart whose items are no longer on the menu, taken out at load; the
+    #: tools mention them once (`take_retired`).
+    retired: list[CartLine] = field(default_factory=list)
+    #: The lines as last saved: the base of a merge with changes made elsewhere.
+    synced: list[CartLine] = field(default_factory=list)
+    _pending: tuple[str, tuple[CartLine, ...]] | None = field(default=None, repr=False)
+    _sent: Cart | None = field(default=None, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
-    async def save_cart(self) -> str:
-        """Write the cart to the store. Returns "" or a note for the reply when the store is down.
+    # --- changing the cart --------------------------------------------------------------------
 
-        The cart is never lost: it stays in this session and the next change (or the end of the
-        session) writes it again.
+    async def apply(self, change: Callable[[Cart], T]) -> tuple[T, CartUpdate]:
+        """Run `change(cart)` and save, one change at a time; all or nothing.
+
+        A `CartError` from `change` leaves the cart as it was (the domain guarantees it). A store
+        refusal (`StoreError` other than an outage) puts the cart back and is re-raised. A
+        cancelled tool never half-applies: the change and its write finish under the lock.
         """
-        try:
+        return await self._locked(lambda: self._apply(change))
+
+    async def _apply(self, change: Callable[[Cart], T]) -> tuple[T, CartUpdate]:
+        try:  # settle what earlier outages left open before this change, so a rollback keeps it
+            await self._settle_pending()
             if not self.cart_loaded:
                 await self._recover_saved_cart()
-            await self.store.save_cart(self.cart)
+        except StoreUnavailableError:
+            pass  # still down: the write below keeps the change in the session
+        before = self.cart.copy()
+        value = change(self.cart)
+        try:
+            update = await self._write()
+        except BaseException:
+            self.cart.replace_contents(before)
+            raise
+        return value, update
+
+    async def _locked(self, work: Callable[[], Awaitable[T]]) -> T:
+        async def run() -> T:
+            async with self._lock:
+                return await work()
+
+        # Shielded: if the tool is cancelled mid-write the write still completes, with the lock.
+        return await asyncio.shield(asyncio.ensure_future(run()))
+
+    async def _write(self) -> CartUpdate:
+        """Save the cart (settling a lost checkout and recovering first), merging conflicts."""
+        merged = False
+        try:
+            await self._settle_pending()
+            if not self.cart_loaded:
+                await self._recover_saved_cart()
+            for _ in range(MAX_MERGES):
+                try:
+                    self._sent = self.cart.copy()
+                    await self.store.save_cart(self.cart)
+                    break
+                except CartConflictError as conflict:
+                    merged |= self._merge(conflict.current)
+            else:
+                raise StoreUnavailableError(
+                    "the saved cart kept changing elsewhere", reason="it kept changing elsewhere"
+                )
         except StoreUnavailableError as e:
-            logger.warning("cart for %s not saved, keeping it in the session: %s", self.user_id, e)
+            logger.warning("cart for %s kept in the session, not saved: %s", self.user_id, e)
             self.cart_unsaved = True
-            return " (Saving to your account is not working right now; I'm keeping the cart here.)"
+            return CartUpdate(self.cart.copy(), merged, e)
+        self.synced = list(self.cart.lines)
         self.cart_unsaved = False
-        return ""
+        return CartUpdate(self.cart.copy(), merged)
+
+    def _merge(self, current: Cart) -> bool:
+        """Rebase the cart on `current` (the cart saved now). False when `current` is this
+        session's own earlier write whose answer was lost, so nothing from elsewhere changed."""
+        sent = self._sent
+        own = (
+            sent is not None
+            and (current.cart_id, current.revision) == (sent.cart_id, sent.revision + 1)
+            and current.lines == sent.lines
+        )
+        base = sent.lines if own and sent is not None else self.synced
+        lines = merge_lines(base, self.cart.lines, current.lines)
+        self.synced = list(current.lines)
+        self.cart.replace_contents(Cart(self.user_id, lines, current.cart_id, current.revision))
+        return not own
 
     async def _recover_saved_cart(self) -> None:
-        """The store is back after failing at session start: resolve the profile, then put the
-        lines saved before this session back into the cart, ahead of the new ones."""
+        """The store is back after failing at session start: resolve the profile, then merge the
+        lines saved before this session with this session's (quantities of one line add up)."""
         if self.profile is None:
             self.profile = await self.store.get_profile(self.user_id)
             if self.profile is not None:
                 self.user_id = self.cart.user_id = self.profile.id
         saved = await self.store.load_cart(self.user_id)
-        mine = {line.key for line in self.cart.lines}
-        earlier = [line for line in saved.lines if line.key not in mine]
-        if earlier:
-            self.cart.replace_contents(Cart(self.user_id, earlier + self.cart.lines, saved.cart_id))
+        saved = self._take_out_retired(saved)
+        lines = merge_lines([], self.cart.lines, saved.lines)
+        self.cart.replace_contents(Cart(self.user_id, lines, saved.cart_id, saved.revision))
+        self.synced = list(saved.lines)
         self.cart_loaded = True
 
-    async def checkout(self) -> Order:
+    def _take_out_retired(self, saved: Cart) -> Cart:
+        gone = [ln for ln in saved.lines if ln.item_id not in self.catalog.items]
+        if gone:
+            self.retired.extend(gone)
+            saved.lines = [ln for ln in saved.lines if ln.item_id in self.catalog.items]
+            self.cart_unsaved = True
+        return saved
+
+    def take_retired(self) -> list[CartLine]:
+        """Lines taken out at load because their items left the menu (once; then cleared)."""
+        gone, self.retired = self.retired, []
+        return gone
+
+    # --- checkout -----------------------------------------------------------------------------
+
+    async def checkout(self) -> CheckoutResult:
         """Turn the cart into an order through the store, then empty the cart.
 
-        Safe to retry: the store's checkout is idempotent per `cart.cart_id`, so a retry after a
-        timeout returns the same order instead of placing a second one.
+        Raises `CartError` (empty cart), `StoreUnavailableError` (store down, nothing ordered),
+        `CheckoutUnknownError` (the order may exist: settled on the next try), `CartChangedError`
+        (merged with changes made elsewhere; confirm first), `ItemsRetiredError`, `StoreError`.
         """
-        order = await self.store.checkout(self.cart)
-        self.orders.append(order)
-        self.cart.clear()
-        self.cart_unsaved = False
+        return await self._locked(self._checkout)
+
+    async def _checkout(self) -> CheckoutResult:
+        if self._pending is not None:
+            try:
+                earlier = await self._settle_pending()
+            except StoreUnavailableError as e:
+                raise CheckoutUnknownError(e) from e
+            if earlier is not None:
+                return CheckoutResult(earlier, earlier=True, remaining=self.cart.copy())
+        if self.cart.is_empty():
+            raise CartError("The cart is empty: add something before checking out.")
+        if self.cart_unsaved or not self.cart_loaded:
+            update = await self._write()
+            if update.unsaved is not None:
+                raise update.unsaved
+            if update.merged:
+                raise CartChangedError(self.cart.copy())
+        submitted = self.cart.copy()
+        try:
+            order = await self.store.checkout(submitted)
+        except StoreUnavailableError as e:
+            if not e.maybe_applied:
+                raise
+            self._pending = (submitted.checkout_key(), tuple(submitted.lines))
+            raise CheckoutUnknownError(e) from e
+        except CartConflictError as conflict:
+            self._merge(conflict.current)
+            await self._write()
+            raise CartChangedError(self.cart.copy()) from None
+        except ItemsUnavailableError as e:
+            gone = [ln for ln in self.cart.lines if ln.item_id in e.item_ids]
+            self.cart.lines = [ln for ln in self.cart.lines if ln.item_id not in e.item_ids]
+            self.cart.replace_contents(self.cart.copy())  # tell the views
+            await self._write()
+            raise ItemsRetiredError(gone, self.cart.copy()) from None
+        repriced = tuple(
+            (mine, ordered)
+            for mine, ordered in zip(submitted.lines, order.lines, strict=False)
+            if mine.unit_price_cents != ordered.unit_price_cents
+        )
+        self._record(order, submitted.lines)
+        return CheckoutResult(order, repriced)
+
+    async def _settle_pending(self) -> Order | None:
+        """Look up the order of a checkout whose answer was lost; record it if it exists."""
+        if self._pending is None:
+            return None
+        key, submitted = self._pending
+        order = await self.store.find_order(self.user_id, key)
+        self._pending = None
+        if order is not None:
+            self._record(order, submitted)
         return order
+
+    def _record(self, order: Order, submitted: Sequence[CartLine]) -> None:
+        """`order` consumed `submitted`: keep only what was added since, in a new cart."""
+        if all(o.order_id != order.order_id for o in self.orders):
+            self.orders.append(order)
+        rest = merge_lines(submitted, self.cart.lines, [])
+        self.cart.clear()
+        if rest:
+            self.cart.replace_contents(Cart(self.user_id, rest))
+            self.cart_unsaved = True
+        self.synced = []
+
+    # --- closing ------------------------------------------------------------------------------
+
+    async def save_cart(self) -> None:
+        """Write the cart if the store has not got its latest state. Never raises: the session
+        calls it when it closes, and closing a session must not fail."""
+        if not (self.cart_unsaved or self._pending or not self.cart_loaded):
+            return
+        try:
+            await self._locked(self._write)
+        except Exception:
+            logger.exception("could not save the cart of %s while closing", self.user_id)
 
 
 async def new_userdata(
@@ -83,7 +323,8 @@ async def new_userdata(
     """Build the state for one session: load the menu, the profile and the saved cart.
 
     `user_id` may be a profile id or handle ("demo"); carts are keyed by the profile's id when
-    there is one, so "demo" and its UUID reach the same cart.
+    there is one, so "demo" and its UUID reach the same cart. Lines whose items left the menu
+    are taken out of the cart and remembered in `retired` for the tools to mention.
     """
     catalog = catalog or await store.load_catalog()
     try:
@@ -96,4 +337,7 @@ async def new_userdata(
         return UserState(
             store, catalog, user_id, None, Cart(user_id), cart_unsaved=True, cart_loaded=False
         )
-    return UserState(store=store, catalog=catalog, user_id=key, profile=profile, cart=cart)
+    state = UserState(store=store, catalog=catalog, user_id=key, profile=profile, cart=cart)
+    state.synced = list(cart.lines)
+    state._take_out_retired(cart)
+    return state

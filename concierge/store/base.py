@@ -2,11 +2,22 @@
 
 The agent talks to a `Store`, never to a database. Carts and orders outlive a session (and a
 worker process) because they live here: a new session for the same user finds the cart as it
-was, and `checkout` is idempotent per `cart_id`, so a retried call never creates a second order.
+was. What every backend guarantees, whoever else writes the same cart at the same time:
+
+* `save_cart` is a compare-and-set on the cart's `(cart_id, revision)`: a write based on an older
+  saved cart is refused with `CartConflictError` carrying the cart as saved now, never applied;
+* `checkout` is idempotent per `Cart.checkout_key()` (id, revision and contents): the same
+  contents retried return the same order, changed contents never return an older order; it
+  checks out only the cart as saved (or a never-saved one), prices every line from the current
+  menu, and refuses retired items (`ItemsUnavailableError`);
+* `find_order` looks an order up by that key, to settle a checkout whose answer was lost.
+
+Errors are typed and carry no sentences for the user: the tools word them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -16,12 +27,52 @@ from ..menu import Catalog, read_menu_file
 
 
 class StoreError(RuntimeError):
-    """The store refused or failed an operation; the message is safe to show a person."""
+    """The store refused an operation (not a passing outage). The message is for logs."""
 
 
 class StoreUnavailableError(StoreError):
-    """The store cannot be reached right now (down, timing out, 5xx). Nothing was lost:
-    the session keeps the cart and writes it when the store is back."""
+    """The store cannot be reached right now (down, timing out, 5xx, locked): transient.
+
+    `reason` is a short phrase ("it timed out"); `attempts` how many tries were made;
+    `maybe_applied` is True when a request may have reached the database before the answer was
+    lost (a timeout, a 5xx), so a write may have happened after all.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str = "", attempts: int = 1, maybe_applied: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.attempts = attempts
+        self.maybe_applied = maybe_applied
+
+
+class StoreAuthError(StoreError):
+    """The store refused the credentials; `expired` when the user's sign-in token expired."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+class CartConflictError(StoreError):
+    """The saved cart changed since this cart was loaded; `current` is the cart as saved now
+    (an empty cart with revision 0 when it was checked out). Nothing was written."""
+
+    def __init__(self, current: Cart) -> None:
+        super().__init__(
+            f"the saved cart of {current.user_id} is at {current.cart_id} revision "
+            f"{current.revision}"
+        )
+        self.current = current
+
+
+class ItemsUnavailableError(StoreError):
+    """Checkout refused: these item ids are no longer on the menu. No order was placed."""
+
+    def __init__(self, item_ids: Sequence[str]) -> None:
+        super().__init__(f"no longer on the menu: {', '.join(item_ids)}")
+        self.item_ids = tuple(item_ids)
 
 
 @dataclass(frozen=True)
@@ -80,19 +131,27 @@ class Store(Protocol):
         ...
 
     async def load_cart(self, user_id: str) -> Cart:
-        """The user's saved cart, or a new empty one."""
+        """The user's saved cart (lines priced from the current menu), or a new empty one."""
         ...
 
     async def save_cart(self, cart: Cart) -> None:
-        """Replace the user's saved cart with `cart`."""
+        """Replace the user's saved cart with `cart` if the saved cart is still the one `cart`
+        was based on (same `cart_id` and `revision`; none saved for revision 0), and set
+        `cart.revision` to the new revision. Otherwise raise `CartConflictError`."""
         ...
 
     async def checkout(self, cart: Cart) -> Order:
-        """Persist `cart` as an order and empty the saved cart, atomically.
+        """Persist `cart` as an order and delete the saved cart, atomically.
 
-        Idempotent per `cart.cart_id`: calling it again returns the same order. The in-memory
-        `cart` is not changed; the caller clears it once the order is confirmed.
+        Idempotent per `cart.checkout_key()`: calling it again returns the same order. Refused
+        with `CartConflictError` when the saved cart is not the one `cart` is based on, and
+        with `ItemsUnavailableError` for retired items. Prices come from the current menu. The
+        in-memory `cart` is not changed; the caller clears it once the order is confirmed.
         """
+        ...
+
+    async def find_order(self, user_id: str, checkout_key: str) -> Order | None:
+        """The order placed under `checkout_key`, or None when there is none."""
         ...
 
     async def list_orders(self, user_id: str) -> list[Order]:
@@ -100,7 +159,8 @@ class Store(Protocol):
         ...
 
     async def seed(self, data: SeedData) -> None:
-        """Load (or refresh) the menu and profiles; carts and orders are kept."""
+        """Load (or refresh) the menu and profiles; items missing from `data` are retired (not
+        orderable; orders holding them are kept). Carts and orders are kept."""
         ...
 
     async def close(self) -> None: ...

@@ -1,22 +1,42 @@
 """The embedded store: SQLite through the standard library, the lab's default backend.
 
-One file (or `:memory:`) holds the menu, profiles, carts and orders. Calls are short local
-transactions, so they run inline on the event loop: a cart write takes well under a millisecond,
-less than handing it to a thread would cost.
+One file (or `:memory:`) holds the menu, profiles, carts and orders. Every call runs on one
+dedicated thread per store, never on the event loop: a lock held by another process (two
+workers on one file) then stalls only this store's queue, never other sessions' turns. The busy
+timeout is short (`BUSY_TIMEOUT`) and a database that stays locked past it is reported as a
+passing outage (`StoreUnavailableError`), like a Supabase timeout. Write transactions take the
+write lock up front (`BEGIN IMMEDIATE`), so two processes never deadlock upgrading a read lock.
+
+Files made by an older version are upgraded in place on open (`PRAGMA user_version`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..cart import Cart, CartLine, Order
 from ..menu import Catalog, MenuItem, Restaurant
-from .base import Profile, SeedData, StoreError, StoreUnavailableError
+from .base import (
+    CartConflictError,
+    ItemsUnavailableError,
+    Profile,
+    SeedData,
+    StoreError,
+    StoreUnavailableError,
+)
+
+T = TypeVar("T")
+
+#: Seconds to wait for another connection's lock before calling the store unavailable.
+BUSY_TIMEOUT = 0.25
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS restaurants (
@@ -62,6 +82,15 @@ CREATE TABLE IF NOT EXISTS order_lines (
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders(user_id, created_at);
 """
 
+#: Version 2: cart revisions (optimistic concurrency), checkout keys, retired menu items.
+SCHEMA_VERSION = 2
+UPGRADE_TO_2 = """
+ALTER TABLE carts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN checkout_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_by_checkout_key ON orders(checkout_key);
+ALTER TABLE menu_items ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 class SQLiteStore:
     """`Store` on SQLite. `path` is a file path or ":memory:"."""
@@ -71,156 +100,101 @@ class SQLiteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.description = f"sqlite {self.path}"
-        # check_same_thread=False: the cloud worker may call from its executor thread; the lock
-        # keeps each transaction whole.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        # One thread owns every call, so transactions never interleave and the loop never waits.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="concierge-sqlite")
         self._catalog: Catalog | None = None
+        try:
+            self._db: sqlite3.Connection | None = self._executor.submit(self._connect).result()
+        except sqlite3.Error as e:
+            self._executor.shutdown(wait=False)
+            raise StoreError(f"{self.path} is not a usable SQLite database: {e}") from e
 
-    def _tx(self) -> _Transaction:
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+        )
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                for statement in (SCHEMA + UPGRADE_TO_2).split(";"):
+                    _try_schema(db, statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """Run `fn(db)` as one transaction on the store's thread; errors become store errors."""
         if self._db is None:
-            raise StoreUnavailableError("The SQLite store is closed.")
-        return _Transaction(self._db, self._lock)
+            raise StoreUnavailableError("The SQLite store is closed.", reason="it is closed")
+        db = self._db
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _transaction, db, fn, write)
 
     def is_seeded(self) -> bool:
-        with self._tx() as db:
-            return db.execute("SELECT count(*) FROM menu_items").fetchone()[0] > 0
+        db = self._db
+        assert db is not None
+        return bool(
+            self._executor.submit(
+                _transaction,
+                db,
+                lambda d: d.execute("SELECT count(*) FROM menu_items").fetchone()[0],
+                False,
+            ).result()
+        )
 
     # --- menu and profiles --------------------------------------------------------------------
 
     async def load_catalog(self) -> Catalog:
         if self._catalog is None:
-            with self._tx() as db:
-                restaurants = [
-                    Restaurant(r[0], r[1], r[2], tuple(json.loads(r[3])))
-                    for r in db.execute(
-                        "SELECT id, name, cuisine, aliases FROM restaurants ORDER BY rowid"
-                    )
-                ]
-                sizes: dict[str, dict[str, int]] = {}
-                for item_id, size, price in db.execute(
-                    "SELECT item_id, size, price_cents FROM menu_item_sizes"
-                ):
-                    sizes.setdefault(item_id, {})[size] = price
-                items = [
-                    MenuItem(
-                        id=r[0],
-                        restaurant_id=r[1],
-                        name=r[2],
-                        category=r[3],
-                        price_cents=r[4],
-                        size_prices=sizes.get(r[0], {}),
-                        tags=frozenset(json.loads(r[5])),
-                    )
-                    for r in db.execute(
-                        "SELECT id, restaurant_id, name, category, price_cents, tags FROM menu_items ORDER BY rowid"
-                    )
-                ]
-            if not items:
-                raise StoreError("The store has no menu yet: run `python -m concierge seed`.")
-            self._catalog = Catalog(restaurants, items)
+            self._catalog = await self._run(_read_catalog)
         return self._catalog
 
     async def get_profile(self, user: str) -> Profile | None:
-        with self._tx() as db:
-            row = db.execute(
+        row = await self._run(
+            lambda db: db.execute(
                 "SELECT id, name, handle, dietary, address FROM profiles WHERE id = ? OR handle = ?",
                 (user, user),
             ).fetchone()
+        )
         if row is None:
             return None
         return Profile(row[0], row[1], row[2] or "", tuple(json.loads(row[3])), row[4])
 
     async def seed(self, data: SeedData) -> None:
-        cat = data.catalog
-        with self._tx() as db:
-            for r in cat.restaurants.values():
-                db.execute(
-                    "INSERT INTO restaurants VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                    "name = excluded.name, cuisine = excluded.cuisine, aliases = excluded.aliases",
-                    (r.id, r.name, r.cuisine, json.dumps(list(r.aliases))),
-                )
-            for it in cat.items.values():
-                db.execute(
-                    "INSERT INTO menu_items VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                    "restaurant_id = excluded.restaurant_id, name = excluded.name, "
-                    "category = excluded.category, price_cents = excluded.price_cents, tags = excluded.tags",
-                    (
-                        it.id,
-                        it.restaurant_id,
-                        it.name,
-                        it.category,
-                        it.price_cents,
-                        json.dumps(sorted(it.tags)),
-                    ),
-                )
-                db.execute("DELETE FROM menu_item_sizes WHERE item_id = ?", (it.id,))
-                db.executemany(
-                    "INSERT INTO menu_item_sizes VALUES (?, ?, ?)",
-                    [(it.id, s, p) for s, p in it.size_prices.items()],
-                )
-            for p in data.profiles:
-                db.execute(
-                    "INSERT INTO profiles VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                    "handle = excluded.handle, name = excluded.name, dietary = excluded.dietary, "
-                    "address = excluded.address",
-                    (p.id, p.handle or None, p.name, json.dumps(list(p.dietary)), p.address),
-                )
+        await self._run(lambda db: _write_seed(db, data), write=True)
         self._catalog = None
 
     # --- carts and orders ---------------------------------------------------------------------
 
     async def load_cart(self, user_id: str) -> Cart:
-        with self._tx() as db:
-            row = db.execute("SELECT cart_id FROM carts WHERE user_id = ?", (user_id,)).fetchone()
-            if row is None:
-                return Cart(user_id=user_id)
-            lines = [
-                CartLine.from_dict(json.loads(r[0]))
-                for r in db.execute(
-                    "SELECT line FROM cart_lines WHERE user_id = ? ORDER BY position", (user_id,)
-                )
-            ]
-        return Cart(user_id=user_id, lines=lines, cart_id=row[0])
+        return await self._run(lambda db: _read_cart(db, user_id))
 
     async def save_cart(self, cart: Cart) -> None:
-        with self._tx() as db:
-            _write_cart(db, cart)
+        snapshot = cart.copy()
+        cart.revision = await self._run(lambda db: _write_cart(db, snapshot), write=True)
 
     async def checkout(self, cart: Cart) -> Order:
-        with self._tx() as db:
-            existing = db.execute(
-                "SELECT order_id FROM orders WHERE cart_id = ?", (cart.cart_id,)
+        snapshot = cart.copy()
+        return await self._run(lambda db: _checkout(db, snapshot), write=True)
+
+    async def find_order(self, user_id: str, checkout_key: str) -> Order | None:
+        def find(db: sqlite3.Connection) -> Order | None:
+            row = db.execute(
+                "SELECT order_id FROM orders WHERE user_id = ? AND checkout_key = ?",
+                (user_id, checkout_key),
             ).fetchone()
-            if existing is not None:
-                return _read_order(db, existing[0])
-            order = Order.from_cart(cart, order_id=str(uuid.uuid4()))
-            db.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
-                (
-                    order.order_id,
-                    order.user_id,
-                    order.cart_id,
-                    order.total_cents,
-                    order.created_at.isoformat(),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO order_lines VALUES (?, ?, ?)",
-                [
-                    (order.order_id, i, json.dumps(line.to_dict()))
-                    for i, line in enumerate(order.lines)
-                ],
-            )
-            db.execute("DELETE FROM carts WHERE user_id = ?", (cart.user_id,))
-            return order
+            return None if row is None else _read_order(db, row[0])
+
+        return await self._run(find)
 
     async def list_orders(self, user_id: str) -> list[Order]:
-        with self._tx() as db:
+        def read(db: sqlite3.Connection) -> list[Order]:
             ids = [
                 r[0]
                 for r in db.execute(
@@ -230,44 +204,174 @@ class SQLiteStore:
             ]
             return [_read_order(db, oid) for oid in ids]
 
+        return await self._run(read)
+
     async def close(self) -> None:
-        if self._db is not None:
-            with self._lock:
-                self._db.close()
-                self._db = None  # type: ignore[assignment]
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+            self._executor.shutdown(wait=False)
 
 
-class _Transaction:
-    """`with` block = one SQLite transaction under the store's lock; errors become StoreError."""
+def _try_schema(db: sqlite3.Connection, statement: str) -> None:
+    """Run one schema statement; a column an older upgrade already added is fine."""
+    if not statement.strip():
+        return
+    try:
+        db.execute(statement)
+    except sqlite3.OperationalError as e:
+        if "duplicate column" not in str(e):
+            raise
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        self.db.execute("BEGIN")
-        return self.db
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        try:
-            if exc is None:
-                self.db.execute("COMMIT")
-            else:
-                self.db.execute("ROLLBACK")
-        finally:
-            self.lock.release()
+def _transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+    """One transaction (on the store's thread); sqlite errors become typed store errors."""
+    try:
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    except sqlite3.OperationalError as e:
+        raise StoreUnavailableError(
+            f"The local database is busy or unavailable: {e}", reason=_reason(e)
+        ) from e
+    try:
+        result = fn(db)
+        db.execute("COMMIT")
+        return result
+    except BaseException as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):
-            raise StoreUnavailableError(f"The local database is not available: {exc}") from exc
+            raise StoreUnavailableError(
+                f"The local database is not available: {exc}", reason=_reason(exc)
+            ) from exc
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"The local database refused the change: {exc}") from exc
+        raise
 
 
-def _write_cart(db: sqlite3.Connection, cart: Cart) -> None:
-    db.execute("DELETE FROM carts WHERE user_id = ?", (cart.user_id,))
+def _reason(e: sqlite3.Error) -> str:
+    return "another process holds its lock" if "locked" in str(e) else "the database file failed"
+
+
+def _read_catalog(db: sqlite3.Connection) -> Catalog:
+    restaurants = [
+        Restaurant(r[0], r[1], r[2], tuple(json.loads(r[3])))
+        for r in db.execute("SELECT id, name, cuisine, aliases FROM restaurants ORDER BY rowid")
+    ]
+    sizes: dict[str, dict[str, int]] = {}
+    for item_id, size, price in db.execute(
+        "SELECT item_id, size, price_cents FROM menu_item_sizes"
+    ):
+        sizes.setdefault(item_id, {})[size] = price
+    items = [
+        MenuItem(
+            id=r[0],
+            restaurant_id=r[1],
+            name=r[2],
+            category=r[3],
+            price_cents=r[4],
+            size_prices=sizes.get(r[0], {}),
+            tags=frozenset(json.loads(r[5])),
+        )
+        for r in db.execute(
+            "SELECT id, restaurant_id, name, category, price_cents, tags FROM menu_items "
+            "WHERE retired = 0 ORDER BY rowid"
+        )
+    ]
+    if not items:
+        raise StoreError("The store has no menu yet: run `python -m concierge seed`.")
+    return Catalog(restaurants, items)
+
+
+def _write_seed(db: sqlite3.Connection, data: SeedData) -> None:
+    cat = data.catalog
+    for r in cat.restaurants.values():
+        db.execute(
+            "INSERT INTO restaurants VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "name = excluded.name, cuisine = excluded.cuisine, aliases = excluded.aliases",
+            (r.id, r.name, r.cuisine, json.dumps(list(r.aliases))),
+        )
+    for it in cat.items.values():
+        db.execute(
+            "INSERT INTO menu_items (id, restaurant_id, name, category, price_cents, tags, retired) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET "
+            "restaurant_id = excluded.restaurant_id, name = excluded.name, "
+            "category = excluded.category, price_cents = excluded.price_cents, "
+            "tags = excluded.tags, retired = 0",
+            (it.id, it.restaurant_id, it.name, it.category, it.price_cents,
+             json.dumps(sorted(it.tags))),
+        )  # fmt: skip
+        db.execute("DELETE FROM menu_item_sizes WHERE item_id = ?", (it.id,))
+        db.executemany(
+            "INSERT INTO menu_item_sizes VALUES (?, ?, ?)",
+            [(it.id, s, p) for s, p in it.size_prices.items()],
+        )
+    # Items no longer on the menu are retired, not deleted: old orders and carts keep them.
+    keep = list(cat.items)
     db.execute(
-        "INSERT INTO carts VALUES (?, ?, ?)",
-        (cart.user_id, cart.cart_id, datetime.now().isoformat()),
+        f"UPDATE menu_items SET retired = 1 WHERE id NOT IN ({', '.join('?' * len(keep))})", keep
     )
+    for p in data.profiles:
+        db.execute(
+            "INSERT INTO profiles VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "handle = excluded.handle, name = excluded.name, dietary = excluded.dietary, "
+            "address = excluded.address",
+            (p.id, p.handle or None, p.name, json.dumps(list(p.dietary)), p.address),
+        )
+
+
+def _menu_line(db: sqlite3.Connection, line: CartLine) -> CartLine | None:
+    """`line` with the current menu's name and price; None when the item is retired or gone."""
+    row = db.execute(
+        "SELECT i.name, r.id, r.name, coalesce(s.price_cents, i.price_cents), "
+        "EXISTS (SELECT 1 FROM menu_item_sizes z WHERE z.item_id = i.id) "
+        "FROM menu_items i JOIN restaurants r ON r.id = i.restaurant_id "
+        "LEFT JOIN menu_item_sizes s ON s.item_id = i.id AND s.size = ? "
+        "WHERE i.id = ? AND i.retired = 0",
+        (line.size, line.item_id),
+    ).fetchone()
+    if row is None:
+        return None
+    name, rid, rname, price, has_sizes = row
+    if price is None or bool(has_sizes) != (line.size is not None):
+        raise StoreError(f"{line.item_id} does not come in size {line.size}")
+    return CartLine(line.item_id, name, rid, rname, line.size, line.quantity, price, line.notes)
+
+
+def _read_cart(db: sqlite3.Connection, user_id: str) -> Cart:
+    row = db.execute("SELECT cart_id, revision FROM carts WHERE user_id = ?", (user_id,)).fetchone()
+    if row is None:
+        return Cart(user_id=user_id)
+    lines = []
+    for (raw,) in db.execute(
+        "SELECT line FROM cart_lines WHERE user_id = ? ORDER BY position", (user_id,)
+    ):
+        saved = CartLine.from_dict(json.loads(raw))
+        lines.append(_menu_line(db, saved) or saved)  # a retired item keeps its saved line
+    return Cart(user_id=user_id, lines=lines, cart_id=row[0], revision=row[1])
+
+
+def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
+    """The saved revision when `cart` is based on the saved cart; else `CartConflictError`."""
+    row = db.execute(
+        "SELECT cart_id, revision FROM carts WHERE user_id = ?", (cart.user_id,)
+    ).fetchone()
+    saved = (row[0], row[1]) if row else None
+    based_on = saved == (cart.cart_id, cart.revision) if saved else cart.revision == 0
+    ordered = db.execute("SELECT 1 FROM orders WHERE cart_id = ?", (cart.cart_id,)).fetchone()
+    if not based_on or (saved is None and ordered):
+        raise CartConflictError(_read_cart(db, cart.user_id))
+    return saved[1] if saved else 0
+
+
+def _write_cart(db: sqlite3.Connection, cart: Cart) -> int:
+    revision = _check_based_on_saved(db, cart) + 1
+    db.execute(
+        "INSERT INTO carts (user_id, cart_id, updated_at, revision) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(user_id) DO UPDATE SET cart_id = excluded.cart_id, "
+        "updated_at = excluded.updated_at, revision = excluded.revision",
+        (cart.user_id, cart.cart_id, datetime.now().isoformat(), revision),
+    )
+    db.execute("DELETE FROM cart_lines WHERE user_id = ?", (cart.user_id,))
     db.executemany(
         "INSERT INTO cart_lines VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -275,11 +379,47 @@ def _write_cart(db: sqlite3.Connection, cart: Cart) -> None:
             for i, ln in enumerate(cart.lines)
         ],
     )
+    return revision
+
+
+def _checkout(db: sqlite3.Connection, cart: Cart) -> Order:
+    key = cart.checkout_key()
+    existing = db.execute(
+        "SELECT order_id FROM orders WHERE user_id = ? AND checkout_key = ?", (cart.user_id, key)
+    ).fetchone()
+    if existing is not None:
+        return _read_order(db, existing[0])
+    if cart.is_empty():
+        Order.from_cart(cart)  # raises the CartError for an empty cart
+    _check_based_on_saved(db, cart)
+    priced = [(line, _menu_line(db, line)) for line in cart.lines]
+    retired = [line.item_id for line, now in priced if now is None]
+    if retired:
+        raise ItemsUnavailableError(list(dict.fromkeys(retired)))
+    lines = [now for _, now in priced if now is not None]
+    order = Order.from_cart(
+        Cart(cart.user_id, lines, cart.cart_id, cart.revision), str(uuid.uuid4())
+    )
+    order = Order(order.order_id, order.user_id, order.cart_id, order.lines, order.total_cents,
+                  order.created_at, key)  # fmt: skip
+    db.execute(
+        "INSERT INTO orders (order_id, user_id, cart_id, total_cents, created_at, checkout_key) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (order.order_id, order.user_id, order.cart_id, order.total_cents,
+         order.created_at.isoformat(), key),
+    )  # fmt: skip
+    db.executemany(
+        "INSERT INTO order_lines VALUES (?, ?, ?)",
+        [(order.order_id, i, json.dumps(line.to_dict())) for i, line in enumerate(order.lines)],
+    )
+    db.execute("DELETE FROM carts WHERE user_id = ?", (cart.user_id,))
+    return order
 
 
 def _read_order(db: sqlite3.Connection, order_id: str) -> Order:
     row = db.execute(
-        "SELECT order_id, user_id, cart_id, total_cents, created_at FROM orders WHERE order_id = ?",
+        "SELECT order_id, user_id, cart_id, total_cents, created_at, checkout_key "
+        "FROM orders WHERE order_id = ?",
         (order_id,),
     ).fetchone()
     lines = tuple(
@@ -288,4 +428,6 @@ def _read_order(db: sqlite3.Connection, order_id: str) -> Order:
             "SELECT line FROM order_lines WHERE order_id = ? ORDER BY position", (order_id,)
         )
     )
-    return Order(row[0], row[1], row[2], lines, row[3], datetime.fromisoformat(row[4]))
+    return Order(
+        row[0], row[1], row[2], lines, row[3], datetime.fromisoformat(row[4]), row[5] or ""
+    )

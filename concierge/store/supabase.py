@@ -6,18 +6,19 @@ user's token can only ever reach that user's profile, cart and orders, whatever 
 
 Every call is one HTTP request (or a few independent reads), and each is idempotent by design:
 
-* reads (`load_catalog`, `get_profile`, `load_cart`, `list_orders`) change nothing;
-* `save_cart` replaces the whole saved cart in one transaction (the `save_cart` function);
-* `checkout` calls the `checkout` function, which creates at most one order per `cart_id`:
-  when the answer to a first call is lost, the retried call returns that same order;
-* `seed` upserts.
+* reads (`load_catalog`, `get_profile`, `load_cart`, `find_order`, `list_orders`) change nothing;
+* `save_cart` is a compare-and-set on the cart's revision (the `save_cart` function): a retry of
+  a save that went through finds the revision moved and reports a conflict, never a double write;
+* `checkout` calls the `checkout` function, which creates at most one order per checkout key
+  (the cart's id, revision and contents): a retried call returns that same order;
+* `seed` upserts, then retires the items the menu no longer lists.
 
-That is what makes retrying safe. Transient failures (connection refused or reset, a timeout,
-an HTTP 5xx) are retried a bounded number of times with jittered exponential backoff
-(tenacity); when they persist the call raises `StoreUnavailableError` with a sentence the agent
-can say. A call marked non-idempotent would get exactly one attempt. A 4xx answer is not
-transient: it becomes a `StoreError` at once (a refused token, a row-level-security refusal, a
-line the database rejects).
+That is what makes retrying every call safe. Transient failures (connection refused or reset, a
+timeout, an HTTP 5xx) are retried a bounded number of times with jittered exponential backoff
+(tenacity); when they persist the call raises `StoreUnavailableError`. A 4xx answer is not
+transient: a refused or expired token is `StoreAuthError`, anything else (a row-level-security
+refusal, a line the database rejects) `StoreError`. The errors carry facts, not sentences: the
+agent's tools word them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions
 from tenacity import (
     AsyncRetrying,
-    RetryError,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential,
@@ -44,7 +44,15 @@ from tenacity import (
 
 from ..cart import Cart, CartError, CartLine, Order
 from ..menu import Catalog, MenuItem, Restaurant
-from .base import Profile, SeedData, StoreError, StoreUnavailableError
+from .base import (
+    CartConflictError,
+    ItemsUnavailableError,
+    Profile,
+    SeedData,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 T = TypeVar("T")
 
@@ -54,10 +62,10 @@ ENV_USER_JWT = "SUPABASE_USER_JWT"
 ENV_SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
 
 RESTAURANT_COLUMNS = "id,name,cuisine,aliases"
-ITEM_COLUMNS = "id,restaurant_id,name,category,price_cents,tags"
+ITEM_COLUMNS = "id,restaurant_id,name,category,price_cents,tags,retired_at"
 SIZE_COLUMNS = "item_id,size,price_cents"
 PROFILE_COLUMNS = "id,handle,name,dietary,address"
-ORDER_COLUMNS = "id,user_id,cart_id,total_cents,created_at"
+ORDER_COLUMNS = "id,user_id,cart_id,total_cents,created_at,checkout_key"
 ORDER_LINE_COLUMNS = "order_id,position,item_id,name,restaurant_id,restaurant_name,size,quantity,unit_price_cents,notes"
 
 
@@ -194,12 +202,13 @@ class SupabaseStore:
 
     # --- the retry/translation wrapper --------------------------------------------------------
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
-        """Run `op`, retrying transient failures when it is idempotent; translate errors.
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """Run `op`, retrying transient failures (every call is idempotent); type the errors.
 
-        `what` completes "I could not …" in the message a person hears.
+        `what` names the operation in error messages ("load_cart"), for logs.
         """
-        attempts = self._retry.attempts if idempotent else 1
+        attempts = self._retry.attempts
+        reached = False  # did any attempt possibly reach the database?
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self._retry.initial_wait, max=self._retry.max_wait)
@@ -210,28 +219,29 @@ class SupabaseStore:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await op()
+                    try:
+                        return await op()
+                    except (_ServerFailure, httpx.TransportError) as e:
+                        reached |= not isinstance(e, httpx.ConnectError)
+                        raise
         except (_ServerFailure, httpx.TransportError) as e:
             reason = _reason(e)
-            tries = f"after {attempts} tries" if attempts > 1 else "on the first try"
             raise StoreUnavailableError(
-                f"The order system is not answering right now ({reason}, {tries}), so I could "
-                f"not {what}. Nothing was lost; please try again in a moment."
+                f"Supabase {what}: {reason} (after {attempts} tries)",
+                reason=reason,
+                attempts=attempts,
+                maybe_applied=reached,
             ) from e
         except APIError as e:
-            raise StoreError(_refusal(what, e)) from e
-        except RetryError as e:  # pragma: no cover - reraise=True makes tenacity re-raise instead
-            raise StoreUnavailableError(
-                f"I could not {what}: the order system is not answering."
-            ) from e
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise _refusal(what, e) from e
+        raise AssertionError("tenacity returns or raises")  # pragma: no cover
 
     # --- menu and profiles --------------------------------------------------------------------
 
     async def load_catalog(self) -> Catalog:
         """The menu, read once per store and then cached (sessions start without extra calls)."""
         if self._catalog is None:
-            self._catalog = await self._call("load the menu", self._fetch_catalog, idempotent=True)
+            self._catalog = await self._call("load_catalog", self._fetch_catalog)
         return self._catalog
 
     async def _fetch_catalog(self) -> Catalog:
@@ -263,6 +273,7 @@ class SupabaseStore:
                     tags=frozenset(r["tags"]),
                 )
                 for r in item_rows
+                if r.get("retired_at") is None
             ],
         )
 
@@ -287,7 +298,7 @@ class SupabaseStore:
             r = found[0]
             return Profile(r["id"], r["name"], r["handle"] or "", tuple(r["dietary"]), r["address"])
 
-        return await self._call("look up your profile", op, idempotent=True)
+        return await self._call("get_profile", op)
 
     async def seed(self, data: SeedData) -> None:
         """Upsert the menu and the profiles (service role only; carts and orders are kept)."""
@@ -311,6 +322,7 @@ class SupabaseStore:
                 "price_cents": it.price_cents,
                 "tags": sorted(it.tags),
                 "sort_order": i,
+                "retired_at": None,
             }
             for i, it in enumerate(cat.items.values())
         ]
@@ -343,8 +355,9 @@ class SupabaseStore:
                         .upsert(rows, on_conflict=key, returning="minimal")  # type: ignore[arg-type]
                         .execute()
                     )
+            await self._client.rpc("retire_menu_items", {"p_keep": list(cat.items)}).execute()
 
-        await self._call("load the menu into Supabase", op, idempotent=True)
+        await self._call("seed", op)
         self._catalog = None
 
     # --- carts and orders ---------------------------------------------------------------------
@@ -354,37 +367,48 @@ class SupabaseStore:
 
         async def op() -> Cart:
             res = await self._client.rpc("load_cart", {"p_user_id": uid}).execute()
-            if not res.data:
-                return Cart(user_id=user_id)
-            d = cast(dict[str, Any], res.data)
-            return Cart(
-                user_id=user_id,
-                cart_id=d["cart_id"],
-                lines=[CartLine.from_dict(x) for x in d["lines"]],
-            )
+            return _cart(user_id, res.data)
 
-        return await self._call("load your cart", op, idempotent=True)
+        return await self._call("load_cart", op)
 
     async def save_cart(self, cart: Cart) -> None:
-        args = _cart_args(cart)
+        args = {**_cart_args(cart), "p_revision": cart.revision}
 
-        async def op() -> None:
-            await self._client.rpc("save_cart", args).execute()
+        async def op() -> dict[str, Any]:
+            res = await self._client.rpc("save_cart", args).execute()
+            return cast(dict[str, Any], res.data)
 
-        await self._call("save your cart", op, idempotent=True)
+        result = await self._call("save_cart", op)
+        if result["status"] == "conflict":
+            raise CartConflictError(_cart(cart.user_id, result["cart"]))
+        cart.revision = int(result["revision"])
 
     async def checkout(self, cart: Cart) -> Order:
         if cart.is_empty():
             raise CartError("The cart is empty: add something before checking out.")
-        args = _cart_args(cart)
+        args = {**_cart_args(cart), "p_revision": cart.revision, "p_key": cart.checkout_key()}
 
-        async def op() -> Order:
+        async def op() -> dict[str, Any]:
             res = await self._client.rpc("checkout", args).execute()
-            row = cast(dict[str, Any], res.data)
-            return _order(row, row["lines"])
+            return cast(dict[str, Any], res.data)
 
-        # Idempotent by cart_id (see the checkout function), so a retry can never double-order.
-        return await self._call("place your order", op, idempotent=True)
+        # Idempotent per checkout key (see the checkout function): a retry never double-orders.
+        result = await self._call("checkout", op)
+        if result["status"] == "conflict":
+            raise CartConflictError(_cart(cart.user_id, result["cart"]))
+        if result["status"] == "unavailable":
+            raise ItemsUnavailableError(result["items"])
+        return _order(result["order"], result["order"]["lines"])
+
+    async def find_order(self, user_id: str, checkout_key: str) -> Order | None:
+        args = {"p_user_id": _as_uuid(user_id), "p_key": checkout_key}
+
+        async def op() -> Order | None:
+            res = await self._client.rpc("find_order", args).execute()
+            row = cast(dict[str, Any] | None, res.data)
+            return None if not row else _order(row, row["lines"])
+
+        return await self._call("find_order", op)
 
     async def list_orders(self, user_id: str) -> list[Order]:
         uid = _as_uuid(user_id)
@@ -415,7 +439,7 @@ class SupabaseStore:
                 _order({**o, "order_id": o["id"]}, by_order.get(o["id"], [])) for o in order_rows
             ]
 
-        return await self._call("list your orders", op, idempotent=True)
+        return await self._call("list_orders", op)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -424,6 +448,19 @@ class SupabaseStore:
 def _rows(data: object) -> list[dict[str, Any]]:
     """PostgREST's JSON array of rows (supabase-py types `data` as any JSON)."""
     return cast(list[dict[str, Any]], data or [])
+
+
+def _cart(user_id: str, data: object) -> Cart:
+    """A cart from the `load_cart` function's answer (None: nothing saved, a new empty cart)."""
+    if not data:
+        return Cart(user_id=user_id)
+    d = cast(dict[str, Any], data)
+    return Cart(
+        user_id=user_id,
+        cart_id=d["cart_id"],
+        lines=[CartLine.from_dict(x) for x in d["lines"]],
+        revision=int(d.get("revision", 0)),
+    )
 
 
 def _cart_args(cart: Cart) -> dict[str, Any]:
@@ -446,6 +483,7 @@ def _order(row: Mapping[str, Any], lines: list[dict[str, Any]]) -> Order:
         lines=tuple(CartLine.from_dict(x) for x in lines),
         total_cents=row["total_cents"],
         created_at=datetime.fromisoformat(row["created_at"]),
+        checkout_key=row.get("checkout_key") or "",
     )
 
 
@@ -459,14 +497,18 @@ def _reason(exc: BaseException) -> str:
     return "the connection broke"
 
 
-def _refusal(what: str, e: APIError) -> str:
-    """A 4xx answer as a sentence; PostgREST's message stays in the text for whoever debugs."""
+def _refusal(what: str, e: APIError) -> StoreError:
+    """A 4xx answer as a typed error; PostgREST's message stays in the text for whoever debugs."""
     code, message = e.code or "", (e.message or "").rstrip(".")
-    if code in ("PGRST301", "PGRST302", "PGRST303") or code in ("401", "403"):
-        return (
-            f"I could not {what}: Supabase rejected the credentials ({message}). Check "
-            f"{ENV_ANON_KEY} and {ENV_USER_JWT}, or {ENV_SERVICE_ROLE_KEY}."
+    if code == "PGRST303":
+        return StoreAuthError(
+            f"Supabase {what}: the user's token expired ({message})", expired=True
+        )
+    if code in ("PGRST301", "PGRST302") or code in ("401", "403"):
+        return StoreAuthError(
+            f"Supabase {what}: credentials rejected ({message}); check {ENV_ANON_KEY} and "
+            f"{ENV_USER_JWT}, or {ENV_SERVICE_ROLE_KEY}"
         )
     if code == "42501":
-        return f"I could not {what}: Supabase does not allow it for this user ({message})."
-    return f"I could not {what}: {message}."
+        return StoreError(f"Supabase {what}: not allowed for this user ({message})")
+    return StoreError(f"Supabase {what}: refused ({message})")

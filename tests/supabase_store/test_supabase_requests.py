@@ -39,7 +39,7 @@ async def test_requests_per_store_call_are_pinned(supa: LocalSupabase) -> None:
     # The three reads run concurrently; their order on the wire is not part of the contract.
     assert sorted(_sent(supa)) == sorted([
         ("GET", "/rest/v1/restaurants", (("select", "id,name,cuisine,aliases"), ("order", "sort_order.asc")), None, "public"),
-        ("GET", "/rest/v1/menu_items", (("select", "id,restaurant_id,name,category,price_cents,tags"), ("order", "sort_order.asc")), None, "public"),
+        ("GET", "/rest/v1/menu_items", (("select", "id,restaurant_id,name,category,price_cents,tags,retired_at"), ("order", "sort_order.asc")), None, "public"),
         ("GET", "/rest/v1/menu_item_sizes", (("select", "item_id,size,price_cents"),), None, "public"),
     ])  # fmt: skip
     await store.load_catalog()
@@ -65,7 +65,7 @@ async def test_requests_per_store_call_are_pinned(supa: LocalSupabase) -> None:
 
     await store.list_orders(user)
     assert _sent(supa) == [
-        ("GET", "/rest/v1/orders", (("select", "id,user_id,cart_id,total_cents,created_at"), ("user_id", f"eq.{user}"), ("order", "created_at.desc")), None, "public"),
+        ("GET", "/rest/v1/orders", (("select", "id,user_id,cart_id,total_cents,created_at,checkout_key"), ("user_id", f"eq.{user}"), ("order", "created_at.desc")), None, "public"),
         ("GET", "/rest/v1/order_lines", (("select", "order_id,position,item_id,name,restaurant_id,restaurant_name,size,quantity,unit_price_cents,notes"), ("order_id", f"in.({order.order_id})"), ("order", "order_id.asc,position.asc")), None, "public"),
     ]  # fmt: skip
 
@@ -75,9 +75,10 @@ async def test_requests_per_store_call_are_pinned(supa: LocalSupabase) -> None:
     upsert = "return=minimal,resolution=merge-duplicates"
     assert _sent(supa) == [
         ("POST", "/rest/v1/restaurants", (("on_conflict", "id"), ("columns", '"aliases","cuisine","id","name","sort_order"')), upsert, "public"),
-        ("POST", "/rest/v1/menu_items", (("on_conflict", "id"), ("columns", '"category","id","name","price_cents","restaurant_id","sort_order","tags"')), upsert, "public"),
+        ("POST", "/rest/v1/menu_items", (("on_conflict", "id"), ("columns", '"category","id","name","price_cents","restaurant_id","retired_at","sort_order","tags"')), upsert, "public"),
         ("POST", "/rest/v1/menu_item_sizes", (("on_conflict", "item_id,size"), ("columns", '"item_id","price_cents","size"')), upsert, "public"),
         ("POST", "/rest/v1/profiles", (("on_conflict", "id"), ("columns", '"address","dietary","handle","id","name"')), upsert, "public"),
+        ("POST", "/rest/v1/rpc/retire_menu_items", (), None, "public"),
     ]  # fmt: skip
 
 

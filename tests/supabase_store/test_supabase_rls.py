@@ -19,7 +19,7 @@ from supabase import AsyncClient, AsyncClientOptions
 from concierge.cart import Cart
 from concierge.lab.local_postgres import sign_jwt
 from concierge.menu import default_catalog
-from concierge.store import StoreError, load_seed
+from concierge.store import StoreAuthError, StoreError, load_seed
 from concierge.store.supabase import SupabaseStore
 
 from .conftest import DEMO, LocalSupabase
@@ -75,9 +75,9 @@ async def test_a_users_token_cannot_read_another_users_cart(supa: LocalSupabase)
     assert refused.value.code == "42501"
     # The store turns that into a sentence, and a write for B is refused the same way.
     store_a = await supa.user_store(a)
-    with pytest.raises(StoreError, match="does not allow"):
+    with pytest.raises(StoreError, match="not allowed for this user"):
         await store_a.load_cart(b)
-    with pytest.raises(StoreError, match="does not allow"):
+    with pytest.raises(StoreError, match="not allowed for this user"):
         await store_a.save_cart(Cart(user_id=b))
     assert (await (await supa.user_store(b)).load_cart(b)).lines, "B's cart is untouched"
 
@@ -91,7 +91,7 @@ async def test_a_users_token_cannot_read_another_users_orders(supa: LocalSupabas
     assert (
         await client_a.table("orders").select("id").eq("id", order.order_id).execute()
     ).data == []
-    with pytest.raises(StoreError, match="does not allow"):
+    with pytest.raises(StoreError, match="not allowed for this user"):
         await store_a.checkout(Cart(user_id=b, lines=list(order.lines), cart_id=order.cart_id))
 
 
@@ -123,7 +123,7 @@ async def test_the_seed_command_uses_the_service_role(supa: LocalSupabase) -> No
     assert len((await store.load_catalog()).items) == len(default_catalog().items)
 
     user_store = await supa.user_store(str(uuid.uuid4()))
-    with pytest.raises(StoreError, match="does not allow"):
+    with pytest.raises(StoreError, match="not allowed for this user"):
         await user_store.seed(load_seed())
 
 
@@ -131,7 +131,7 @@ async def test_a_token_signed_with_another_secret_is_rejected(supa: LocalSupabas
     forged = sign_jwt({"sub": DEMO.id, "role": "authenticated"}, "not-the-project-secret")
     store = await SupabaseStore.connect(supa.url, supa.anon_key, user_jwt=forged)
     supa.opened.append(store)
-    with pytest.raises(StoreError, match="rejected the credentials"):
+    with pytest.raises(StoreAuthError, match="credentials rejected"):
         await store.load_cart(DEMO.id)
 
 

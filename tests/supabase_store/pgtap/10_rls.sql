@@ -62,7 +62,7 @@ select is_empty($$update public.cart_lines set quantity = 20 returning *$$,
   'B''s update reaches none of A''s lines');
 select is_empty($$delete from public.carts returning *$$, 'B''s delete reaches none of A''s carts');
 select throws_ok(
-  $$select public.save_cart('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', gen_random_uuid(), '[]')$$,
+  $$select public.save_cart('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', gen_random_uuid(), 0, '[]')$$,
   '42501', null, 'B cannot save_cart for A');
 select throws_ok(
   $$select public.load_cart('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa')$$,
@@ -72,7 +72,7 @@ select throws_ok(
     values ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', gen_random_uuid(), 1)$$,
   '42501', null, 'a user cannot create an order except through checkout()');
 select lives_ok(
-  $$select public.save_cart('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', gen_random_uuid(),
+  $$select public.save_cart('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', gen_random_uuid(), 0,
     '[{"item_id":"fries","size":"small","quantity":1,"notes":""}]')$$,
   'B saves B''s own cart');
 reset role;
