@@ -1,0 +1,229 @@
+"""Cart changes and checkout under concurrency and faults (issue #10), on the real SQLite store.
+
+Each test fails on the code before issue #10: checkout keyed on `cart_id` alone, whole-cart
+saves with the last writer winning, tool changes half-applied by a store refusal, a turn's
+parallel tool calls racing, views able to fail a tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from concierge.cart import Cart, CartChange
+from concierge.menu import Catalog
+from concierge.offline.llm import PlannedCall, ScriptedLLM
+from concierge.session import offline_session
+from concierge.state import CheckoutUnknownError, UserState, new_userdata
+from concierge.store import SQLiteStore, StoreAuthError, StoreError, StoreUnavailableError, open_store
+
+
+class Faulty:
+    """Wraps a real store. `refuse`: the next writes raise that error; `lose_checkout_answer`:
+    the next checkout happens, then its answer is lost; `delay`: every call sleeps first (the
+    awaits a network store has between a tool's change and its save)."""
+
+    def __init__(self, inner: SQLiteStore, delay: float = 0.0) -> None:
+        self.inner, self.delay = inner, delay
+        self.refuse: StoreError | None = None
+        self.lose_checkout_answer = False
+        self.description = "faulty " + inner.description
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name in ("load_catalog", "close") or not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(self.delay)
+            if self.refuse is not None and name in ("save_cart", "checkout"):
+                raise self.refuse
+            result = await attr(*args, **kwargs)
+            if name == "checkout" and self.lose_checkout_answer:
+                self.lose_checkout_answer = False
+                raise StoreUnavailableError("answer lost", reason="it timed out", maybe_applied=True)
+            return result
+
+        return call
+
+
+async def _sqlite() -> SQLiteStore:
+    store = await open_store("memory")
+    assert isinstance(store, SQLiteStore)
+    return store
+
+
+def _replies(result: Any) -> list[str]:
+    return [e.item.text_content or "" for e in result.events if e.type == "message"]
+
+
+def _outputs(result: Any) -> list[Any]:
+    return [e.item for e in result.events if e.type == "function_call_output"]
+
+
+# --- 1. checkout idempotency keyed on contents ----------------------------------------------
+
+
+async def test_a_cart_changed_after_checkout_never_gets_the_older_order(catalog: Catalog) -> None:
+    """Issue #10.1: two devices share a saved cart; one checks out, the other keeps ordering."""
+    store = await _sqlite()
+    first = await new_userdata(store, "alex")
+    await first.apply(lambda cart: cart.add(catalog, "coke", 1, "small"))
+    a = await new_userdata(store, "alex")
+    b = await new_userdata(store, "alex")
+    assert a.cart.cart_id == b.cart.cart_id  # both loaded the same saved cart
+    await a.apply(lambda cart: cart.add(catalog, "churros", 1))
+    placed_a = await a.checkout()
+    _, update = await b.apply(lambda cart: cart.add(catalog, "edamame", 1))
+    assert update.merged and [ln.item_id for ln in b.cart.lines] == ["edamame"]
+    placed_b = await b.checkout()
+    assert placed_b.order.order_id != placed_a.order.order_id
+    assert [ln.item_id for ln in placed_a.order.lines] == ["coke", "churros"]
+    assert [ln.item_id for ln in placed_b.order.lines] == ["edamame"]
+
+
+async def test_two_sessions_of_one_user_checking_out_keep_every_item_exactly_once(
+    catalog: Catalog,
+) -> None:
+    store = await _sqlite()
+    a = await new_userdata(store, "alex")
+    b = await new_userdata(store, "alex")
+    await a.apply(lambda cart: cart.add(catalog, "churros", 2))
+    await b.apply(lambda cart: cart.add(catalog, "edamame", 1))
+    outcomes = await asyncio.gather(a.checkout(), b.checkout(), return_exceptions=True)
+    for state in (a, b):  # whoever was refused confirms and checks out again
+        if not state.cart.is_empty():
+            await state.checkout()
+    orders = await store.list_orders(a.user_id)
+    counted: dict[str, int] = {}
+    for order in orders:
+        for line in order.lines:
+            counted[line.item_id] = counted.get(line.item_id, 0) + line.quantity
+    assert counted == {"churros": 2, "edamame": 1}, (counted, outcomes)
+    assert (await store.load_cart(a.user_id)).is_empty()
+
+
+async def test_a_lost_checkout_answer_is_settled_by_key_never_reordered(catalog: Catalog) -> None:
+    inner = await _sqlite()
+    store = Faulty(inner)
+    state = await new_userdata(store, "alex")  # type: ignore[arg-type]
+    await state.apply(lambda cart: cart.add(catalog, "churros", 2))
+    store.lose_checkout_answer = True
+    with pytest.raises(CheckoutUnknownError):
+        await state.checkout()
+    assert not state.cart.is_empty(), "unknown is not 'placed': the cart is kept"
+    # The user adds something, then checks out again: the earlier order is found, not repeated.
+    await state.apply(lambda cart: cart.add(catalog, "edamame", 1))
+    assert [ln.item_id for ln in state.cart.lines] == ["edamame"]
+    assert len(state.orders) == 1
+    second = await state.checkout()
+    assert [ln.item_id for ln in second.order.lines] == ["edamame"]
+    placed = [(ln.item_id, ln.quantity) for o in await inner.list_orders(state.user_id) for ln in o.lines]
+    assert sorted(placed) == [("churros", 2), ("edamame", 1)]
+
+
+async def test_the_agent_says_an_unknown_checkout_outcome_and_settles_it(catalog: Catalog) -> None:
+    inner = await _sqlite()
+    store = Faulty(inner)
+    async with offline_session(store=store, user_id="alex") as session:  # type: ignore[arg-type]
+        await session.run(user_input="three churros")
+        store.lose_checkout_answer = True
+        result = await session.run(user_input="checkout")
+        assert "cannot tell yet whether it was placed" in _outputs(result)[-1].output
+        result = await session.run(user_input="checkout")
+        assert "earlier checkout did go through" in _outputs(result)[-1].output
+        assert session.userdata.cart.is_empty() and len(session.userdata.orders) == 1
+    assert len(await inner.list_orders(session.userdata.user_id)) == 1
+
+
+# --- 2. no lost updates ---------------------------------------------------------------------
+
+
+async def test_concurrent_sessions_of_one_user_merge_and_say_so(catalog: Catalog) -> None:
+    store = await _sqlite()
+    a = await new_userdata(store, "alex")
+    b = await new_userdata(store, "alex")
+    await a.apply(lambda cart: cart.add(catalog, "churros", 1))
+    _, update = await b.apply(lambda cart: cart.add(catalog, "edamame", 2))
+    assert update.merged, "b's reply must say the cart changed elsewhere"
+    saved = await store.load_cart(a.user_id)
+    assert [(ln.item_id, ln.quantity) for ln in saved.lines] == [("churros", 1), ("edamame", 2)]
+    _, update = await a.apply(lambda cart: cart.remove("churros"))
+    assert update.merged
+    assert [ln.item_id for ln in (await store.load_cart(a.user_id)).lines] == ["edamame"]
+
+
+# --- 3. all or nothing; closing never raises ------------------------------------------------
+
+
+async def test_a_store_refusal_rolls_the_change_back_and_names_the_cause() -> None:
+    inner = await _sqlite()
+    store = Faulty(inner)
+    async with offline_session(store=store, user_id="alex") as session:  # type: ignore[arg-type]
+        store.refuse = StoreAuthError("token expired", expired=True)
+        for _ in range(2):
+            result = await session.run(user_input="two churros")
+            assert "sign-in has expired" in _outputs(result)[-1].output
+            assert session.userdata.cart.is_empty(), "a refused change leaves no trace"
+    # leaving the block saved nothing and raised nothing, though the store still refuses
+
+
+async def test_closing_a_session_never_raises_whatever_the_store_does() -> None:
+    inner = await _sqlite()
+    store = Faulty(inner)
+    async with offline_session(store=store, user_id="alex") as session:  # type: ignore[arg-type]
+        await session.run(user_input="two churros")
+        session.userdata.cart_unsaved = True
+        store.refuse = StoreError("refused on close")
+    assert session.userdata.cart.item_count == 2
+
+
+async def test_a_view_that_raises_never_fails_or_repeats_a_change(catalog: Catalog) -> None:
+    async with offline_session(user_id="alex") as session:
+        def broken(change: CartChange) -> None:
+            raise RuntimeError("widget bug")
+
+        session.userdata.cart.subscribe(broken)
+        result = await session.run(user_input="two churros")
+        assert not _outputs(result)[-1].is_error
+        assert [(ln.item_id, ln.quantity) for ln in session.userdata.cart.lines] == [("churros", 2)]
+
+
+# --- 10. a turn's parallel tool calls ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02])
+async def test_parallel_tool_calls_of_one_turn_are_serialized(catalog: Catalog, delay: float) -> None:
+    inner = await _sqlite()
+    store = Faulty(inner, delay=delay)
+    calls = [
+        PlannedCall("add_to_cart", {"item_id": "falafel_bowl", "quantity": 1, "size": "null", "notes": ""}),
+        PlannedCall("add_to_cart", {"item_id": "lentil_soup", "quantity": 1, "size": "null", "notes": ""}),
+        PlannedCall("add_to_cart", {"item_id": "kombucha", "quantity": 1, "size": "null", "notes": ""}),
+    ]  # fmt: skip
+    model = ScriptedLLM(catalog, calls)
+    async with offline_session(store=store, user_id="alex", model=model) as session:  # type: ignore[arg-type]
+        result = await session.run(user_input="(three adds at once)")
+        totals = sorted(o.output.split("Cart total ")[1].rstrip(".") for o in _outputs(result))
+        # Each reply reports the cart its own change produced: three different running totals.
+        assert totals == ["$12.50", "$19.00", "$23.00"], totals
+        final = session.userdata.cart
+    saved = await inner.load_cart(final.user_id)
+    assert saved.lines == final.lines and len(saved.lines) == 3
+
+
+def test_cart_checkout_key_covers_contents_and_revision(catalog: Catalog) -> None:
+    cart = Cart("u")
+    cart.add(catalog, "churros", 1)
+    key = cart.checkout_key()
+    assert Cart("u", list(cart.lines), cart.cart_id, cart.revision).checkout_key() == key
+    cart.add(catalog, "churros", 1)
+    assert cart.checkout_key() != key
+    assert Cart("u", list(cart.lines), cart.cart_id, cart.revision + 1).checkout_key() != cart.checkout_key()
+
+
+def test_userstate_keeps_its_public_shape() -> None:
+    fields = UserState.__dataclass_fields__
+    assert list(fields)[:7] == ["store", "catalog", "user_id", "profile", "cart", "orders", "cart_unsaved"]
