@@ -8,12 +8,13 @@ runs; `admin()` is the service-role store the seed command uses.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from concierge.cart import Cart, CartError
-from concierge.menu import default_catalog
-from concierge.store import Store, load_seed
+from concierge.menu import Catalog, default_catalog
+from concierge.store import CartConflictError, ItemsUnavailableError, Store, load_seed
 
 from .conftest import ALEX, DEMO, Backend
 
@@ -159,3 +160,75 @@ async def test_seeding_twice_is_harmless(backend: Backend, new_user: str) -> Non
     assert await (await backend.store(ALEX.id)).get_profile("alex") == ALEX
     kept = await user_store.load_cart(new_user)
     assert (kept.cart_id, kept.lines) == (cart.cart_id, cart.lines), "seeding must keep carts"
+
+
+# --- issue #10: concurrency, checkout keys, catalog changes ------------------------------------
+
+
+async def test_a_save_based_on_an_older_revision_is_refused(backend: Backend, new_user: str) -> None:
+    a, b = await backend.store(new_user), await backend.store(new_user)
+    mine = await a.load_cart(new_user)
+    theirs = await b.load_cart(new_user)
+    mine.add(default_catalog(), "churros", 1)
+    await a.save_cart(mine)
+    assert mine.revision == 1
+    theirs.add(default_catalog(), "edamame", 1)
+    with pytest.raises(CartConflictError) as conflict:
+        await b.save_cart(theirs)
+    assert conflict.value.current.revision == 1
+    assert [ln.item_id for ln in conflict.value.current.lines] == ["churros"]
+    assert [ln.item_id for ln in (await a.load_cart(new_user)).lines] == ["churros"]
+
+
+async def test_changed_contents_never_get_an_older_order(backend: Backend, new_user: str) -> None:
+    store = await backend.store(new_user)
+    cart = _filled_cart(new_user)
+    await store.save_cart(cart)
+    order = await store.checkout(cart)
+    assert await store.find_order(new_user, cart.checkout_key()) == order
+    cart.add(default_catalog(), "churros", 1)
+    with pytest.raises(CartConflictError):
+        await store.checkout(cart)
+    assert await store.list_orders(new_user) == [order]
+    assert await store.find_order(new_user, cart.checkout_key()) is None
+
+
+async def test_checkout_prices_from_the_current_menu(backend: Backend, new_user: str) -> None:
+    store = await backend.store(new_user)
+    cart = Cart(user_id=new_user)
+    cart.add(default_catalog(), "churros", 2)
+    cart.lines[0] = replace(cart.lines[0], unit_price_cents=1)  # a price the menu no longer has
+    order = await store.checkout(cart)
+    assert order.lines[0].unit_price_cents == 500 and order.total_cents == 1000
+
+
+async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_user: str) -> None:
+    admin = await backend.admin()
+    store = await backend.store(new_user)
+    old = Cart(user_id=new_user)
+    old.add(default_catalog(), "churros", 1)
+    before = await store.checkout(old)
+    cart = Cart(user_id=new_user)
+    cart.add(default_catalog(), "churros", 1)
+    cart.add(default_catalog(), "edamame", 1)
+    await store.save_cart(cart)
+    full = load_seed()
+    smaller = replace(
+        full,
+        catalog=Catalog(
+            full.catalog.restaurants.values(),
+            [it for it in full.catalog.items.values() if it.id != "churros"],
+        ),
+    )
+    try:
+        await admin.seed(smaller)
+        assert "churros" not in (await (await backend.store(new_user)).load_catalog()).items
+        with pytest.raises(ItemsUnavailableError) as refused:
+            await store.checkout(cart)
+        assert refused.value.item_ids == ("churros",)
+        assert (await store.list_orders(new_user)) == [before], "old orders stay intact"
+        saved = await store.load_cart(new_user)
+        assert [ln.item_id for ln in saved.lines] == ["churros", "edamame"]
+    finally:
+        await admin.seed(full)
+    assert "churros" in (await admin.load_catalog()).items
