@@ -5,6 +5,11 @@ Everything the agent may sell lives in a `Catalog`. It answers two questions qui
 did the person mean?" (forgiving text search: case, plurals, small typos, and restaurant-qualified
 names such as "margherita from Luigi's").
 
+Typos are matched with RapidFuzz (optimal string alignment distance over the menu's words), and
+the cost of a search is bounded whatever is typed: a query longer than `MAX_QUERY_CHARS` is
+refused with `QueryTooLongError`, and a word longer than any menu word plus the typos allowed
+cannot match, so it is skipped without being compared.
+
 Prices are integer cents so that totals never drift; `format_usd` turns them into "$9.99".
 """
 
@@ -22,6 +27,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 SIZES: tuple[str, ...] = ("small", "medium", "large")
 DIETARY_TAGS: tuple[str, ...] = ("vegetarian", "vegan", "gluten-free")
@@ -48,6 +56,14 @@ def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
         ) from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"The menu file {source} is not valid TOML: {e}") from None
+
+
+#: The longest search query accepted (a spoken dish name is a few words).
+MAX_QUERY_CHARS = 200
+
+
+class QueryTooLongError(ValueError):
+    """A search query longer than `MAX_QUERY_CHARS`; nothing was searched."""
 
 
 class UnknownItemError(LookupError):
@@ -204,31 +220,8 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
-def edit_distance(a: str, b: str, limit: int = 2) -> int:
-    """Damerau-Levenshtein distance (optimal string alignment), cut off above `limit`."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
 def _allowed_typos(token: str) -> int:
     return 0 if len(token) <= 3 else 1 if len(token) <= 6 else 2
-
-
-def _deletes(token: str) -> set[str]:
-    return {token[:i] + token[i + 1 :] for i in range(len(token))}
 
 
 @dataclass(frozen=True)
@@ -296,7 +289,8 @@ class Catalog:
         try:
             return self.items[item_id]
         except KeyError:
-            close = [h.item.id for h in self.search(item_id.replace("_", " "), limit=3)]
+            probe = item_id.replace("_", " ")[:MAX_QUERY_CHARS]
+            close = [h.item.id for h in self.search(probe, limit=3)]
             hint = f" Did you mean {_or_list(close)}?" if close else ""
             raise UnknownItemError(f"There is no menu item with id '{item_id}'.{hint}") from None
 
@@ -325,10 +319,8 @@ class Catalog:
             self._name_len[item.id] = max(1, len(toks))
             for t in {*toks, stem(item.category)}:
                 self._postings[t].add(item.id)
-        self._deletes: dict[str, set[str]] = defaultdict(set)
-        for t in self._postings:
-            for d in _deletes(t):
-                self._deletes[d].add(t)
+        self._vocab: list[str] = sorted(self._postings)
+        self._longest_word = max((len(v) for v in self._vocab), default=0)
         self._restaurant_phrases: list[tuple[tuple[str, ...], str]] = sorted(
             (
                 (tuple(words(phrase)), r.id)
@@ -343,23 +335,12 @@ class Catalog:
         if token in self._postings:
             return [(token, 1.0)]
         limit = _allowed_typos(token)
-        if limit == 0:
-            return []
-        candidates = set(self._deletes.get(token, ()))
-        for d in _deletes(token):
-            if d in self._postings:
-                candidates.add(d)
-            candidates |= self._deletes.get(d, set())
-        if not candidates and limit > 1:
-            # two edits of different kinds (e.g. "margarita" -> "margherita") slip past the
-            # one-delete index: fall back to a scan of the words of similar length.
-            candidates = {v for v in self._postings if abs(len(v) - len(token)) <= limit}
-        out = []
-        for c in candidates:
-            dist = edit_distance(token, c, limit)
-            if dist <= limit:
-                out.append((c, 1.0 - 0.25 * dist))
-        return out
+        if limit == 0 or len(token) > self._longest_word + limit:
+            return []  # too short to guess at, or too long to be within `limit` edits of any word
+        hits = process.extract(
+            token, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=None
+        )
+        return [(word, 1.0 - 0.25 * distance) for word, distance, _ in hits]
 
     def find_restaurant(self, text: str) -> tuple[str | None, list[str]]:
         """Find a restaurant named in `text`; return its id and the words left over."""
@@ -383,8 +364,13 @@ class Catalog:
 
         Forgiving on purpose: case, plurals ("cheeseburgers"), typos ("margarita", "pepperonni"),
         and a restaurant named in the query ("margherita from Luigi's") narrows the search.
-        An empty query lists everything (after the restaurant and dietary filters).
+        An empty query lists everything (after the restaurant and dietary filters). A query
+        longer than `MAX_QUERY_CHARS` raises `QueryTooLongError`.
         """
+        if len(query) > MAX_QUERY_CHARS:
+            raise QueryTooLongError(
+                f"A search can be at most {MAX_QUERY_CHARS} characters ({len(query)} given)."
+            )
         named, rest = self.find_restaurant(query)
         restaurant_id = restaurant_id or named
         qtoks = [stem(w) for w in rest if w not in STOPWORDS and w not in SIZES]

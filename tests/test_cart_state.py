@@ -227,3 +227,36 @@ def test_cart_checkout_key_covers_contents_and_revision(catalog: Catalog) -> Non
 def test_userstate_keeps_its_public_shape() -> None:
     fields = UserState.__dataclass_fields__
     assert list(fields)[:7] == ["store", "catalog", "user_id", "profile", "cart", "orders", "cart_unsaved"]
+
+
+HOSTILE_CALLS = [
+    ("add_to_cart", {"item_id": "coke", "quantity": True, "size": "large", "notes": ""}),
+    ("add_to_cart", {"item_id": "coke", "quantity": 1, "size": "large", "notes": "no\x00ice"}),
+    ("add_to_cart", {"item_id": "coke", "quantity": 1, "size": "large", "notes": "x" * 201}),
+    ("find_food_item", {"query": "pizza" * 50_000, "restaurant_id": "null", "dietary": "null"}),
+]
+
+
+@pytest.mark.parametrize(("tool", "arguments"), HOSTILE_CALLS, ids=["bool", "nul", "long-notes", "long-query"])
+async def test_hostile_arguments_get_a_plain_refusal(
+    catalog: Catalog, tool: str, arguments: dict[str, Any]
+) -> None:
+    model = ScriptedLLM(catalog, [PlannedCall(tool, arguments)])
+    async with offline_session(user_id="alex", model=model) as session:
+        result = await session.run(user_input="(hostile)")
+        outputs = _outputs(result)
+        assert len(outputs) == 1 and outputs[0].is_error, outputs
+        assert session.userdata.cart.is_empty()
+        assert "Traceback" not in outputs[0].output and len(outputs[0].output) < 400
+
+
+def test_notes_are_cleaned_or_refused(catalog: Catalog) -> None:
+    from concierge.cart import CartError
+
+    cart = Cart("u")
+    line = cart.add(catalog, "coke", 1, "large", notes="  no\tice \n please ")
+    assert line.notes == "no ice please"
+    for bad in ("a\x00b", "\x1b[31m", "\ud800", "y" * 201):
+        with pytest.raises(CartError):
+            cart.add(catalog, "coke", 1, "large", notes=bad)
+    assert cart.item_count == 1

@@ -109,3 +109,29 @@ def test_a_missing_menu_file_says_where_it_looked_and_what_to_set(tmp_path, monk
     monkeypatch.setenv("CONCIERGE_MENU", str(tmp_path / "nope.toml"))
     with pytest.raises(FileNotFoundError, match="nope.toml.*CONCIERGE_MENU"):
         Catalog.load()
+
+
+def test_search_cost_is_bounded_for_hostile_input(catalog: Catalog) -> None:
+    import time
+    import tracemalloc
+
+    from concierge.menu import MAX_QUERY_CHARS, QueryTooLongError
+
+    with pytest.raises(QueryTooLongError):
+        catalog.search("x" * (MAX_QUERY_CHARS + 1))
+    word = "pizza" + "z" * (MAX_QUERY_CHARS - 5)  # one word as long as a query may be
+    tracemalloc.start()
+    started = time.perf_counter()
+    for _ in range(10):
+        catalog.search(word)
+        catalog.search(" ".join(["margarita"] * 20)[:MAX_QUERY_CHARS])
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Generous bounds (a shared CI machine): the old one-deletion index took seconds and GBs.
+    assert elapsed < 1.0 and peak < 5_000_000, (elapsed, peak)
+
+
+def test_unknown_id_hint_survives_a_huge_id(catalog: Catalog) -> None:
+    with pytest.raises(UnknownItemError):
+        catalog.item("z" * 100_000)
