@@ -6,9 +6,10 @@ did the person mean?" (forgiving text search: case, plurals, small typos, and re
 names such as "margherita from Luigi's").
 
 Typos are matched with RapidFuzz (optimal string alignment distance over the menu's words), and
-the cost of a search is bounded whatever is typed: a query longer than `MAX_QUERY_CHARS` is
-refused with `QueryTooLongError`, and a word longer than any menu word plus the typos allowed
-cannot match, so it is skipped without being compared.
+the cost of a search is bounded whatever is typed: only the first `MAX_QUERY_CHARS` characters
+are read (callers taking a query from a person refuse a longer one first with `check_query`,
+so the person hears why), and a word longer than any menu word plus the typos allowed cannot
+match, so it is skipped without being compared.
 
 Prices are integer cents so that totals never drift; `format_usd` turns them into "$9.99".
 """
@@ -289,8 +290,7 @@ class Catalog:
         try:
             return self.items[item_id]
         except KeyError:
-            probe = item_id.replace("_", " ")[:MAX_QUERY_CHARS]
-            close = [h.item.id for h in self.search(probe, limit=3)]
+            close = [h.item.id for h in self.search(item_id.replace("_", " "), limit=3)]
             hint = f" Did you mean {_or_list(close)}?" if close else ""
             raise UnknownItemError(f"There is no menu item with id '{item_id}'.{hint}") from None
 
@@ -352,6 +352,14 @@ class Catalog:
                     return rid, ws[:i] + ws[i + n :]
         return None, ws
 
+    @staticmethod
+    def check_query(query: str) -> None:
+        """Refuse (`QueryTooLongError`) a query longer than `MAX_QUERY_CHARS`."""
+        if len(query) > MAX_QUERY_CHARS:
+            raise QueryTooLongError(
+                f"A search can be at most {MAX_QUERY_CHARS} characters ({len(query)} given)."
+            )
+
     def search(
         self,
         query: str,
@@ -364,13 +372,10 @@ class Catalog:
 
         Forgiving on purpose: case, plurals ("cheeseburgers"), typos ("margarita", "pepperonni"),
         and a restaurant named in the query ("margherita from Luigi's") narrows the search.
-        An empty query lists everything (after the restaurant and dietary filters). A query
-        longer than `MAX_QUERY_CHARS` raises `QueryTooLongError`.
+        An empty query lists everything (after the restaurant and dietary filters). Only the
+        first `MAX_QUERY_CHARS` characters are read.
         """
-        if len(query) > MAX_QUERY_CHARS:
-            raise QueryTooLongError(
-                f"A search can be at most {MAX_QUERY_CHARS} characters ({len(query)} given)."
-            )
+        query = query[:MAX_QUERY_CHARS]
         named, rest = self.find_restaurant(query)
         restaurant_id = restaurant_id or named
         qtoks = [stem(w) for w in rest if w not in STOPWORDS and w not in SIZES]

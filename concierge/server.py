@@ -48,12 +48,36 @@ LOAD_THRESHOLD = 0.75
 
 
 def user_id_from_job(ctx: JobContext) -> str:
-    """The user to serve: `{"user_id": ...}` in the job metadata (set by your dispatch), else "demo"."""
+    """The user to serve: `{"user_id": ...}` in the job metadata (set by your dispatch), else the
+    identity of the participant who joined, else a guest id of this job's own.
+
+    Never a shared default: two anonymous callers must not share a cart or a delivery address.
+    Metadata that is not a JSON object, or a `user_id` that is not a short printable string, is
+    ignored with a warning.
+    """
+    user = _metadata_user(ctx.job.metadata)
+    if user:
+        return user
+    participants = list(getattr(ctx.room, "remote_participants", {}).values())
+    identity = participants[0].identity if participants else ""
+    if not identity and ctx.job.HasField("participant"):
+        identity = ctx.job.participant.identity
+    return identity or f"guest-{ctx.job.id}"
+
+
+def _metadata_user(raw: str) -> str:
     try:
-        meta = json.loads(ctx.job.metadata or "{}")
+        meta = json.loads(raw or "{}")
     except json.JSONDecodeError:
-        meta = {}
-    return str(meta.get("user_id") or "demo")
+        logger.warning("job metadata is not JSON; serving the caller as a guest")
+        return ""
+    user = meta.get("user_id") if isinstance(meta, dict) else None
+    if user is None:
+        return ""
+    if not isinstance(user, str) or not 0 < len(user.strip()) <= 128 or not user.isprintable():
+        logger.warning("job metadata user_id %r is not a usable id; ignoring it", user)
+        return ""
+    return user.strip()
 
 
 async def serve_job(

@@ -120,11 +120,15 @@ class UserState:
     #: Lines of the saved cart whose items are no longer on the menu, taken out at load; the
     #: tools mention them once (`take_retired`).
     retired: list[CartLine] = field(default_factory=list)
-    #: The lines as last saved: the base of a merge with changes made elsewhere.
-    synced: list[CartLine] = field(default_factory=list)
-    _pending: tuple[str, tuple[CartLine, ...]] | None = field(default=None, repr=False)
-    _sent: Cart | None = field(default=None, repr=False)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Bookkeeping, not part of what a session knows: the lines as last saved (the base of a
+        # merge), a checkout whose answer was lost, the last cart sent, the one-change lock.
+        self._synced: list[CartLine] = list(self.cart.lines)
+        self._pending: tuple[str, tuple[CartLine, ...]] | None = None
+        self._sent: Cart | None = None
+        self._lock = asyncio.Lock()
+        self._take_out_retired(self.cart)
 
     # --- changing the cart --------------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class UserState:
             logger.warning("cart for %s kept in the session, not saved: %s", self.user_id, e)
             self.cart_unsaved = True
             return CartUpdate(self.cart.copy(), merged, e)
-        self.synced = list(self.cart.lines)
+        self._synced = list(self.cart.lines)
         self.cart_unsaved = False
         return CartUpdate(self.cart.copy(), merged)
 
@@ -196,9 +200,9 @@ class UserState:
             and (current.cart_id, current.revision) == (sent.cart_id, sent.revision + 1)
             and current.lines == sent.lines
         )
-        base = sent.lines if own and sent is not None else self.synced
+        base = sent.lines if own and sent is not None else self._synced
         lines = merge_lines(base, self.cart.lines, current.lines)
-        self.synced = list(current.lines)
+        self._synced = list(current.lines)
         self.cart.replace_contents(Cart(self.user_id, lines, current.cart_id, current.revision))
         return not own
 
@@ -213,7 +217,7 @@ class UserState:
         saved = self._take_out_retired(saved)
         lines = merge_lines([], self.cart.lines, saved.lines)
         self.cart.replace_contents(Cart(self.user_id, lines, saved.cart_id, saved.revision))
-        self.synced = list(saved.lines)
+        self._synced = list(saved.lines)
         self.cart_loaded = True
 
     def _take_out_retired(self, saved: Cart) -> Cart:
@@ -302,7 +306,7 @@ class UserState:
         if rest:
             self.cart.replace_contents(Cart(self.user_id, rest))
             self.cart_unsaved = True
-        self.synced = []
+        self._synced = []
 
     # --- closing ------------------------------------------------------------------------------
 
@@ -337,7 +341,4 @@ async def new_userdata(
         return UserState(
             store, catalog, user_id, None, Cart(user_id), cart_unsaved=True, cart_loaded=False
         )
-    state = UserState(store=store, catalog=catalog, user_id=key, profile=profile, cart=cart)
-    state.synced = list(cart.lines)
-    state._take_out_retired(cart)
-    return state
+    return UserState(store=store, catalog=catalog, user_id=key, profile=profile, cart=cart)

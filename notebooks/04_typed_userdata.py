@@ -149,7 +149,7 @@ cart_table(kept)
 # %% [markdown]
 # The reply says what happened; both lines are still in the session's cart, flagged unsaved so
 # the next write (or the end of the session) tries again. Checkout is the one step that must not
-# be repeated blindly — the store makes it idempotent per cart, which notebook 7 proves on a real
+# be repeated blindly — the store makes it idempotent per cart contents, which notebook 7 proves on a real
 # Postgres.
 #
 # ## Recap — what changed

@@ -85,7 +85,11 @@ for statement in re.findall(r"create policy[^;]+;", migration):
 # `auth.uid()` is the user id inside the caller's JWT. A signed-in user therefore reaches only
 # rows whose `user_id` is their own. Users cannot insert orders at all: an order is made only by
 # `public.checkout()`, a `security definer` function that checks the caller, prices every line
-# from the menu (never from the client), and creates **at most one order per `cart_id`**.
+# from the menu (never from the client), and creates **at most one order per checkout key** — a
+# hash of the cart's id, its saved revision and its contents, so a retry of the same cart gets
+# the same order and a cart that changed since never gets an older one. `save_cart()` is a
+# compare-and-set on the cart's revision: a second device writing an older copy of the cart gets
+# the saved cart back to merge with, instead of silently overwriting it.
 
 # %% [markdown]
 # ## A Supabase database, locally
@@ -189,7 +193,8 @@ def client_as(user_id: str) -> AsyncClient:
 
 
 if LIVE:
-    alex_cart = Cart(user_id=ALEX.id)
+    alex_cart = await alex_store.load_cart(ALEX.id)  # saves are based on the saved revision
+    alex_cart.lines.clear()
     alex_cart.add(default_catalog(), "falafel_bowl", 1, notes="no onions")
     await alex_store.save_cart(alex_cart)
 
@@ -237,7 +242,9 @@ print(f"refused: {sys.last_value}" if LIVE else "skipped: no PostgreSQL here")
 from concierge.session import offline_session
 
 if LIVE:
-    await alex_store.save_cart(Cart(user_id=ALEX.id))  # start from an empty cart on every run
+    emptied = await alex_store.load_cart(ALEX.id)  # start from an empty cart on every run
+    emptied.lines.clear()
+    await alex_store.save_cart(emptied)
     async with offline_session(store=alex_store, user_id="alex") as session:
         shown = await turn(session, "a falafel bowl and two edamame")
         in_session = session.userdata.cart
@@ -264,7 +271,7 @@ else:
 # The worst moment for a network fault is checkout: the order was created, but the reply never
 # arrived. A client that retries blindly would order twice. Here the harness commits the
 # checkout and then answers **502**, as a failing gateway would. The store retries (bounded, with
-# backoff — tenacity), and because `checkout()` is idempotent per `cart_id`, the retry returns
+# backoff — tenacity), and because `checkout()` is idempotent per checkout key, the retry returns
 # the order that already exists.
 
 # %%
@@ -318,7 +325,7 @@ if LIVE:
 # | before | now |
 # |---|---|
 # | the app wrote to Supabase tables directly, trusting the client | RLS on every table; users reach only their own rows |
-# | checkout = several inserts from the client | one `security definer` function: atomic, priced from the menu, one order per `cart_id` |
+# | checkout = several inserts from the client | one `security definer` function: atomic, priced from the menu, one order per checkout key (cart id, revision, contents) |
 # | a network error could mean a lost or a double order | bounded retries of idempotent calls; `StoreUnavailableError` with a plain sentence; never a duplicate |
 # | the agent's code chose its database | the agent takes any `Store`; `offline_session(store=...)` swaps it |
 #

@@ -17,7 +17,13 @@ from concierge.menu import Catalog
 from concierge.offline.llm import PlannedCall, ScriptedLLM
 from concierge.session import offline_session
 from concierge.state import CheckoutUnknownError, UserState, new_userdata
-from concierge.store import SQLiteStore, StoreAuthError, StoreError, StoreUnavailableError, open_store
+from concierge.store import (
+    SQLiteStore,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailableError,
+    open_store,
+)
 
 
 class Faulty:
@@ -43,7 +49,9 @@ class Faulty:
             result = await attr(*args, **kwargs)
             if name == "checkout" and self.lose_checkout_answer:
                 self.lose_checkout_answer = False
-                raise StoreUnavailableError("answer lost", reason="it timed out", maybe_applied=True)
+                raise StoreUnavailableError(
+                    "answer lost", reason="it timed out", maybe_applied=True
+                )
             return result
 
         return call
@@ -120,7 +128,9 @@ async def test_a_lost_checkout_answer_is_settled_by_key_never_reordered(catalog:
     assert len(state.orders) == 1
     second = await state.checkout()
     assert [ln.item_id for ln in second.order.lines] == ["edamame"]
-    placed = [(ln.item_id, ln.quantity) for o in await inner.list_orders(state.user_id) for ln in o.lines]
+    placed = [
+        (ln.item_id, ln.quantity) for o in await inner.list_orders(state.user_id) for ln in o.lines
+    ]
     assert sorted(placed) == [("churros", 2), ("edamame", 1)]
 
 
@@ -182,6 +192,7 @@ async def test_closing_a_session_never_raises_whatever_the_store_does() -> None:
 
 async def test_a_view_that_raises_never_fails_or_repeats_a_change(catalog: Catalog) -> None:
     async with offline_session(user_id="alex") as session:
+
         def broken(change: CartChange) -> None:
             raise RuntimeError("widget bug")
 
@@ -195,7 +206,9 @@ async def test_a_view_that_raises_never_fails_or_repeats_a_change(catalog: Catal
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02])
-async def test_parallel_tool_calls_of_one_turn_are_serialized(catalog: Catalog, delay: float) -> None:
+async def test_parallel_tool_calls_of_one_turn_are_serialized(
+    catalog: Catalog, delay: float
+) -> None:
     inner = await _sqlite()
     store = Faulty(inner, delay=delay)
     calls = [
@@ -221,12 +234,25 @@ def test_cart_checkout_key_covers_contents_and_revision(catalog: Catalog) -> Non
     assert Cart("u", list(cart.lines), cart.cart_id, cart.revision).checkout_key() == key
     cart.add(catalog, "churros", 1)
     assert cart.checkout_key() != key
-    assert Cart("u", list(cart.lines), cart.cart_id, cart.revision + 1).checkout_key() != cart.checkout_key()
+    assert (
+        Cart("u", list(cart.lines), cart.cart_id, cart.revision + 1).checkout_key()
+        != cart.checkout_key()
+    )
 
 
 def test_userstate_keeps_its_public_shape() -> None:
     fields = UserState.__dataclass_fields__
-    assert list(fields)[:7] == ["store", "catalog", "user_id", "profile", "cart", "orders", "cart_unsaved"]
+    assert list(fields) == [
+        "store",
+        "catalog",
+        "user_id",
+        "profile",
+        "cart",
+        "orders",
+        "cart_unsaved",
+        "cart_loaded",
+        "retired",
+    ]
 
 
 HOSTILE_CALLS = [
@@ -237,7 +263,9 @@ HOSTILE_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "arguments"), HOSTILE_CALLS, ids=["bool", "nul", "long-notes", "long-query"])
+@pytest.mark.parametrize(
+    ("tool", "arguments"), HOSTILE_CALLS, ids=["bool", "nul", "long-notes", "long-query"]
+)
 async def test_hostile_arguments_get_a_plain_refusal(
     catalog: Catalog, tool: str, arguments: dict[str, Any]
 ) -> None:

@@ -165,7 +165,9 @@ async def test_seeding_twice_is_harmless(backend: Backend, new_user: str) -> Non
 # --- issue #10: concurrency, checkout keys, catalog changes ------------------------------------
 
 
-async def test_a_save_based_on_an_older_revision_is_refused(backend: Backend, new_user: str) -> None:
+async def test_a_save_based_on_an_older_revision_is_refused(
+    backend: Backend, new_user: str
+) -> None:
     a, b = await backend.store(new_user), await backend.store(new_user)
     mine = await a.load_cart(new_user)
     theirs = await b.load_cart(new_user)
