@@ -112,6 +112,19 @@ def _seed_command(argv: list[str]) -> int:
     return 0
 
 
+def _store_url_ok(rest: list[str]) -> bool:
+    """Check `--store` / `CONCIERGE_STORE` before starting anything; say what is wrong plainly."""
+    from .store import InvalidStoreURL, check_store_url, default_store_url
+
+    url = rest[rest.index("--store") + 1] if "--store" in rest[:-1] else default_store_url()
+    try:
+        check_store_url(url)
+    except InvalidStoreURL as e:
+        print(e, file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = ("start", "dev", "console", "doctor", "seed", "bench", "eval")
@@ -122,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown command {argv[0]!r}; choose one of: {', '.join(commands)}", file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    if command in ("start", "dev", "console", "seed") and not _store_url_ok(rest):
+        return 2
     if command in ("start", "dev"):
         return _server_command(command, rest)
     if command == "console":

@@ -21,7 +21,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from livekit import api
@@ -42,7 +42,7 @@ class Credentials:
 
     url: str
     api_key: str
-    api_secret: str
+    api_secret: str = field(repr=False)  # never printed: a notebook cell or a log would leak it
 
     @classmethod
     def from_env(cls, env: Any = None) -> Credentials:
