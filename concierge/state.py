@@ -126,7 +126,7 @@ class UserState:
         # merge), a checkout whose answer was lost, the last cart sent, the one-change lock.
         self._synced: list[CartLine] = list(self.cart.lines)
         self._pending: tuple[str, tuple[CartLine, ...]] | None = None
-        self._sent: Cart | None = None
+        self._unconfirmed: Cart | None = None
         self._lock = asyncio.Lock()
         self._take_out_retired(self.cart)
 
@@ -172,13 +172,13 @@ class UserState:
             await self._settle_pending()
             if not self.cart_loaded:
                 await self._recover_saved_cart()
+            merged = await self._confirm_lost_save()
             for _ in range(MAX_MERGES):
                 try:
-                    self._sent = self.cart.copy()
-                    await self.store.save_cart(self.cart)
+                    await self._save(self.cart)
                     break
                 except CartConflictError as conflict:
-                    merged |= self._merge(conflict.current)
+                    merged |= self._merge(conflict.current, self._synced)
             else:
                 raise StoreUnavailableError(
                     "the saved cart kept changing elsewhere", reason="it kept changing elsewhere"
@@ -191,20 +191,48 @@ class UserState:
         self.cart_unsaved = False
         return CartUpdate(self.cart.copy(), merged)
 
-    def _merge(self, current: Cart) -> bool:
-        """Rebase the cart on `current` (the cart saved now). False when `current` is this
-        session's own earlier write whose answer was lost, so nothing from elsewhere changed."""
-        sent = self._sent
-        own = (
-            sent is not None
-            and (current.cart_id, current.revision) == (sent.cart_id, sent.revision + 1)
-            and current.lines == sent.lines
-        )
-        base = sent.lines if own and sent is not None else self._synced
+    async def _save(self, cart: Cart) -> None:
+        """One save; when its answer is lost it is remembered, to be confirmed before the next."""
+        sent = cart.copy()
+        try:
+            await self.store.save_cart(sent)
+        except StoreUnavailableError as e:
+            if e.maybe_applied:
+                self._unconfirmed = cart.copy()  # as sent: the store may have touched `sent`
+            raise
+        cart.revision = sent.revision
+
+    async def _confirm_lost_save(self) -> bool:
+        """Send a save whose answer was lost again, unchanged: the store then says whether it had
+        been applied, which decides the base of the merge (so a change is never applied twice).
+        Returns True when the cart was merged with changes made elsewhere."""
+        lost = self._unconfirmed
+        if lost is None:
+            return False
+        retry = lost.copy()
+        try:
+            await self.store.save_cart(retry)
+        except CartConflictError as conflict:
+            self._unconfirmed = None
+            base = lost.lines if conflict.applied else self._synced
+            if conflict.applied and conflict.current.lines == lost.lines:
+                base = lost.lines
+            return self._merge(conflict.current, base)
+        self._unconfirmed = None
+        # It had not been applied; now it has. What this session changed since stays on top.
+        self._synced = list(lost.lines)
+        if self.cart.cart_id == lost.cart_id:
+            self.cart.revision = retry.revision
+        return False
+
+    def _merge(self, current: Cart, base: Sequence[CartLine]) -> bool:
+        """Rebase the cart on `current` (the cart saved now), keeping what changed here since
+        `base`. Returns True when `current` holds changes made elsewhere."""
         lines = merge_lines(base, self.cart.lines, current.lines)
+        elsewhere = list(current.lines) != list(base)
         self._synced = list(current.lines)
         self.cart.replace_contents(Cart(self.user_id, lines, current.cart_id, current.revision))
-        return not own
+        return elsewhere
 
     async def _recover_saved_cart(self) -> None:
         """The store is back after failing at session start: resolve the profile, then merge the
@@ -269,7 +297,7 @@ class UserState:
             self._pending = (submitted.checkout_key(), tuple(submitted.lines))
             raise CheckoutUnknownError(e) from e
         except CartConflictError as conflict:
-            self._merge(conflict.current)
+            self._merge(conflict.current, self._synced)
             await self._write()
             raise CartChangedError(self.cart.copy()) from None
         except ItemsUnavailableError as e:
@@ -301,6 +329,7 @@ class UserState:
         """`order` consumed `submitted`: keep only what was added since, in a new cart."""
         if all(o.order_id != order.order_id for o in self.orders):
             self.orders.append(order)
+        self._unconfirmed = None  # the order consumed whatever that lost save had saved
         rest = merge_lines(submitted, self.cart.lines, [])
         self.cart.clear()
         if rest:
@@ -313,7 +342,7 @@ class UserState:
     async def save_cart(self) -> None:
         """Write the cart if the store has not got its latest state. Never raises: the session
         calls it when it closes, and closing a session must not fail."""
-        if not (self.cart_unsaved or self._pending or not self.cart_loaded):
+        if not (self.cart_unsaved or self._pending or self._unconfirmed or not self.cart_loaded):
             return
         try:
             await self._locked(self._write)

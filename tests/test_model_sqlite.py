@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from concierge.menu import Catalog
@@ -28,6 +28,7 @@ def test_cart_and_store_match_the_model_on_sqlite() -> None:
         settings=settings(
             max_examples=60, stateful_step_count=25, deadline=None,
             suppress_health_check=[HealthCheck.too_slow], database=None,
+            phases=(Phase.generate, Phase.shrink),
         ),
     )  # fmt: skip
     stats = STATS["sqlite"]

@@ -57,14 +57,20 @@ class StoreAuthError(StoreError):
 
 class CartConflictError(StoreError):
     """The saved cart changed since this cart was loaded; `current` is the cart as saved now
-    (an empty cart with revision 0 when it was checked out). Nothing was written."""
+    (an empty cart with revision 0 when it was checked out). Nothing was written.
 
-    def __init__(self, current: Cart) -> None:
+    `applied` is True when this very save (same cart id, revision and contents) had already
+    been applied earlier: a retry of a save whose answer was lost. The caller's change is then
+    already part of `current`.
+    """
+
+    def __init__(self, current: Cart, *, applied: bool = False) -> None:
         super().__init__(
             f"the saved cart of {current.user_id} is at {current.cart_id} revision "
             f"{current.revision}"
         )
         self.current = current
+        self.applied = applied
 
 
 class ItemsUnavailableError(StoreError):
@@ -137,7 +143,8 @@ class Store(Protocol):
     async def save_cart(self, cart: Cart) -> None:
         """Replace the user's saved cart with `cart` if the saved cart is still the one `cart`
         was based on (same `cart_id` and `revision`; none saved for revision 0), and set
-        `cart.revision` to the new revision. Otherwise raise `CartConflictError`."""
+        `cart.revision` to the new revision. Otherwise raise `CartConflictError`, saying
+        whether this same save was applied before (its answer lost)."""
         ...
 
     async def checkout(self, cart: Cart) -> Order:

@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -89,6 +89,10 @@ ALTER TABLE carts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN checkout_key TEXT;
 CREATE UNIQUE INDEX IF NOT EXISTS orders_by_checkout_key ON orders(checkout_key);
 ALTER TABLE menu_items ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS cart_writes (
+    user_id TEXT NOT NULL, write_key TEXT NOT NULL, written_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, write_key)
+);
 """
 
 
@@ -359,7 +363,11 @@ def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
     based_on = saved == (cart.cart_id, cart.revision) if saved else cart.revision == 0
     ordered = db.execute("SELECT 1 FROM orders WHERE cart_id = ?", (cart.cart_id,)).fetchone()
     if not based_on or (saved is None and ordered):
-        raise CartConflictError(_read_cart(db, cart.user_id))
+        applied = db.execute(
+            "SELECT 1 FROM cart_writes WHERE user_id = ? AND write_key = ?",
+            (cart.user_id, cart.checkout_key()),
+        ).fetchone()
+        raise CartConflictError(_read_cart(db, cart.user_id), applied=applied is not None)
     return saved[1] if saved else 0
 
 
@@ -370,6 +378,15 @@ def _write_cart(db: sqlite3.Connection, cart: Cart) -> int:
         "ON CONFLICT(user_id) DO UPDATE SET cart_id = excluded.cart_id, "
         "updated_at = excluded.updated_at, revision = excluded.revision",
         (cart.user_id, cart.cart_id, datetime.now().isoformat(), revision),
+    )
+    now = datetime.now()
+    db.execute(
+        "INSERT OR IGNORE INTO cart_writes VALUES (?, ?, ?)",
+        (cart.user_id, cart.checkout_key(), now.isoformat()),
+    )
+    db.execute(
+        "DELETE FROM cart_writes WHERE user_id = ? AND written_at < ?",
+        (cart.user_id, (now - timedelta(days=1)).isoformat()),
     )
     db.execute("DELETE FROM cart_lines WHERE user_id = ?", (cart.user_id,))
     db.executemany(

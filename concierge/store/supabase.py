@@ -27,7 +27,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -372,7 +372,7 @@ class SupabaseStore:
         return await self._call("load_cart", op)
 
     async def save_cart(self, cart: Cart) -> None:
-        args = {**_cart_args(cart), "p_revision": cart.revision}
+        args = {**_cart_args(cart), "p_revision": cart.revision, "p_key": cart.checkout_key()}
 
         async def op() -> dict[str, Any]:
             res = await self._client.rpc("save_cart", args).execute()
@@ -380,7 +380,16 @@ class SupabaseStore:
 
         result = await self._call("save_cart", op)
         if result["status"] == "conflict":
-            raise CartConflictError(_cart(cart.user_id, result["cart"]))
+            current = _cart(cart.user_id, result["cart"])
+            applied = bool(result.get("applied"))
+            if (
+                applied
+                and current.checkout_key()
+                == replace(cart, revision=cart.revision + 1).checkout_key()
+            ):
+                cart.revision = current.revision  # our own write, its first answer lost in a retry
+                return
+            raise CartConflictError(current, applied=applied)
         cart.revision = int(result["revision"])
 
     async def checkout(self, cart: Cart) -> Order:

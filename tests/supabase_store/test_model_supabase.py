@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from concierge.menu import Catalog
@@ -31,7 +31,7 @@ def test_cart_and_store_match_the_model_on_supabase(supa: LocalSupabase) -> None
         settings=settings(
             max_examples=25, stateful_step_count=20, deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-            database=None,
+            database=None, phases=(Phase.generate, Phase.shrink),
         ),
     )  # fmt: skip
     stats = STATS["supabase"]

@@ -12,6 +12,10 @@
 --   * orders.checkout_key: the client's key covers the cart id, revision and contents. A retried
 --     checkout of the same contents returns the same order; changed contents never do. Checkout
 --     only turns the cart *as saved* (or a never-saved one) into an order;
+--   * cart_writes: the keys of recent saves (a hash of cart id, revision and contents, as for
+--     checkout). A client whose answer to a save was lost sends the same save again: a conflict
+--     answer then says whether that save had been applied ("applied": true), so the client merges
+--     on the right base and never applies its change twice;
 --   * menu_items.retired_at: the seed retires items it no longer lists. Retired items cannot be
 --     checked out ({"status": "unavailable", "items": [...]}); old orders keep them.
 --
@@ -22,6 +26,20 @@ alter table public.carts add column revision bigint not null default 0 check (re
 alter table public.orders add column checkout_key text check (length(checkout_key) <= 128);
 create unique index orders_user_id_checkout_key_idx on public.orders (user_id, checkout_key);
 alter table public.menu_items add column retired_at timestamptz;
+
+create table public.cart_writes (
+  user_id uuid not null,
+  write_key text not null check (length(write_key) <= 128),
+  written_at timestamptz not null default now(),
+  primary key (user_id, write_key)
+);
+revoke all on public.cart_writes from anon, authenticated;
+grant select, insert, delete on public.cart_writes to authenticated;
+grant all on public.cart_writes to service_role;
+alter table public.cart_writes enable row level security;
+create policy "cart_writes: own rows" on public.cart_writes
+  for all to authenticated
+  using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
 
 drop function public.save_cart(uuid, uuid, jsonb);
 drop function public.checkout(uuid, uuid, jsonb);
@@ -83,9 +101,11 @@ end;
 $$;
 
 -- Replace the saved cart if the caller's cart is the one saved now (compare-and-set).
--- Returns {"status": "saved", "revision": n} or {"status": "conflict", "cart": load_cart()}.
+-- Returns {"status": "saved", "revision": n} or {"status": "conflict", "cart": load_cart(),
+-- "applied": whether a save with p_key was applied recently}.
 -- p_lines: [{"item_id": ..., "size": ... | null, "quantity": 1..20, "notes": ...}, ...]
-create function public.save_cart(p_user_id uuid, p_cart_id uuid, p_revision bigint, p_lines jsonb)
+create function public.save_cart(p_user_id uuid, p_cart_id uuid, p_revision bigint, p_lines jsonb,
+                                 p_key text default null)
 returns jsonb
 language plpgsql volatile
 set search_path = ''
@@ -99,9 +119,17 @@ begin
   end if;
   perform public.lock_cart(p_user_id);
   if not public.cart_is_current(p_user_id, p_cart_id, p_revision) then
-    return jsonb_build_object('status', 'conflict', 'cart', public.load_cart(p_user_id));
+    return jsonb_build_object('status', 'conflict', 'cart', public.load_cart(p_user_id),
+      'applied', exists (select from public.cart_writes w
+                         where w.user_id = p_user_id and w.write_key = p_key));
   end if;
   v_revision := p_revision + 1;
+  if p_key is not null then
+    insert into public.cart_writes (user_id, write_key) values (p_user_id, p_key)
+      on conflict do nothing;
+    delete from public.cart_writes
+      where user_id = p_user_id and written_at < now() - interval '1 day';
+  end if;
   insert into public.carts (user_id, cart_id, revision, updated_at)
   values (p_user_id, p_cart_id, v_revision, now())
   on conflict (user_id) do update
@@ -268,14 +296,14 @@ $$;
 
 revoke execute on function public.lock_cart(uuid) from public, anon;
 revoke execute on function public.cart_is_current(uuid, uuid, bigint) from public, anon;
-revoke execute on function public.save_cart(uuid, uuid, bigint, jsonb) from public, anon;
+revoke execute on function public.save_cart(uuid, uuid, bigint, jsonb, text) from public, anon;
 revoke execute on function public.order_json(uuid) from public, anon;
 revoke execute on function public.find_order(uuid, text) from public, anon;
 revoke execute on function public.checkout(uuid, uuid, bigint, text, jsonb) from public, anon;
 revoke execute on function public.retire_menu_items(jsonb) from public, anon, authenticated;
 grant execute on function public.lock_cart(uuid) to authenticated, service_role;
 grant execute on function public.cart_is_current(uuid, uuid, bigint) to authenticated, service_role;
-grant execute on function public.save_cart(uuid, uuid, bigint, jsonb) to authenticated, service_role;
+grant execute on function public.save_cart(uuid, uuid, bigint, jsonb, text) to authenticated, service_role;
 grant execute on function public.order_json(uuid) to authenticated, service_role;
 grant execute on function public.find_order(uuid, text) to authenticated, service_role;
 grant execute on function public.checkout(uuid, uuid, bigint, text, jsonb) to authenticated, service_role;
