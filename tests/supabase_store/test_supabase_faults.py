@@ -70,6 +70,7 @@ async def test_a_timeout_is_retried_then_reported(supa: LocalSupabase) -> None:
     with pytest.raises(StoreUnavailableError, match="timed out"):
         await store.load_cart(user)
     assert slow.hits == 3, "exactly the configured number of attempts, no more"
+    await asyncio.sleep(0.7)  # let the harness finish the abandoned requests before the next test
 
 
 async def test_a_passing_5xx_is_retried_and_the_call_succeeds(supa: LocalSupabase) -> None:
@@ -193,3 +194,16 @@ async def test_the_agent_keeps_the_cart_through_an_outage(supa: LocalSupabase) -
         assert state.cart.is_empty()
     assert len(_orders_in_db(supa, cart_id)) == 1
     assert (await store.list_orders(user))[0].cart_id == cart_id
+
+
+async def test_a_lost_save_answer_is_retried_without_applying_it_twice(supa: LocalSupabase) -> None:
+    user = str(uuid.uuid4())
+    store = await supa.user_store(user)
+    cart = _cart(user)
+    lost = supa.app.faults.add("POST /rest/v1/rpc/save_cart", status=502, when="after")
+    await store.save_cart(cart)  # applied, answer lost, retried: the store recognises its write
+    assert lost.hits == 1 and cart.revision == 1
+    assert (await store.load_cart(user)).lines == cart.lines
+    cart.add(default_catalog(), "churros", 1)
+    await store.save_cart(cart)  # the next save is based on the revision the lost answer made
+    assert cart.revision == 2
