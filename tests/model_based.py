@@ -177,9 +177,7 @@ def make_machine(
         @invariant()
         def nothing_duplicated(self) -> None:
             counted, ids = self._ordered()
-            if len(ids) != len(set(ids)) or any(
-                counted[i] > self.model.added[i] for i in counted
-            ):
+            if len(ids) != len(set(ids)) or any(counted[i] > self.model.added[i] for i in counted):
                 stats.duplicated += 1
                 raise AssertionError(f"duplicated: ordered {counted}, added {self.model.added}")
 

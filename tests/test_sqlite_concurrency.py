@@ -99,7 +99,7 @@ async def test_two_processes_on_one_file_keep_every_item_exactly_once(tmp_path: 
         for batch in batches
     ]  # fmt: skip
     outs = [await p.communicate() for p in procs]
-    for p, (out, err) in zip(procs, outs, strict=True):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err.decode()[-2000:]
     profile = await store.get_profile("alex")
     assert profile is not None

@@ -2,14 +2,15 @@
 
 The seed is plain SQL for a Supabase project (`supabase db reset` runs it, or paste it in the SQL
 editor) and for the local cluster the tests start. Every statement is an upsert, so running it
-twice is harmless: restaurants, items, sizes and profiles are inserted or refreshed; carts and
-orders are never touched.
+twice is harmless: restaurants, items, sizes and profiles are inserted or refreshed, items the
+menu no longer lists are retired; carts and orders are never touched.
 
 `python -m concierge seed --sql` writes it; a test fails when the committed file is stale.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -98,6 +99,9 @@ def render_seed_sql(data: SeedData | None = None) -> str:
                 ],
             )
         )
+    # Items this menu no longer lists are retired (not orderable; old orders keep them).
+    keep = literal(json.dumps(list(cat.items)))
+    parts.append(f"select public.retire_menu_items({keep}::jsonb);\n")
     parts.append("commit;\n")
     return "\n".join(parts)
 

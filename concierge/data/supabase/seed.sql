@@ -76,4 +76,6 @@ insert into public.profiles (id, handle, name, dietary, address) values
   ('00000000-0000-4000-8000-000000000002', 'alex', 'Alex Rivera', '{}'::text[], '88 Harbor Street, Apt 4B, Springfield')
 on conflict (id) do update set handle = excluded.handle, name = excluded.name, dietary = excluded.dietary, address = excluded.address;
 
+select public.retire_menu_items('["margherita_pizza", "pepperoni_pizza", "spaghetti_carbonara", "penne_arrabbiata", "caesar_salad", "garlic_bread", "tiramisu", "classic_cheeseburger", "double_bacon_burger", "veggie_burger", "fries", "onion_rings", "chocolate_shake", "coke", "sprite", "california_roll", "spicy_tuna_roll", "salmon_nigiri", "vegetable_tempura", "miso_soup", "edamame", "green_tea", "falafel_bowl", "quinoa_salad", "tofu_poke_bowl", "acai_bowl", "lentil_soup", "kombucha", "chicken_tacos", "carne_asada_burrito", "bean_and_cheese_burrito", "chips_and_guacamole", "horchata", "churros"]'::jsonb);
+
 commit;
