@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livekit.agents import Agent
+from livekit.agents import Agent, ModelSettings, llm
 
 from .menu import Catalog
 from .tools import OrderTools, build_tools
@@ -24,6 +24,9 @@ __all__ = ["MAX_TOOL_STEPS", "FoodConciergeAgent", "instructions_for"]
 #: cart. Models that call one tool per step need about six steps for a four-item order; the
 #: library default of 3 cuts such an order short and ends the turn with no reply.
 MAX_TOOL_STEPS = 8
+
+#: The longest user message sent to the model; a spoken turn is a few dozen words.
+MAX_MESSAGE_CHARS = 2000
 
 
 def instructions_for(catalog: Catalog) -> str:
@@ -51,3 +54,22 @@ class FoodConciergeAgent(OrderTools, Agent):
         super().__init__(
             instructions=instructions_for(catalog), tools=build_tools(catalog), **kwargs
         )
+
+    def llm_node(
+        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
+    ) -> Any:
+        """Answer an over-long message plainly instead of sending it to the model (issue #10.4:
+        one pasted megabyte must not cost every session a model call's worth of time)."""
+        last = next((m for m in reversed(chat_ctx.items) if m.type == "message"), None)
+        text = last.text_content or "" if isinstance(last, llm.ChatMessage) else ""
+        if last is None or last.role != "user" or len(text) <= MAX_MESSAGE_CHARS:
+            return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+        last.content = [f"(a message of {len(text):,} characters, too long to read)"]
+
+        async def too_long() -> str:
+            return (
+                f"Sorry, I didn't understand that: it is {len(text):,} characters, too long for "
+                "me to read. Please tell me what you'd like in a few words."
+            )
+
+        return too_long()

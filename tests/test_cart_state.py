@@ -288,3 +288,20 @@ def test_notes_are_cleaned_or_refused(catalog: Catalog) -> None:
         with pytest.raises(CartError):
             cart.add(catalog, "coke", 1, "large", notes=bad)
     assert cart.item_count == 1
+
+
+async def test_a_megabyte_message_gets_a_plain_reply_at_once() -> None:
+    import time
+
+    async with offline_session(user_id="alex") as session:
+        await session.run(user_input="two churros")
+        before = session.userdata.cart.to_dict()
+        started = time.perf_counter()
+        result = await session.run(user_input="margherita pizza please " * 44_000)
+        elapsed = time.perf_counter() - started
+        reply = _replies(result)[-1]
+        assert "too long" in reply and "few words" in reply
+        assert session.userdata.cart.to_dict() == before
+        assert elapsed < 1.0, elapsed  # the stand-in used to plan 44,000 tool calls: seconds
+        history = session.history.items
+        assert all(len(getattr(i, "text_content", "") or "") < 5000 for i in history)
