@@ -529,7 +529,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a small run, a few seconds")
     parser.add_argument("--out", default="bench/results.json")
+    parser.add_argument(
+        "--attack",
+        action="store_true",
+        help="only the hostile-input figures (concierge.bench_attack)",
+    )
     args = parser.parse_args(argv)
+    if args.attack:
+        from .bench_attack import attack_figures, attack_report
+
+        print(attack_report(asyncio.run(attack_figures(quick=args.quick))))
+        return 0
     results = asyncio.run(run(quick=args.quick))
     print(report(results))
     out = Path(args.out)
