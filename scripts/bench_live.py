@@ -38,7 +38,9 @@ async def measure(runs: int) -> dict[str, float]:
         enters.append(time.perf_counter() - started)
         await handle.settle()
         await handle.stop()
-        await store.save_cart(type(handle.cart_view.cart)(user_id=handle.cart_view.cart.user_id))
+        emptied = await store.load_cart(handle.cart_view.cart.user_id)  # saves are compare-and-set
+        emptied.lines.clear()
+        await store.save_cart(emptied)
     return {
         "launch_cold_s": launches[0],
         "launch_warm_p50_s": statistics.median(launches[1:] or launches),
