@@ -152,3 +152,17 @@ async def test_user_ids_must_be_auth_uuids(supa: LocalSupabase) -> None:
     store = await supa.user_store(DEMO.id)
     with pytest.raises(StoreError, match="UUID"):
         await store.load_cart("demo")
+
+
+async def test_an_expired_sign_in_is_a_typed_error_the_agent_can_word(supa: LocalSupabase) -> None:
+    import time
+
+    user = str(uuid.uuid4())
+    expired = sign_jwt(
+        {"sub": user, "role": "authenticated", "exp": int(time.time()) - 60}, supa.pg.jwt_secret
+    )
+    store = await SupabaseStore.connect(supa.url, supa.anon_key, user_jwt=expired)
+    supa.opened.append(store)
+    with pytest.raises(StoreAuthError) as refused:
+        await store.load_cart(user)
+    assert refused.value.expired
