@@ -37,6 +37,8 @@ from concierge.store import Store, StoreUnavailableError
 T = TypeVar("T")
 
 ITEMS = ["churros", "edamame", "kombucha", "miso_soup"]
+#: A fault injected into the next call of a step: none, the store down, or its answer lost.
+FAULTS = st.sampled_from(["none", "none", "lose", "down"])
 
 
 @dataclass
@@ -88,124 +90,140 @@ class Model:
     removed: Counter[str] = field(default_factory=Counter)
 
 
+class CartMachine(RuleBasedStateMachine):
+    """Two sessions of one user on the stores `open_pair()` returns (set by `make_machine`)."""
+
+    name = ""
+    open_pair: Callable[[], Awaitable[tuple[Store, Store, str, Catalog]]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stats = stats = STATS.setdefault(self.name, Stats())
+        self.loop = asyncio.new_event_loop()
+        store_a, store_b, user, catalog = self.run(type(self).open_pair())
+        self.raw, self.stores = store_a, {id(store_a): store_a, id(store_b): store_b}
+        self.switches = [FaultSwitch(store_a, stats), FaultSwitch(store_b, stats)]
+        self.catalog, self.user = catalog, user
+        self.sessions: list[UserState] = [self.run(self._state(switch)) for switch in self.switches]
+        self.model = Model()
+        stats.runs += 1
+
+    async def _state(self, switch: FaultSwitch) -> UserState:
+        from concierge.state import new_userdata
+
+        return await new_userdata(switch, self.user, self.catalog)  # type: ignore[arg-type]
+
+    def run(self, aw: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(aw)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    @rule(
+        who=st.sampled_from([0, 1]),
+        item=st.sampled_from(ITEMS),
+        qty=st.integers(1, 3),
+        fault=FAULTS,
+    )
+    def add(self, who: int, item: str, qty: int, fault: str) -> None:
+        self.stats.steps += 1
+        self._fault(who, fault)
+        state = self.sessions[who]
+        in_cart = sum(ln.quantity for ln in state.cart.lines if ln.item_id == item)
+        if self.model.added[item] - self.model.removed[item] + qty > 20 or in_cart + qty > 20:
+            return  # the domain refuses more than 20 of one line; not this test's subject
+        try:
+            self.run(state.apply(lambda cart: cart.add(self.catalog, item, qty)))
+        except CartError:
+            return
+        self.model.added[item] += qty
+
+    @rule(who=st.sampled_from([0, 1]), item=st.sampled_from(ITEMS))
+    def remove_one(self, who: int, item: str) -> None:
+        self.stats.steps += 1
+        try:
+            self.run(self.sessions[who].apply(lambda cart: cart.remove(item, None, 1)))
+        except CartError:
+            return
+        self.model.removed[item] += 1
+
+    @rule(who=st.sampled_from([0, 1]), fault=FAULTS)
+    def checkout(self, who: int, fault: str) -> None:
+        self.stats.steps += 1
+        self._fault(who, fault)
+        try:
+            self.run(self.sessions[who].checkout())
+        except (CartError, CartChangedError, CheckoutUnknownError, StoreUnavailableError):
+            pass
+        except ItemsRetiredError:  # pragma: no cover - the menu does not change here
+            raise
+
+    def _fault(self, who: int, fault: str) -> None:
+        """A fault for this one call: the switch is set now; "lose" resets itself after one."""
+        if fault != "none":
+            self.switches[who].mode = fault
+
+    @rule(who=st.sampled_from([0, 1]), mode=st.sampled_from(["down", "lose", "up"]))
+    def network(self, who: int, mode: str) -> None:
+        self.stats.steps += 1
+        self.switches[who].mode = mode
+
+    @precondition(lambda self: any(s.mode != "up" for s in self.switches))
+    @rule()
+    def network_back(self) -> None:
+        for switch in self.switches:
+            switch.mode = "up"
+
+    # --- invariants -----------------------------------------------------------------------
+
+    def _ordered(self) -> tuple[Counter[str], list[str]]:
+        orders = self.run(self.raw.list_orders(self.sessions[0].user_id))
+        ids = [o.order_id for o in orders]
+        counted: Counter[str] = Counter()
+        for order in orders:
+            for line in order.lines:
+                menu = self.catalog.item(line.item_id).unit_price_cents(line.size)
+                assert line.unit_price_cents == menu, "an order was mispriced"
+                counted[line.item_id] += line.quantity
+        return counted, ids
+
+    @invariant()
+    def nothing_duplicated(self) -> None:
+        counted, ids = self._ordered()
+        if len(ids) != len(set(ids)) or any(counted[i] > self.model.added[i] for i in counted):
+            self.stats.duplicated += 1
+            raise AssertionError(f"duplicated: ordered {counted}, added {self.model.added}")
+
+    def teardown(self) -> None:
+        try:
+            for switch in self.switches:
+                switch.mode = "up"
+            for state in (*self.sessions, self.sessions[0]):  # settle, merge, save
+                self.run(state.apply(lambda cart: None))
+            counted, ids = self._ordered()
+            self.stats.orders += len(ids)
+            saved = self.run(self.raw.load_cart(self.sessions[0].user_id))
+            assert saved.lines == self.sessions[0].cart.lines, "saved cart != the session's"
+            held: Counter[str] = Counter()
+            for line in saved.lines:
+                held[line.item_id] += line.quantity
+            for item in ITEMS:
+                total = counted[item] + held[item]
+                low = self.model.added[item] - self.model.removed[item]
+                if total < low:
+                    self.stats.lost += 1
+                assert low <= total <= self.model.added[item], (
+                    item, counted, held, self.model,
+                )  # fmt: skip
+        finally:
+            for store in self.stores.values():
+                self.run(store.close())
+            self.loop.close()
+
+
 def make_machine(
     name: str, open_pair: Callable[[], Awaitable[tuple[Store, Store, str, Catalog]]]
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class whose sessions run on the stores `open_pair()` returns."""
-    stats = STATS.setdefault(name, Stats())
-
-    class CartMachine(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.loop = asyncio.new_event_loop()
-            store_a, store_b, user, catalog = self.run(open_pair())
-            self.raw, self.stores = store_a, {id(store_a): store_a, id(store_b): store_b}
-            self.switches = [FaultSwitch(store_a, stats), FaultSwitch(store_b, stats)]
-            self.catalog, self.user = catalog, user
-            self.sessions: list[UserState] = [
-                self.run(self._state(switch)) for switch in self.switches
-            ]
-            self.model = Model()
-            stats.runs += 1
-
-        async def _state(self, switch: FaultSwitch) -> UserState:
-            from concierge.state import new_userdata
-
-            return await new_userdata(switch, self.user, self.catalog)  # type: ignore[arg-type]
-
-        def run(self, aw: Awaitable[T]) -> T:
-            return self.loop.run_until_complete(aw)
-
-        # --- steps ----------------------------------------------------------------------------
-
-        @rule(who=st.sampled_from([0, 1]), item=st.sampled_from(ITEMS), qty=st.integers(1, 3))
-        def add(self, who: int, item: str, qty: int) -> None:
-            stats.steps += 1
-            state = self.sessions[who]
-            in_cart = sum(ln.quantity for ln in state.cart.lines if ln.item_id == item)
-            if self.model.added[item] - self.model.removed[item] + qty > 20 or in_cart + qty > 20:
-                return  # the domain refuses more than 20 of one line; not this test's subject
-            try:
-                self.run(state.apply(lambda cart: cart.add(self.catalog, item, qty)))
-            except CartError:
-                return
-            self.model.added[item] += qty
-
-        @rule(who=st.sampled_from([0, 1]), item=st.sampled_from(ITEMS))
-        def remove_one(self, who: int, item: str) -> None:
-            stats.steps += 1
-            try:
-                self.run(self.sessions[who].apply(lambda cart: cart.remove(item, None, 1)))
-            except CartError:
-                return
-            self.model.removed[item] += 1
-
-        @rule(who=st.sampled_from([0, 1]))
-        def checkout(self, who: int) -> None:
-            stats.steps += 1
-            try:
-                self.run(self.sessions[who].checkout())
-            except (CartError, CartChangedError, CheckoutUnknownError, StoreUnavailableError):
-                pass
-            except ItemsRetiredError:  # pragma: no cover - the menu does not change here
-                raise
-
-        @rule(who=st.sampled_from([0, 1]), mode=st.sampled_from(["down", "lose", "up"]))
-        def network(self, who: int, mode: str) -> None:
-            stats.steps += 1
-            self.switches[who].mode = mode
-
-        @precondition(lambda self: any(s.mode != "up" for s in self.switches))
-        @rule()
-        def network_back(self) -> None:
-            for switch in self.switches:
-                switch.mode = "up"
-
-        # --- invariants -----------------------------------------------------------------------
-
-        def _ordered(self) -> tuple[Counter[str], list[str]]:
-            orders = self.run(self.raw.list_orders(self.sessions[0].user_id))
-            ids = [o.order_id for o in orders]
-            counted: Counter[str] = Counter()
-            for order in orders:
-                for line in order.lines:
-                    menu = self.catalog.item(line.item_id).unit_price_cents(line.size)
-                    assert line.unit_price_cents == menu, "an order was mispriced"
-                    counted[line.item_id] += line.quantity
-            return counted, ids
-
-        @invariant()
-        def nothing_duplicated(self) -> None:
-            counted, ids = self._ordered()
-            if len(ids) != len(set(ids)) or any(counted[i] > self.model.added[i] for i in counted):
-                stats.duplicated += 1
-                raise AssertionError(f"duplicated: ordered {counted}, added {self.model.added}")
-
-        def teardown(self) -> None:
-            try:
-                for switch in self.switches:
-                    switch.mode = "up"
-                for state in (*self.sessions, self.sessions[0]):  # settle, merge, save
-                    self.run(state.apply(lambda cart: None))
-                counted, ids = self._ordered()
-                stats.orders += len(ids)
-                saved = self.run(self.raw.load_cart(self.sessions[0].user_id))
-                assert saved.lines == self.sessions[0].cart.lines, "saved cart != the session's"
-                held: Counter[str] = Counter()
-                for line in saved.lines:
-                    held[line.item_id] += line.quantity
-                for item in ITEMS:
-                    total = counted[item] + held[item]
-                    low = self.model.added[item] - self.model.removed[item]
-                    if total < low:
-                        stats.lost += 1
-                    assert low <= total <= self.model.added[item], (
-                        item, counted, held, self.model,
-                    )  # fmt: skip
-            finally:
-                for store in self.stores.values():
-                    self.run(store.close())
-                self.loop.close()
-
-    CartMachine.__name__ = f"CartMachine_{name}"
-    return CartMachine
+    """A `CartMachine` whose sessions run on the stores `open_pair()` returns."""
+    return type(
+        f"CartMachine_{name}", (CartMachine,), {"name": name, "open_pair": staticmethod(open_pair)}
+    )
