@@ -25,7 +25,7 @@ from concierge.server import user_id_from_job
         ("", None),
     ],
 )
-def test_metadata_is_validated_and_anonymous_callers_are_not_demo(
+async def test_metadata_is_validated_and_anonymous_callers_are_not_demo(
     metadata: str, expected: str | None
 ) -> None:
     with fake_job_context(job_metadata=metadata, job_id="job-123") as ctx:
@@ -34,7 +34,7 @@ def test_metadata_is_validated_and_anonymous_callers_are_not_demo(
     assert user != "demo"
 
 
-def test_two_anonymous_jobs_get_two_identities() -> None:
+async def test_two_anonymous_jobs_get_two_identities() -> None:
     seen = set()
     for job_id in ("job-a", "job-b"):
         with fake_job_context(job_metadata="", job_id=job_id) as ctx:

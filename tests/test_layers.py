@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "doctor": 4,
     "lab": 5,
     "bench": 5,
+    "bench_attack": 5,
     "console": 5,
     "eval": 5,
     "__main__": 6,
