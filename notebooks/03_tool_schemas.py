@@ -94,16 +94,18 @@ def parse(arguments: dict) -> str:
 sent = [
     {"item_id": "coke", "quantity": 1, "size": "null", "notes": ""},
     {"item_id": "coke", "quantity": 1, "size": "huge", "notes": ""},
-    {"item_id": "cheeseburger_deluxe", "quantity": "3", "size": "null", "notes": ""},
+    {"item_id": "cheeseburger_deluxe", "quantity": 3, "size": "null", "notes": ""},
+    {"item_id": "coke", "quantity": True, "size": "null", "notes": ""},
 ]
 table([(repr(a), parse(a)) for a in sent], ["model sends", "livekit's validation gives the tool"])
 
 # %% [markdown]
-# Three lessons in three rows. `"null"` arrives as the *named choice* `"null"`, which the tool
+# Four lessons in four rows. `"null"` arrives as the *named choice* `"null"`, which the tool
 # maps to `None` — no ambiguity. A `Literal` is enforced: `"huge"` is refused before the tool
 # runs, with the allowed values in the message, which livekit sends back to the model as a tool
-# error so it can correct itself. And the third row passes validation although
-# `cheeseburger_deluxe` is not in the enum (`"3"` is also coerced to `3`): see below.
+# error so it can correct itself. The third row passes validation although
+# `cheeseburger_deluxe` is not in the enum: see below. And `quantity` is a `StrictInt`: with a
+# plain `int`, pydantic would turn `true` into 1 and order a coke nobody asked for.
 #
 # ## Enums from the catalog — and why the tool checks ids anyway
 #
