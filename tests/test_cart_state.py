@@ -305,3 +305,38 @@ async def test_a_megabyte_message_gets_a_plain_reply_at_once() -> None:
         assert elapsed < 1.0, elapsed  # the stand-in used to plan 44,000 tool calls: seconds
         history = session.history.items
         assert all(len(getattr(i, "text_content", "") or "") < 5000 for i in history)
+
+
+async def test_catalog_changes_are_said_retired_items_and_new_prices(catalog: Catalog) -> None:
+    """Issue #10.7: one rule on every store — price from the current menu at checkout, the user
+    told when it changed; an item dropped from the menu is retired and a saved cart says so."""
+    from dataclasses import replace
+
+    from concierge.menu import Catalog as Menu
+    from concierge.store import load_seed
+
+    store = await _sqlite()
+    profile = await store.get_profile("alex")
+    assert profile is not None
+    saved = Cart(profile.id)
+    saved.add(catalog, "churros", 1)
+    saved.add(catalog, "edamame", 1)
+    await store.save_cart(saved)
+    full = load_seed()
+    items = [it for it in full.catalog.items.values() if it.id != "churros"]
+    await store.seed(replace(full, catalog=Menu(full.catalog.restaurants.values(), items)))
+
+    async with offline_session(store=store, user_id="alex") as session:
+        result = await session.run(user_input="what's in my cart")
+        said = _outputs(result)[-1].output
+        assert said.startswith("Your cart: 1 × Edamame") and "Churros left the menu" in said
+        assert [ln.item_id for ln in session.userdata.cart.lines] == ["edamame"]
+        state = session.userdata
+        state.cart.lines[0] = replace(
+            state.cart.lines[0], unit_price_cents=1
+        )  # seen at an old price
+        result = await session.run(user_input="checkout")
+        said = _outputs(result)[-1].output
+        assert "Edamame now costs $4.50 (was $0.01)" in said
+        assert state.orders[-1].total_cents == 450
+    assert [o.lines[0].item_id for o in await store.list_orders(profile.id)] == ["edamame"]
