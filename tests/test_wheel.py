@@ -132,7 +132,8 @@ def test_installed_wheel_seeds_and_converses_outside_the_repository(tmp_path: Pa
     menu = next(ln for ln in out.splitlines() if ln.startswith("menu:"))
     assert str(installed) in package and str(ROOT) not in package, out
     assert str(installed) in menu and menu.endswith("concierge/data/menu.toml"), out
-    assert "schema: 4 1" in out, out
+    migrations = len(list((ROOT / "concierge" / "data" / "supabase" / "migrations").glob("*.sql")))
+    assert f"schema: 4 {migrations}" in out, out  # every migration shipped in the wheel
     assert "line: 2 None Classic Cheeseburger 19.98" in out, out
     assert "line: 1 large Coke 2.99" in out, out
     assert "total: 22.97" in out, out
