@@ -315,11 +315,12 @@ class Cart:
             )
         return matches[0]
 
-    def clear(self) -> None:
-        """Empty the cart and start a new, unsaved one (used after checkout)."""
+    def clear(self, *, new_cart: bool = False) -> None:
+        """Empty the cart; with `new_cart` also start a new, unsaved one (after checkout)."""
         self.lines.clear()
-        self.cart_id = str(uuid.uuid4())
-        self.revision = 0
+        if new_cart:
+            self.cart_id = str(uuid.uuid4())
+            self.revision = 0
         self._notify("clear", None)
 
     def replace_contents(self, other: Cart) -> None:

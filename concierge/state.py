@@ -331,7 +331,7 @@ class UserState:
             self.orders.append(order)
         self._unconfirmed = None  # the order consumed whatever that lost save had saved
         rest = merge_lines(submitted, self.cart.lines, [])
-        self.cart.clear()
+        self.cart.clear(new_cart=True)
         if rest:
             self.cart.replace_contents(Cart(self.user_id, rest))
             self.cart_unsaved = True

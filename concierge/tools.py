@@ -27,18 +27,26 @@ from typing import Annotated, Any, Literal
 
 from livekit.agents import RunContext, function_tool
 from livekit.agents.llm import FunctionTool, Tool, Toolset
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from .cart import MAX_QUANTITY, CartError, CartLine
 from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes
-from .menu import Catalog, MenuItem, UnknownItemError, format_usd
+from .menu import Catalog, MenuItem, QueryTooLongError, UnknownItemError, format_usd
 from .replies import Code, Reply
-from .state import UserState
-from .store import StoreUnavailableError
+from .state import (
+    CartChangedError,
+    CartUpdate,
+    CheckoutResult,
+    CheckoutUnknownError,
+    ItemsRetiredError,
+    UserState,
+)
+from .store import StoreAuthError, StoreError, StoreUnavailableError
 
 SizeChoice = Literal["small", "medium", "large", "null"]
 DietaryChoice = Literal["vegetarian", "vegan", "gluten-free", "null"]
-Quantity = Annotated[int, Field(description=f"How many, from 1 to {MAX_QUANTITY}.")]
+# Strict: a plain `int` would let pydantic turn `true` into 1 and order something nobody asked for.
+Quantity = Annotated[StrictInt, Field(description=f"How many, from 1 to {MAX_QUANTITY}.")]
 
 #: How many search hits `find_food_item` reads back; a voice reply should stay short.
 SEARCH_RESULTS = 5
@@ -81,19 +89,99 @@ def _how_many(quantity: int, line: CartLine) -> str:
     return f"{quantity} × {size}{line.name}{notes}"
 
 
-async def _changed(state: UserState, code: Code, what: str) -> Reply:
-    """The reply to a cart change, once the change is saved (or kept here if the store is down)."""
-    saved = await state.save_cart()
+def _changed(state: UserState, update: CartUpdate, code: Code, what: str) -> Reply:
+    """The reply to a cart change: the cart *this* change left (saved, or kept here while the
+    store is down), and anything else the user should hear."""
     total = (
         "The cart is empty."
-        if state.cart.is_empty()
-        else f"Cart total {format_usd(state.cart.total_cents)}."
+        if update.cart.is_empty()
+        else f"Cart total {format_usd(update.cart.total_cents)}."
     )
-    return Reply(code, f"{what} {total}{saved}")
+    return Reply(code, f"{what} {total}{_after_change(state, update)}")
 
 
-def _refused(e: CartError) -> Exception:
-    return Reply(Code.REFUSED, str(e), "Explain it to the user and ask what they want.").error()
+def _after_change(state: UserState, update: CartUpdate) -> str:
+    """What else the user should hear after a change: merged carts, an outage, retired items."""
+    notes = []
+    if update.merged:
+        notes.append(f" Your cart was also changed in another session; {update.cart.summary()}")
+    if update.unsaved is not None:
+        notes.append(
+            " (Saving to your account is not working right now; I'm keeping the cart here.)"
+        )
+    gone = state.take_retired()
+    if gone:
+        names = ", ".join(ln.name for ln in gone)
+        notes.append(f" {names} left the menu, so I took it out of your saved cart.")
+    return "".join(notes)
+
+
+def _refused(e: Exception, what: str = "change your cart") -> Exception:
+    """A refused change, in one plain sentence naming the real cause; the cart is as it was."""
+    if not isinstance(e, StoreError):
+        return Reply(Code.REFUSED, str(e), "Explain it to the user and ask what they want.").error()
+    if isinstance(e, StoreAuthError):
+        cause = (
+            "your sign-in has expired; please sign in again"
+            if e.expired
+            else "the order system did not accept this app's credentials"
+        )
+    else:
+        cause = "the order system refused it"
+    return Reply(
+        Code.REFUSED, f"I could not {what}: {cause}. Nothing was changed.", "Tell the user."
+    ).error()
+
+
+def _checkout_refused(e: Exception) -> Exception:
+    """Why no order was confirmed, in one plain sentence, and what happens next."""
+    if isinstance(e, CheckoutUnknownError):
+        return Reply(
+            Code.STORE_DOWN,
+            f"The ordering system stopped answering ({e.cause.reason}) after the order was "
+            "sent, so I cannot tell yet whether it was placed. It will not be placed twice.",
+            "Try place_order again in a moment: it finds the order if it went through.",
+        ).error()
+    if isinstance(e, StoreUnavailableError):
+        return Reply(
+            Code.STORE_DOWN,
+            f"The ordering system is not answering right now ({e.reason}), so no order was "
+            "placed. The cart is kept in this conversation.",
+            "Try place_order again in a moment.",
+        ).error()
+    if isinstance(e, CartChangedError):
+        return Reply(
+            Code.REFUSED,
+            "Your cart was changed in another session, so I did not place the order yet. "
+            + e.cart.summary(),
+            "Read the cart back with review_order and wait for the user's yes.",
+        ).error()
+    if isinstance(e, ItemsRetiredError):
+        names = ", ".join(ln.name for ln in e.lines)
+        return Reply(
+            Code.REFUSED,
+            f"{names} is no longer on the menu, so I took it out and placed no order. "
+            + e.cart.summary(),
+            "Read the cart back with review_order and ask whether to order the rest.",
+        ).error()
+    return _refused(e, "place your order")
+
+
+def _placed(state: UserState, result: CheckoutResult) -> Reply:
+    order = result.order
+    if result.earlier:
+        said = f"Your earlier order did go through: {order.summary()}"
+        if result.remaining is not None and not result.remaining.is_empty():
+            said += f" Still in your cart, not ordered yet: {result.remaining.summary()}"
+        return Reply(Code.PLACED, said)
+    changed = "".join(
+        f" {now.name} now costs {format_usd(now.unit_price_cents)} "
+        f"(was {format_usd(was.unit_price_cents)})."
+        for was, now in result.repriced
+    )
+    address = state.profile.address if state.profile and state.profile.address else None
+    where = f" It goes to {address}." if address else ""
+    return Reply(Code.PLACED, f"{order.summary()}{changed}{where}")
 
 
 # --- tools that take menu ids: one factory each ------------------------------------------------
@@ -150,6 +238,14 @@ def find_food_item_tool(ids: MenuIds) -> FunctionTool:
         answer questions like "anything vegan at Green Bowl?" or "how much is the tiramisu?"."""
         catalog = ctx.userdata.catalog
         rid = _restaurant_id(catalog, _none_if_null(restaurant_id))
+        try:
+            catalog.check_query(query)
+        except QueryTooLongError:
+            raise Reply(
+                Code.NO_MATCH,
+                "That request is too long to search.",
+                "Ask the user to name the dish in a few words.",
+            ).error() from None
         hits = catalog.search(
             query, restaurant_id=rid, dietary=_none_if_null(dietary), limit=SEARCH_RESULTS
         )
@@ -227,11 +323,12 @@ def add_to_cart_tool(ids: MenuIds) -> FunctionTool:
             ).error()
         state = ctx.userdata
         try:
-            line = state.cart.add(catalog, item_id, quantity, chosen, notes)
-        except CartError as e:
-            raise _refused(e) from None
-        reply = await _changed(state, Code.ADDED, f"Added {_how_many(quantity, line)}.")
-        return reply.render()
+            line, update = await state.apply(
+                lambda cart: cart.add(catalog, item_id, quantity, chosen, notes)
+            )
+        except (CartError, StoreError) as e:
+            raise _refused(e, "add that to your cart") from None
+        return _changed(state, update, Code.ADDED, f"Added {_how_many(quantity, line)}.").render()
 
     return add_to_cart
 
@@ -244,11 +341,12 @@ def remove_tools(ids: MenuIds) -> list[FunctionTool]:
         """Take a whole line off the user's cart ("no fries after all")."""
         catalog = ctx.userdata.catalog
         state = ctx.userdata
+        item = _menu_item(catalog, item_id).id
         try:
-            removed = state.cart.remove(_menu_item(catalog, item_id).id, _none_if_null(size))
-        except CartError as e:
+            removed, update = await state.apply(lambda cart: cart.remove(item, _none_if_null(size)))
+        except (CartError, StoreError) as e:
             raise _refused(e) from None
-        return (await _changed(state, Code.REMOVED, f"Removed {removed.describe()}.")).render()
+        return _changed(state, update, Code.REMOVED, f"Removed {removed.describe()}.").render()
 
     @function_tool
     async def remove_quantity(
@@ -258,15 +356,16 @@ def remove_tools(ids: MenuIds) -> list[FunctionTool]:
         Taking off as many as the line holds removes the line."""
         catalog = ctx.userdata.catalog
         state = ctx.userdata
+        item = _menu_item(catalog, item_id).id
         try:
-            before = state.cart.remove(
-                _menu_item(catalog, item_id).id, _none_if_null(size), quantity
+            before, update = await state.apply(
+                lambda cart: cart.remove(item, _none_if_null(size), quantity)
             )
-        except CartError as e:
+        except (CartError, StoreError) as e:
             raise _refused(e) from None
         taken = min(quantity, before.quantity)
         what = f"Removed {_how_many(taken, before)}."
-        return (await _changed(state, Code.REMOVED, what)).render()
+        return _changed(state, update, Code.REMOVED, what).render()
 
     return [remove_from_cart, remove_quantity]
 
@@ -282,13 +381,14 @@ def change_tools(ids: MenuIds) -> list[FunctionTool]:
         instead") — one call, whatever the line held before."""
         catalog = ctx.userdata.catalog
         state = ctx.userdata
+        item = _menu_item(catalog, item_id).id
         try:
-            line = state.cart.set_quantity(
-                catalog, _menu_item(catalog, item_id).id, _none_if_null(size), quantity
+            line, update = await state.apply(
+                lambda cart: cart.set_quantity(catalog, item, _none_if_null(size), quantity)
             )
-        except CartError as e:
+        except (CartError, StoreError) as e:
             raise _refused(e) from None
-        return (await _changed(state, Code.CHANGED, f"Now {line.describe()}.")).render()
+        return _changed(state, update, Code.CHANGED, f"Now {line.describe()}.").render()
 
     @function_tool
     async def change_size(
@@ -302,13 +402,14 @@ def change_tools(ids: MenuIds) -> list[FunctionTool]:
         """Change the size of a cart line ("make it a small coke instead") in one call."""
         catalog = ctx.userdata.catalog
         state = ctx.userdata
+        item = _menu_item(catalog, item_id).id
         try:
-            line = state.cart.change_size(
-                catalog, _menu_item(catalog, item_id).id, _none_if_null(size), new_size
+            line, update = await state.apply(
+                lambda cart: cart.change_size(catalog, item, _none_if_null(size), new_size)
             )
-        except CartError as e:
+        except (CartError, StoreError) as e:
             raise _refused(e) from None
-        return (await _changed(state, Code.CHANGED, f"Now {line.describe()}.")).render()
+        return _changed(state, update, Code.CHANGED, f"Now {line.describe()}.").render()
 
     return [set_quantity, change_size]
 
@@ -356,14 +457,19 @@ class OrderTools:
     @function_tool
     async def view_cart(self, ctx: RunContext[UserState]) -> str:
         """Read back what is in the user's cart and the total."""
-        return Reply(Code.CART, ctx.userdata.cart.summary()).render()
+        state = ctx.userdata
+        said = state.cart.summary() + _after_change(state, CartUpdate(state.cart.copy()))
+        return Reply(Code.CART, said).render()
 
     @function_tool
     async def clear_cart(self, ctx: RunContext[UserState]) -> str:
         """Empty the cart, when the user wants to start over or cancel everything."""
         state = ctx.userdata
-        state.cart.clear()
-        return (await _changed(state, Code.CLEARED, "Cleared the cart.")).render()
+        try:
+            _, update = await state.apply(lambda cart: cart.clear())
+        except StoreError as e:
+            raise _refused(e, "clear your cart") from None
+        return _changed(state, update, Code.CLEARED, "Cleared the cart.").render()
 
     @function_tool
     async def review_order(self, ctx: RunContext[UserState]) -> str:
@@ -390,18 +496,17 @@ class OrderTools:
         state = ctx.userdata
         self._check_confirmed(ctx)
         try:
-            order = await state.checkout()
-        except StoreUnavailableError:
-            raise Reply(
-                Code.STORE_DOWN,
-                "The ordering system is not answering right now, so no order was placed. "
-                "The cart is kept in this conversation.",
-                "Try place_order again in a moment.",
-            ).error() from None
+            result = await state.checkout()
+        except (
+            CartError,
+            StoreError,
+            CheckoutUnknownError,
+            CartChangedError,
+            ItemsRetiredError,
+        ) as e:
+            raise _checkout_refused(e) from None
         self._read_back = None
-        address = state.profile.address if state.profile and state.profile.address else None
-        where = f" It goes to {address}." if address else ""
-        return Reply(Code.PLACED, f"{order.summary()}{where}").render()
+        return _placed(state, result).render()
 
     def _check_confirmed(self, ctx: RunContext[UserState]) -> None:
         """Refuse unless this cart was read back and the customer has since said yes."""

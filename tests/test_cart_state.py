@@ -8,6 +8,7 @@ parallel tool calls racing, views able to fail a tool.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -69,6 +70,12 @@ def _replies(result: Any) -> list[str]:
 
 def _outputs(result: Any) -> list[Any]:
     return [e.item for e in result.events if e.type == "function_call_output"]
+
+
+async def _place_order(session: Any) -> Any:
+    """Check out as a customer does: hear the order read back, then say yes."""
+    await session.run(user_input="checkout")
+    return await session.run(user_input="yes")
 
 
 # --- 1. checkout idempotency keyed on contents ----------------------------------------------
@@ -140,10 +147,10 @@ async def test_the_agent_says_an_unknown_checkout_outcome_and_settles_it(catalog
     async with offline_session(store=store, user_id="alex") as session:  # type: ignore[arg-type]
         await session.run(user_input="three churros")
         store.lose_checkout_answer = True
-        result = await session.run(user_input="checkout")
+        result = await _place_order(session)
         assert "cannot tell yet whether it was placed" in _outputs(result)[-1].output
-        result = await session.run(user_input="checkout")
-        assert "earlier checkout did go through" in _outputs(result)[-1].output
+        result = await _place_order(session)
+        assert "earlier order did go through" in _outputs(result)[-1].output
         assert session.userdata.cart.is_empty() and len(session.userdata.orders) == 1
     assert len(await inner.list_orders(session.userdata.user_id)) == 1
 
@@ -219,7 +226,9 @@ async def test_parallel_tool_calls_of_one_turn_are_serialized(
     model = ScriptedLLM(catalog, calls)
     async with offline_session(store=store, user_id="alex", model=model) as session:  # type: ignore[arg-type]
         result = await session.run(user_input="(three adds at once)")
-        totals = sorted(o.output.split("Cart total ")[1].rstrip(".") for o in _outputs(result))
+        totals = sorted(
+            re.findall(r"Cart total (\$[\d.,]+)\.", o.output)[0] for o in _outputs(result)
+        )
         # Each reply reports the cart its own change produced: three different running totals.
         assert totals == ["$12.50", "$19.00", "$23.00"], totals
         final = session.userdata.cart
@@ -335,7 +344,7 @@ async def test_catalog_changes_are_said_retired_items_and_new_prices(catalog: Ca
         state.cart.lines[0] = replace(
             state.cart.lines[0], unit_price_cents=1
         )  # seen at an old price
-        result = await session.run(user_input="checkout")
+        result = await _place_order(session)
         said = _outputs(result)[-1].output
         assert "Edamame now costs $4.50 (was $0.01)" in said
         assert state.orders[-1].total_cents == 450

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 from concierge.menu import default_catalog
@@ -24,7 +25,7 @@ async def test_parallel_adds_of_one_turn_each_report_their_own_cart(supa: LocalS
     async with offline_session(store=store, user_id=user, model=model) as session:
         result = await session.run(user_input="(two adds at once)")
         outputs = [e.item.output for e in result.events if e.type == "function_call_output"]
-        totals = sorted(o.split("Cart total ")[1].rstrip(".") for o in outputs)
+        totals = sorted(re.findall(r"Cart total (\$[\d.,]+)\.", o)[0] for o in outputs)
         assert totals in (["$12.50", "$21.50"], ["$21.50", "$9.00"]), outputs
         final = session.userdata.cart.lines
     saved = await store.load_cart(user)
