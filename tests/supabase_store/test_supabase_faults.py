@@ -179,8 +179,9 @@ async def test_the_agent_keeps_the_cart_through_an_outage(supa: LocalSupabase) -
         assert state.cart_unsaved, "the session knows the store has not got the cart"
 
         supa.app.faults.add("POST /rest/v1/rpc/checkout", status=503, times=3)
-        result = await session.run(user_input="checkout")
-        result.expect.next_event().is_function_call(name="checkout")
+        await session.run(user_input="checkout")  # the order is read back
+        result = await session.run(user_input="yes")
+        result.expect.next_event().is_function_call(name="place_order")
         output = result.expect.next_event().is_function_call_output(is_error=True).event().item
         assert "cannot tell yet whether it was placed" in output.output
         assert "will not be placed twice" in output.output
@@ -188,8 +189,9 @@ async def test_the_agent_keeps_the_cart_through_an_outage(supa: LocalSupabase) -
         cart_id = state.cart.cart_id
         assert _orders_in_db(supa, cart_id) == []
 
-        result = await session.run(user_input="checkout")  # the store is back
-        result.expect.next_event().is_function_call(name="checkout")
+        await session.run(user_input="checkout")  # the store is back
+        result = await session.run(user_input="yes")
+        result.expect.next_event().is_function_call(name="place_order")
         result.expect.next_event().is_function_call_output(is_error=False)
         assert state.cart.is_empty()
     assert len(_orders_in_db(supa, cart_id)) == 1
