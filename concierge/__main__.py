@@ -52,9 +52,9 @@ def _server_command(command: str, extra: list[str]) -> int:
         except SystemExit as done:  # argparse exits after printing help
             return int(done.code or 0)
     load_env()
-    missing = [
-        v for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(v)
-    ]
+    from .server import LIVEKIT_VARIABLES
+
+    missing = [v for v in LIVEKIT_VARIABLES if not os.environ.get(v)]
     if missing:
         print(
             f"`{command}` registers the agent with a LiveKit server and needs {', '.join(missing)} "

@@ -28,6 +28,7 @@ from .store import Store, open_store
 
 __all__ = [
     "AGENT_NAME",
+    "LIVEKIT_VARIABLES",
     "LOAD_THRESHOLD",
     "entrypoint",
     "on_session_end",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("concierge")
+
+#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
+LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
 #: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
 AGENT_NAME = "food-concierge"

@@ -5,18 +5,21 @@
 # ---
 
 # %% [markdown]
-# # 9 · Live: the agent with widgets that show the cart
+# # 9 · Live: talk to the agent, and watch the cart fill
 #
 # The finale. You launch the migrated agent — the same `FoodConciergeAgent`, tools, `UserState`
 # and store as in every notebook before — inside this notebook, with a panel that shows what it
-# does while it does it: the cart, the conversation with each tool call folded under its turn,
-# per-turn timings, and the session's status.
+# does while it does it: the cart, the conversation with each tool call as a chip under its turn,
+# per-turn timings, and the session's status. Offline, with no keys and no server, you can
+# **talk to it**: your browser's microphone in, its voice out.
 #
 # ## What you will learn
 # - how `concierge.live.launch()` starts a session in the kernel's event loop and shows the panel;
 # - how the widgets observe the session's events and the cart's change hook, while the agent
 #   knows nothing about any UI;
 # - how to drive the same panel from code (`await live.say(...)`), and what `stop()` saves;
+# - how a spoken turn travels browser → kernel → agent → browser, and how barge-in stops playback;
+# - how to read per-turn latency the 1.8.9 way (`ChatMessage.metrics`, not `metrics_collected`);
 # - what changes with LiveKit credentials: a real room with your microphone.
 #
 # ## Prerequisites
@@ -32,8 +35,14 @@ print(setup_notebook())
 # ## How the panel is wired
 #
 # The agent stays UI-agnostic. A `SessionObserver` subscribes to what livekit already publishes
-# — `conversation_item_added`, `function_tools_executed`, `metrics_collected`,
-# `agent_state_changed` — and to `Cart.subscribe`, the cart's change hook:
+# — `conversation_item_added`, `function_tools_executed`, `user_input_transcribed`,
+# `agent_state_changed`, `session_usage_updated` — and to `Cart.subscribe`, the cart's change hook.
+# `launch()` hands it to the one session builder as a *view* (`start_session(..., views=[...])`):
+# nothing is registered globally.
+#
+# Not on the list: `metrics_collected`. livekit-agents 1.8.9 deprecates it ("Use
+# session_usage_updated for usage tracking and ChatMessage.metrics for per-turn latency"), and
+# subscribing logs a warning. Per-turn latency now lives on the messages themselves.
 
 # %%
 from concierge.lab import show_source
@@ -110,6 +119,72 @@ cart_table(handle.cart)
 # This last panel stays live: type into its chat box and watch the cart. Run
 # `await handle.stop()` when you are done (or just close the notebook).
 #
+# ## Talk to it: your microphone, its voice
+#
+# Click **Talk** in the panel above (allow the microphone when the browser asks) and order out
+# loud — "two classic cheeseburgers and a large coke". What runs where:
+#
+# | where | what |
+# |---|---|
+# | browser | `MicWidget` (an anywidget): microphone → 16 kHz → 100 ms int16 chunks, sent to the kernel as comm messages with binary buffers; plays the agent's audio it receives |
+# | kernel | `BrowserMicInput`, a livekit `AudioInput` → Silero VAD → on-device end-of-turn model → menu-grammar recogniser → the agent and its tools → hibari voice → `BrowserSpeaker`, a livekit `AudioOutput` that streams to the browser |
+#
+# No server, no network: audio crosses between browser and kernel as widget messages. Speak while
+# the agent talks and livekit clears its audio output; `BrowserSpeaker.clear_buffer` tells the
+# browser to stop playing — barge-in, as on a phone call.
+#
+# **Honest limits.** The offline recogniser only hears what a food order can contain (the menu's
+# items, sizes, quantities, "remove …", "checkout", menu questions); the conversation shows what
+# it heard, and the chat box is always there. The kernel handles widget messages only between cell
+# executions: while a cell runs, your audio queues (none is lost) and is heard when it finishes.
+#
+# Under test there is no browser and no microphone, so the next cell takes the same path from
+# Python: the offline voice says an order, and the audio is fed, in real time, into the method the
+# browser's microphone messages call (`MicWidget.receive_audio`).
+
+# %%
+turn = await handle.speak("three churros")
+print("heard:", turn.user, "| spoken turn:", turn.spoken)
+print("agent:", turn.reply)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("cart lines:", [(name, qty) for name, _r, _s, qty, _t in handle.cart_view.rows])
+
+# %% [markdown]
+# ## Where the time of a turn goes
+#
+# The metrics strip in the panel cuts each turn into stages from livekit's own timestamps, all on
+# one clock and from one origin — the end of your speech (`stopped_speaking_at` on the user's
+# `ChatMessage.metrics`) for a spoken turn, the moment you sent it for a typed one — up to the
+# agent's first audio (`started_speaking_at` on the reply's metrics). Tool calls are bounded by the
+# `created_at` of the call and of its output; TTS by `tts_node_ttfb`. The stages therefore add up
+# to the whole, and the whole equals livekit's own `e2e_latency`:
+
+# %%
+from concierge.live import timeline
+
+t = turn.timing
+table(
+    [(stage, f"{ms:,.0f} ms") for stage, ms in t.stages.items()]
+    + [("whole turn (sum of stages)", f"{t.parts_ms:,.0f} ms"), ("livekit e2e_latency", f"{t.livekit_e2e_ms:,.0f} ms")],
+    ["stage", "time"],
+)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for tr in handle.transcript.turns:
+    if tr.timing is not None:
+        assert min(tr.timing.stages.values()) >= 0
+        assert abs(tr.timing.parts_ms - tr.timing.whole_ms) <= timeline.TOLERANCE_MS
+print("every turn's stages add up to its whole, within", timeline.TOLERANCE_MS, "ms")
+
+# %% [markdown]
+# "end of turn" holds the wait for the recogniser's transcript and the end-of-turn model's
+# decision; "model" is the stand-in LLM deciding on tools and writing the reply; "TTS first audio"
+# is the voice's time to its first chunk. Usage (tokens, characters, seconds of audio) comes from
+# `session_usage_updated`, shown under the strip.
+#
 # ## With LiveKit credentials: a real room
 #
 # Set `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` (in `.env`) and `launch()` runs the
@@ -135,6 +210,8 @@ print("LiveKit credentials set:", live.cloud_configured(), "→ mode", live.reso
 # | default cap of 3 tool steps | explicit `max_tool_steps` |
 # | no turn detection | VAD + on-device turn detector via `turn_handling` |
 # | nothing after the room closes | `on_session_end` saves the cart and reports |
+# | `metrics_collected` (deprecated in 1.8.9) | `ChatMessage.metrics` per turn, `session_usage_updated` for usage |
+# | voice only through a LiveKit server | offline voice in the notebook: a mic widget as `AudioInput`, the browser as `AudioOutput` |
 # | "it works on my machine" | tests with `result.expect`, notebooks under nbval, a browser test of this panel |
 #
 # You have the agent. Point `python -m concierge doctor` at your own, and migrate it.

@@ -1,149 +1,175 @@
 """The live notebook in a real browser: JupyterLab on 127.0.0.1, headless Debian Chromium driven by
-Playwright. Run all cells, type an order into the chat box, press Enter, and check that the cart
-widget in the page shows the item and the right total. A screenshot lands in test-artifacts/.
+Playwright, its microphone a WAV made at test time with the offline voice.
+
+One run of the notebook serves three checks, in order: a typed order reaches the cart; a spoken
+order (the fake microphone, after clicking Talk) fills the cart with the right total, the
+transcript shows what was heard, the page played the agent's audio, and the metrics strip's numbers
+add up; then a question whose long answer the microphone talks over, and the page stops playing.
+Light and dark screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+from concierge.live.timeline import TOLERANCE_MS
+from concierge.providers import missing_speech_engines
+
+from .live_lab import CHROMIUM, ROOT, jupyterlab, mic_flags, run_notebook, speech_wav
+
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Debian's chromium is not installed (scripts/test.sh installs it with apt-get as root)",
-)
+#: What the fake microphone says, and the silence after each phrase (seconds): an order (its reply
+#: ends well within the pause, even on a loaded 2-core machine where the first reply can take 5 s to
+#: start), then a question with a long answer (the menu, ~25 s of speech), talked over 9 s later.
+SCRIPT = [
+    ("two classic cheeseburgers and a large coke", 15.0),
+    ("whats on the menu at burger barn", 9.0),
+    ("three churros", 4.0),
+]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (scripts/test.sh installs it with apt-get as root)",
+    ),
+    pytest.mark.skipif(
+        bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
+    ),
+]
 
 
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """JupyterLab serving a copy of notebooks/ with every Jupyter directory in a temp dir."""
-    home = tmp_path_factory.mktemp("jupyter")
-    work = home / "notebooks"
-    work.mkdir()
-    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy(notebook, work)
-    settings = home / "settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(
-        json.dumps(
-            {
-                "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-                "@jupyterlab/apputils-extension:notification": {
-                    "fetchNews": "false",
-                    "checkForUpdates": False,
-                },
-            }
-        )
-    )
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "user-settings"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "CONCIERGE_STORE": "memory",
-        "CONCIERGE_OFFLINE": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--ip",
-            "127.0.0.1",
-            f"--port={port}",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            "--allow-root",
-            f"--ServerApp.root_dir={work}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabServerApp.app_settings_dir={settings}",
-        ],  # fmt: skip
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/status", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("JupyterLab did not start within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with jupyterlab(
+        tmp_path_factory.mktemp("jupyter"), [ROOT / "notebooks" / "09_live.ipynb"]
+    ) as url:
+        yield url
 
 
-def test_order_typed_in_the_browser_shows_in_the_cart(jupyterlab: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture(scope="module")
+def microphone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speech_wav(SCRIPT, tmp_path_factory.mktemp("mic") / "order.wav")
+
+
+@pytest.fixture(scope="module")
+def page(lab: str, microphone_wav: Path) -> Iterator[Any]:
+    """The live notebook, run all, in Chromium with the WAV as its microphone (played once)."""
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=mic_flags(microphone_wav))
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(60_000)
         try:
-            page.goto(f"{jupyterlab}/lab/tree/09_live.ipynb?reset")
-            page.wait_for_selector(".jp-Notebook .jp-Cell")
-            # The kernel is idle once the status bar says so (the toolbar indicator lies early).
-            page.get_by_text("| Idle").first.wait_for()
-            page.click("text=Run", timeout=10_000)
-            page.click("text=Run All Cells", timeout=10_000)
-            # The notebook ends with a live panel (the cart it restored holds $29.97 of food).
-            expect(
-                page.locator(".jp-OutputArea-output").filter(has_text="credentials set")
-            ).to_have_count(1)
-            chat = page.locator(".concierge-panel input[type='text']").last
-            chat.wait_for()
-            cart = page.locator(".concierge-cart").last
-            expect(cart.locator(".concierge-cart-total")).to_contain_text("$29.97")
-            started = time.perf_counter()
-            chat.fill("two churros")
-            chat.press("Enter")
-            expect(cart.locator(".concierge-cart-row")).to_have_count(4)
-            seconds = time.perf_counter() - started
-            expect(cart.locator(".concierge-cart-row").last).to_contain_text("Churros")
-            expect(cart.locator(".concierge-cart-total")).to_contain_text("$39.97")
-            print(f"Enter → cart rows in the page: {seconds * 1000:.0f} ms")
+            run_notebook(page, lab, "09_live.ipynb", done_text="credentials set")
+            yield page
         finally:
-            page.locator(".concierge-panel").last.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "live-notebook.png"), full_page=False)
             browser.close()
+
+
+def panel(page: Any) -> Any:
+    return page.locator(".concierge-panel").last
+
+
+def cart_total(page: Any) -> Any:
+    return panel(page).locator(".concierge-cart .concierge-cart-total")
+
+
+def test_order_typed_in_the_browser_shows_in_the_cart(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    # The notebook ends with a live panel: the restored $29.97 cart plus three spoken churros.
+    expect(cart_total(page)).to_contain_text("$44.97")
+    chat = panel(page).locator("input[type='text']")
+    started = time.perf_counter()
+    chat.fill("two churros")
+    chat.press("Enter")
+    expect(cart_total(page)).to_contain_text("$54.97")
+    print(f"Enter → cart total in the page: {(time.perf_counter() - started) * 1000:.0f} ms")
+    expect(panel(page).locator(".concierge-cart-row").filter(has_text="Churros")).to_contain_text(
+        "5"
+    )
+
+
+def test_spoken_order_fills_the_cart_and_the_page_plays_the_reply(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    mic = panel(page).locator(".concierge-voice")
+    played_before = int(mic.get_attribute("data-played_samples") or 0)
+    mic.locator("button.concierge-mic").click()
+    expect(mic.locator(".concierge-voice-state")).to_contain_text("Listening")
+    # 2 × $9.99 + a large coke $2.99 on top of $54.97
+    expect(cart_total(page)).to_contain_text("$77.94", timeout=30_000)
+    transcript = panel(page).locator(".concierge-transcript")
+    heard = transcript.locator(".concierge-user").filter(has_text="classic cheeseburgers")
+    expect(heard.last).to_contain_text("large coke", timeout=10_000)  # "a"/"an" may vary
+    expect(
+        panel(page).locator(".concierge-cart-row").filter(has_text="Classic Cheeseburger")
+    ).to_contain_text("4")
+    page.wait_for_function(
+        "([el, before]) => Number(el.dataset.played_samples || 0) > before + 24000",
+        arg=[mic.element_handle(), played_before],
+        timeout=20_000,
+    )
+    check_metrics_add_up(page)
+    shoot(page, "live-voice-light.png")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)
+    shoot(page, "live-voice-dark.png")
+
+
+def test_talking_over_the_agent_stops_its_playback_in_the_page(page: Any) -> None:
+    mic = panel(page).locator(".concierge-voice")
+    # the question's long answer starts playing, then the microphone talks over it
+    page.wait_for_function(
+        "(el) => Number(el.dataset.stops || 0) >= 1", arg=mic.element_handle(), timeout=50_000
+    )
+    state = page.evaluate(
+        "(el) => ({...el.dataset, speaking: el.querySelector('.concierge-speaker').className})",
+        mic.element_handle(),
+    )
+    assert state["playing"] == "false" and " on" not in state["speaking"]
+    # what the browser received but never played: playback stopped mid-answer
+    assert int(state["played_samples"]) < int(state["received_samples"])
+    from playwright.sync_api import expect
+
+    answer = panel(page).locator(".concierge-turn").filter(has_text="menu at burger barn")
+    expect(answer).to_contain_text("(interrupted)", timeout=20_000)
+    check_metrics_add_up(page)
+
+
+def check_metrics_add_up(page: Any) -> None:
+    """Every row of the metrics strip: stages ≥ 0, their sum within rounding of the whole."""
+    rows = panel(page).locator(".concierge-metrics-row")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        whole, parts = (
+            float(row.get_attribute("data-whole")),
+            float(row.get_attribute("data-parts")),
+        )
+        assert abs(whole - parts) <= TOLERANCE_MS
+        shown = [
+            float(t.replace(",", "").removesuffix(" ms"))
+            for t in row.locator("td.num").all_inner_texts()
+            if t.endswith(" ms")
+        ]
+        *stages, whole_shown = shown
+        assert all(s >= 0 for s in stages)
+        assert abs(sum(stages) - whole_shown) <= TOLERANCE_MS + len(stages)  # 1 ms rounding each
+
+
+def shoot(page: Any, name: str) -> None:
+    target = panel(page)
+    target.scroll_into_view_if_needed()
+    target.screenshot(path=str(ARTIFACTS / name))

@@ -1,21 +1,22 @@
-"""The live panel's widgets, headless: what they show equals what the session and cart hold."""
+"""The live panel's widgets, headless: what they show equals what the session and cart hold,
+and the turn metrics add up (typed turns here; spoken ones in test_live_voice.py)."""
 
 from __future__ import annotations
+
+import json
+import logging
 
 import pytest
 
 from concierge import live
-from concierge.providers import missing_speech_engines
+from concierge.live.timeline import TOLERANCE_MS
+from concierge.live.widgets import MetricsStrip, Turn, tool_label
 from concierge.store import Store
-
-needs_offline_speech = pytest.mark.skipif(
-    bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
-)
 
 
 @pytest.fixture
 async def handle(store: Store):
-    h = await live.launch(store=store, display=False)
+    h = await live.launch(store=store, display=False, voice=False)
     yield h
     if h.session is not None:
         await h.stop()
@@ -25,12 +26,12 @@ async def test_cart_widget_matches_the_cart_after_a_conversation(handle) -> None
     await handle.say("two classic cheeseburgers and a large coke")
     await handle.say("a tiramisu")
     await handle.say("remove the coke")
+    cart = handle.cart
     assert handle.cart_view.rows == [
-        ("Classic Cheeseburger", "Burger Barn", "—", 2, "$19.98"),
-        ("Tiramisu", "Luigi's Trattoria", "—", 1, "$7.00"),
+        (ln.name, ln.restaurant_name, ln.size or "—", ln.quantity, f"${ln.line_total:.2f}")
+        for ln in cart.lines
     ]
-    assert handle.cart_view.total_text == "$26.98"
-    assert [ln.item_id for ln in handle.cart.lines] == ["classic_cheeseburger", "tiramisu"]
+    assert handle.cart_view.total_text == f"${cart.total:.2f}" == "$26.98"
     html = handle.cart_view.widget.value
     assert html.count("concierge-cart-row") == 2 and "$26.98" in html
 
@@ -49,8 +50,55 @@ async def test_transcript_folds_tools_under_turns_and_errors_are_red(handle) -> 
     assert [t.name for t in first.tools] == ["add_to_cart"] and not first.tools[0].is_error
     assert second.tools[0].is_error and "at most 20" in second.tools[0].output
     html = handle.transcript.widget.value
-    assert "concierge-tool concierge-error" in html and "<details" in html
-    assert first.llm_ms > 0 and first.total_ms is not None
+    assert "concierge-chip concierge-error" in html and "<details" in html
+    assert first.timing is not None and first.timing.stages["model"] > 0
+
+
+async def test_tool_calls_are_compact_chips_with_the_json_folded_away(handle) -> None:
+    await handle.say("two classic cheeseburgers and a large coke")
+    labels = [t.label for t in handle.transcript.turns[-1].tools]
+    assert labels == ["add_to_cart · Classic Cheeseburger × 2", "add_to_cart · Coke × 1 · large"]
+    html = handle.transcript.widget.value
+    summaries = [s.split("</summary>")[0] for s in html.split("<summary")[1:]]
+    assert all("{" not in s and "notes" not in s for s in summaries)  # no raw JSON in a chip
+    assert "<pre>" in html and "&quot;item_id&quot;" in html  # ... it is folded under the chip
+    assert "🔧" not in html and "<svg" in html  # an icon every browser can draw
+
+
+def test_tool_label_skips_empty_values_and_survives_bad_json() -> None:
+    args = json.dumps({"item_id": "x", "quantity": 3, "size": "null", "notes": ""})
+    assert tool_label("add_to_cart", args, lambda _i: "Churros") == "add_to_cart · Churros × 3"
+    assert tool_label("checkout", "{}") == "checkout"
+    assert tool_label("view_cart", "{not json") == "view_cart"
+
+
+async def test_typed_turn_metrics_add_up_and_show_no_empty_columns(handle) -> None:
+    for text in ("two classic cheeseburgers", "what's in my cart", "checkout"):
+        await handle.say(text)
+    for turn in handle.transcript.turns:
+        timing = turn.timing
+        assert timing is not None and not timing.spoken
+        assert all(v >= 0 for v in timing.stages.values())
+        assert abs(timing.parts_ms - timing.whole_ms) <= TOLERANCE_MS
+        assert timing.skew_ms <= TOLERANCE_MS
+        assert set(timing.stages) <= {"model", "tools"}  # typed, no voice: no end of turn, no TTS
+    html = handle.metrics.widget.value
+    assert "end of turn" not in html.split("<table>")[1] and "TTS first audio</th>" not in html
+    assert html.count("concierge-metrics-row") == 3 and "<td class='num'>" in html
+
+
+def test_metrics_strip_has_an_empty_state_and_whole_milliseconds() -> None:
+    strip = MetricsStrip()
+    assert "No turns yet" in strip.widget.value
+    assert Turn(user="x").timing is None
+
+
+async def test_the_panel_uses_no_deprecated_livekit_api(store: Store, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="livekit.agents")
+    h = await live.launch(store=store, display=False, voice=False)
+    await h.say("two churros")
+    await h.stop()
+    assert not [r for r in caplog.records if "deprecat" in r.getMessage().lower()]
 
 
 async def test_chat_box_sends_on_enter(handle) -> None:
@@ -64,6 +112,7 @@ async def test_status_badge_follows_the_agent(handle) -> None:
     await handle.say("hello")
     assert handle.status.connected and handle.status.mode == "offline"
     assert handle.status.agent_state in ("listening", "idle")
+    assert "starting" not in handle.status.widget.value and "live" in handle.status.widget.value
 
 
 async def test_launch_twice_replaces_and_stop_saves(store: Store) -> None:
@@ -84,18 +133,3 @@ def test_mode_selection() -> None:
     assert live.resolve_mode("auto", env=creds) == "cloud"
     with pytest.raises(RuntimeError, match="LIVEKIT_URL"):
         live.resolve_mode("cloud", env={})
-
-
-@needs_offline_speech
-async def test_speak_it_goes_through_the_offline_speech_path(handle) -> None:
-    await handle.speak("three churros")
-    assert [(r[0], r[3]) for r in handle.cart_view.rows] == [("Churros", 3)]
-    assert handle.transcript.turns[-1].user == "three churros"  # what the recogniser heard
-
-
-@needs_offline_speech
-async def test_speak_toggle_routes_the_chat_box_through_speech(handle) -> None:
-    handle.voice_toggle.value = True
-    handle.chat.value = "a falafel bowl"
-    await handle.settle()
-    assert [r[0] for r in handle.cart_view.rows] == ["Falafel Bowl"]

@@ -28,10 +28,10 @@ from livekit import api
 from livekit.agents import AgentServer, AgentSession, JobContext, RunResult, get_job_context
 from livekit.agents.job import JobExecutorType
 
-from ..server import AGENT_NAME, LOAD_THRESHOLD, greet_and_serve, on_session_end
+from ..server import AGENT_NAME, LIVEKIT_VARIABLES, LOAD_THRESHOLD, greet_and_serve, on_session_end
 from ..session import SessionView
 
-CLOUD_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+CLOUD_VARIABLES = LIVEKIT_VARIABLES
 #: How long `stop()` waits for the job to close its session (and `on_session_end` to save).
 STOP_TIMEOUT_S = 15.0
 

@@ -4,10 +4,15 @@
     await handle.say("two classic cheeseburgers")  # same path as typing in the chat box
     await handle.stop()                            # closes the session and saves the cart
 
-Offline (the default, no keys) it starts the same `AgentSession[UserState]` as
-`offline_session()` in the kernel's event loop and shows the panel: status, cart, conversation,
-turn metrics and a chat box (Enter sends). Typed turns go through `session.run(user_input=...)`,
-exactly where speech lands after speech-to-text.
+Offline (the default, no keys) it starts the session with `concierge.session.start_session` in
+the kernel's event loop and shows the panel: status, cart, conversation, turn metrics, a
+microphone button and a chat box (Enter sends). Where the offline speech engines run, the session
+hears the browser's microphone (`concierge.live.voice`: Silero VAD, the end-of-turn model, the
+menu-grammar recogniser) and answers with the offline voice in the browser; typed turns go through
+`session.run(user_input=...)`, where speech lands after speech-to-text, and are answered in text
+until the microphone is first used.
+
+    turn = await handle.speak("three churros")     # the offline voice, into the mic path
 
 With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
 "auto") runs the migrated `AgentServer` in this process — `livekit.agents.jupyter.run_app`'s
@@ -25,12 +30,14 @@ import os
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from html import escape as _esc
 from typing import Any, Literal
 
 import ipywidgets as w
 
-from ..providers import missing_speech_engines
+from ..providers import Models, pick_models, text_models
 from .cloud import CLOUD_VARIABLES, Credentials
+from .voice import BrowserVoice
 from .widgets import (
     STYLE,
     CartView,
@@ -60,36 +67,18 @@ def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud"]:
     return mode
 
 
-def speech_status() -> str:
-    """Whether the offline speech engines can run here, in a sentence for the panel."""
-    missing = missing_speech_engines()  # the engines import lazily: ask for their packages
-    if missing:
-        return "Voice offline: " + " ".join(missing.values()) + " Type your order below."
+def speech_status(voice: bool) -> str:
+    """What the panel can hear, in a sentence: the recogniser's limits stated plainly."""
+    if not voice:
+        return (
+            "Voice is off in this panel (offline speech engines unavailable here, or "
+            "launch(voice=False)). Type your order below."
+        )
     return (
-        "Offline speech is available: switch on “Speak it” and what you type is said by the "
-        "offline voice and sent as the offline recogniser hears it (no microphone in this panel; "
-        "notebook 6 runs the full audio pipeline)."
+        "Click Talk and order out loud, or type. The offline recogniser only hears what a food "
+        "order can contain — menu items, sizes, quantities, “remove …”, “checkout”, menu "
+        "questions — and the conversation shows what it heard. Typing always works."
     )
-
-
-class OfflineSpeechPath:
-    """Text → offline voice → offline recogniser: what the agent would hear if you said it."""
-
-    def __init__(self, catalog: Any) -> None:
-        from ..offline.stt import offline_stt
-        from ..offline.tts import offline_tts
-
-        self.tts, self.stt = offline_tts(), offline_stt(catalog)
-
-    def hear(self, text: str) -> str:
-        from livekit import rtc
-
-        from ..offline.stt import SAMPLE_RATE, to_pcm16_mono
-        from ..offline.tts import SAMPLE_RATE as TTS_RATE
-
-        pcm = self.tts.pcm16(text)
-        frame = rtc.AudioFrame(pcm, TTS_RATE, 1, len(pcm) // 2)
-        return self.stt.transcribe(to_pcm16_mono(frame, SAMPLE_RATE))
 
 
 @dataclass
@@ -104,24 +93,27 @@ class LiveHandle:
     status: StatusBadge
     chat: w.Text
     session: Any = None
+    voice: BrowserVoice | None = None  # the microphone/speaker widget, offline voice mode
     launch_seconds: float = 0.0
+    room: w.Output = field(default_factory=w.Output)  # LiveKit's room widget, cloud mode
+    controls: w.HBox = field(default_factory=w.HBox)  # mic, chat box, send
+    note: w.HTML = field(default_factory=w.HTML)  # what the panel can hear, in a sentence
     _stack: AsyncExitStack | None = None
     _observer: SessionObserver | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
     _pending: set[asyncio.Task[Any]] = field(default_factory=set)
-    _speech: OfflineSpeechPath | None = None
+    _tts: Any = None
     _cloud: Any = None  # live_cloud.CloudSession once the cloud job's session has started
     _cloud_room: str | None = None  # the room whose job's session this panel waits for
     _joined: asyncio.Event = field(default_factory=asyncio.Event)
-    voice_toggle: w.ToggleButton | None = None
 
     @property
     def cart(self) -> Any:
         return self.session.userdata.cart if self.session is not None else None
 
     async def say(self, text: str) -> str:
-        """One user turn, as if spoken; returns the agent's reply. Errors show in red."""
+        """One typed user turn; returns the agent's reply. Errors show in red."""
         if self.session is None and self._cloud_room is not None:  # cloud: wait for the agent
             try:
                 await asyncio.wait_for(self._joined.wait(), JOIN_TIMEOUT_S)
@@ -147,29 +139,40 @@ class LiveHandle:
                 return message
         return " ".join(e.item.text_content or "" for e in result.events if e.type == "message")
 
-    async def speak(self, text: str) -> str:
-        """Say `text` through the offline speech path; the agent gets what the recogniser heard."""
-        if self._speech is None:
-            self._speech = OfflineSpeechPath(self.session.userdata.catalog)
-        heard = await asyncio.to_thread(self._speech.hear, text)
-        if not heard:
-            self.transcript.turns.append(
-                Turn(
-                    user=f"(spoken) {text}",
-                    error="The recogniser heard nothing it could parse; try again or type it.",
-                )
+    async def hear(self, pcm16: bytes, sample_rate: int, *, timeout: float = 30.0) -> Turn | None:
+        """A spoken turn from recorded audio, through the microphone widget's Python side (the
+        path the browser's chunks take), paced in real time. Returns the turn once the agent has
+        answered it (None if nothing was heard within `timeout`)."""
+        if self.voice is None or self.session is None:
+            raise RuntimeError(
+                "this panel has no voice: launch(voice=True) where the offline speech engines run"
             )
-            self.transcript.render()
-            return ""
-        return await self.say(heard)
+        before = len(self.transcript.turns)
+        await self.voice.feed(pcm16, sample_rate)
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            answered = [t for t in self.transcript.turns[before:] if t.timing is not None]
+            if answered and self.session.agent_state != "speaking":
+                return answered[0]
+            await asyncio.sleep(0.05)
+        return None
+
+    async def speak(self, text: str, *, timeout: float = 30.0) -> Turn | None:
+        """Say `text` with the offline voice into the microphone path; see `hear`."""
+        if self._tts is None:
+            from ..offline.tts import SAMPLE_RATE, offline_tts
+
+            self._tts = (offline_tts(), SAMPLE_RATE)
+        engine, rate = self._tts
+        pcm = await asyncio.to_thread(engine.pcm16, text)
+        return await self.hear(pcm, rate, timeout=timeout)
 
     def _on_chat(self, change: dict[str, Any]) -> None:
         text = str(change["new"]).strip()
         if not text or self._loop is None:
             return
         self.chat.value = ""
-        spoken = self.voice_toggle is not None and self.voice_toggle.value
-        task = self._loop.create_task(self.speak(text) if spoken else self.say(text))
+        task = self._loop.create_task(self.say(text))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -183,8 +186,10 @@ class LiveHandle:
         await self.settle()
         if self._observer is not None:
             self._observer.detach()
+        if self.voice is not None:
+            self.voice.close()
         if self._stack is not None:
-            await self._stack.aclose()  # offline_session closes the session and saves the cart
+            await self._stack.aclose()  # closes the session and saves the cart
             self._stack = None
         if self._cloud_room is not None:  # stopped before the agent joined: stop waiting for it
             from . import cloud as live_cloud
@@ -214,11 +219,14 @@ async def launch(
     user_id: str = "demo",
     store: Any = None,
     display: bool = True,
+    voice: bool | None = None,
 ) -> LiveHandle:
     """Start the agent live and show the panel. Replaces a previous launch in this kernel.
 
     `store` defaults to the configured store (`CONCIERGE_STORE`, else a SQLite file in your user
     data directory), so a cart survives `stop()` and a later `launch()` for the same user.
+    `voice` (offline mode): the microphone button and spoken replies; by default on where the
+    offline speech engines can run. Typing works either way.
     """
     global _current
     started = time.perf_counter()
@@ -226,12 +234,30 @@ async def launch(
         await _current.stop()
         _current = None
     resolved = resolve_mode(mode)
-    cart_view_placeholder = _empty_cart()
-    status = StatusBadge(resolved)
+    handle = _new_handle(resolved)
+    if display:
+        from IPython.display import display as show
+
+        show(handle.panel)
+    if resolved == "offline":
+        await _start_offline(handle, store, user_id, voice)
+    else:
+        handle.note.value = (
+            "<div class='concierge-muted'>LiveKit room mode: speak through the room widget below "
+            "(your microphone joins the room); typing works too.</div>"
+        )
+        await _start_cloud(handle, handle.room)
+    handle.launch_seconds = time.perf_counter() - started
+    _current = handle
+    return handle
+
+
+def _new_handle(mode: str) -> LiveHandle:
+    status = StatusBadge(mode)
     handle = LiveHandle(
-        mode=resolved,
+        mode=mode,
         panel=w.VBox(),
-        cart_view=CartView(cart_view_placeholder),
+        cart_view=CartView(_empty_cart()),
         transcript=TranscriptView(),
         metrics=MetricsStrip(),
         status=status,
@@ -242,58 +268,73 @@ async def launch(
         ),
         _loop=asyncio.get_running_loop(),
     )
-    observer = SessionObserver(handle.cart_view, handle.transcript, handle.metrics, status)
-    handle._observer = observer
+    handle._observer = SessionObserver(handle.cart_view, handle.transcript, handle.metrics, status)
     send = w.Button(description="Send", button_style="primary")
     send.on_click(lambda _b: handle._on_chat({"new": handle.chat.value}))
     handle.chat.observe(handle._on_chat, names="value")
-    status_line = speech_status()
-    speak = w.ToggleButton(
-        description="Speak it",
-        icon="microphone",
-        tooltip="Send what you type through the offline voice and recogniser",
-        disabled=status_line.startswith("Voice offline"),
-    )
-    handle.voice_toggle = speak
-    note = w.HTML(f"<div class='concierge-muted'>{status_line}</div>")
-    room = w.Output()
+    handle.controls.children = [handle.chat, send]
+    side = w.Layout(flex="1 1 0", min_width="0")
     handle.panel.children = [
         w.HTML(STYLE),
         status.widget,
         w.HBox(
             [
-                w.Box([handle.cart_view.widget], layout=w.Layout(flex="1")),
-                w.Box([handle.transcript.widget], layout=w.Layout(flex="1")),
-            ]
+                w.Box([handle.cart_view.widget], layout=side),
+                w.Box([handle.transcript.widget], layout=side),
+            ],
+            layout=w.Layout(grid_gap="8px"),
         ),
         handle.metrics.widget,
-        w.HBox([handle.chat, send, speak]),
-        note,
-        room,
+        handle.controls,
+        handle.note,
+        handle.room,
     ]
     handle.panel.add_class("concierge-panel")
-    if display:
-        from IPython.display import display as show
-
-        show(handle.panel)
-    if resolved == "offline":
-        from ..session import offline_session
-        from ..store import open_store
-
-        store = store or await open_store()  # CONCIERGE_STORE, or the SQLite file in your data dir
-        handle._stack = AsyncExitStack()
-        handle.session = await handle._stack.enter_async_context(
-            offline_session(
-                store=store,
-                user_id=user_id,
-                views=[lambda session: observer.attach(session, session.userdata.cart)],
-            )
-        )
-    else:
-        await _start_cloud(handle, room)
-    handle.launch_seconds = time.perf_counter() - started
-    _current = handle
     return handle
+
+
+async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bool | None) -> None:
+    """The session in this kernel's loop: text only, or with the browser's mic and speaker."""
+    from ..session import running_session
+    from ..state import new_userdata
+    from ..store import open_store
+
+    store = store or await open_store()  # CONCIERGE_STORE, or the SQLite file in your data dir
+    userdata = await new_userdata(store, user_id)
+    models, notes = _models(userdata.catalog, voice)
+    observer = handle._observer
+    assert observer is not None
+    views = [lambda session: observer.attach(session, session.userdata.cart)]
+    audio: dict[str, Any] = {}
+    if models.stt is not None and models.tts is not None:
+        handle.voice = BrowserVoice()
+        audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
+    handle._stack = AsyncExitStack()
+    handle.session = await handle._stack.enter_async_context(
+        running_session(userdata, models, views=views, **audio)
+    )
+    handle.note.value = (
+        f"<div class='concierge-muted'>{_esc(speech_status(handle.voice is not None))}"
+        + "".join(f"<br>{_esc(n)}" for n in notes)
+        + "</div>"
+    )
+    if handle.voice is not None:
+        output = handle.session.output
+        output.set_audio_enabled(False)  # typed turns answer in text until the mic is used
+        handle.voice.bind(output.set_audio_enabled)
+        handle.controls.children = [handle.voice.widget, *handle.controls.children]
+
+
+def _models(catalog: Any, voice: bool | None) -> tuple[Models, list[str]]:
+    """Voice models where the offline speech engines run (unless `voice=False`), else text."""
+    if voice is False:
+        return text_models(catalog), []
+    models = pick_models(catalog)
+    if models.stt is None or models.tts is None:
+        if voice:
+            raise RuntimeError("voice unavailable: " + "; ".join(models.notes))
+        return text_models(catalog), list(models.notes)
+    return models, []
 
 
 def _empty_cart() -> Any:

@@ -2,19 +2,22 @@
 
 The agent knows nothing about these views. A `SessionObserver` subscribes to what the session
 and the cart already publish — livekit's session events (`conversation_item_added`,
-`function_tools_executed`, `metrics_collected`, `agent_state_changed`, `user_state_changed`) and
-the cart's change hook — and redraws the views, the way LiveKit's frontdesk example keeps its UI
-view beside the agent. Colours come from JupyterLab's CSS variables, so the light and dark themes
-both read well.
+`function_tools_executed`, `user_input_transcribed`, `agent_state_changed`, `user_state_changed`,
+`session_usage_updated`) and the cart's change hook — and redraws the views, the way LiveKit's
+frontdesk example keeps its UI view beside the agent. Per-turn latency comes from the messages'
+own `ChatMessage.metrics` (`concierge.live.timeline`), as livekit 1.8.9 recommends; usage from
+`session_usage_updated`. The deprecated `metrics_collected` event is not used.
 
-Each view keeps its state in Python (`CartView.rows`, `TranscriptView.turns`, …) as well as in
-HTML, so tests can check what a person would see without a browser.
+Colours come from JupyterLab's CSS variables (separators mixed from the text colour, so they show
+on the light and the dark theme alike). Each view keeps its state in Python (`CartView.rows`,
+`TranscriptView.turns`, …) as well as in HTML, so tests can check what a person would see without
+a browser.
 """
 
 from __future__ import annotations
 
 import html
-import time
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,31 +26,69 @@ import ipywidgets as w
 
 from ..cart import Cart, CartChange
 from ..menu import format_usd
+from .timeline import STAGES, TurnTiming, turn_timing
 
-STYLE = """
+_LINE = "color-mix(in srgb, var(--jp-ui-font-color1) 16%, transparent)"
+STYLE = f"""
 <style>
-.concierge-panel { font-family: var(--jp-ui-font-family); color: var(--jp-ui-font-color1); }
-.concierge-card { background: var(--jp-layout-color1); border: 1px solid var(--jp-border-color2);
-  border-radius: 6px; padding: 8px 10px; }
-.concierge-card h4 { margin: 0 0 6px 0; font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color2);
-  text-transform: uppercase; letter-spacing: .04em; }
-.concierge-cart table, .concierge-metrics table { border-collapse: collapse; width: 100%; }
-.concierge-cart td, .concierge-cart th, .concierge-metrics td, .concierge-metrics th {
-  text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--jp-border-color3); }
-.concierge-cart .num { text-align: right; font-variant-numeric: tabular-nums; }
-.concierge-cart-total td { font-weight: 600; border-bottom: none; }
-@keyframes concierge-flash { from { background: var(--jp-brand-color3, #bbdefb); } to { background: transparent; } }
-.concierge-flash { animation: concierge-flash 1.6s ease-out; }
-.concierge-turn { margin-bottom: 6px; }
-.concierge-who { font-weight: 600; color: var(--jp-ui-font-color2); margin-right: 4px; }
-.concierge-tool { margin: 2px 0 2px 14px; font-family: var(--jp-code-font-family); font-size: 0.9em; }
-.concierge-error { color: var(--jp-error-color1, #d32f2f); }
-.concierge-badge { display: inline-block; padding: 2px 8px; border-radius: 10px; margin-right: 6px;
-  background: var(--jp-layout-color2); border: 1px solid var(--jp-border-color2); font-size: 0.9em; }
-.concierge-badge.on { background: var(--jp-brand-color1, #1976d2); color: var(--jp-ui-inverse-font-color1, #fff); }
-.concierge-muted { color: var(--jp-ui-font-color2); }
+.concierge-panel {{ font-family: var(--jp-ui-font-family); color: var(--jp-ui-font-color1); }}
+.concierge-panel .widget-html-content {{ line-height: 1.45; }}
+.concierge-card {{ background: var(--jp-layout-color1); border: 1px solid {_LINE};
+  border-radius: 8px; padding: 10px 12px; box-sizing: border-box; font-size: var(--jp-ui-font-size1); }}
+.concierge-card h4 {{ margin: 0 0 8px 0; font-size: 11px; font-weight: 600; color: var(--jp-ui-font-color2);
+  text-transform: uppercase; letter-spacing: .06em; }}
+.concierge-tall {{ height: 300px; overflow-y: auto; }}
+.concierge-panel table {{ border-collapse: collapse; width: 100%; }}
+.concierge-panel td, .concierge-panel th {{ text-align: left; padding: 4px 6px; border-bottom: 1px solid {_LINE}; }}
+.concierge-panel th {{ font-weight: 500; color: var(--jp-ui-font-color2); }}
+.concierge-panel .num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+.concierge-cart-total td {{ font-weight: 600; border-bottom: none; }}
+@keyframes concierge-flash {{ from {{ background: color-mix(in srgb, var(--jp-brand-color1) 30%, transparent); }} to {{ background: transparent; }} }}
+.concierge-flash {{ animation: concierge-flash 1.6s ease-out; }}
+.concierge-scroll {{ display: flex; flex-direction: column-reverse; overflow-y: auto; height: 252px; }}
+.concierge-turn {{ margin: 0 0 8px 0; }}
+.concierge-turn > div {{ margin: 1px 0; }}
+.concierge-who {{ font-weight: 600; color: var(--jp-ui-font-color2); margin-right: 6px; font-size: 11px;
+  text-transform: uppercase; letter-spacing: .04em; }}
+.concierge-chip {{ display: inline-flex; align-items: center; gap: 4px; margin: 2px 4px 2px 0; padding: 1px 8px;
+  border-radius: 10px; border: 1px solid {_LINE}; background: var(--jp-layout-color2); font-size: 12px; }}
+.concierge-chip svg {{ width: 11px; height: 11px; fill: currentColor; opacity: .7; }}
+.concierge-tools details {{ display: inline; }}
+.concierge-tools summary {{ display: inline; cursor: pointer; list-style: none; }}
+.concierge-tools summary::-webkit-details-marker {{ display: none; }}
+.concierge-tools pre {{ margin: 4px 0; padding: 6px; background: var(--jp-layout-color2); border-radius: 4px;
+  font-size: 11px; white-space: pre-wrap; }}
+.concierge-error, .concierge-chip.concierge-error {{ color: var(--jp-error-color1, #d32f2f); }}
+.concierge-chip.concierge-error {{ border-color: var(--jp-error-color1, #d32f2f); }}
+.concierge-interim {{ color: var(--jp-ui-font-color2); font-style: italic; }}
+.concierge-muted {{ color: var(--jp-ui-font-color2); }}
+.concierge-status {{ display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }}
+.concierge-badge {{ display: inline-flex; align-items: center; gap: 6px; padding: 2px 10px; border-radius: 12px;
+  border: 1px solid {_LINE}; font-size: 12px; color: var(--jp-ui-font-color1); background: transparent; }}
+.concierge-dot {{ width: 8px; height: 8px; border-radius: 50%; background: var(--jp-ui-font-color3); }}
+.concierge-dot.ok {{ background: var(--jp-success-color1, #388e3c); }}
+.concierge-dot.busy {{ background: var(--jp-warn-color1, #f57c00); }}
+.concierge-dot.talk {{ background: var(--jp-brand-color1, #1976d2); }}
+.concierge-bar {{ display: flex; height: 8px; min-width: 80px; border-radius: 4px; overflow: hidden;
+  background: var(--jp-layout-color2); }}
+.concierge-bar span {{ display: block; height: 100%; }}
+.concierge-key {{ display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin: 0 4px 0 10px; }}
+.concierge-foot {{ margin-top: 6px; font-size: 11px; color: var(--jp-ui-font-color2); }}
 </style>
 """
+
+#: Stage colours: one hue each, readable on light and dark backgrounds.
+STAGE_COLOURS = {
+    "end of turn": "#8e7cc3",
+    "model": "#4a90d9",
+    "tools": "#e69138",
+    "TTS first audio": "#6aa84f",
+}
+#: A wrench drawn inline: renders in every browser, unlike an emoji a system may lack a font for.
+TOOL_ICON = (
+    "<svg viewBox='0 0 16 16' aria-hidden='true'><path d='M14.7 3.6l-2.3 2.3-2.1-.5-.5-2.1 "
+    "2.3-2.3A4.5 4.5 0 0 0 6.4 6.5L1.3 11.6a1.6 1.6 0 0 0 2.3 2.3l5.1-5.1a4.5 4.5 0 0 0 6-5.2z'/></svg>"
+)
 
 
 def _esc(value: object) -> str:
@@ -58,7 +99,7 @@ class CartView:
     """The cart as a table; the line that just changed flashes once."""
 
     def __init__(self, cart: Cart) -> None:
-        self.widget = w.HTML()
+        self.widget = w.HTML(layout=w.Layout(width="100%"))
         self.highlighted: tuple[str, str | None, str] | None = None
         self.bind(cart)
 
@@ -93,11 +134,12 @@ class CartView:
         if not body:
             body.append("<tr><td colspan=5 class='concierge-muted'>The cart is empty.</td></tr>")
         self.widget.value = (
-            "<div class='concierge-card concierge-cart'><h4>Cart</h4><table>"
-            "<tr><th>item</th><th>restaurant</th><th>size</th><th class='num'>qty</th><th class='num'>total</th></tr>"
+            "<div class='concierge-card concierge-cart concierge-tall'><h4>Cart</h4><table>"
+            "<tr><th>item</th><th>restaurant</th><th>size</th><th class='num'>qty</th>"
+            "<th class='num'>total</th></tr>"
             + "".join(body)
-            + f"<tr class='concierge-cart-total'><td colspan=4>Total</td><td class='num'>{_esc(self.total_text)}</td></tr>"
-            "</table></div>"
+            + "<tr class='concierge-cart-total'><td colspan=4>Total</td>"
+            f"<td class='num'>{_esc(self.total_text)}</td></tr></table></div>"
         )
 
 
@@ -107,6 +149,7 @@ class ToolCallShown:
     arguments: str
     output: str
     is_error: bool
+    label: str = ""  # "add_to_cart · Classic Cheeseburger × 2 · large"
 
 
 @dataclass
@@ -114,100 +157,224 @@ class Turn:
     """One user turn as the transcript and the metrics strip show it."""
 
     user: str
-    started: float = field(default_factory=time.perf_counter)
+    spoken: bool = False
     tools: list[ToolCallShown] = field(default_factory=list)
     reply: str = ""
+    interrupted: bool = False
     error: str = ""
-    llm_ms: float = 0.0
-    tool_ms: float = 0.0
-    end_of_turn_ms: float | None = None
-    tts_ms: float | None = None
-    total_ms: float | None = None
+    timing: TurnTiming | None = None
+    # what the timing is cut from (livekit's timestamps)
+    user_created_at: float = 0.0
+    user_metrics: dict[str, Any] = field(default_factory=dict)
+    user_item: Any = None  # livekit may finish the message later (preemptive generation)
+    tool_spans: list[tuple[float, float]] = field(default_factory=list)
+
+
+def tool_label(name: str, arguments: str, item_name: Callable[[str], str] = str) -> str:
+    """A compact chip text for a tool call: tool · item × qty · size, other values after."""
+    try:
+        args = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return name
+    if not isinstance(args, dict):
+        return name
+    parts = [name]
+    shown = {k: v for k, v in args.items() if v not in (None, "", "null", [])}
+    if "item_id" in shown:
+        item = item_name(str(shown.pop("item_id")))
+        quantity = shown.pop("quantity", None)
+        parts.append(f"{item} × {quantity}" if quantity is not None else item)
+    if "size" in shown:
+        parts.append(str(shown.pop("size")))
+    parts += [str(v) for v in shown.values()]
+    return " · ".join(parts)
 
 
 class TranscriptView:
-    """User and agent turns, each tool call folded under the turn that made it; errors in red."""
+    """User and agent turns, each tool call a chip under the turn that made it; errors in red.
+
+    While the user speaks, the recogniser's interim text shows in italics."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML()
+        self.widget = w.HTML(layout=w.Layout(width="100%"))
         self.turns: list[Turn] = []
+        self.interim = ""
         self.render()
 
+    @staticmethod
+    def _chip(t: ToolCallShown) -> str:
+        error = " concierge-error" if t.is_error else ""
+        icon = "!" if t.is_error else TOOL_ICON
+        try:
+            pretty = json.dumps(json.loads(t.arguments), indent=1)
+        except ValueError:
+            pretty = t.arguments
+        return (
+            f"<details class='concierge-toolcall'><summary class='concierge-chip{error}'>{icon}"
+            f"{_esc(t.label or t.name)}</summary><pre>{_esc(pretty)}\n→ {_esc(t.output)}</pre>"
+            "</details>"
+        )
+
+    def _turn_html(self, turn: Turn) -> str:
+        who = "you (heard)" if turn.spoken else "you"
+        tools = "".join(self._chip(t) for t in turn.tools)
+        tools = f"<div class='concierge-tools'>{tools}</div>" if tools else ""
+        cut = " <span class='concierge-muted'>(interrupted)</span>" if turn.interrupted else ""
+        reply = (
+            f"<div><span class='concierge-who'>agent</span>{_esc(turn.reply)}{cut}</div>"
+            if turn.reply
+            else ""
+        )
+        error = f"<div class='concierge-error'>{_esc(turn.error)}</div>" if turn.error else ""
+        return (
+            f"<div class='concierge-turn'><div><span class='concierge-who'>{who}</span>"
+            f"<span class='concierge-user'>{_esc(turn.user)}</span></div>{tools}{reply}{error}</div>"
+        )
+
     def render(self) -> None:
-        parts = []
-        for turn in self.turns[-30:]:
-            tools = "".join(
-                f"<details class='concierge-tool{' concierge-error' if t.is_error else ''}'>"
-                f"<summary>{'⚠ ' if t.is_error else '🔧 '}{_esc(t.name)}({_esc(t.arguments)})</summary>"
-                f"<div>{_esc(t.output)}</div></details>"
-                for t in turn.tools
-            )
-            reply = (
-                f"<div><span class='concierge-who'>agent</span>{_esc(turn.reply)}</div>"
-                if turn.reply
-                else ""
-            )
-            error = f"<div class='concierge-error'>{_esc(turn.error)}</div>" if turn.error else ""
+        parts = [self._turn_html(t) for t in self.turns[-30:]]
+        if self.interim:
             parts.append(
-                f"<div class='concierge-turn'><div><span class='concierge-who'>you</span>{_esc(turn.user)}</div>"
-                f"{tools}{reply}{error}</div>"
+                "<div class='concierge-turn concierge-interim'><span class='concierge-who'>"
+                f"hearing</span>{_esc(self.interim)}…</div>"
             )
         if not parts:
             parts.append(
-                "<div class='concierge-muted'>Say something to start: “two classic cheeseburgers”.</div>"
+                "<div class='concierge-muted'>Say or type something to start: "
+                "“two classic cheeseburgers”.</div>"
             )
         self.widget.value = (
-            "<div class='concierge-card'><h4>Conversation</h4>" + "".join(parts) + "</div>"
+            "<div class='concierge-card concierge-transcript'><h4>Conversation</h4>"
+            "<div class='concierge-scroll'><div>" + "".join(parts) + "</div></div></div>"
         )
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f} ms"
 
 
 class MetricsStrip:
-    """Per turn: end-of-turn, LLM, tool and TTS time where known, and the whole turn."""
+    """Per turn: its stages (only those any shown turn had), a stacked bar, and the whole.
+
+    Stages come from `timeline.turn_timing`: they add up to the whole, from one origin."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML()
+        self.widget = w.HTML(layout=w.Layout(width="100%"))
         self.turns: list[Turn] = []
+        self.usage = ""
         self.render()
 
-    def render(self) -> None:
-        def ms(v: float | None) -> str:
-            return "—" if v is None else f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
+    def shown(self) -> list[tuple[int, Turn]]:
+        timed = [(i, t) for i, t in enumerate(self.turns, start=1) if t.timing is not None]
+        return timed[-6:]
 
-        rows = "".join(
-            f"<tr><td>{i}</td><td>{ms(t.end_of_turn_ms)}</td><td>{ms(t.llm_ms)}</td><td>{ms(t.tool_ms)}</td>"
-            f"<td>{ms(t.tts_ms)}</td><td>{ms(t.total_ms)}</td></tr>"
-            for i, t in enumerate(self.turns[-6:], start=max(1, len(self.turns) - 5))
+    def render(self) -> None:
+        shown = self.shown()
+        cols = [s for s in STAGES if any(s in t.timing.stages for _i, t in shown if t.timing)]
+        if not shown:
+            body = "<div class='concierge-muted'>No turns yet: each reply adds a row here.</div>"
+        else:
+            body = self._table(shown, cols)
+        legend = "".join(
+            f"<span class='concierge-key' style='background:{STAGE_COLOURS[c]}'></span>{_esc(c)}"
+            for c in cols
         )
+        foot = (
+            f"<div class='concierge-foot'>{legend + '<br>' if legend else ''}Stages add up to the whole turn: from the end "
+            "of your speech (or from sending a typed turn) to the agent's first audio (or text), "
+            "cut from livekit's ChatMessage.metrics timestamps."
+            + (
+                " spoken*: livekit recorded no end of speech for that turn (it ran into the "
+                "previous one), so it is timed from its message."
+                if any(t.spoken and t.timing and not t.timing.spoken for _i, t in shown)
+                else ""
+            )
+            + (f"<br>Usage (session_usage_updated): {_esc(self.usage)}" if self.usage else "")
+            + "</div>"
+        )
+        origins = ",".join(
+            f"{t.timing.origin:.3f}" for t in self.turns if t.timing is not None and t.timing.spoken
+        )  # every spoken turn's end of speech, for tools that time the page (bench_live --voice)
         self.widget.value = (
-            "<div class='concierge-card concierge-metrics'><h4>Turn metrics</h4><table>"
-            "<tr><th>turn</th><th>end of turn</th><th>LLM</th><th>tools</th><th>TTS</th><th>whole turn</th></tr>"
-            f"{rows}</table></div>"
+            f"<div class='concierge-card concierge-metrics' data-origins='{origins}'>"
+            f"<h4>Turn metrics</h4>{body}{foot}</div>"
         )
+
+    @staticmethod
+    def _table(shown: list[tuple[int, Turn]], cols: list[str]) -> str:
+        head = "".join(f"<th class='num'>{_esc(c)}</th>" for c in cols)
+        rows = []
+        for i, t in shown:
+            assert t.timing is not None
+            timing = t.timing
+            cells = "".join(f"<td class='num'>{_ms(timing.stages.get(c))}</td>" for c in cols)
+            whole = max(timing.whole_ms, 1e-9)
+            bar = "".join(
+                f"<span title='{_esc(k)} {_ms(v)}' style='width:{100 * v / whole:.2f}%;"
+                f"background:{STAGE_COLOURS[k]}'></span>"
+                for k, v in timing.stages.items()
+            )
+            kind = "spoken" if timing.spoken else "typed"
+            if t.spoken and not timing.spoken:  # no end-of-speech time from livekit this turn
+                kind = "spoken*"
+            rows.append(
+                f"<tr class='concierge-metrics-row' data-whole='{timing.whole_ms:.3f}' "
+                f"data-parts='{timing.parts_ms:.3f}' data-origin='{timing.origin:.3f}' "
+                f"data-kind='{kind}'><td>{i} <span class='concierge-muted'>"
+                f"{kind}</span></td>{cells}<td class='num'>{_ms(timing.whole_ms)}</td>"
+                f"<td style='width:30%'><div class='concierge-bar'>{bar}</div></td></tr>"
+            )
+        return (
+            f"<table><tr><th>turn</th>{head}<th class='num'>whole turn</th><th></th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+
+
+_STATE_DOT = {"listening": "ok", "idle": "ok", "thinking": "busy", "speaking": "talk"}
 
 
 class StatusBadge:
-    """Mode (offline / cloud), connection, and what the agent and user are doing."""
+    """Where the agent runs (offline / cloud), whether the panel is live, what agent and user do."""
 
     def __init__(self, mode: str) -> None:
-        self.widget = w.HTML()
+        self.widget = w.HTML(layout=w.Layout(width="100%"))
         self.mode, self.connected, self.agent_state, self.user_state = (
             mode,
             False,
-            "initializing",
+            "starting",
             "listening",
         )
         self.render()
 
     def render(self) -> None:
-        def badge(text: str, on: bool = False) -> str:
-            return f"<span class='concierge-badge{' on' if on else ''}'>{_esc(text)}</span>"
+        def badge(text: str, dot: str | None = None) -> str:
+            mark = f"<span class='concierge-dot {dot}'></span>" if dot is not None else ""
+            return f"<span class='concierge-badge'>{mark}{_esc(text)}</span>"
 
+        where = "runs offline, in this kernel" if self.mode == "offline" else "LiveKit room"
+        live = badge("live", "ok") if self.connected else badge("not connected", "")
         self.widget.value = (
-            badge(self.mode, True)
-            + badge("connected" if self.connected else "not connected", self.connected)
-            + badge(f"agent: {self.agent_state}", self.agent_state in ("thinking", "speaking"))
-            + badge(f"user: {self.user_state}", self.user_state == "speaking")
+            "<div class='concierge-status'>"
+            + badge(where)
+            + live
+            + badge(f"agent {self.agent_state}", _STATE_DOT.get(self.agent_state, ""))
+            + badge(f"you {self.user_state}", "talk" if self.user_state == "speaking" else "")
+            + "</div>"
         )
+
+
+def _usage_text(usage: Any) -> str:
+    parts = []
+    for u in getattr(usage, "model_usage", []):
+        kind = getattr(u, "type", "")
+        if kind == "llm_usage" and (u.input_tokens or u.output_tokens):  # the stand-in counts none
+            parts.append(f"LLM {u.input_tokens:,} tokens in, {u.output_tokens:,} out")
+        elif kind == "tts_usage":
+            parts.append(f"TTS {u.characters_count:,} characters")
+        elif kind == "stt_usage":
+            parts.append(f"STT {getattr(u, 'audio_duration', 0.0):.1f} s of audio")
+    return " · ".join(parts)
 
 
 class SessionObserver:
@@ -227,6 +394,7 @@ class SessionObserver:
             status,
         )
         self._unsubscribe: list[Any] = []
+        self._item_name: Callable[[str], str] = str
 
     @property
     def current(self) -> Turn | None:
@@ -242,6 +410,8 @@ class SessionObserver:
         one when the session runs on another thread (the live notebook's cloud mode)."""
         self.detach()
         self.cart_view.bind(cart)
+        catalog = getattr(getattr(session, "userdata", None), "catalog", None)
+        self._item_name = _namer(catalog)
 
         def there(handler: Callable[[Any], None]) -> Callable[[Any], None]:
             if deliver is None:
@@ -253,15 +423,17 @@ class SessionObserver:
         handlers = {
             "conversation_item_added": self._on_item,
             "function_tools_executed": self._on_tools,
-            "metrics_collected": self._on_metrics,
+            "user_input_transcribed": self._on_transcribed,
             "agent_state_changed": self._on_agent_state,
             "user_state_changed": self._on_user_state,
+            "session_usage_updated": self._on_usage,
         }
         for event, handler in handlers.items():
             delivered = there(handler)
             session.on(event, delivered)
             self._unsubscribe.append(lambda e=event, h=delivered: session.off(e, h))
         self.status.connected = True
+        self.status.agent_state = getattr(session, "agent_state", "listening")
         self.status.render()
 
     def detach(self) -> None:
@@ -283,17 +455,22 @@ class SessionObserver:
         if getattr(item, "type", "") != "message":
             return
         if item.role == "user":
-            self.transcript.turns.append(Turn(user=item.text_content or ""))
-            end_of_turn = item.metrics.get("end_of_turn_delay")
-            if end_of_turn is not None:
-                self.transcript.turns[-1].end_of_turn_ms = end_of_turn * 1000
+            self.transcript.interim = ""
+            self.transcript.turns.append(Turn(user=item.text_content or "", user_item=item))
+            _refresh_user(self.transcript.turns[-1])
         elif item.role == "assistant" and self.current is not None:
             turn = self.current
             turn.reply = (turn.reply + " " + (item.text_content or "")).strip()
-            turn.total_ms = (time.perf_counter() - turn.started) * 1000
-            ttfb = item.metrics.get("tts_node_ttfb")
-            if ttfb is not None:
-                turn.tts_ms = ttfb * 1000
+            turn.interrupted = turn.interrupted or bool(getattr(item, "interrupted", False))
+            if turn.timing is None:  # the first reply of the turn ends its latency
+                _refresh_user(turn)
+                turn.timing = turn_timing(
+                    turn.user_created_at,
+                    turn.user_metrics,
+                    turn.tool_spans,
+                    dict(item.metrics),
+                    item.created_at,
+                )
         self._redraw()
 
     def _on_tools(self, ev: Any) -> None:
@@ -303,29 +480,25 @@ class SessionObserver:
         for call, out in zip(ev.function_calls, ev.function_call_outputs, strict=False):
             output = out.output if out is not None else ""
             turn.tools.append(
-                ToolCallShown(call.name, call.arguments, output, bool(out and out.is_error))
+                ToolCallShown(
+                    call.name,
+                    call.arguments,
+                    output,
+                    bool(out and out.is_error),
+                    tool_label(call.name, call.arguments, self._item_name),
+                )
             )
-        outs = [o for o in ev.function_call_outputs if o is not None]
-        if ev.function_calls and outs:
-            turn.tool_ms += max(
-                0.0,
-                (max(o.created_at for o in outs) - min(c.created_at for c in ev.function_calls))
-                * 1000,
-            )
+            if out is not None and turn.timing is None:
+                turn.tool_spans.append((call.created_at, out.created_at))
         self._redraw()
 
-    def _on_metrics(self, ev: Any) -> None:
-        turn, m = self.current, ev.metrics
-        if turn is None:
-            return
-        kind = getattr(m, "type", "")
-        if kind == "llm_metrics":
-            turn.llm_ms += float(getattr(m, "duration", 0.0)) * 1000
-        elif kind == "eou_metrics":
-            turn.end_of_turn_ms = float(getattr(m, "end_of_utterance_delay", 0.0)) * 1000
-        elif kind == "tts_metrics" and turn.tts_ms is None:
-            turn.tts_ms = float(getattr(m, "ttfb", 0.0)) * 1000
-        self._redraw()
+    def _on_transcribed(self, ev: Any) -> None:
+        self.transcript.interim = "" if ev.is_final else ev.transcript
+        self.transcript.render()
+
+    def _on_usage(self, ev: Any) -> None:
+        self.metrics.usage = _usage_text(ev.usage)
+        self.metrics.render()
 
     def _on_agent_state(self, ev: Any) -> None:
         self.status.agent_state = ev.new_state
@@ -334,3 +507,28 @@ class SessionObserver:
     def _on_user_state(self, ev: Any) -> None:
         self.status.user_state = ev.new_state
         self.status.render()
+
+
+def _refresh_user(turn: Turn) -> None:
+    """Read the user's message as livekit has it now: with preemptive generation the message is
+    announced first and its final text and metrics (end of speech, end of turn) set afterwards."""
+    item = turn.user_item
+    if item is None:
+        return
+    turn.user = item.text_content or turn.user
+    turn.user_metrics = dict(item.metrics)
+    turn.user_created_at = item.created_at
+    # livekit sets a transcript confidence on every transcribed message, never on typed text
+    turn.spoken = getattr(item, "transcript_confidence", None) is not None or bool(
+        {"started_speaking_at", "stopped_speaking_at"} & set(turn.user_metrics)
+    )
+
+
+def _namer(catalog: Any) -> Callable[[str], str]:
+    def name(item_id: str) -> str:
+        try:
+            return str(catalog.item(item_id).name)
+        except Exception:  # an id the model made up: show it as sent
+            return item_id
+
+    return name if catalog is not None else str

@@ -1,0 +1,183 @@
+// The live panel's microphone and speaker (anywidget ESM).
+// Mic: getUserMedia → AudioContext at 16 kHz → AudioWorklet → 100 ms int16 chunks → model.send.
+// Speaker: "play" messages carry int16 PCM, scheduled back to back on one AudioContext;
+// "stop" (barge-in: the session cleared its audio output) stops everything scheduled at once.
+// Counters are synced back as traits so the kernel (and tests) see what the browser really played.
+
+const CHUNK = 1600; // samples per message: 100 ms at 16 kHz
+
+const WORKLET = `
+class Capture extends AudioWorkletProcessor {
+  constructor() { super(); this.buf = new Int16Array(${CHUNK}); this.n = 0; this.sq = 0; }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    if (!ch) return true;
+    for (let i = 0; i < ch.length; i++) {
+      const s = Math.max(-1, Math.min(1, ch[i]));
+      this.sq += s * s;
+      this.buf[this.n++] = s < 0 ? s * 0x8000 : s * 0x7fff;
+      if (this.n === ${CHUNK}) {
+        this.port.postMessage({ pcm: this.buf.buffer, rms: Math.sqrt(this.sq / ${CHUNK}) }, [this.buf.buffer]);
+        this.buf = new Int16Array(${CHUNK}); this.n = 0; this.sq = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor("concierge-capture", Capture);
+`;
+
+const MIC_ICON = `<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M8 10.5a2.5 2.5 0 0 0 2.5-2.5V3.5a2.5 2.5 0 0 0-5 0V8A2.5 2.5 0 0 0 8 10.5zM12 8h1a5 5 0 0 1-4.5 4.97V15h-1v-2.03A5 5 0 0 1 3 8h1a4 4 0 0 0 8 0z"/></svg>`;
+
+function explain(err) {
+  const name = (err && err.name) || "";
+  if (!navigator.mediaDevices) return "This page is not a secure context, so the browser offers no microphone. Open JupyterLab at http://localhost or http://127.0.0.1.";
+  if (name === "NotAllowedError" || name === "SecurityError") return "The browser refused the microphone. Allow it for this page (the icon in the address bar) and try again — or type below.";
+  if (name === "NotFoundError" || name === "OverconstrainedError") return "No microphone found. Plug one in and try again — or type below.";
+  if (name === "NotReadableError") return "The microphone is busy in another application.";
+  return `The microphone could not start (${name || err}).`;
+}
+
+function render({ model, el }) {
+  el.classList.add("concierge-voice");
+  el.innerHTML = `
+    <button class="concierge-mic" type="button">${MIC_ICON}<span>Talk</span></button>
+    <div class="concierge-meter" title="microphone level"><div></div></div>
+    <span class="concierge-voice-state">Microphone off</span>
+    <span class="concierge-speaker" title="agent audio">agent audio: idle</span>`;
+  const button = el.querySelector(".concierge-mic");
+  const label = button.querySelector("span");
+  const meter = el.querySelector(".concierge-meter div");
+  const state = el.querySelector(".concierge-voice-state");
+  const speaker = el.querySelector(".concierge-speaker");
+
+  let mic = null; // { ctx, stream, node }
+  let out = null; // playback AudioContext
+  let next = 0; // when the next buffer starts, in out.currentTime
+  let live = new Set(); // scheduled sources
+  let seenSeg = -1;
+
+  // Counters go to the kernel as traits, and onto the element for anyone inspecting the page.
+  const sync = (fields) => {
+    for (const [k, v] of Object.entries(fields)) { model.set(k, v); el.dataset[k] = String(v); }
+    model.save_changes();
+  };
+  const showSpeaker = () => {
+    const seconds = (model.get("played_samples") / 24000).toFixed(1);
+    speaker.textContent = live.size ? "agent audio: playing" : `agent audio: idle (${seconds} s played)`;
+    speaker.classList.toggle("on", live.size > 0);
+  };
+
+  function playback() {
+    if (!out) out = new AudioContext();
+    if (out.state === "suspended") out.resume();
+    return out;
+  }
+
+  async function start() {
+    state.classList.remove("concierge-voice-error");
+    try {
+      if (!navigator.mediaDevices) throw new Error("insecure");
+      const stream = await navigator.mediaDevices.getUserMedia({
+        // echo cancellation keeps the agent's own voice (from speakers) from interrupting it
+        audio: { echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+      });
+      const ctx = new AudioContext({ sampleRate: 16000 });
+      const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+      await ctx.audioWorklet.addModule(url);
+      const node = new AudioWorkletNode(ctx, "concierge-capture");
+      node.port.onmessage = ({ data }) => {
+        meter.style.width = `${Math.min(100, data.rms * 400)}%`;
+        model.send({ type: "audio", t: Date.now() }, undefined, [data.pcm]);
+      };
+      const mute = ctx.createGain();
+      mute.gain.value = 0; // the worklet must be pulled by the graph, silently
+      ctx.createMediaStreamSource(stream).connect(node).connect(mute).connect(ctx.destination);
+      mic = { ctx, stream, node };
+      playback();
+      button.classList.add("on");
+      label.textContent = "Stop";
+      state.textContent = "Listening — order out loud";
+      sync({ active: true, error: "" });
+    } catch (err) {
+      const text = explain(err);
+      state.textContent = text;
+      state.classList.add("concierge-voice-error");
+      sync({ active: false, error: text });
+    }
+  }
+
+  function stopMic() {
+    if (!mic) return;
+    mic.node.port.onmessage = null;
+    mic.stream.getTracks().forEach((t) => t.stop());
+    mic.ctx.close();
+    mic = null;
+    meter.style.width = "0%";
+    button.classList.remove("on");
+    label.textContent = "Talk";
+    state.textContent = "Microphone off";
+    sync({ active: false });
+  }
+
+  button.addEventListener("click", () => (mic ? stopMic() : start()));
+
+  function play(msg, buffers) {
+    const ctx = playback();
+    const view = buffers[0];
+    const samples = new Int16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+    if (!samples.length) return;
+    const buf = ctx.createBuffer(1, samples.length, msg.sr);
+    const ch = buf.getChannelData(0);
+    for (let i = 0; i < samples.length; i++) ch[i] = samples[i] / 0x8000;
+    const src = ctx.createBufferSource();
+    src.buffer = buf;
+    src.connect(ctx.destination);
+    const when = Math.max(ctx.currentTime + 0.01, next);
+    next = when + buf.duration;
+    src.startAt = when;
+    src.onended = () => {
+      live.delete(src);
+      sync({ played_samples: model.get("played_samples") + samples.length, playing: live.size > 0 });
+      showSpeaker();
+    };
+    live.add(src);
+    src.start(when);
+    if (msg.seg !== seenSeg) {
+      seenSeg = msg.seg;
+      const at = Date.now() + (when - ctx.currentTime + (ctx.outputLatency || 0)) * 1000;
+      model.send({ type: "started", seg: msg.seg, at });
+      el.dataset.starts = `${el.dataset.starts ? el.dataset.starts + "," : ""}${at / 1000}`;
+    }
+    sync({ received_samples: model.get("received_samples") + samples.length, playing: true });
+    showSpeaker();
+  }
+
+  function stopPlayback() {
+    let played = 0;
+    const now = out ? out.currentTime : 0;
+    for (const src of live) {
+      src.onended = null;
+      if (now > src.startAt) played += Math.min(src.buffer.length, Math.round((now - src.startAt) * src.buffer.sampleRate));
+      try { src.stop(); } catch (e) { /* never started */ }
+    }
+    live = new Set();
+    next = 0;
+    sync({ played_samples: model.get("played_samples") + played, stops: model.get("stops") + 1, playing: false });
+    showSpeaker();
+  }
+
+  const onMsg = (msg, buffers) => {
+    if (msg.type === "play") play(msg, buffers);
+    else if (msg.type === "stop") stopPlayback();
+  };
+  model.on("msg:custom", onMsg);
+  model.on("change:mic_delay_ms", () => { el.dataset.mic_delay_ms = String(model.get("mic_delay_ms")); });
+  return () => {
+    model.off("msg:custom", onMsg);
+    stopMic();
+    if (out) out.close();
+  };
+}
+
+export default { render };

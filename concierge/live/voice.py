@@ -1,0 +1,205 @@
+"""The live panel's voice: the browser's microphone into the session, the agent's voice back out.
+
+    browser mic ─(100 ms int16 chunks, comm)→ MicWidget ─→ BrowserMicInput (livekit AudioInput)
+        → Silero VAD · end-of-turn model · menu-grammar STT · agent + tools · hibari TTS
+        → BrowserSpeaker (livekit AudioOutput) ─(PCM, comm)→ MicWidget → browser speaker
+
+`MicWidget` is an anywidget (`voice.js`, `voice.css` ship in this package): one button starts
+and stops the microphone, a meter shows its level, and it says plainly when the browser refuses the
+microphone or has none. Audio travels as comm messages with binary buffers, so no server and no
+network are involved. The kernel handles comm messages only between cell executions: while a cell
+runs, microphone chunks queue up (none are lost) and arrive in a burst afterwards.
+
+Barge-in: when the user speaks over the agent, livekit clears the session's audio output;
+`BrowserSpeaker.clear_buffer` tells the browser to stop what it scheduled, as a phone call would.
+
+Without a browser (nbval, tests) the same path runs from Python: `MicWidget.receive_audio` is what
+the browser's messages call, so feeding it recorded audio drives the session exactly as a
+microphone does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+from livekit import rtc
+from livekit.agents.voice import io
+
+from ..offline.audio_io import RecordingOutput
+from ..offline.stt import to_pcm16_mono
+
+MIC_RATE = 16000
+FRAME_MS = 20
+CHUNK_MS = 100
+_HERE = Path(__file__).parent
+
+
+class MicWidget(anywidget.AnyWidget):
+    """Microphone button, level meter and speaker, in the browser; counters synced back."""
+
+    _esm = _HERE / "voice.js"
+    _css = _HERE / "voice.css"
+    active = traitlets.Bool(False).tag(sync=True)  # the browser is capturing
+    error = traitlets.Unicode("").tag(sync=True)  # why the browser could not (plain words)
+    received_samples = traitlets.Int(0).tag(sync=True)  # agent audio the browser got
+    played_samples = traitlets.Int(0).tag(sync=True)  # ... and really played
+    playing = traitlets.Bool(False).tag(sync=True)
+    stops = traitlets.Int(0).tag(sync=True)  # barge-ins the browser carried out
+    mic_delay_ms = traitlets.Float(0.0).tag(sync=True)  # browser capture → kernel, recent median
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_audio: Callable[[bytes, float | None], None] | None = None
+        self.on_started: Callable[[int, float], None] | None = None
+        self.stop_requests = 0  # "stop" messages sent to the browser (barge-ins)
+        self.on_msg(self._on_browser_msg)
+
+    def _on_browser_msg(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        kind = content.get("type")
+        if kind == "audio" and buffers:
+            t = content.get("t")
+            self.receive_audio(bytes(buffers[0]), t / 1000 if t is not None else None)
+        elif kind == "started" and self.on_started is not None:
+            self.on_started(int(content["seg"]), float(content["at"]) / 1000)
+
+    def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
+        """16 kHz mono int16 from the microphone (the browser's messages land here)."""
+        if self.on_audio is not None:
+            self.on_audio(pcm16, sent_at)
+
+    def play(self, pcm16: bytes, sample_rate: int, segment: int) -> None:
+        self.send({"type": "play", "sr": sample_rate, "seg": segment}, buffers=[pcm16])
+
+    def stop_playback(self) -> None:
+        self.stop_requests += 1
+        self.send({"type": "stop"})
+
+
+class BrowserMicInput(io.AudioInput):
+    """A livekit audio input fed with the browser's microphone chunks, 20 ms frames at 16 kHz."""
+
+    def __init__(self) -> None:
+        super().__init__(label="concierge-browser-mic")
+        self._frames: asyncio.Queue[rtc.AudioFrame | None] = asyncio.Queue()
+        self._step = MIC_RATE * FRAME_MS // 1000 * 2
+        self._rest = b""
+        self.transport_delays: list[float] = []  # browser capture → kernel, seconds
+
+    def push(self, pcm16: bytes, sent_at: float | None = None) -> None:
+        if sent_at is not None:
+            self.transport_delays.append(time.time() - sent_at)
+        data = self._rest + pcm16
+        cut = len(data) - len(data) % self._step
+        self._rest = data[cut:]
+        for i in range(0, cut, self._step):
+            frame = rtc.AudioFrame(data[i : i + self._step], MIC_RATE, 1, self._step // 2)
+            self._frames.put_nowait(frame)
+
+    def close(self) -> None:
+        self._frames.put_nowait(None)
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        frame = await self._frames.get()
+        if frame is None:
+            raise StopAsyncIteration
+        return frame
+
+
+class BrowserSpeaker(RecordingOutput):
+    """The session's audio output, streamed to the browser as it is produced.
+
+    Playout is timed in the kernel (real time, as `RecordingOutput` does), so the session behaves
+    the same with or without a browser attached; the browser's own counters say what it played.
+    """
+
+    def __init__(self, widget: MicWidget) -> None:
+        super().__init__()
+        self.widget = widget
+        self.segments = 0
+        self.browser_started_at: dict[int, float] = {}  # segment → wall clock it started playing
+        self.kernel_started_at: dict[int, float] = {}  # segment → wall clock of its first frame
+        self._pending: list[bytes] = []
+        self._pending_samples = 0
+        self._rate = 24000
+        widget.on_started = self.browser_started_at.__setitem__
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        starting = self._segment_started is None
+        await super().capture_frame(frame)
+        if starting:
+            self.segments += 1
+            self.kernel_started_at[self.segments] = time.time()
+        self._rate = frame.sample_rate
+        self._pending.append(bytes(frame.data))
+        self._pending_samples += frame.samples_per_channel
+        if starting or self._pending_samples >= frame.sample_rate // 4:
+            self._send()
+
+    def _send(self) -> None:
+        if self._pending:
+            self.widget.play(b"".join(self._pending), self._rate, self.segments)
+        self._pending, self._pending_samples = [], 0
+
+    def flush(self) -> None:
+        self._send()
+        super().flush()
+
+    def clear_buffer(self) -> None:
+        self._pending, self._pending_samples = [], 0
+        if self._segment_started is not None:
+            self.widget.stop_playback()  # barge-in: the browser stops what it scheduled
+        super().clear_buffer()
+
+
+class BrowserVoice:
+    """The widget, the microphone input and the speaker output of one live panel."""
+
+    def __init__(self, session_audio_output: Callable[[bool], None] | None = None) -> None:
+        self.widget = MicWidget()
+        self.mic = BrowserMicInput()
+        self.speaker = BrowserSpeaker(self.widget)
+        self.widget.on_audio = self._on_audio
+        self.widget.observe(self._on_active, names="active")
+        self._enable_output = session_audio_output
+
+    def bind(self, enable_output: Callable[[bool], None]) -> None:
+        """`enable_output(True)` switches the session's audio output on (off while only typing)."""
+        self._enable_output = enable_output
+
+    def _on_audio(self, pcm16: bytes, sent_at: float | None) -> None:
+        self.voice_on()
+        self.mic.push(pcm16, sent_at)
+        delays = self.mic.transport_delays
+        if sent_at is not None and len(delays) % 10 == 0:
+            self.widget.mic_delay_ms = statistics.median(delays[-50:]) * 1000
+
+    def _on_active(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.voice_on()
+        else:  # the mic stopped: a second of silence lets VAD close a sentence cut short
+            self.mic.push(bytes(MIC_RATE * 2))
+
+    def voice_on(self) -> None:
+        if self._enable_output is not None:
+            self._enable_output(True)
+
+    async def feed(self, pcm16: bytes, sample_rate: int, *, trailing_silence: float = 1.2) -> None:
+        """Feed recorded audio through the widget's Python side, paced like a microphone
+        (100 ms chunks, real time), then silence. The kernel stays free while it plays."""
+        pcm = to_pcm16_mono(rtc.AudioFrame(pcm16, sample_rate, 1, len(pcm16) // 2), MIC_RATE)
+        pcm += bytes(int(trailing_silence * MIC_RATE) * 2)
+        step = MIC_RATE * CHUNK_MS // 1000 * 2
+        started = time.perf_counter()
+        for n, i in enumerate(range(0, len(pcm), step)):
+            self.widget.receive_audio(pcm[i : i + step].ljust(step, b"\0"), time.time())
+            await asyncio.sleep(max(0.0, started + (n + 1) * CHUNK_MS / 1000 - time.perf_counter()))
+
+    def close(self) -> None:
+        self.mic.close()
