@@ -4,8 +4,9 @@
     python scripts/bench_live.py --voice [--turns 10]
 
 `--voice`: end of the learner's speech → first agent audio, p50 and p95 over spoken turns, measured
-twice with the same phrases: in-process (recorded audio fed through the mic widget's Python side,
-first agent audio = the first frame the session's audio output receives) and in a real browser
+twice with the same audio: in-process (the phrases and the silences between them fed in real time
+through the mic widget's Python side, as a live microphone streams; first agent audio = the first
+frame the session's audio output receives) and in a real browser
 (JupyterLab + headless Chromium whose fake microphone plays the phrases; first agent audio = when
 the page starts playing it, plus the measured browser → kernel microphone delay). Both start at
 livekit's own `stopped_speaking_at`. The difference is the browser leg's cost (target < 100 ms;
@@ -66,20 +67,33 @@ TURN_SECONDS = 14.0
 
 
 async def in_process(turns: int) -> list[float]:
-    """ms from livekit's end of speech to the first agent audio frame, per spoken turn."""
+    """ms from livekit's end of speech to the first agent audio frame, per spoken turn: the same
+    audio the browser's microphone plays, fed in real time through the mic widget's Python side."""
     from concierge import live
+    from concierge.offline.tts import SAMPLE_RATE, offline_tts
     from concierge.store import open_store
 
     logging.getLogger("livekit").setLevel(logging.ERROR)
     handle = await live.launch(store=await open_store("memory"), display=False, voice=True)
     await handle.speak("a kombucha")  # warm-up, not counted: the first turn loads the models
+    assert handle.voice is not None
+    voice, pcm = offline_tts(), b""
+    for text, pause in script(turns):
+        pcm += voice.pcm16(text) + bytes(int(pause * SAMPLE_RATE) * 2)
+    await handle.voice.feed(pcm, SAMPLE_RATE, trailing_silence=0.0)
+    starts = sorted(handle.voice.speaker.kernel_started_at.values())
     figures = []
-    for i in range(turns):
-        turn = await handle.speak(PHRASES[i % len(PHRASES)])
-        if turn is not None and turn.timing is not None and turn.timing.spoken:
-            figures.append(turn.timing.whole_ms)
+    for turn in handle.transcript.turns[1:]:
+        if turn.timing is not None and turn.timing.spoken:
+            after = [s for s in starts if s > turn.timing.origin]
+            if after:
+                figures.append((min(after) - turn.timing.origin) * 1000)
     await handle.stop()
     return figures
+
+
+def script(turns: int) -> list[tuple[str, float]]:
+    return [(PHRASES[i % len(PHRASES)], TURN_SECONDS) for i in range(turns)]
 
 
 def in_browser(turns: int) -> tuple[list[float], float]:
@@ -96,8 +110,7 @@ def in_browser(turns: int) -> tuple[list[float], float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        script = [(PHRASES[i % len(PHRASES)], TURN_SECONDS) for i in range(turns)]
-        wav = speech_wav(script, home / "turns.wav")
+        wav = speech_wav(script(turns), home / "turns.wav")
         notebook = home / "bench_voice.ipynb"
         notebook.write_text(_BENCH_NOTEBOOK)
         with jupyterlab(home / "lab", [notebook]) as url, sync_playwright() as p:
