@@ -73,7 +73,10 @@ def turn_timing(
     first_reply = float(reply_metrics.get("started_speaking_at", reply_created_at))
     tts_ttfb = reply_metrics.get("tts_node_ttfb")
     tts_start = first_reply - float(tts_ttfb) if tts_ttfb is not None else first_reply
-    spans = sorted(tool_spans)
+    # With preemptive generation (on by default in 1.8.9) the model may start, and even ask for a
+    # tool, while the end of turn is still being decided: that overlap is real, not clock skew,
+    # so the part of a tool call before the decision counts as end of turn.
+    spans = sorted((max(start, end_of_turn), max(end, end_of_turn)) for start, end in tool_spans)
 
     bounds = [origin, end_of_turn]
     if spans:
