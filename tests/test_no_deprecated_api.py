@@ -143,7 +143,6 @@ async def test_main_paths_use_no_deprecated_livekit_api(name: str) -> None:
         await PATHS[name]()
 
 
-@pytest.mark.xfail(reason="live panel migrates in branch live", strict=False)
 async def test_live_panel_uses_no_deprecated_livekit_api() -> None:
     with no_livekit_deprecations():
         await _live_panel()
