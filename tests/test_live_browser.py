@@ -25,10 +25,10 @@ from .live_lab import CHROMIUM, ROOT, jupyterlab, mic_flags, run_notebook, speec
 ARTIFACTS = ROOT / "test-artifacts"
 
 #: What the fake microphone says, and the silence after each phrase (seconds): an order, whose
-#: reply (several short sentences, ~8 s of speech) starts 2–5 s after the order ends even on a
-#: loaded 2-core machine, and is talked over 6.5 s after the order ends.
+#: reply (~5 s of speech) starts 1–4 s after the order ends, even on a loaded 2-core machine, and
+#: is talked over 5 s after the order ends.
 SCRIPT = [
-    ("two classic cheeseburgers and a large coke", 6.5),
+    ("two classic cheeseburgers and a large coke", 5.0),
     ("three churros", 8.0),
 ]
 
@@ -138,13 +138,10 @@ def test_talking_over_the_agent_stops_its_playback_in_the_page(page: Any) -> Non
         seen = panel(page).locator(".concierge-transcript").inner_text()
         data = page.evaluate("(el) => ({...el.dataset})", mic.element_handle())
         raise AssertionError(f"no barge-in reached the page: {data}\n{seen}") from e
-    state = page.evaluate(
-        "(el) => ({...el.dataset, speaking: el.querySelector('.concierge-speaker').className})",
-        mic.element_handle(),
-    )
-    assert state["playing"] == "false" and " on" not in state["speaking"]
-    # what the browser received but never played: playback stopped mid-answer
-    assert int(state["played_samples"]) < int(state["received_samples"])
+    state = page.evaluate("(el) => ({...el.dataset})", mic.element_handle())
+    # the page dropped agent audio it had scheduled: playback stopped mid-reply
+    assert int(state["cut_samples"]) > 0, state
+    assert int(state["played_samples"]) < int(state["received_samples"]), state
     from playwright.sync_api import expect
 
     answer = panel(page).locator(".concierge-turn").filter(has_text="classic cheeseburgers")

@@ -155,15 +155,23 @@ function render({ model, el }) {
 
   function stopPlayback() {
     let played = 0;
+    let cut = 0;
     const now = out ? out.currentTime : 0;
     for (const src of live) {
       src.onended = null;
-      if (now > src.startAt) played += Math.min(src.buffer.length, Math.round((now - src.startAt) * src.buffer.sampleRate));
+      const done = now > src.startAt ? Math.min(src.buffer.length, Math.round((now - src.startAt) * src.buffer.sampleRate)) : 0;
+      played += done;
+      cut += src.buffer.length - done;
       try { src.stop(); } catch (e) { /* never started */ }
     }
     live = new Set();
     next = 0;
-    sync({ played_samples: model.get("played_samples") + played, stops: model.get("stops") + 1, playing: false });
+    sync({
+      played_samples: model.get("played_samples") + played,
+      cut_samples: model.get("cut_samples") + cut,
+      stops: model.get("stops") + 1,
+      playing: false,
+    });
     showSpeaker();
   }
 

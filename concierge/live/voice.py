@@ -52,6 +52,7 @@ class MicWidget(anywidget.AnyWidget):
     played_samples = traitlets.Int(0).tag(sync=True)  # ... and really played
     playing = traitlets.Bool(False).tag(sync=True)
     stops = traitlets.Int(0).tag(sync=True)  # barge-ins the browser carried out
+    cut_samples = traitlets.Int(0).tag(sync=True)  # agent audio it had and then did not play
     mic_delay_ms = traitlets.Float(0.0).tag(sync=True)  # browser capture → kernel, recent median
 
     def __init__(self, **kwargs: Any) -> None:
