@@ -12,20 +12,38 @@ call and returns a `Models` bundle:
 VAD is always Silero (its ONNX ships in the plugin wheel) and turn detection the on-device
 `inference.TurnDetector(version="v1-mini")` whose weights ship in livekit-local-inference.
 Set `CONCIERGE_OFFLINE=1` to force the offline path even with keys present.
+
+**Load once per process.** `prewarm_models()` loads what is slow to load and safe to share — Silero,
+the turn detector, the offline recogniser and voice — and `pick_models(..., prewarmed=...)` hands
+each session thin wrappers around them. The worker does this in `AgentServer(setup_fnc=...)`
+(`concierge.server.prewarm`): livekit calls it before a job arrives and keeps the result in
+`JobProcess.userdata`, so no caller's session start pays for a model load.
+
+**Plugins register on the main thread.** A livekit plugin registers itself when first imported,
+and livekit refuses that on any other thread ("Plugins must be registered on the main thread") —
+and livekit's thread executor runs each job on a thread of its own. So Silero is imported here,
+at module import, and `register_plugins()` (called by `concierge.server` at import) imports the
+plugins the environment's mode needs. A plugin still missing when a job needs it fails with a
+sentence saying what to do, instead of livekit's error from deep inside the job.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal
 
 from dotenv import load_dotenv
-from livekit.agents import llm, stt, tts, vad
+from livekit.agents import inference, llm, stt, tts, vad
+from livekit.plugins import silero  # registers the plugin: must happen on the main thread
 
 from .menu import Catalog
 
@@ -83,22 +101,134 @@ def text_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Model
     return Models(mode=mode, llm=_llm(mode, catalog, env))
 
 
-def pick_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Models:
-    """Models for a voice session: LLM, STT, TTS, VAD and turn detection."""
-    from livekit.agents import inference
-    from livekit.plugins import silero
+PLUGIN_PACKAGES = {"openai": "livekit-plugins-openai", "silero": "livekit-plugins-silero"}
 
+
+def plugin(name: str) -> ModuleType:
+    """`livekit.plugins.<name>`, imported now if this is the main thread.
+
+    Off the main thread a plugin not yet imported cannot be (livekit refuses to register it
+    there): raise a sentence that says where to import it instead.
+    """
+    module = f"livekit.plugins.{name}"
+    if module in sys.modules:
+        return sys.modules[module]
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"the {name} plugin was not imported before this job started, and livekit only "
+            f"registers plugins on the main thread: import {module} at the top of your worker "
+            "module (concierge.server does it for the mode your environment selects)"
+        )
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise RuntimeError(
+            f"the {name} plugin is not installed: pip install {PLUGIN_PACKAGES.get(name, module)}"
+        ) from e
+
+
+def register_plugins(env: Mapping[str, str] | None = None) -> list[str]:
+    """Import, on this (main) thread, the livekit plugins the environment's mode will use."""
+    load_env()
+    names = ["silero"] + (["openai"] if detect_mode(env) == "openai" else [])
+    for name in names:
+        plugin(name)
+    return names
+
+
+@dataclass
+class Prewarmed:
+    """What a worker process loads once and every session on it shares."""
+
+    vad: vad.VAD
+    turn_detection: Any
+    recognizer: Any = None  # concierge.offline.stt.MenuRecognizer
+    voice: Any = None  # the hibari engine
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def prewarm_models(
+    catalog: Catalog, env: Mapping[str, str] | None = None, *, decoders: int = 2
+) -> Prewarmed:
+    """Load the shared models: Silero, the turn detector and, offline, the recogniser and voice.
+
+    `decoders` recogniser decoders are made ahead of time (one per utterance decoded at once).
+    """
+    started = time.perf_counter()
+    load_env()
+    models = Prewarmed(
+        vad=silero.VAD.load(), turn_detection=inference.TurnDetector(version="v1-mini")
+    )
+    if detect_mode(env) == "offline":
+        missing = missing_speech_engines()
+        models.notes.extend(missing.values())
+        try:
+            if "speech-to-text" not in missing:
+                from .offline.stt import menu_recognizer
+
+                models.recognizer = menu_recognizer(catalog).warm(decoders)
+        except Exception as e:  # a broken engine must not stop a text session
+            models.notes.append(f"offline speech-to-text unavailable: {e}")
+        try:
+            if "text-to-speech" not in missing:
+                from .offline.tts import hibari_engine
+
+                models.voice = hibari_engine()
+        except Exception as e:
+            models.notes.append(f"offline text-to-speech unavailable: {e}")
+    for note in models.notes:
+        logger.info(note)
+    models.seconds = time.perf_counter() - started
+    return models
+
+
+_shared: dict[Mode, Prewarmed] = {}
+_shared_lock = threading.Lock()
+
+
+def process_models(
+    catalog: Catalog | None = None, env: Mapping[str, str] | None = None
+) -> Prewarmed:
+    """This process's `Prewarmed` models for the environment's mode, loaded on first call.
+
+    livekit's thread executor calls `setup_fnc` once per job *thread*, all in one process: the
+    cache makes that one load per process, as the process executor gets naturally.
+    """
     load_env()
     mode = detect_mode(env)
+    with _shared_lock:
+        if mode not in _shared:
+            from .menu import default_catalog
+
+            _shared[mode] = prewarm_models(catalog or default_catalog(), env)
+        return _shared[mode]
+
+
+def pick_models(
+    catalog: Catalog,
+    env: Mapping[str, str] | None = None,
+    *,
+    prewarmed: Prewarmed | None = None,
+) -> Models:
+    """Models for a voice session: LLM, STT, TTS, VAD and turn detection.
+
+    With `prewarmed` (the worker's `JobProcess.userdata`), the session shares the process's models
+    and starts without loading any; without, they are loaded now.
+    """
+    load_env()
+    mode = detect_mode(env)
+    if prewarmed is None:
+        prewarmed = prewarm_models(catalog, env, decoders=0)
     models = Models(
         mode=mode,
         llm=_llm(mode, catalog, env),
-        vad=silero.VAD.load(),
-        turn_detection=inference.TurnDetector(version="v1-mini"),
+        vad=prewarmed.vad,
+        turn_detection=prewarmed.turn_detection,
+        notes=list(prewarmed.notes),
     )
     if mode == "openai":
-        from livekit.plugins import openai
-
+        openai = plugin("openai")
         key = (os.environ if env is None else env)["OPENAI_API_KEY"]
         models.stt, models.tts = openai.STT(api_key=key), openai.TTS(api_key=key)
     elif mode == "livekit-inference":
@@ -106,7 +236,7 @@ def pick_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Model
         models.stt = env.get("CONCIERGE_INFERENCE_STT", "deepgram/nova-3")
         models.tts = env.get("CONCIERGE_INFERENCE_TTS", "cartesia/sonic-2")
     else:
-        models.stt, models.tts = offline_speech(catalog, models.notes)
+        models.stt, models.tts = offline_speech(prewarmed)
     return models
 
 
@@ -130,37 +260,25 @@ def missing_speech_engines() -> dict[str, str]:
     return missing
 
 
-def offline_speech(catalog: Catalog, notes: list[str]) -> tuple[stt.STT | None, tts.TTS | None]:
-    """The offline speech engines, or None with a note saying why one is missing."""
-    missing = missing_speech_engines()
-    notes.extend(missing.values())
+def offline_speech(prewarmed: Prewarmed) -> tuple[stt.STT | None, tts.TTS | None]:
+    """Per-session wrappers around the process's offline engines (None where one is missing)."""
     speech_to_text: stt.STT | None = None
     text_to_speech: tts.TTS | None = None
-    try:
-        if "speech-to-text" not in missing:
-            from .offline.stt import offline_stt
+    if prewarmed.recognizer is not None:
+        from .offline.stt import GrammarSTT
 
-            speech_to_text = offline_stt(catalog)
-    except Exception as e:  # a broken engine must not stop a text session
-        notes.append(f"offline speech-to-text unavailable: {e}")
-    try:
-        if "text-to-speech" not in missing:
-            from .offline.tts import offline_tts
+        speech_to_text = GrammarSTT(prewarmed.recognizer)
+    if prewarmed.voice is not None:
+        from .offline.tts import HibariTTS
 
-            text_to_speech = offline_tts()
-    except Exception as e:
-        notes.append(f"offline text-to-speech unavailable: {e}")
-    for note in notes:
-        logger.info(note)
+        text_to_speech = HibariTTS(prewarmed.voice)
     return speech_to_text, text_to_speech
 
 
 def _llm(mode: Mode, catalog: Catalog, env: Mapping[str, str] | None) -> llm.LLM | str:
     env = os.environ if env is None else env
     if mode == "openai":
-        from livekit.plugins import openai
-
-        return openai.LLM(
+        return plugin("openai").LLM(
             model=env.get("CONCIERGE_OPENAI_MODEL", "gpt-4.1-mini"), api_key=env["OPENAI_API_KEY"]
         )
     if mode == "livekit-inference":

@@ -7,6 +7,12 @@ the server is explicit: one `rtc_session` entrypoint per job (one LiveKit room, 
 report. Run it with `python -m concierge start` (see the README for `lk agent` and
 `python -m livekit.agents`).
 
+Models are loaded once per process, not once per call: `AgentServer(setup_fnc=prewarm)` (the old
+`WorkerOptions(prewarm_fnc=...)`) loads Silero, the turn detector and the offline speech engines
+before a job arrives and keeps them in `JobProcess.userdata`; each session takes them from there.
+The load reported to LiveKit (`load_fnc`) is live voice sessions against this worker's measured
+capacity, or its event-loop lag (`concierge.worker_load`), not the machine's CPU.
+
 Views are injected: `serve_job(ctx, views=...)` hands them to the session builder. The live
 notebook's cloud mode builds its own server around `serve_job` with its widgets as views
 (`concierge.live.cloud`); nothing here knows a UI exists.
@@ -19,12 +25,17 @@ import logging
 from collections.abc import Sequence
 
 from livekit import rtc
-from livekit.agents import AgentServer, AgentSession, JobContext
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess
 
-from .providers import Models
+from .providers import Models, Prewarmed, pick_models, process_models, register_plugins
 from .session import SessionView, start_session
 from .state import UserState, new_userdata
 from .store import Store, open_store
+from .worker_load import WORKER_LOAD
+
+# livekit registers a plugin when it is first imported, and only on the main thread; jobs run on
+# other threads (the thread executor) or in processes forked from this one. Import them here.
+register_plugins()
 
 __all__ = [
     "AGENT_NAME",
@@ -32,7 +43,9 @@ __all__ = [
     "LOAD_THRESHOLD",
     "entrypoint",
     "on_session_end",
+    "prewarm",
     "serve_job",
+    "worker_load",
     "server",
     "user_id_from_job",
 ]
@@ -45,10 +58,26 @@ LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 #: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
 AGENT_NAME = "food-concierge"
 
-#: The fraction of CPU above which this worker tells LiveKit it is full. Each session runs VAD
-#: and the end-of-turn model on this machine's CPU; past ~75 % those inferences queue and turns
-#: get slow, so new sessions go to another worker instead. (LiveKit's production default is 0.7.)
+#: The load (see `worker_load`) above which this worker tells LiveKit it is full: 75 % of the
+#: sessions it was measured to hold, or an event loop running 0.19 s late. The rest is headroom for
+#: calls already dispatched and for bursts. (LiveKit's production default is 0.7.)
 LOAD_THRESHOLD = 0.75
+
+
+def prewarm(proc: JobProcess) -> None:
+    """`setup_fnc`: load the models every session on this process shares, before a job arrives."""
+    proc.userdata["models"] = process_models()
+
+
+def worker_load(server: AgentServer) -> float:
+    """`load_fnc`: live sessions against measured capacity, or event-loop lag (0 = idle, 1 = full)."""
+    return WORKER_LOAD.load(active_jobs=len(server.active_jobs))
+
+
+def prewarmed_models(ctx: JobContext) -> Prewarmed | None:
+    """The models `prewarm` left in this job's process (None if the server has no `setup_fnc`)."""
+    models = ctx.proc.userdata.get("models")
+    return models if isinstance(models, Prewarmed) else None
 
 
 def user_id_from_job(ctx: JobContext) -> str:
@@ -97,7 +126,12 @@ async def serve_job(
     `room=None` starts it text-only, which is how `concierge.lab.inprocess` runs a job offline.
     """
     userdata = await new_userdata(store, user_id_from_job(ctx))
-    return await start_session(userdata, models, room=room, views=views)
+    if models is None:
+        models = pick_models(userdata.catalog, prewarmed=prewarmed_models(ctx))
+    session = await start_session(userdata, models, room=room, views=views)
+    WORKER_LOAD.session_started()
+    session.on("close", lambda _ev: WORKER_LOAD.session_ended())
+    return session
 
 
 async def on_session_end(ctx: JobContext) -> None:
@@ -126,7 +160,7 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-server = AgentServer(load_threshold=LOAD_THRESHOLD)
+server = AgentServer(setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)

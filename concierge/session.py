@@ -28,7 +28,7 @@ from livekit.agents.voice import io
 from .agent import MAX_TOOL_STEPS, FoodConciergeAgent
 from .offline.audio_io import RecordingOutput, SpeechInput
 from .offline.voice import VoiceRig
-from .providers import Models, pick_models, text_models
+from .providers import Models, pick_models, process_models, text_models
 from .state import UserState, new_userdata
 from .store import Store, open_store
 
@@ -55,8 +55,11 @@ def build_session(
     *,
     max_tool_steps: int = MAX_TOOL_STEPS,
 ) -> AgentSession[UserState]:
-    """An `AgentSession[UserState]` with the models `providers` picked (offline or cloud)."""
-    models = models or pick_models(userdata.catalog)
+    """An `AgentSession[UserState]` with the models `providers` picked (offline or cloud).
+
+    Without `models`, the session shares this process's loaded models (`process_models`).
+    """
+    models = models or pick_models(userdata.catalog, prewarmed=process_models())
     turn_handling = TurnHandlingOptions(
         turn_detection=models.turn_detection,
         endpointing={"min_delay": 0.4, "max_delay": 3.0},
@@ -194,7 +197,7 @@ async def voice_session(
     """
     async with _own_store(store) as opened:
         userdata = await new_userdata(opened, user_id)
-        models = models or pick_models(userdata.catalog, env={})
+        models = models or pick_models(userdata.catalog, env={}, prewarmed=process_models(env={}))
         if models.stt is None or models.tts is None:
             raise RuntimeError("offline speech engines unavailable: " + "; ".join(models.notes))
         mic, speaker = SpeechInput(), RecordingOutput(playback_speed=playback_speed)

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "providers": 3,
     "session": 3,
     "server": 3,
+    "worker_load": 3,
     "live": 4,
     "doctor": 4,
     "lab": 5,

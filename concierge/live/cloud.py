@@ -28,7 +28,15 @@ from livekit import api
 from livekit.agents import AgentServer, AgentSession, JobContext, RunResult, get_job_context
 from livekit.agents.job import JobExecutorType
 
-from ..server import AGENT_NAME, LIVEKIT_VARIABLES, LOAD_THRESHOLD, greet_and_serve, on_session_end
+from ..server import (
+    AGENT_NAME,
+    LIVEKIT_VARIABLES,
+    LOAD_THRESHOLD,
+    greet_and_serve,
+    on_session_end,
+    prewarm,
+    worker_load,
+)
 from ..session import SessionView
 
 CLOUD_VARIABLES = LIVEKIT_VARIABLES
@@ -232,9 +240,10 @@ class PanelRooms:
 def panel_server(rooms: PanelRooms) -> AgentServer:
     """The concierge's `AgentServer`, with each job's session handed to the panel that asked for it.
 
-    Same entrypoint logic and `on_session_end` as `concierge.server.server`; only the views differ.
+    Same entrypoint logic, prewarm, load and `on_session_end` as `concierge.server.server`; only
+    the views differ.
     """
-    panel = AgentServer(load_threshold=LOAD_THRESHOLD)
+    panel = AgentServer(setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD)
 
     @panel.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)
     async def panel_entrypoint(ctx: JobContext) -> None:

@@ -6,22 +6,31 @@ restaurant concierge does not need open vocabulary: people say item names, sizes
 few commands. `menu_grammar()` writes exactly that as a JSGF grammar, and the recogniser can only
 hear sentences the grammar allows — the speech-side twin of enum-constrained tool ids.
 
-`offline_stt(catalog)` returns a livekit `stt.STT` (non-streaming: one utterance at a time; the
-session wraps it with a VAD-driven `stt.StreamAdapter`). Menu words missing from pocketsphinx's
-dictionary get hand-written pronunciations below (ARPAbet, as in CMUdict).
+`offline_stt(catalog)` returns a streaming livekit `stt.STT`: the session feeds it audio as it
+comes, pocketsphinx decodes it in small increments (it holds the GIL while decoding, so no
+increment may stall the other sessions on the worker for long), and the session's own VAD ends
+each utterance with a flush — one VAD per call, no `StreamAdapter`. The model (`MenuRecognizer`) is
+loaded once per process and shared. Menu words missing from pocketsphinx's dictionary get
+hand-written pronunciations below (ARPAbet, as in CMUdict).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
+import tempfile
+import threading
+from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from livekit import rtc
 from livekit.agents import APIConnectOptions, stt
 from livekit.agents.language import LanguageCode
-from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer, shortuuid
 
 from ..menu import Catalog, words
@@ -98,27 +107,118 @@ def menu_grammar(catalog: Catalog, known_words: Iterable[str] | None = None) -> 
     )
 
 
-class GrammarSTT(stt.STT):
-    """pocketsphinx constrained by a JSGF grammar, as a livekit `stt.STT` (one utterance per call)."""
+#: Decode in increments this long. pocketsphinx holds the GIL while it decodes, so this bounds
+#: how long any other session on the worker waits (~8–20 ms of CPU per increment here).
+CHUNK_MS = 80
+#: Peak amplitude (of 32767) from which audio is worth decoding (about -44 dBFS). Below it, between
+#: utterances, nothing is decoded: pocketsphinx costs as much on silence as on speech. It only
+#: decides where decoding *starts*; where an utterance ends is the session's VAD's call (a flush).
+START_LEVEL = 200
+PRE_ROLL_MS = 200
+#: An utterance the session never flushes (noise its VAD did not take for speech) is dropped.
+MAX_UTTERANCE_S = 20.0
+
+
+class MenuRecognizer:
+    """The pocketsphinx model for one menu: loaded once per process, shared by every session.
+
+    It holds the grammar and a pronunciation dictionary of only the grammar's words (pocketsphinx's
+    whole 130k-word dictionary cost 0.5 s and 33 MB per decoder here; the menu's ~170 words cost
+    0.05 s and ~3 MB). A decoder holds one utterance at a time, so a session borrows one for the
+    length of an utterance and gives it back: the pool grows to the number of utterances being
+    decoded at once, not the number of sessions. Thread-safe, because livekit's thread executor
+    runs each job on a thread of its own.
+    """
 
     def __init__(self, grammar: str) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        self.grammar = grammar
+        self._dir = tempfile.TemporaryDirectory(prefix="concierge-stt-")
+        self.dictionary = os.path.join(self._dir.name, "menu.dict")
+        with open(self.dictionary, "w", encoding="utf-8") as f:
+            f.writelines(_dictionary_lines(grammar_words(grammar)))
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self.decoders_made = 0
+
+    def _new_decoder(self) -> Any:
         from pocketsphinx import Config, Decoder
 
-        config = Config(samprate=SAMPLE_RATE, loglevel="FATAL", lm=None)
-        self._decoder = Decoder(config)
-        known = self._known_words()
-        for word, phones in EXTRA_PRONUNCIATIONS.items():
-            if word not in known:
-                self._decoder.add_word(word, phones, True)
-        self._decoder.add_jsgf_string("concierge", grammar)
-        self._decoder.activate_search("concierge")
-        self._lock = asyncio.Lock()
+        config = Config(samprate=SAMPLE_RATE, loglevel="FATAL", lm=None, dict=self.dictionary)
+        decoder = Decoder(config)
+        decoder.add_jsgf_string("concierge", self.grammar)
+        decoder.activate_search("concierge")
+        with self._lock:
+            self.decoders_made += 1
+        return decoder
 
-    @staticmethod
-    def _known_words() -> set[str]:
-        with open(_dictionary_path(), encoding="utf-8") as f:
-            return {line.split(" ", 1)[0] for line in f}
+    def warm(self, decoders: int) -> MenuRecognizer:
+        """Make `decoders` ahead of time (each takes ~0.05 s of CPU that would stall a session)."""
+        with self._lock:
+            missing = max(0, decoders - len(self._idle))
+        made = [self._new_decoder() for _ in range(missing)]
+        with self._lock:
+            self._idle.extend(made)
+        return self
+
+    def borrow(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._new_decoder()
+
+    def give_back(self, decoder: Any) -> None:
+        with self._lock:
+            self._idle.append(decoder)
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Recognise one whole utterance of 16 kHz mono 16-bit PCM (blocking)."""
+        decoder = self.borrow()
+        try:
+            decoder.start_utt()
+            decoder.process_raw(pcm16, full_utt=True)
+            decoder.end_utt()
+            hyp = decoder.hyp()
+            return hyp.hypstr if hyp is not None else ""
+        finally:
+            self.give_back(decoder)
+
+
+def grammar_words(grammar: str) -> set[str]:
+    """The words a JSGF grammar can produce (its rule names and keywords excluded)."""
+    body = grammar.split("grammar concierge;", 1)[-1]
+    body = re.sub(r"<[^>]*>", " ", body)
+    return set(re.findall(r"[a-z]+", body)) - {"public"}
+
+
+def _dictionary_lines(vocabulary: set[str]) -> list[str]:
+    lines = []
+    with open(_dictionary_path(), encoding="utf-8") as f:
+        for line in f:
+            if line.split(" ", 1)[0].split("(", 1)[0] in vocabulary:
+                lines.append(line)
+    listed = {line.split(" ", 1)[0] for line in lines}
+    for word, phones in EXTRA_PRONUNCIATIONS.items():
+        if word in vocabulary and word not in listed:
+            lines.append(f"{word} {phones}\n")
+    return lines
+
+
+class GrammarSTT(stt.STT):
+    """The menu recogniser as a livekit `stt.STT`: streaming, flushed by the session.
+
+    One per session, cheap: the model is the process's shared `MenuRecognizer`. It streams
+    (`streaming=True`), so the session feeds it its audio as it comes and no `StreamAdapter` runs a
+    second VAD beside the session's; `manual_flush=True` tells the session to flush the stream when
+    its own VAD and turn detector say the user stopped, which ends the utterance.
+    """
+
+    def __init__(self, recognizer: MenuRecognizer) -> None:
+        super().__init__(
+            capabilities=stt.STTCapabilities(
+                streaming=True, interim_results=False, manual_flush=True
+            )
+        )
+        self.recognizer = recognizer
 
     @property
     def model(self) -> str:
@@ -130,11 +230,15 @@ class GrammarSTT(stt.STT):
 
     def transcribe(self, pcm16: bytes) -> str:
         """Recognise one utterance of 16 kHz mono 16-bit PCM."""
-        self._decoder.start_utt()
-        self._decoder.process_raw(pcm16, full_utt=True)
-        self._decoder.end_utt()
-        hyp = self._decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
+        return self.recognizer.transcribe(pcm16)
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> GrammarStream:
+        return GrammarStream(stt=self, conn_options=conn_options)
 
     async def _recognize_impl(
         self,
@@ -144,18 +248,138 @@ class GrammarSTT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = rtc.combine_audio_frames(buffer) if isinstance(buffer, list) else buffer
+        utterance = _Utterance(self.recognizer)
         pcm = to_pcm16_mono(frame, SAMPLE_RATE)
-        async with self._lock:  # one decoder: one utterance at a time
-            text = await asyncio.to_thread(self.transcribe, pcm)
-        return stt.SpeechEvent(
+        step = SAMPLE_RATE * 2 * CHUNK_MS // 1000
+        try:
+            for i in range(0, len(pcm), step):
+                utterance.decode(pcm[i : i + step])
+                await asyncio.sleep(0)  # let the other sessions run between increments
+            text = utterance.finish()
+        finally:
+            utterance.close()
+        return _final(text, len(pcm) / 2 / SAMPLE_RATE)[0]
+
+
+class _Utterance:
+    """One utterance on a borrowed decoder, decoded increment by increment."""
+
+    def __init__(self, recognizer: MenuRecognizer) -> None:
+        self._recognizer = recognizer
+        self._decoder: Any = recognizer.borrow()
+        self._decoder.start_utt()
+        self.seconds = 0.0
+
+    def decode(self, pcm16: bytes) -> None:
+        self._decoder.process_raw(pcm16, False, False)
+        self.seconds += len(pcm16) / 2 / SAMPLE_RATE
+
+    def finish(self) -> str:
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            with contextlib.suppress(Exception):  # an utterance left open is ended first
+                self._decoder.end_utt()
+            self._recognizer.give_back(self._decoder)
+            self._decoder = None
+
+
+def _final(text: str, seconds: float) -> list[stt.SpeechEvent]:
+    request_id = shortuuid("stt_")
+    events = [
+        stt.SpeechEvent(
+            type=stt.SpeechEventType.RECOGNITION_USAGE,
+            request_id=request_id,
+            recognition_usage=stt.RecognitionUsage(audio_duration=seconds),
+        )
+    ]
+    events.insert(
+        0,
+        stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-            request_id=shortuuid("stt_"),
+            request_id=request_id,
             alternatives=[
                 stt.SpeechData(
                     language=LanguageCode("en"), text=text, confidence=1.0 if text else 0.0
                 )
             ],
-        )
+        ),
+    )
+    return events
+
+
+class GrammarStream(stt.RecognizeStream):
+    """The session's audio, decoded as it arrives; a flush ends the utterance and says what it heard.
+
+    Between utterances (after a flush, or before the first sound) audio under `START_LEVEL` is
+    kept only as a short pre-roll and not decoded.
+    """
+
+    def __init__(self, *, stt: GrammarSTT, conn_options: APIConnectOptions) -> None:
+        super().__init__(stt=stt, conn_options=conn_options, sample_rate=SAMPLE_RATE)
+        self._recognizer = stt.recognizer
+        self._utterance: _Utterance | None = None
+        self._pending = bytearray()
+        self._pre_roll: deque[bytes] = deque()
+        self._pre_roll_bytes = 0
+
+    async def _run(self) -> None:
+        step = SAMPLE_RATE * 2 * CHUNK_MS // 1000
+        try:
+            async for item in self._input_ch:
+                if isinstance(item, self._FlushSentinel):
+                    self._flush()
+                    continue
+                self._feed(to_pcm16_mono(item, SAMPLE_RATE))
+                if self._utterance is not None and len(self._pending) >= step:
+                    self._utterance.decode(bytes(self._pending[:step]))
+                    del self._pending[:step]
+                    if self._utterance.seconds > MAX_UTTERANCE_S:
+                        self._drop()
+                    await asyncio.sleep(0)  # the other sessions run between increments
+        finally:
+            self._drop()
+
+    def _feed(self, pcm: bytes) -> None:
+        if self._utterance is not None:
+            self._pending += pcm
+            return
+        samples = np.frombuffer(pcm, dtype=np.int16)
+        if len(samples) and int(np.abs(samples.astype(np.int32)).max()) >= START_LEVEL:
+            self._utterance = _Utterance(self._recognizer)
+            self._pending = bytearray(b"".join(self._pre_roll)) + pcm
+            self._pre_roll.clear()
+            self._pre_roll_bytes = 0
+            return
+        self._pre_roll.append(pcm)
+        self._pre_roll_bytes += len(pcm)
+        while self._pre_roll_bytes > SAMPLE_RATE * 2 * PRE_ROLL_MS // 1000:
+            self._pre_roll_bytes -= len(self._pre_roll.popleft())
+
+    def _flush(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is None:
+            return
+        try:
+            step = SAMPLE_RATE * 2 * CHUNK_MS // 1000
+            for i in range(0, len(self._pending), step):
+                utterance.decode(bytes(self._pending[i : i + step]))
+            text = utterance.finish()
+        finally:
+            self._pending.clear()
+            utterance.close()
+        if text:
+            for event in _final(text, utterance.seconds):
+                self._event_ch.send_nowait(event)
+
+    def _drop(self) -> None:
+        if self._utterance is not None:
+            self._utterance.close()
+            self._utterance = None
+        self._pending.clear()
 
 
 def to_pcm16_mono(frame: rtc.AudioFrame, rate: int) -> bytes:
@@ -178,6 +402,30 @@ def to_pcm16_mono(frame: rtc.AudioFrame, rate: int) -> bytes:
     return np.clip(samples, -32768, 32767).astype(np.int16).tobytes()
 
 
+_recognizers: dict[str, MenuRecognizer] = {}
+_recognizers_lock = threading.Lock()
+_dictionary_words: set[str] | None = None
+
+
+def dictionary_words() -> set[str]:
+    """Every word pocketsphinx's English dictionary can pronounce (read once per process)."""
+    global _dictionary_words
+    if _dictionary_words is None:
+        with open(_dictionary_path(), encoding="utf-8") as f:
+            _dictionary_words = {line.split(" ", 1)[0] for line in f}
+    return _dictionary_words
+
+
+def menu_recognizer(catalog: Catalog) -> MenuRecognizer:
+    """This process's recogniser for `catalog`'s menu, loaded on first use (`prewarm` does it)."""
+    grammar = menu_grammar(catalog, dictionary_words())
+    with _recognizers_lock:
+        recognizer = _recognizers.get(grammar)
+        if recognizer is None:
+            recognizer = _recognizers[grammar] = MenuRecognizer(grammar)
+    return recognizer
+
+
 def offline_stt(catalog: Catalog) -> GrammarSTT:
-    """The offline speech-to-text engine for this menu."""
-    return GrammarSTT(menu_grammar(catalog, GrammarSTT._known_words()))
+    """The offline speech-to-text engine for this menu (the model is shared within the process)."""
+    return GrammarSTT(menu_recognizer(catalog))
