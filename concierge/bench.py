@@ -523,6 +523,33 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+# --- capacity: concurrent voice sessions per worker (`--capacity`, see concierge.bench_capacity) ---
+
+CAPACITY_SESSIONS = (8, 16, 24, 32, 40)
+
+
+def capacity_main(args: argparse.Namespace) -> int:
+    """Sweep N concurrent voice sessions; merge `voice_capacity` and its p95 into the results."""
+    from .bench_capacity import HEADER, sweep
+
+    counts = [int(n) for n in args.capacity_sessions.split(",")]
+    modes = [m.strip() for m in args.capacity_modes.split(",")]
+    print(HEADER, flush=True)
+    figures = asyncio.run(sweep(counts, modes))
+    print(
+        f"\nvoice_capacity = {figures['voice_capacity']} sessions per worker "
+        f"({figures['voice_capacity_mode']} executor), p95 {figures['voice_capacity_p95_ms']} ms; "
+        f"load average during the sweep {figures['load_average']}"
+    )
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results.update(figures)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"written to {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m concierge bench", description=__doc__.splitlines()[0]
@@ -534,12 +561,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="only the hostile-input figures (concierge.bench_attack)",
     )
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="sweep concurrent voice sessions per worker instead (minutes)",
+    )
+    parser.add_argument(
+        "--capacity-sessions",
+        default=",".join(map(str, CAPACITY_SESSIONS)),
+        help="the N to measure, comma-separated",
+    )
+    parser.add_argument("--capacity-modes", default="thread,process", help="executor modes")
     args = parser.parse_args(argv)
     if args.attack:
         from .bench_attack import attack_figures, attack_report
 
         print(attack_report(asyncio.run(attack_figures(quick=args.quick))))
         return 0
+    if args.capacity:
+        return capacity_main(args)
     results = asyncio.run(run(quick=args.quick))
     print(report(results))
     out = Path(args.out)
