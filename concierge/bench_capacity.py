@@ -20,6 +20,7 @@ session. `voice_capacity` is the largest N with p95 < 1.5 s and recognition ≥ 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -220,25 +221,40 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return [root]
 
 
-def _cpu_seconds(procs: Sequence[psutil.Process]) -> float:
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
+class CpuMeter:
+    """CPU seconds used by this process and its descendants (job processes come and go)."""
+
+    def __init__(self, root: psutil.Process) -> None:
+        self._root = root
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self.peak_mb = 0.0
+        self._samples = 0
+
+    def sample(self, mode: str) -> None:
+        procs = _tree(self._root)
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            used = t.user + t.system
+            self._first.setdefault(p.pid, used)
+            self._last[p.pid] = used
+        self._samples += 1
+        if mode == "thread" or self._samples % 10 == 1:  # reading PSS is slow: now and then
+            self.peak_mb = max(self.peak_mb, _memory_mb(procs, mode))
+
+    def seconds(self) -> float:
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
 
 
 def _memory_mb(procs: Sequence[psutil.Process], mode: str) -> float:
     total = 0
     for p in procs:
-        try:
-            info = p.memory_full_info()
-            total += info.pss if mode == "process" else info.rss
-        except psutil.Error:
-            pass
+        # proportional set size for processes that share pages (forked from one server)
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_full_info().pss if mode == "process" else p.memory_info().rss
     return total / 1e6
 
 
@@ -258,13 +274,16 @@ def _capacity_server(mode: str, sessions: int) -> AgentServer:
     return server
 
 
-async def _wait_lines(path: Path, count: int, timeout: float) -> list[dict[str, Any]]:
+async def _wait_lines(
+    path: Path, count: int, timeout: float, meter: CpuMeter, mode: str
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        meter.sample(mode)
         lines = path.read_text().splitlines() if path.exists() else []
         if len(lines) >= count:
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
     lines = path.read_text().splitlines() if path.exists() else []
     return [json.loads(line) for line in lines]
 
@@ -301,15 +320,15 @@ async def measure_point(mode: str, sessions: int, work: Path, point: str) -> Poi
         for i in range(sessions):
             await server.simulate_job(f"cap-{point}-{i}", fake_job=True)
         ready = await _count_files(work, f"ready-{point}-*", sessions, 120 + 10 * sessions)
-        ready_mb = _memory_mb(_tree(me), mode)
-        cpu0, t0 = _cpu_seconds(_tree(me)), time.perf_counter()
+        meter = CpuMeter(me)
+        meter.sample(mode)
+        t0 = time.perf_counter()
         (work / f"go-{point}").touch()
-        rows = await _wait_lines(work / f"result-{point}.jsonl", sessions, 120 + 5 * sessions)
-        wall = time.perf_counter() - t0
-        result.cpu_percent = 100 * (_cpu_seconds(_tree(me)) - cpu0) / wall
-        result.mb_per_session = (
-            (ready_mb - base_mb) / sessions if mode == "thread" else ready_mb / sessions
+        rows = await _wait_lines(
+            work / f"result-{point}.jsonl", sessions, 120 + 5 * sessions, meter, mode
         )
+        result.cpu_percent = 100 * meter.seconds() / (time.perf_counter() - t0)
+        result.mb_per_session = (meter.peak_mb - base_mb) / sessions
         _fill(result, rows, sessions - ready)
     finally:
         await server.aclose()

@@ -9,8 +9,10 @@ call and returns a `Models` bundle:
 | `OPENAI_API_KEY` | `openai.LLM(model=CONCIERGE_OPENAI_MODEL or "gpt-4.1-mini")` | `openai.STT()` / `openai.TTS()` |
 | `LIVEKIT_INFERENCE=1` + `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET` | LiveKit Inference (`CONCIERGE_INFERENCE_LLM`) | LiveKit Inference STT/TTS |
 
-VAD is always Silero (its ONNX ships in the plugin wheel) and turn detection the on-device
-`inference.TurnDetector(version="v1-mini")` whose weights ship in livekit-local-inference.
+VAD is always Silero, run by livekit's own on-device inference (`inference.VAD(model="silero")`,
+`AgentSession`'s default in 1.8.9; native, about a third of the CPU per call of the
+`livekit-plugins-silero` ONNX wrapper, measured here), and turn detection the on-device
+`inference.TurnDetector(version="v1-mini")`; both ship in livekit-local-inference.
 Set `CONCIERGE_OFFLINE=1` to force the offline path even with keys present.
 
 **Load once per process.** `prewarm_models()` loads what is slow to load and safe to share — Silero,
@@ -19,12 +21,13 @@ each session thin wrappers around them. The worker does this in `AgentServer(set
 (`concierge.server.prewarm`): livekit calls it before a job arrives and keeps the result in
 `JobProcess.userdata`, so no caller's session start pays for a model load.
 
-**Plugins register on the main thread.** A livekit plugin registers itself when first imported,
-and livekit refuses that on any other thread ("Plugins must be registered on the main thread") —
-and livekit's thread executor runs each job on a thread of its own. So Silero is imported here,
-at module import, and `register_plugins()` (called by `concierge.server` at import) imports the
-plugins the environment's mode needs. A plugin still missing when a job needs it fails with a
-sentence saying what to do, instead of livekit's error from deep inside the job.
+**Plugins register on the main thread.** A livekit plugin (`livekit.plugins.*`) registers itself
+when first imported, and livekit refuses that on any other thread ("Plugins must be registered on
+the main thread") — and livekit's thread executor runs each job on a thread of its own. So
+`register_plugins()`, called by `concierge.server` at import, imports the plugins the
+environment's mode needs (the offline mode needs none: its VAD and turn detector are part of
+livekit-agents). A plugin still missing when a job needs it fails with a sentence saying what to
+do, instead of livekit's error from deep inside the job.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from typing import Any, Literal
 
 from dotenv import load_dotenv
 from livekit.agents import inference, llm, stt, tts, vad
-from livekit.plugins import silero  # registers the plugin: must happen on the main thread
 
 from .menu import Catalog
 
@@ -101,7 +103,7 @@ def text_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Model
     return Models(mode=mode, llm=_llm(mode, catalog, env))
 
 
-PLUGIN_PACKAGES = {"openai": "livekit-plugins-openai", "silero": "livekit-plugins-silero"}
+PLUGIN_PACKAGES = {"openai": "livekit-plugins-openai"}
 
 
 def plugin(name: str) -> ModuleType:
@@ -130,7 +132,7 @@ def plugin(name: str) -> ModuleType:
 def register_plugins(env: Mapping[str, str] | None = None) -> list[str]:
     """Import, on this (main) thread, the livekit plugins the environment's mode will use."""
     load_env()
-    names = ["silero"] + (["openai"] if detect_mode(env) == "openai" else [])
+    names = ["openai"] if detect_mode(env) == "openai" else []
     for name in names:
         plugin(name)
     return names
@@ -149,32 +151,38 @@ class Prewarmed:
 
 
 def prewarm_models(
-    catalog: Catalog, env: Mapping[str, str] | None = None, *, decoders: int = 2
+    catalog: Catalog,
+    env: Mapping[str, str] | None = None,
+    *,
+    decoders: int = 2,
+    shared: bool = True,
 ) -> Prewarmed:
-    """Load the shared models: Silero, the turn detector and, offline, the recogniser and voice.
+    """Load the models sessions share: the VAD, the turn detector, offline recogniser and voice.
 
     `decoders` recogniser decoders are made ahead of time (one per utterance decoded at once).
+    `shared=False` loads fresh offline engines instead of the process's (to measure a load).
     """
     started = time.perf_counter()
     load_env()
     models = Prewarmed(
-        vad=silero.VAD.load(), turn_detection=inference.TurnDetector(version="v1-mini")
+        vad=inference.VAD(model="silero"), turn_detection=inference.TurnDetector(version="v1-mini")
     )
     if detect_mode(env) == "offline":
         missing = missing_speech_engines()
         models.notes.extend(missing.values())
         try:
             if "speech-to-text" not in missing:
-                from .offline.stt import menu_recognizer
+                from .offline.stt import load_recognizer, menu_recognizer
 
-                models.recognizer = menu_recognizer(catalog).warm(decoders)
+                recognizer = menu_recognizer(catalog) if shared else load_recognizer(catalog)
+                models.recognizer = recognizer.warm(decoders)
         except Exception as e:  # a broken engine must not stop a text session
             models.notes.append(f"offline speech-to-text unavailable: {e}")
         try:
             if "text-to-speech" not in missing:
-                from .offline.tts import hibari_engine
+                from .offline.tts import hibari_engine, load_engine
 
-                models.voice = hibari_engine()
+                models.voice = hibari_engine() if shared else load_engine()
         except Exception as e:
             models.notes.append(f"offline text-to-speech unavailable: {e}")
     for note in models.notes:

@@ -19,6 +19,7 @@
 # - how to run that whole life cycle in this notebook, with no LiveKit server, and read the
 #   session report it produces;
 # - which command starts the server, when, and why;
+# - how `setup_fnc` (the old `prewarm_fnc`) loads the models once per process, and what it saves;
 # - why the server's load threshold is set on purpose.
 #
 # ## Prerequisites
@@ -64,6 +65,106 @@ table(
     ],
     ["setting", "value"],
 )
+
+# %% [markdown]
+# ## Prewarm: load the models once per process, not once per call
+#
+# A voice session needs models: Silero VAD, the end-of-turn model, and offline the menu
+# recogniser and the voice. Loaded inside the entrypoint, every caller's session start pays for
+# them — and while a worker process loads, every other call on it waits. The old way to load them
+# once was `WorkerOptions(prewarm_fnc=...)`:
+#
+# ```python
+# def prewarm(proc: JobProcess):
+#     proc.userdata["vad"] = silero.VAD.load()
+#
+# cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint, prewarm_fnc=prewarm))
+# ```
+#
+# In 1.8 it is `AgentServer(setup_fnc=...)`: livekit calls it in each job process *before* a job
+# arrives, and what it puts in `JobProcess.userdata` is there for every session that process runs
+# (`ctx.proc.userdata` in the entrypoint). The migrated server:
+
+# %%
+show_source(worker.prewarm)
+
+# %%
+show_source(worker.serve_job)
+
+# %% [markdown]
+# `WorkerOptions(prewarm_fnc=...)` still works: livekit converts it to `setup_fnc` without a word.
+# Both servers end up holding the same function (read through the public `setup_fnc` property):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from livekit.agents import AgentServer, JobProcess, WorkerOptions
+from livekit.agents.job import JobExecutorType
+
+legacy_style = AgentServer.from_server_options(
+    WorkerOptions(entrypoint_fnc=worker.entrypoint, prewarm_fnc=worker.prewarm)
+)
+print("WorkerOptions(prewarm_fnc=prewarm) →", legacy_style.setup_fnc.__qualname__)
+print("AgentServer(setup_fnc=prewarm)     →", worker.server.setup_fnc.__qualname__)
+
+# %% [markdown]
+# ### The difference, measured
+#
+# Here is what a session start costs both ways, in this kernel. *Per call* loads fresh models,
+# as the entrypoint did before. *Prewarmed* runs the server's real `setup_fnc` once on a
+# `JobProcess` (as livekit does when it starts a job process), then starts each session's models
+# from `proc.userdata` — the thin per-session wrappers around the shared models.
+
+# %%
+import time
+
+from concierge.menu import default_catalog
+from concierge.providers import pick_models, prewarm_models
+
+catalog = default_catalog()
+
+
+def seconds(fn, runs=3):
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+per_call = seconds(
+    lambda: pick_models(catalog, env={}, prewarmed=prewarm_models(catalog, env={}, shared=False)),
+    runs=1,
+)
+
+proc = JobProcess(executor_type=JobExecutorType.PROCESS, user_arguments=None, http_proxy=None)
+setup = seconds(lambda: worker.prewarm(proc), runs=1)
+prewarmed = seconds(lambda: pick_models(catalog, env={}, prewarmed=proc.userdata["models"]))
+table(
+    [
+        ("models loaded per call (before)", f"{per_call * 1000:.0f} ms per session start"),
+        ("setup_fnc, once per process", f"{setup * 1000:.0f} ms before any job"),
+        ("prewarmed (after)", f"{prewarmed * 1000:.1f} ms per session start"),
+    ],
+    ["how", "cost"],
+)
+
+# %%
+assert prewarmed * 10 < per_call, (prewarmed, per_call)
+print(f"a prewarmed session start is {per_call / prewarmed:.0f}× cheaper")
+
+# %% [markdown]
+# Under livekit's **process** executor (the default on Linux) each job process runs `setup_fnc`
+# once while it idles, before a call arrives. Under the **thread** executor (the live notebook's
+# cloud mode) livekit runs `setup_fnc` once per job *thread* — all in one process — so `prewarm`
+# takes the models from a per-process cache (`providers.process_models`): still one load per
+# process. Sharing is safe because every part keeps its per-call state in its own stream: Silero
+# and the turn detector open one stream per session, and the recogniser lends each utterance a
+# decoder from a pool.
+#
+# Measured with `python -m concierge bench --capacity` (README, "Deploy"), this — with one VAD per
+# call (the recogniser streams, so no second VAD runs inside a stream adapter) and recognition in
+# small increments — is what lets one worker hold more calls.
 
 # %% [markdown]
 # ## `on_session_end`: after the room closes
@@ -189,10 +290,11 @@ print("exit code", run.returncode, "|", run.stderr.strip())
 # ## Why the load threshold is set on purpose
 #
 # A worker tells LiveKit how busy it is; above `load_threshold` LiveKit stops sending it new
-# rooms. Each voice session runs Silero VAD and the end-of-turn model **on the worker's CPU**;
-# past roughly 75 % those inferences queue and every caller on the worker hears slower turns.
-# So the migrated server says `AgentServer(load_threshold=0.75)` instead of relying on a default
-# (0.7 in production, no limit at all in dev mode). Notebook 6 measures what a turn costs.
+# rooms. livekit's default load is the machine's CPU — but a voice worker's turns collapse well
+# before the CPU looks full (Python runs one core per process). So the migrated server reports
+# its own load, `AgentServer(load_fnc=worker_load)`: live voice sessions against the number this
+# worker was measured to hold, or its event loops' lag, whichever is worse; and it sets
+# `load_threshold=0.75` instead of relying on a default (0.7 in production, no limit in dev mode).
 #
 # ## Recap — what changed
 #
@@ -201,7 +303,8 @@ print("exit code", run.returncode, "|", run.stderr.strip())
 # | `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))` | `server = AgentServer(...)` + `@server.rtc_session(...)` |
 # | nothing runs after the room closes | `on_session_end` saves the cart and logs the session report |
 # | the only way to try a job is a LiveKit server | `fake_job_context()` runs a whole job in-process |
-# | load limit left to defaults | `load_threshold` chosen for the agent's CPU cost |
+# | `WorkerOptions(prewarm_fnc=...)`, or models loaded in every call | `AgentServer(setup_fnc=...)`: models once per process, in `JobProcess.userdata` |
+# | load limit left to defaults (machine CPU) | `load_fnc` from sessions vs. measured capacity and loop lag; `load_threshold` chosen |
 # | `python agent.py start` through the built-in CLI | `python -m concierge start` → `python -m livekit.agents start`, or `lk agent dev` |
 #
 # **Next:** [6 · The voice pipeline](06_voice_pipeline.ipynb) — VAD, turn detection,

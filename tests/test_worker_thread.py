@@ -122,7 +122,7 @@ def test_the_job_used_the_real_offline_voice_models(job_run: dict) -> None:
     assert job_run["sessions"] == [
         {
             "stt": "GrammarSTT",  # streaming: no StreamAdapter (and no second VAD) around it
-            "vad": "livekit.plugins.silero.vad",
+            "vad": "livekit.agents.inference.vad",
             "tts": "HibariTTS",
             "llm": "StandInLLM",
         }
@@ -151,5 +151,6 @@ def test_a_missing_plugin_says_how_to_install_it() -> None:
 
 
 def test_plugins_the_mode_needs_are_registered_on_import() -> None:
-    assert providers.register_plugins({"CONCIERGE_OFFLINE": "1"}) == ["silero"]
-    assert "livekit.plugins.silero" in sys.modules
+    assert providers.register_plugins({"CONCIERGE_OFFLINE": "1"}) == []  # all inside livekit
+    assert providers.register_plugins({"OPENAI_API_KEY": "sk-test-not-real"}) == ["openai"]
+    assert "livekit.plugins.openai" in sys.modules

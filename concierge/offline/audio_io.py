@@ -29,7 +29,7 @@ from livekit.agents.voice import io
 from .stt import to_pcm16_mono
 
 INPUT_RATE = 16000
-FRAME_MS = 20
+FRAME_MS = 50  # what livekit's RoomIO delivers from a room (RoomOptions audio frame_size_ms=50)
 
 
 def read_wav(path: str | Path) -> tuple[bytes, int]:

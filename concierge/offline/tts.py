@@ -80,15 +80,21 @@ _engine_lock = threading.Lock()
 _synthesis_lock = threading.Lock()
 
 
+def load_engine() -> Any:
+    """A new hibari engine, warmed up (not shared: see `hibari_engine`)."""
+    from hibari import Hibari
+
+    engine = Hibari(threads=1)  # the voice in the wheel; no download
+    engine("ready")  # the first synthesis is slow: pay it here, not in a caller's turn
+    return engine
+
+
 def hibari_engine() -> Any:
     """This process's hibari engine, loaded on first use (`prewarm` does it)."""
     global _engine
     with _engine_lock:
         if _engine is None:
-            from hibari import Hibari
-
-            _engine = Hibari(threads=1)  # the voice in the wheel; no download
-            _engine("ready")  # the first synthesis is slow: pay it here, not in a caller's turn
+            _engine = load_engine()
     return _engine
 
 
