@@ -161,7 +161,7 @@ async def caller_job(ctx: JobContext) -> None:
     """
     work = Path(os.environ[WORK_DIR_VAR])
     _, point, index = ctx.job.room.name.rsplit("-", 2)
-    loop_lag = LoopLag(asyncio.get_running_loop()).start()
+    loop_lag = LoopLag(asyncio.get_running_loop(), tick=0.02).start()
     clips = [
         (text, (work / f"clip{i}.pcm").read_bytes(), float((work / f"clip{i}.tail").read_text()))
         for i, text in enumerate(json.loads((work / "orders.json").read_text()))

@@ -49,3 +49,47 @@ def test_unknown_command_is_refused() -> None:
         [sys.executable, "-m", "concierge", "bogus"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2 and "unknown command" in proc.stderr
+
+
+def test_the_server_prewarms_and_reports_its_own_load() -> None:
+    from concierge.server import prewarm, worker_load
+
+    assert server.setup_fnc is prewarm  # AgentServer(setup_fnc=...), the old prewarm_fnc
+    assert server.load_fnc is worker_load
+
+
+def test_prewarm_puts_the_process_models_in_userdata() -> None:
+    from livekit.agents import JobProcess
+    from livekit.agents.job import JobExecutorType
+
+    from concierge.providers import Prewarmed, process_models
+    from concierge.server import prewarm
+
+    procs = [
+        JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=None)
+        for _ in range(2)
+    ]
+    for proc in procs:  # the thread executor calls setup_fnc once per job thread
+        prewarm(proc)
+    first, second = (p.userdata["models"] for p in procs)
+    assert isinstance(first, Prewarmed) and first is second is process_models()
+
+
+async def test_load_counts_sessions_against_capacity_and_loop_lag() -> None:
+    import asyncio
+    import time
+
+    from concierge.worker_load import LAG_LIMIT_S, WorkerLoad
+
+    load = WorkerLoad(capacity=4)
+    assert load.load() == 0.0
+    load.session_started()
+    load.session_started()
+    assert load.load() == 0.5
+    assert load.load(active_jobs=3) == 0.75  # the worker process sees jobs run elsewhere
+    time.sleep(2 * LAG_LIMIT_S)  # block this loop: the heartbeat comes late
+    await asyncio.sleep(0.05)
+    assert load.load() == 1.0
+    load.session_ended()
+    load.session_ended()
+    assert load.sessions == 0
