@@ -13,7 +13,7 @@ import pytest
 from livekit import rtc
 from livekit.agents import stt
 
-from concierge.menu import Catalog
+from concierge.menu import Catalog, default_catalog
 from concierge.offline.audio_io import silence
 from concierge.offline.stt import (
     CHUNK_MS,
@@ -124,26 +124,25 @@ def test_the_process_shares_one_recogniser_and_voice(catalog: Catalog) -> None:
     assert a.stt is not b.stt  # thin per-session wrappers...
     assert isinstance(a.stt, GrammarSTT) and isinstance(b.stt, GrammarSTT)
     assert a.stt.recognizer is b.stt.recognizer is menu_recognizer(catalog)  # ...one model
-    assert a.vad is b.vad is shared.vad
-    assert a.tts._engine is b.tts._engine  # type: ignore[union-attr]
+    assert a.tts._engine is b.tts._engine is shared.voice  # type: ignore[union-attr]
+    # the livekit objects a session subscribes to are its own: no session hears another's events
+    assert a.vad is not b.vad and a.turn_detection is not b.turn_detection
+    assert a.tts is not b.tts
 
 
 async def test_a_voice_session_runs_one_vad(churros: bytes) -> None:
-    vad = process_models(env={}).vad
+    models = pick_models(default_catalog(), env={}, prewarmed=process_models(env={}))
     opened = []
-    original = vad.stream
+    original = models.vad.stream
 
     def counted():
         stream = original()
         opened.append(stream)
         return stream
 
-    vad.stream = counted  # type: ignore[method-assign]
-    try:
-        async with voice_session(playback_speed=8) as rig:
-            turn = await rig.say(churros, SAMPLE_RATE)
-            assert turn.heard == "three churros"
-            assert rig.session.stt is rig.models.stt  # not wrapped in a StreamAdapter
-    finally:
-        del vad.stream
+    models.vad.stream = counted  # type: ignore[method-assign,union-attr]
+    async with voice_session(models=models, playback_speed=8) as rig:
+        turn = await rig.say(churros, SAMPLE_RATE)
+        assert turn.heard == "three churros"
+        assert rig.session.stt is models.stt  # not wrapped in a StreamAdapter
     assert len(opened) == 1  # the session's own; a StreamAdapter would open a second
