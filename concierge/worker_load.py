@@ -23,7 +23,7 @@ from collections import deque
 #: Concurrent voice sessions one worker holds with p95 voice turn < 1.5 s, measured on a 2-core
 #: machine by `python -m concierge bench --capacity` (README, "Deploy"). Override with
 #: CONCIERGE_SESSIONS_PER_WORKER after measuring your own hardware.
-SESSIONS_PER_WORKER = 24
+SESSIONS_PER_WORKER = 12
 #: Event-loop lag at which a worker counts as full: turns are already audibly late.
 LAG_LIMIT_S = 0.25
 #: How far back the loop lag is looked at.
