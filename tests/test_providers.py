@@ -10,7 +10,13 @@ from concierge.lab import require_offline_speech
 from concierge.live.launch import speech_status
 from concierge.menu import Catalog
 from concierge.offline.llm import StandInLLM
-from concierge.providers import detect_mode, missing_speech_engines, offline_speech, text_models
+from concierge.providers import (
+    detect_mode,
+    missing_speech_engines,
+    offline_speech,
+    prewarm_models,
+    text_models,
+)
 
 
 def test_modes_from_environment() -> None:
@@ -47,10 +53,10 @@ def test_a_missing_speech_engine_is_said_plainly_everywhere(
     sentence = missing["speech-to-text"]
     assert "pocketsphinx" in sentence and "concierge-lab[speech]" in sentence
 
-    notes: list[str] = []
-    speech_to_text, text_to_speech = offline_speech(catalog, notes)
+    prewarmed = prewarm_models(catalog, env={}, decoders=0)
+    speech_to_text, text_to_speech = offline_speech(prewarmed)
     assert speech_to_text is None and text_to_speech is not None
-    assert notes == [sentence]
+    assert prewarmed.notes == [sentence]
 
     assert sentence in speech_status() and "Type your order below" in speech_status()
     with pytest.raises(RuntimeError, match="needs both offline speech engines") as raised:
