@@ -126,7 +126,20 @@ def _store_url_ok(rest: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a store that is down or refuses, or a bad menu file, is one sentence."""
+    from .menu import MenuFileError
+    from .store import StoreError
+
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _dispatch(argv)
+    except (StoreError, MenuFileError) as e:
+        command = argv[0] if argv else ""
+        print(f"concierge {command}: {e}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(argv: list[str]) -> int:
     commands = ("start", "dev", "console", "doctor", "seed", "bench", "eval")
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
+
+from .replies import Reply
 
 __all__ = ["LK_CONSOLE_ADVICE", "main", "portaudio_problem", "run_text_console"]
 
@@ -59,8 +62,9 @@ def _describe_events(result: Any) -> list[str]:
             lines.append(f"  tool   {item.name}({item.arguments})")
         elif event.type == "function_call_output":
             mark = "error" if item.is_error else "->"
-            output = item.output if len(item.output) <= 100 else item.output[:97] + "..."
-            lines.append(f"  {mark:6} {output}")
+            reply = Reply.parse(item.output)
+            # what the tool says to the user; its note to the model and result code stay hidden
+            lines.append(f"  {mark:6} {reply.say if reply is not None else item.output}")
         elif event.type == "message" and item.role == "assistant":
             lines.append(f"agent> {item.text_content or ''}")
     return lines
@@ -153,6 +157,9 @@ def main(argv: Sequence[str]) -> int:
     from .providers import load_env
 
     load_env()
+    # A refusing tool is part of the conversation here (shown as an `error` line): livekit's own
+    # "ToolError while executing tool" warning would only repeat it on stderr.
+    logging.getLogger("livekit.agents").setLevel(logging.ERROR)
     try:
         return asyncio.run(run_text_console(user_id=args.user, store_url=args.store))
     except KeyboardInterrupt:

@@ -44,6 +44,14 @@ def menu_path() -> Path | Traversable:
     return Path(env) if env else DEFAULT_MENU_PATH
 
 
+class MenuFileError(ValueError):
+    """The menu file is missing or unreadable; the message says where it looked."""
+
+
+class MissingMenuFileError(MenuFileError, FileNotFoundError):
+    """No menu file where one was expected."""
+
+
 def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
     """The parsed menu TOML, with an error that says where it looked and how to point elsewhere."""
     source = Path(path) if path is not None else menu_path()
@@ -51,12 +59,12 @@ def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
         with source.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(
+        raise MissingMenuFileError(
             f"No menu file at {source}. Set CONCIERGE_MENU to the path of a menu.toml "
             "(the packaged one is concierge/data/menu.toml)."
         ) from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"The menu file {source} is not valid TOML: {e}") from None
+        raise MenuFileError(f"The menu file {source} is not valid TOML: {e}") from None
 
 
 #: The longest search query accepted (a spoken dish name is a few words).

@@ -123,3 +123,49 @@ def test_server_commands_print_help_without_credentials(command: str) -> None:
     assert f"python -m concierge {command}" in proc.stdout
     assert "usage: python -m livekit.agents start" in proc.stdout
     assert "needs LIVEKIT_URL" not in proc.stderr
+
+
+def _cli(
+    args: list[str], extra_env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "concierge", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**_env(), **extra_env},
+        cwd=ROOT,
+        timeout=90,
+    )
+
+
+def test_a_store_that_cannot_be_reached_is_one_sentence_not_a_traceback() -> None:
+    unreachable = {
+        "CONCIERGE_STORE": "supabase",
+        "SUPABASE_URL": "http://127.0.0.1:9",
+        "SUPABASE_ANON_KEY": "not-a-real-key",
+        "SUPABASE_USER_JWT": "not-a-real-token",
+    }
+    proc = _cli(["console"], unreachable)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "concierge console: Supabase load_catalog: it cannot be reached (after 3 tries)"
+    ]
+
+
+@pytest.mark.parametrize("command", ["console", "eval"])
+def test_a_bad_menu_file_is_one_sentence_naming_the_file(command: str, tmp_path: Path) -> None:
+    broken = tmp_path / "menu.toml"
+    broken.write_text("[[restaurant]\nname = ")
+    proc = _cli([command], {"CONCIERGE_MENU": str(broken)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"The menu file {broken} is not valid TOML" in proc.stderr
+
+
+def test_a_refusing_tool_shows_what_it_tells_the_user_and_nothing_on_stderr() -> None:
+    proc = _cli(["console"], {}, stdin="two cokes\n")
+    assert proc.returncode == 0
+    assert "error  Coke comes in small, medium, large: which size would you like?" in proc.stdout
+    assert "(result:" not in proc.stdout and "(for you" not in proc.stdout
+    assert "ToolError while executing tool" not in proc.stderr

@@ -31,7 +31,7 @@ def test_a_device_symlinked_as_py_is_skipped(tmp_path: Path) -> None:
     link.symlink_to("/dev/zero")  # reading it never ends (issue #10: 8 GB)
     report = examine([tmp_path])
     assert "not a regular file" in skipped(report, link)
-    assert main([str(link)]) == 0
+    assert main([str(link)]) == 2  # skipped safely, and not reported as a pass
 
 
 def test_a_symlink_to_a_regular_file_is_read_and_directory_links_are_not_followed(
@@ -108,3 +108,17 @@ def test_launch_scripts_are_checked(tmp_path: Path) -> None:
     assert [(Path(f.path).name, f.line, f.rule) for f in report.findings] == [
         ("Dockerfile", 2, "LK029")
     ]
+
+
+def test_nothing_checked_is_not_a_pass(tmp_path, capsys) -> None:
+    """A device or FIFO alone is skipped safely, and the run says nothing was audited (exit 2)."""
+    import os
+
+    from concierge.doctor import main
+
+    fifo = tmp_path / "agent.py"
+    os.mkfifo(fifo)
+    assert main([str(fifo)]) == 2
+    out = capsys.readouterr()
+    assert "nothing was checked" in out.out and "could be checked" in out.err
+    assert main(["/dev/null"]) == 2

@@ -260,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.format in rendered
         else report.to_text(colour=sys.stdout.isatty())
     )
+    if report.skipped and not report.checked:  # a pass would tell CI that code was audited
+        print("doctor: none of the given files could be checked (see above)", file=sys.stderr)
+        return 2
     return report.exit_code_for(args.fail_on)
 
 

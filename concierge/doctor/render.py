@@ -53,7 +53,13 @@ def counts_text(c: Counter[Severity]) -> str:
 def summary(report: Report) -> str:
     c = Counter(f.severity for f in report.findings)
     skipped = f", {len(report.skipped)} not checked" if report.skipped else ""
-    tail = "" if report.findings else " — nothing to migrate."
+    tail = (
+        ""
+        if report.findings
+        else " — nothing to migrate."
+        if report.checked
+        else " — nothing was checked."
+    )
     return f"{_plural(len(report.checked), 'file')} checked{skipped}: {counts_text(c)}{tail}"
 
 
