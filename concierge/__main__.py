@@ -5,8 +5,10 @@
     python -m concierge console          # type to the agent in this terminal (no keys needed)
     python -m concierge console --audio  # speak to it (livekit's deprecated console, PortAudio)
     python -m concierge doctor PATH...   # find legacy patterns in any agent (--fix rewrites them)
-    python -m concierge seed [--sql]     # load the menu into the store (or print seed SQL)
+    python -m concierge seed [--store URL] [--sql]  # load the menu into a store (or print seed SQL)
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
+    python -m concierge bench --attack   # hostile input: 1 MB messages, 100 KB words
+    python -m concierge bench --capacity # concurrent voice sessions one worker serves
     python -m concierge eval [-v]        # pass rate of the dialogue corpus, per phenomenon
 
 `start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point
