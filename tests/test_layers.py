@@ -91,3 +91,17 @@ def test_imports_run_downward_only(path: Path) -> None:
 def test_every_top_level_module_has_a_layer() -> None:
     tops = {top_name(p) for p in MODULES}
     assert tops <= set(LAYERS), tops - set(LAYERS)
+
+
+def test_the_readme_module_map_names_every_module() -> None:
+    """The README's map is how a newcomer finds their way: every module and package is on it."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| layer | module | holds |") :]
+    table = table[: table.index("\n\n")]
+    for path in sorted(PACKAGE.iterdir()):
+        name = path.name
+        if name.startswith(("_", ".")) and name != "__main__.py" or name == "__pycache__":
+            continue
+        if path.is_dir() or path.suffix == ".py":
+            shown = f"concierge/{name}/" if path.is_dir() else name
+            assert shown in table, f"README's module map does not name {shown}"
