@@ -71,6 +71,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/~$])/(?:work|home|Users|root|tmp|var|private|mnt|srv)/[\w.@+-]+"
     r"|(?<![\w.:/~$])/[\w./@+-]*(?:site-packages|\.venv)/"
+    r"|(?<![\w.:/$])~/[\w.@+-]+/"  # a path under someone's home, as IPython shortens it
 )
 
 
@@ -84,6 +85,11 @@ def _machine_prefixes() -> list[tuple[str, str]]:
         tempfile.gettempdir(): "$TMPDIR",
         str(Path.home()): "~",
     }
+    # IPython's tracebacks shorten paths under the home directory to "~/...": match that form too
+    home = str(Path.home())
+    for prefix, replacement in list(pairs.items()):
+        if prefix.startswith(home + "/"):
+            pairs.setdefault("~" + prefix[len(home) :], replacement)
     return sorted(pairs.items(), key=lambda kv: -len(kv[0]))
 
 

@@ -53,6 +53,25 @@ def test_sanitizing_rewrites_a_traceback_through_a_virtualenv() -> None:
     assert build_notebooks.absolute_paths(nb) == []
 
 
+def test_sanitizing_rewrites_a_home_shortened_interpreter_path() -> None:
+    """IPython prints files under the home directory as ~/...: the Python install there too."""
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    home = str(Path.home())
+    if not stdlib.startswith(home + "/"):
+        pytest.skip("this interpreter is not installed under the home directory")
+    line = f"File ~{stdlib[len(home) :]}/concurrent/futures/_base.py:449"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("error", traceback=[line])])
+    ]
+    assert build_notebooks.absolute_paths(nb)
+    build_notebooks.sanitize_paths(nb)
+    assert build_notebooks.absolute_paths(nb) == []
+    assert "python-stdlib/concurrent/futures/_base.py:449" in nb.cells[0].outputs[0].traceback[0]
+
+
 def test_an_unquoted_stderr_line_is_caught_and_a_quoted_one_is_not() -> None:
     lines = ["VAD inference is slower than realtime", "ToolError while executing tool"]
     told = "livekit logs `ToolError while executing tool` when a tool refuses bad input."
