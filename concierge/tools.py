@@ -22,14 +22,15 @@ An order is placed in two steps, `review_order` then `place_order` on the custom
 rules are in `concierge.confirmation` and are enforced here, whatever the model does.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from livekit.agents import RunContext, function_tool
 from livekit.agents.llm import FunctionTool, Tool, Toolset
 from pydantic import Field, StrictInt
 
-from .cart import MAX_QUANTITY, CartError, CartLine
+from .cart import MAX_QUANTITY, Cart, CartError, CartLine
 from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes
 from .menu import Catalog, MenuItem, QueryTooLongError, UnknownItemError, format_usd
 from .replies import Code, Reply
@@ -46,6 +47,8 @@ from .store import StoreAuthError, StoreError, StoreUnavailableError
 SizeChoice = Literal["small", "medium", "large", "null"]
 DietaryChoice = Literal["vegetarian", "vegan", "gluten-free", "null"]
 # Strict: a plain `int` would let pydantic turn `true` into 1 and order something nobody asked for.
+T = TypeVar("T")
+
 Quantity = Annotated[StrictInt, Field(description=f"How many, from 1 to {MAX_QUANTITY}.")]
 
 #: How many search hits `find_food_item` reads back; a voice reply should stay short.
@@ -131,6 +134,16 @@ def _refused(e: Exception, what: str = "change your cart") -> Exception:
     return Reply(
         Code.REFUSED, f"I could not {what}: {cause}. Nothing was changed.", "Tell the user."
     ).error()
+
+
+async def _apply(
+    state: UserState, change: Callable[[Cart], T], what: str = "change your cart"
+) -> tuple[T, CartUpdate]:
+    """`state.apply(change)`, with a cart rule or store refusal turned into the tool's `ToolError`."""
+    try:
+        return await state.apply(change)
+    except (CartError, StoreError) as e:
+        raise _refused(e, what) from None
 
 
 def _checkout_refused(e: Exception) -> Exception:
@@ -322,12 +335,11 @@ def add_to_cart_tool(ids: MenuIds) -> FunctionTool:
                 "Ask the user which size, then call add_to_cart again with it.",
             ).error()
         state = ctx.userdata
-        try:
-            line, update = await state.apply(
-                lambda cart: cart.add(catalog, item_id, quantity, chosen, notes)
-            )
-        except (CartError, StoreError) as e:
-            raise _refused(e, "add that to your cart") from None
+        line, update = await _apply(
+            state,
+            lambda cart: cart.add(catalog, item_id, quantity, chosen, notes),
+            "add that to your cart",
+        )
         return _changed(state, update, Code.ADDED, f"Added {_how_many(quantity, line)}.").render()
 
     return add_to_cart
@@ -342,10 +354,7 @@ def remove_tools(ids: MenuIds) -> list[FunctionTool]:
         catalog = ctx.userdata.catalog
         state = ctx.userdata
         item = _menu_item(catalog, item_id).id
-        try:
-            removed, update = await state.apply(lambda cart: cart.remove(item, _none_if_null(size)))
-        except (CartError, StoreError) as e:
-            raise _refused(e) from None
+        removed, update = await _apply(state, lambda cart: cart.remove(item, _none_if_null(size)))
         return _changed(state, update, Code.REMOVED, f"Removed {removed.describe()}.").render()
 
     @function_tool
@@ -357,12 +366,9 @@ def remove_tools(ids: MenuIds) -> list[FunctionTool]:
         catalog = ctx.userdata.catalog
         state = ctx.userdata
         item = _menu_item(catalog, item_id).id
-        try:
-            before, update = await state.apply(
-                lambda cart: cart.remove(item, _none_if_null(size), quantity)
-            )
-        except (CartError, StoreError) as e:
-            raise _refused(e) from None
+        before, update = await _apply(
+            state, lambda cart: cart.remove(item, _none_if_null(size), quantity)
+        )
         taken = min(quantity, before.quantity)
         what = f"Removed {_how_many(taken, before)}."
         return _changed(state, update, Code.REMOVED, what).render()
@@ -382,12 +388,9 @@ def change_tools(ids: MenuIds) -> list[FunctionTool]:
         catalog = ctx.userdata.catalog
         state = ctx.userdata
         item = _menu_item(catalog, item_id).id
-        try:
-            line, update = await state.apply(
-                lambda cart: cart.set_quantity(catalog, item, _none_if_null(size), quantity)
-            )
-        except (CartError, StoreError) as e:
-            raise _refused(e) from None
+        line, update = await _apply(
+            state, lambda cart: cart.set_quantity(catalog, item, _none_if_null(size), quantity)
+        )
         return _changed(state, update, Code.CHANGED, f"Now {line.describe()}.").render()
 
     @function_tool
@@ -403,12 +406,9 @@ def change_tools(ids: MenuIds) -> list[FunctionTool]:
         catalog = ctx.userdata.catalog
         state = ctx.userdata
         item = _menu_item(catalog, item_id).id
-        try:
-            line, update = await state.apply(
-                lambda cart: cart.change_size(catalog, item, _none_if_null(size), new_size)
-            )
-        except (CartError, StoreError) as e:
-            raise _refused(e) from None
+        line, update = await _apply(
+            state, lambda cart: cart.change_size(catalog, item, _none_if_null(size), new_size)
+        )
         return _changed(state, update, Code.CHANGED, f"Now {line.describe()}.").render()
 
     return [set_quantity, change_size]
@@ -465,10 +465,7 @@ class OrderTools:
     async def clear_cart(self, ctx: RunContext[UserState]) -> str:
         """Empty the cart, when the user wants to start over or cancel everything."""
         state = ctx.userdata
-        try:
-            _, update = await state.apply(lambda cart: cart.clear())
-        except StoreError as e:
-            raise _refused(e, "clear your cart") from None
+        _, update = await _apply(state, lambda cart: cart.clear(), "clear your cart")
         return _changed(state, update, Code.CLEARED, "Cleared the cart.").render()
 
     @function_tool
