@@ -128,11 +128,9 @@ def _audio_console(extra: Sequence[str]) -> int:
         )
         return 2
     print(f"Note: {LK_CONSOLE_ADVICE}", file=sys.stderr)
-    # livekit registers plugins on import and only on the main thread: import them here,
-    # before its console starts the job on a thread.
-    import livekit.plugins.silero  # noqa: F401
     from livekit.agents import cli
 
+    # importing the server registers, on this main thread, the plugins the job will need
     from .server import server
 
     sys.argv = [sys.argv[0], "console", *extra]
