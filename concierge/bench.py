@@ -10,8 +10,13 @@ Every figure is measured in the run that prints it:
   livekit's own cost per turn;
 - `floor_tool_ms_p50`: the same again, but the trivial model first calls one trivial tool and
   then answers — livekit's own cost for a turn that uses a tool (a second model call, and the
-  library validating the call's arguments). The agent's turns all use tools, so this is the
-  floor that shows what the concierge itself adds;
+  library validating the call's arguments);
+- `floor_calls_ms_p50`: livekit's own cost for exactly the concierge's calls: a trivial model
+  (`ReplayLLM`) makes, for each text, the tool calls the concierge made for it, against stubs of
+  the concierge's twelve tools (same schemas, bodies that only answer; `concierge_tool_stubs`).
+  The concierge's turn minus this floor is what our code adds (the stand-in model, the cart, the
+  store); this floor minus `floor_tool_ms_p50` is what livekit charges for richer tools and more
+  calls (it validates every call by building a pydantic model of the tool's parameters);
 - `sessions`, `crosstalk`, `turn_ms_p95_loaded`: that many concurrent sessions in one process,
   each ordering its own items; crosstalk counts cart lines that landed in another user's cart;
 - `search_ms_p95_10k`: `Catalog.search` over a generated 10,000-item catalog;
@@ -112,40 +117,119 @@ class _FloorToolAgent(Agent):
         return "noted"
 
 
-async def _timed_orders(session: AgentSession[Any], out: list[float]) -> None:
+class ReplayLLM(ImmediateLLM):
+    """A trivial stand-in that makes, for each message, the tool calls recorded for it (the
+    concierge's own calls), then answers "Okay." once they ran. Not an AI.
+
+    With `concierge_tool_stubs`, it measures what livekit itself costs for exactly the concierge's
+    calls — the same tools, schemas, arguments and number of calls — with none of our code.
+    """
+
+    def __init__(self, calls: dict[str, list[PlannedCall]]) -> None:
+        super().__init__()
+        self.recorded = calls
+
+    @property
+    def model(self) -> str:
+        return "replay"
+
+    def answer(
+        self,
+        items: list[llm.ChatItem],
+        tools: list[llm.Tool],
+        *,
+        sequential: bool,
+        tool_choice: str,
+    ) -> tuple[str, list[PlannedCall]]:
+        asked = next(i for i in range(len(items) - 1, -1, -1) if items[i].type == "message")
+        message = items[asked]
+        text = message.text_content or "" if isinstance(message, llm.ChatMessage) else ""
+        if any(it.type == "function_call" for it in items[asked + 1 :]):
+            return "Okay.", []
+        return "", list(self.recorded.get(text, []))
+
+
+def concierge_tool_stubs(catalog: Catalog) -> list[llm.Tool | llm.Toolset]:
+    """The concierge's tools with the same names, descriptions and parameter schemas (so livekit
+    validates their calls exactly as it does the real ones), whose bodies only answer "done"."""
+    import inspect
+    import typing
+
+    from .agent import FoodConciergeAgent
+
+    def stub_of(tool: llm.FunctionTool) -> llm.FunctionTool:
+        async def stub(*args: Any, **kwargs: Any) -> str:
+            return "done"
+
+        stub.__signature__ = inspect.signature(tool)  # type: ignore[attr-defined]
+        stub.__annotations__ = typing.get_type_hints(tool, include_extras=True)
+        stub.__doc__, stub.__name__ = tool.__doc__, tool.info.name
+        return function_tool(stub, name=tool.info.name, description=tool.info.description)
+
+    tools = FoodConciergeAgent(catalog).tools
+    return [stub_of(t) for t in tools if isinstance(t, llm.FunctionTool)]
+
+
+def _calls_made(result: Any) -> list[PlannedCall]:
+    return [
+        PlannedCall(e.item.name, json.loads(e.item.arguments or "{}"))
+        for e in result.events
+        if getattr(e.item, "type", "") == "function_call"
+    ]
+
+
+async def _timed_orders(
+    session: AgentSession[Any], out: list[float], record: dict[str, list[PlannedCall]] | None = None
+) -> None:
     for text in ORDER_SCRIPT:
         started = time.perf_counter()
-        await session.run(user_input=text)
+        result: Any = await session.run(user_input=text)
         out.append((time.perf_counter() - started) * 1000)
+        if record is not None:
+            record.setdefault(text, _calls_made(result))
+
+
+async def _bare_session(model: llm.LLM, agent: Agent, out: list[float]) -> None:
+    bare: AgentSession[None] = AgentSession(
+        llm=model, vad=None, turn_handling={"turn_detection": None}
+    )
+    await bare.start(agent)
+    await _timed_orders(bare, out)
+    await bare.aclose()
 
 
 async def text_turns(turns: int) -> dict[str, list[float]]:
-    """Milliseconds per turn: the concierge (tools + store) and livekit's two floors.
+    """Milliseconds per turn: the concierge (tools + store) and livekit's three floors.
 
     Each customer's order (`ORDER_SCRIPT`) runs in its own session, as on a real worker: one
     session is not 240 turns long, and livekit copies a session's whole chat history on every
-    model call, so an endless session would measure history length rather than turns.
+    model call, so an endless session would measure history length rather than turns. Each
+    customer goes through the concierge and then through the three floors, so a machine that gets
+    busier during the run slows all four alike instead of whichever ran last.
     """
+    from .menu import default_catalog
     from .session import offline_session
 
     customers = -(-turns // len(ORDER_SCRIPT))
-    figures: dict[str, list[float]] = {"agent": [], "floor": [], "floor_tool": []}
+    figures: dict[str, list[float]] = {
+        "agent": [],
+        "floor": [],
+        "floor_tool": [],
+        "floor_calls": [],
+    }
+    recorded: dict[str, list[PlannedCall]] = {}
+    stubs = concierge_tool_stubs(default_catalog())
     for n in range(customers):
         async with offline_session(user_id=f"bench-order-{n}") as session:
-            await _timed_orders(session, figures["agent"])
+            await _timed_orders(session, figures["agent"], recorded)
+        await _bare_session(EchoLLM(), Agent(instructions="Reply briefly."), figures["floor"])
+        await _bare_session(EchoLLM(tool="note"), _FloorToolAgent(), figures["floor_tool"])
+        await _bare_session(
+            ReplayLLM(recorded),
+            Agent(instructions="Reply briefly.", tools=stubs),
+            figures["floor_calls"],
+        )
     gc.collect()
-    for key, model, make_agent in (
-        ("floor", EchoLLM(), lambda: Agent(instructions="Reply briefly.")),
-        ("floor_tool", EchoLLM(tool="note"), _FloorToolAgent),
-    ):
-        for _ in range(customers):
-            bare: AgentSession[None] = AgentSession(
-                llm=model, vad=None, turn_handling={"turn_detection": None}
-            )
-            await bare.start(make_agent())
-            await _timed_orders(bare, figures[key])
-            await bare.aclose()
-        gc.collect()
     return figures
 
 
@@ -415,6 +499,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
         "turn_ms_p95": percentile(text["agent"], 95),
         "floor_ms_p50": statistics.median(text["floor"]),
         "floor_tool_ms_p50": statistics.median(text["floor_tool"]),
+        "floor_calls_ms_p50": statistics.median(text["floor_calls"]),
         "sessions": sessions,
         "crosstalk": crosstalk,
         "turn_ms_p95_loaded": percentile(loaded_ms, 95),
@@ -440,12 +525,12 @@ def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     spoken turn's stages (`VoiceTurn.stages`, all from one origin) to the mean spoken turn.
     """
     floor, floor_tool = results["floor_ms_p50"], results["floor_tool_ms_p50"]
+    floor_calls = results.get("floor_calls_ms_p50", floor_tool)
     text = {
         "livekit turn (floor)": floor,
-        "livekit tool round-trip (2nd model call, argument validation)": max(
-            0.0, floor_tool - floor
-        ),
-        "concierge: stand-in model, tools, store": max(0.0, results["turn_ms_p50"] - floor_tool),
+        "livekit: a tool round-trip (2nd model call)": max(0.0, floor_tool - floor),
+        "livekit: our calls' schemas and count": max(0.0, floor_calls - floor_tool),
+        "concierge: stand-in, tools, store": max(0.0, results["turn_ms_p50"] - floor_calls),
     }
     stages: dict[str, dict[str, float]] = {"text turn": text}
     measured = [t["stages"] for t in results.get("voice_turns") or [] if t.get("stages")]
@@ -520,6 +605,9 @@ def report(results: dict[str, Any]) -> str:
         rows.append(f"{key:28} {shown:>14}  {target:14} {mark}")
     rows.append(f"{'turn_ms_p50 / floor_ms_p50':28} {ratio:14.2f}")
     rows.append(f"{'turn_ms_p50 / floor_tool_ms_p50':28} {tool_ratio:14.2f}")
+    if results.get("floor_calls_ms_p50"):
+        own = results["turn_ms_p50"] / results["floor_calls_ms_p50"]
+        rows.append(f"{'turn_ms_p50 / floor_calls_ms_p50':28} {own:14.2f}")
     return "\n".join(rows)
 
 

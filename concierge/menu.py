@@ -337,6 +337,9 @@ class Catalog:
             ),
             key=lambda p: -len(p[0]),
         )
+        self._restaurant_first_words = {
+            phrase[0] for phrase, _ in self._restaurant_phrases if phrase
+        }
 
     def _vocab_matches(self, token: str) -> list[tuple[str, float]]:
         """Index words within a small edit distance of `token`, with a match quality."""
@@ -353,6 +356,8 @@ class Catalog:
     def find_restaurant(self, text: str) -> tuple[str | None, list[str]]:
         """Find a restaurant named in `text`; return its id and the words left over."""
         ws = words(text)
+        if self._restaurant_first_words.isdisjoint(ws):
+            return None, ws  # most messages name no restaurant: one set lookup says so
         for phrase, rid in self._restaurant_phrases:
             n = len(phrase)
             for i in range(len(ws) - n + 1):

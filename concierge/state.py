@@ -288,24 +288,7 @@ class UserState:
                 raise update.unsaved
             if update.merged:
                 raise CartChangedError(self.cart.copy())
-        submitted = self.cart.copy()
-        try:
-            order = await self.store.checkout(submitted)
-        except StoreUnavailableError as e:
-            if not e.maybe_applied:
-                raise
-            self._pending = (submitted.checkout_key(), tuple(submitted.lines))
-            raise CheckoutUnknownError(e) from e
-        except CartConflictError as conflict:
-            self._merge(conflict.current, self._synced)
-            await self._write()
-            raise CartChangedError(self.cart.copy()) from None
-        except ItemsUnavailableError as e:
-            gone = [ln for ln in self.cart.lines if ln.item_id in e.item_ids]
-            self.cart.lines = [ln for ln in self.cart.lines if ln.item_id not in e.item_ids]
-            self.cart.replace_contents(self.cart.copy())  # tell the views
-            await self._write()
-            raise ItemsRetiredError(gone, self.cart.copy()) from None
+        order, submitted = await self._submit()
         repriced = tuple(
             (mine, ordered)
             for mine, ordered in zip(submitted.lines, order.lines, strict=False)
@@ -313,6 +296,34 @@ class UserState:
         )
         self._record(order, submitted.lines)
         return CheckoutResult(order, repriced)
+
+    async def _submit(self) -> tuple[Order, Cart]:
+        """Send the cart to the store's checkout; returns the order and the cart it consumed."""
+        for _ in range(MAX_MERGES):
+            submitted = self.cart.copy()
+            try:
+                return await self.store.checkout(submitted), submitted
+            except StoreUnavailableError as e:
+                if not e.maybe_applied:
+                    raise
+                self._pending = (submitted.checkout_key(), tuple(submitted.lines))
+                raise CheckoutUnknownError(e) from e
+            except CartConflictError as conflict:
+                if conflict.current.lines == submitted.lines:
+                    # Saved elsewhere with the very lines confirmed here (another session of
+                    # this user merged the same changes): only the revision moved. Order them.
+                    self._merge(conflict.current, self._synced)
+                    continue
+                self._merge(conflict.current, self._synced)
+                await self._write()
+                raise CartChangedError(self.cart.copy()) from None
+            except ItemsUnavailableError as e:
+                gone = [ln for ln in self.cart.lines if ln.item_id in e.item_ids]
+                self.cart.lines = [ln for ln in self.cart.lines if ln.item_id not in e.item_ids]
+                self.cart.replace_contents(self.cart.copy())  # tell the views
+                await self._write()
+                raise ItemsRetiredError(gone, self.cart.copy()) from None
+        raise CartChangedError(self.cart.copy())
 
     async def _settle_pending(self) -> Order | None:
         """Look up the order of a checkout whose answer was lost; record it if it exists."""

@@ -248,11 +248,14 @@ table([(u.split("(")[0], u) for u in results["usage"]], ["model", "usage"])
 fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text for dark pages
 
 # %% [markdown]
-# The text bar has three layers. `floor_ms_p50` is livekit's own cost for a turn with no tools;
-# `floor_tool_ms_p50` is its cost when the model calls one trivial tool — a second model call,
-# plus livekit 1.8.9 building a pydantic model of the tool's parameters to validate every call.
-# Only the top layer is the concierge's own (the stand-in model, the cart, the store), which is
-# why the agent is compared with the tool floor, not the bare one.
+# The text bar has four layers, each measured by a bare `AgentSession` with a trivial model.
+# `floor_ms_p50` is livekit's own cost for a turn with no tools; `floor_tool_ms_p50` its cost
+# when the model calls one trivial tool — a second model call, plus livekit 1.8.9 building a
+# pydantic model of the tool's parameters to validate every call. `floor_calls_ms_p50` replays
+# the concierge's very calls against stubs of its twelve tools (same schemas, empty bodies):
+# richer schemas and a second call on some turns cost livekit more again. Only the top layer is
+# the concierge's own — the stand-in model, the cart, the store — and `turn_ms_p50 /
+# floor_calls_ms_p50` in the table says how much that adds.
 #
 # A text turn costs milliseconds; a spoken turn costs hundreds, almost all of it before the
 # transcript exists — the silence the VAD waits for, then recognition. That is where voice agents are tuned: endpointing delays and the

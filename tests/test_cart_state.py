@@ -120,6 +120,51 @@ async def test_two_sessions_of_one_user_checking_out_keep_every_item_exactly_onc
     assert (await store.load_cart(a.user_id)).is_empty()
 
 
+async def test_a_checkout_behind_only_in_revision_places_the_confirmed_lines(
+    catalog: Catalog,
+) -> None:
+    """Another session of the user saved the very lines confirmed here (a merge of the same
+    change): the revision moved, the contents did not, so the order goes through."""
+    store = await _sqlite()
+    a = await new_userdata(store, "alex")
+    await a.apply(lambda cart: cart.add(catalog, "churros", 2))
+    b = await new_userdata(store, "alex")
+    await b.apply(lambda cart: None)  # b saves the same lines: only the revision moves
+    assert b.cart.lines == a.cart.lines and b.cart.revision > a.cart.revision
+    result = await a.checkout()
+    assert [(ln.item_id, ln.quantity) for ln in result.order.lines] == [("churros", 2)]
+    assert len(await store.list_orders(a.user_id)) == 1
+
+
+def test_a_memory_store_shared_by_threads_runs_one_transaction_at_a_time(catalog: Catalog) -> None:
+    """A memory store runs transactions inline; sessions on several threads (livekit's thread
+    executor) must still never interleave them: every add of every thread is kept."""
+    import threading
+
+    store = asyncio.run(_sqlite())
+    users, adds = 4, 15
+
+    def caller(n: int) -> None:
+        async def run() -> None:
+            state = await new_userdata(store, f"thread-{n}")
+            for _ in range(adds):
+                await state.apply(lambda cart: cart.add(catalog, "churros", 1))
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    async def quantities() -> list[int]:
+        carts = [await store.load_cart(f"thread-{n}") for n in range(users)]
+        return [sum(ln.quantity for ln in c.lines) for c in carts]
+
+    assert asyncio.run(quantities()) == [adds] * users
+
+
 async def test_a_lost_checkout_answer_is_settled_by_key_never_reordered(catalog: Catalog) -> None:
     inner = await _sqlite()
     store = Faulty(inner)

@@ -60,6 +60,9 @@ def _results() -> dict:
 def test_stage_breakdown_bars_add_up_to_their_wholes() -> None:
     stages = bench.stage_breakdown(_results())
     assert sum(stages["text turn"].values()) == pytest.approx(8.0)
+    with_calls = bench.stage_breakdown({**_results(), "floor_calls_ms_p50": 7.0})
+    assert sum(with_calls["text turn"].values()) == pytest.approx(8.0)
+    assert list(with_calls["text turn"].values())[-1] == pytest.approx(1.0)  # ours: 8 - 7
     assert sum(stages["spoken turn"].values()) == pytest.approx((892 + 1010) / 2)
 
 
