@@ -77,11 +77,26 @@ _MAKE = re.compile(r"\b(make|change|switch|swap)\b")
 _ADDITIVE = re.compile(r"\b(add|also|too|more|another|as well|plus)\b")
 _CHANGE = re.compile(
     r"\b(instead|actually|make|change|switch|swap|i meant|rather|correction|replace|no wait|"
+    r"(?:should|could|can) be|"
     r"(?:just|only) (?=\d))\b"
 )
 _SWAP = re.compile(
     r"^(?:.*?\b(?:change|switch|swap|replace|make))\s+(?P<src>.+?)\s+(?:to|for|with|into)\s+"
     r"(?P<dst>.+)$|^(?P<dst2>.+?)\s+instead of\s+(?P<src2>.+)$"
+)
+#: "forget the coke and give me a sprite", "no fries, but add onion rings": out with one, in
+#: with the other — a swap said as two clauses.
+_OUT_AND_IN = re.compile(
+    r"\b(?:forget|remove|drop|cancel|scratch|take off|get rid of|lose|no|not|don'?t want)"
+    r"\s+(?P<src>.+?),?\s+(?:and|but)\s+(?:instead\s+)?"
+    r"(?:give me|get me|bring me|i'?ll have|i'?d like|i want|add|make it|just)\s+(?P<dst>.+)$"
+)
+_SAME_SIZE = re.compile(r",?\s*(?:in )?(?:the )?same size(?: as (?:that|before|the last 1))?\b")
+#: "make 1 of them a garlic bread", "change 1 of the caesar salads to a garlic bread".
+_SWAP_PART = re.compile(
+    r"\b(?:make|change|switch|swap|replace|turn)\s+(?P<n>\d+) of (?P<src>them|those|these|the .+?)"
+    r"\s+(?:(?:to|into|for|with) )?(?P<dst>.+)$"
+    r"|\b(?P<n2>\d+) of (?P<src2>them|those|these|the .+?) (?:should|could|can|will) be (?P<dst2>.+)$"
 )
 _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
@@ -145,6 +160,10 @@ class Intent:
     yes: bool = False
     #: For "change": the words replace what was just ordered ("make it a sprite instead").
     replaces: bool = False
+    #: For "change": only this many of the line are replaced ("make one of them a garlic bread").
+    part: int | None = None
+    #: For "order": sized items take the size of the line last ordered ("a coke, same size").
+    same_size: bool = False
 
 
 def normalize(text: str) -> str:
@@ -295,6 +314,17 @@ def _review(p: IntentParser, text: str) -> Intent | None:
     return Intent("review", yes=is_explicit_yes(text))
 
 
+def _out_and_in(p: IntentParser, text: str) -> Intent | None:
+    m = _OUT_AND_IN.search(text)
+    if m is None:
+        return None
+    dst = p.resolved(m.group("dst"))
+    if m.group("src") in ("it", "that", "this", "them", "those", "these"):
+        return Intent("change", dst, (), replaces=True) if dst else None  # the line just ordered
+    src = p.resolved(m.group("src"))
+    return Intent("change", dst, src, replaces=True) if src and dst else None
+
+
 def _negate(p: IntentParser, text: str) -> Intent | None:
     m = _NEGATE.search(text)
     if m is None:
@@ -322,16 +352,28 @@ def _remove(p: IntentParser, text: str) -> Intent | None:
 def _change(p: IntentParser, text: str) -> Intent | None:
     if not _CHANGE.search(text):
         return None
+    part = _SWAP_PART.search(text)
+    if part is not None:
+        src, dst = part.group("src") or part.group("src2"), part.group("dst") or part.group("dst2")
+        source = () if src in ("them", "those", "these") else p.items(src)
+        n, size = int(part.group("n") or part.group("n2")), size_only(dst)
+        if size is not None:  # "make 2 of them small"
+            return Intent("change", (), source, size=size, part=n)
+        if items := p.resolved(dst):
+            return Intent("change", items, source, part=n, replaces=True)
     swap = _SWAP.match(text)
     if swap is None and _ADDITIVE.search(text) and not _MAKE.search(text):
         return None  # "actually, add two more cheeseburgers" adds
     if swap:
-        src = p.items(swap.group("src") or swap.group("src2"))
+        src_text = swap.group("src") or swap.group("src2")
+        src = p.items(src_text)
         dst_text = swap.group("dst") or swap.group("dst2")
         dst = p.items(dst_text)
         if src or dst:
             intent = _change_intent(dst, dst_text, source=src)
-            return replace(intent, replaces=True) if intent else None
+            # "swap a salad for a garlic bread": one of the salads, not all of them
+            some = src[0].quantity if src and re.match(r"(?:a|an|\d+) ", src_text) else None
+            return replace(intent, replaces=True, part=some) if intent else None
     return _change_intent(p.items(text), text, source=())
 
 
@@ -350,7 +392,7 @@ def _change_intent(
 
 
 def _more(p: IntentParser, text: str) -> Intent | None:
-    m = _MORE.search(text)
+    m = _MORE.search(_SAME_SIZE.sub(" ", text))
     if m is None or p.resolved(text):
         return None
     if re.search(r"\b(same again|the same|again)\b", text):
@@ -395,19 +437,22 @@ def _question(p: IntentParser, text: str) -> Intent | None:
 
 
 def _order(p: IntentParser, text: str) -> Intent | None:
+    same_size = _SAME_SIZE.search(text) is not None
+    if same_size:
+        text = _SAME_SIZE.sub(" ", text).strip(" ,")
     named = p.items(text)
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
         or any(i.counted or i.unclear for i in named)
     ):
-        return Intent("order", items=named)
+        return Intent("order", items=named, same_size=same_size)
     return None
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _undo, _clear, _review, _negate, _remove, _change, _more, _cart_or_profile,
-    _answer, _question, _order,
+    _short_reply, _out_and_in, _undo, _clear, _review, _negate, _remove, _change, _more,
+    _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 
 

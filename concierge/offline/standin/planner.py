@@ -10,7 +10,7 @@ to a read-back in the previous turn is `place_order`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...cart import MAX_QUANTITY, MIN_QUANTITY
@@ -84,7 +84,11 @@ def plan_intent(
 
 
 def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    last_size = b.conv.last[1] if b.conv.last else None
     for r in intent.items:
+        item = b.catalog.items.get(r.item_id or "")
+        if intent.same_size and r.size is None and item and last_size in item.sizes:
+            r = replace(r, size=last_size)
         _order_one(b, r)
 
 
@@ -195,7 +199,9 @@ def _swap(b: _Builder, intent: Intent) -> None:
     key = b.conv.line_of(item_id, source.size) or (item_id, source.size)
     new = next((r for r in intent.items if r.item_id and r.item_id != item_id), None)
     if new is not None:
-        _replace(b, key, new)
+        _replace(b, key, new, intent.part)
+    elif intent.part and intent.size:
+        _resize_part(b, key, intent.size, intent.part)
     else:
         _change_line(b, key, intent.size, intent.quantity)
 
@@ -211,7 +217,7 @@ def _correct(b: _Builder, intent: Intent, r: ItemRequest) -> None:
         key = b.conv.line_of(r.item_id) or (r.item_id, None)
         _change_line(b, key, r.size, r.quantity if r.counted else None)
     elif intent.replaces and b.conv.last is not None and b.conv.last[0] != r.item_id:
-        _replace(b, b.conv.last, r)
+        _replace(b, b.conv.last, r, intent.part)
     else:
         _order_one(b, r)
 
@@ -225,7 +231,20 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     if b.conv.last is None:
         b.says.append("Which item should I change?")
         return
+    if intent.part and intent.size:
+        return _resize_part(b, b.conv.last, intent.size, intent.part)
     _change_line(b, b.conv.last, intent.size, intent.quantity)
+
+
+def _resize_part(b: _Builder, key: LineKey, size: str, part: int) -> None:
+    """ "make 2 of them small": that many of the line in the new size, the rest as they were."""
+    if part >= b.conv.lines.get(key, 1):
+        return _change_line(b, key, size, None)
+    if size == key[1]:
+        b.says.append(f"You have that already: {b.name(key[0])}.")
+        return
+    b.line("remove_quantity", key, quantity=part)
+    b.add(key[0], part, size)
 
 
 def _change_line(b: _Builder, key: LineKey, size: str | None, quantity: int | None) -> None:
@@ -239,14 +258,21 @@ def _change_line(b: _Builder, key: LineKey, size: str | None, quantity: int | No
         b.says.append(f"You have that already: {b.name(key[0])}.")
 
 
-def _replace(b: _Builder, key: LineKey, new: ItemRequest) -> None:
-    """Swap a line for another item, keeping its quantity and, where it fits, its size."""
+def _replace(b: _Builder, key: LineKey, new: ItemRequest, part: int | None = None) -> None:
+    """Swap a line — or `part` of it — for another item, keeping the quantity swapped and,
+    where it fits, the size."""
     assert new.item_id is not None
     item = b.catalog.items[new.item_id]
     size = new.size or (key[1] if key[1] in item.sizes else None)
-    quantity = new.quantity if new.counted else b.conv.lines.get(key, 1)
+    held = b.conv.lines.get(key, 1)
+    some = part is not None and 0 < part < held
+    quantity = part if some and part else new.quantity if new.counted else held
     if MIN_QUANTITY <= quantity <= MAX_QUANTITY and (size or not item.has_sizes):
-        b.line("remove_from_cart", key)  # only when the add can succeed: the old line stays
+        # only when the add can succeed: otherwise the old line stays as it is
+        if some:
+            b.line("remove_quantity", key, quantity=quantity)
+        else:
+            b.line("remove_from_cart", key)
     b.add(new.item_id, quantity, size, new.notes)
 
 
