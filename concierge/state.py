@@ -33,6 +33,7 @@ from .store import (
     CartConflictError,
     ItemsUnavailableError,
     Profile,
+    SQLiteStore,
     Store,
     StoreUnavailableError,
 )
@@ -162,6 +163,11 @@ class UserState:
             async with self._lock:
                 return await work()
 
+        if _answers_inline(self.store) and not self._lock.locked():
+            # The store answers without suspending and the lock is free, so nothing in `work`
+            # yields to the loop: a cancellation cannot land between a change and its write.
+            # (The shielded task below cost a third of a millisecond per turn.)
+            return await run()
         # Shielded: if the tool is cancelled mid-write the write still completes, with the lock.
         return await asyncio.shield(asyncio.ensure_future(run()))
 
@@ -359,6 +365,11 @@ class UserState:
             await self._locked(self._write)
         except Exception:
             logger.exception("could not save the cart of %s while closing", self.user_id)
+
+
+def _answers_inline(store: Store) -> bool:
+    """An in-memory SQLite store itself — not a wrapper around one, which may await anything."""
+    return type(store) is SQLiteStore and store.runs_inline
 
 
 async def new_userdata(

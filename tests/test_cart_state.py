@@ -394,3 +394,17 @@ async def test_catalog_changes_are_said_retired_items_and_new_prices(catalog: Ca
         assert "Edamame now costs $4.50 (was $0.01)" in said
         assert state.orders[-1].total_cents == 450
     assert [o.lines[0].item_id for o in await store.list_orders(profile.id)] == ["edamame"]
+
+
+async def test_a_memory_store_change_never_suspends_so_no_cancellation_can_split_it(
+    catalog: Catalog,
+) -> None:
+    """`UserState` runs a change on an inline store without a shielded task, which is only safe
+    while nothing in the change and its write yields to the loop: prove it never does."""
+    store = await _sqlite()
+    state = await new_userdata(store, "alex")
+    step = state.apply(lambda cart: cart.add(catalog, "churros", 2))
+    with pytest.raises(StopIteration):
+        step.send(None)  # finished on its first step: no await in it suspended
+    saved = await store.load_cart(state.user_id)
+    assert [(ln.item_id, ln.quantity) for ln in saved.lines] == [("churros", 2)]

@@ -114,6 +114,8 @@ class SQLiteStore:
         self._inline_lock: threading.Lock | None = (
             threading.Lock() if self.path == ":memory:" else None
         )
+        #: Calls complete without suspending the caller (`UserState` relies on it to skip a task).
+        self.runs_inline = self._inline_lock is not None
         self._executor: Executor = (
             _InlineExecutor(self._inline_lock)
             if self._inline_lock is not None
