@@ -35,6 +35,7 @@ from .store import (
     Profile,
     SQLiteStore,
     Store,
+    StoreAuthError,
     StoreUnavailableError,
 )
 
@@ -386,8 +387,10 @@ async def new_userdata(
         profile = await store.get_profile(user_id)
         key = profile.id if profile else user_id
         cart = await store.load_cart(key)
-    except StoreUnavailableError as e:
+    except (StoreUnavailableError, StoreAuthError) as e:
         # Serve the user anyway: an empty cart now, the saved one merged in when the store is back.
+        # A refused sign-in (an expired token) is not a passing outage, but a session that fails to
+        # start is a silent call; started, each change says the cause in one sentence instead.
         logger.warning("store unavailable at session start for %s: %s", user_id, e)
         return UserState(
             store, catalog, user_id, None, Cart(user_id), cart_unsaved=True, cart_loaded=False
