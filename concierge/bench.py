@@ -417,7 +417,13 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
             clips.append((pcm, (time.perf_counter() - started), len(pcm) / 2 / 24000))
         for text, (pcm, _, _) in zip(turns, clips, strict=True):
             turn = await rig.say(pcm, 24000)
-            out["voice_turns"].append({"said": text, **turn.__dict__, "stages": turn.stages()})
+            out["voice_turns"].append(
+                {
+                    "said": text,
+                    **{k: v for k, v in turn.__dict__.items() if k != "timing"},
+                    "stages": turn.stages(),
+                }
+            )
             await rig.wait_until_quiet()
         stt = rig.models.stt
         from livekit import rtc

@@ -106,8 +106,10 @@ print(cart)
 # message carries `stopped_speaking_at` — when the VAD heard the caller stop — and, **from that
 # instant**, `transcription_delay` (the final transcript arrived) and `end_of_turn_delay` (the turn
 # was decided); the agent's reply carries `e2e_latency`, from that same instant to its first
-# audio. Measured from one origin, the stages are the gaps between those instants
-# (`VoiceTurn.stages()`, numbers vary run to run):
+# audio. Measured from one origin, the stages are the gaps between those instants, plus the tool
+# calls' own timestamps (`VoiceTurn.stages()`, numbers vary run to run). It is the very cut the live
+# panel's metrics strip shows in notebook 9 — one function, `concierge.timeline.turn_timing` — so a
+# turn reads the same in both places:
 
 # %%
 stages = turn.stages()
@@ -138,8 +140,8 @@ table([("model: first token (overlaps the stages)", f"{turn.llm_ms:.1f} ms"),
        ("text-to-speech: first audio (the last stage)", f"{turn.tts_ms:.0f} ms")], ["figure", "time"])
 
 # %% [markdown]
-# Most of the wait is **silence detection** and recognition: the VAD must hear enough silence to
-# be sure the caller stopped, and this recogniser transcribes the utterance only then. The
+# Most of the wait is **speech-to-text**, which counts from the end of speech: the VAD must hear
+# enough silence to be sure the caller stopped, and this recogniser finishes the utterance only then. The
 # on-device turn detector then decides in a few milliseconds whether the
 # sentence is finished — which is what lets `endpointing={"min_delay": 0.4}` stay short without
 # cutting people off mid-sentence.

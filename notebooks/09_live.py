@@ -162,7 +162,7 @@ print("cart lines:", [(name, qty) for name, _r, _s, qty, _t in handle.cart_view.
 # to the whole, and the whole equals livekit's own `e2e_latency`:
 
 # %%
-from concierge.live import timeline
+from concierge import timeline
 
 t = turn.timing
 table(
@@ -180,9 +180,11 @@ for tr in handle.transcript.turns:
 print("every turn's stages add up to its whole, within", timeline.TOLERANCE_MS, "ms")
 
 # %% [markdown]
-# "end of turn" holds the wait for the recogniser's transcript and the end-of-turn model's
-# decision; "model" is the stand-in LLM deciding on tools and writing the reply; "TTS first audio"
-# is the voice's time to its first chunk. Usage (tokens, characters, seconds of audio) comes from
+# "speech-to-text" runs from the end of speech to the final transcript (the VAD's wait for
+# silence included); "end of turn" is the rest of the end-of-turn decision; "model" is the stand-in
+# LLM deciding on tools and writing the reply; "tools" the calls themselves; "TTS first audio" the
+# voice's time to its first chunk. Notebook 6's `VoiceTurn.stages()` is this same cut
+# (`concierge.timeline.turn_timing`). Usage (tokens, characters, seconds of audio) comes from
 # `session_usage_updated`, shown under the strip.
 #
 # ## With LiveKit credentials: a real room

@@ -23,6 +23,8 @@ LAYERS: dict[str, int] = {
     # the tools' result codes and the checkout rule: written by the tools, read by the stand-in
     "replies": 2,
     "confirmation": 2,
+    # a turn cut into stages from livekit's metrics: read by the offline rig and the live panel
+    "timeline": 2,
     "offline": 2,
     "state": 3,
     "tools": 3,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from concierge.live.timeline import TOLERANCE_MS
+from concierge.timeline import TOLERANCE_MS
 from concierge.providers import missing_speech_engines
 
 from .live_lab import CHROMIUM, ROOT, jupyterlab, mic_flags, run_notebook, speech_wav

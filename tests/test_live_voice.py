@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from concierge import live
-from concierge.live.timeline import TOLERANCE_MS, turn_timing
+from concierge.timeline import TOLERANCE_MS, turn_timing
 from concierge.providers import missing_speech_engines
 from concierge.store import Store
 
@@ -52,7 +52,13 @@ async def test_a_spoken_order_fills_the_cart_and_the_reply_goes_to_the_browser(
     assert [(r[0], r[3]) for r in h.cart_view.rows] == [("Churros", 3)]
     assert h.voice.speaker.segments >= 1 and h.voice.speaker.frames  # sent to the widget
     assert_consistent(turn)
-    assert set(turn.timing.stages) == {"end of turn", "model", "tools", "TTS first audio"}
+    assert set(turn.timing.stages) == {
+        "speech-to-text",
+        "end of turn",
+        "model",
+        "tools",
+        "TTS first audio",
+    }
     assert "you (heard)" in h.transcript.widget.value and "spoken" in h.metrics.widget.value
     # typed turns keep working beside the microphone (and are spoken now that voice is on)
     await h.say("a kombucha")

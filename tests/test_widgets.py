@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from concierge import live
-from concierge.live.timeline import TOLERANCE_MS
+from concierge.timeline import TOLERANCE_MS
 from concierge.live.widgets import MetricsStrip, Turn, tool_label
 from concierge.store import Store
 

@@ -5,7 +5,7 @@ and the cart already publish — livekit's session events (`conversation_item_ad
 `function_tools_executed`, `user_input_transcribed`, `agent_state_changed`, `user_state_changed`,
 `session_usage_updated`) and the cart's change hook — and redraws the views, the way LiveKit's
 frontdesk example keeps its UI view beside the agent. Per-turn latency comes from the messages'
-own `ChatMessage.metrics` (`concierge.live.timeline`), as livekit 1.8.9 recommends; usage from
+own `ChatMessage.metrics` (`concierge.timeline`), as livekit 1.8.9 recommends; usage from
 `session_usage_updated`. The deprecated `metrics_collected` event is not used.
 
 Colours come from JupyterLab's CSS variables (separators mixed from the text colour, so they show
@@ -26,7 +26,7 @@ import ipywidgets as w
 
 from ..cart import Cart, CartChange
 from ..menu import format_usd
-from .timeline import STAGES, TurnTiming, turn_timing
+from ..timeline import STAGES, TurnTiming, turn_timing
 
 _LINE = "color-mix(in srgb, var(--jp-ui-font-color1) 16%, transparent)"
 STYLE = f"""
@@ -79,6 +79,7 @@ STYLE = f"""
 
 #: Stage colours: one hue each, readable on light and dark backgrounds.
 STAGE_COLOURS = {
+    "speech-to-text": "#c27ba0",
     "end of turn": "#8e7cc3",
     "model": "#4a90d9",
     "tools": "#e69138",

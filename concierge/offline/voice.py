@@ -24,19 +24,15 @@ from typing import Any
 
 from livekit.agents import AgentSession
 
+from ..timeline import STAGES, TurnTiming, turn_timing
 from .audio_io import RecordingOutput, SpeechInput
+
+__all__ = ["STAGES", "STAGE_TOLERANCE_MS", "BargeIn", "VoiceRig", "VoiceTurn"]
 
 #: How far the stacked stages may drift from livekit's own `e2e_latency`, in ms. The last stage
 #: ends at our speaker's first frame, stamped a few microseconds away from the instant livekit
 #: records as `started_speaking_at`; a different segment or a stale metric would be far off.
 STAGE_TOLERANCE_MS = 20.0
-
-STAGES = (
-    "VAD silence wait + speech-to-text",
-    "end-of-turn decision",
-    "model, tools and pipeline",
-    "text-to-speech to first audio",
-)
 
 
 @dataclass
@@ -53,25 +49,21 @@ class VoiceTurn:
     tts_ms: float | None = None  # text-to-speech's time to first audio (tts_node_ttfb)
     e2e_latency_ms: float | None = None  # livekit's own figure for voice_turn_ms
 
+    #: The turn cut into stages by `concierge.timeline.turn_timing` — the live panel's cut.
+    timing: TurnTiming | None = None
+
     def stages(self) -> dict[str, float] | None:
-        """The turn as consecutive stages (`STAGES`), or None if livekit did not report them.
+        """The turn as consecutive stages (of `STAGES`: speech-to-text, end of turn, model,
+        tools, TTS first audio), or None if livekit did not report an end of speech for it.
 
         The model's first-token time is not a stage of its own: with preemptive generation (on by
         default in 1.8.9) the model starts on the transcript while the end of turn is still being
-        decided, so it overlaps the stages before. What remains after the end of turn is the
-        tools, the pipeline and the text-to-speech, which starts only once the turn is decided.
+        decided, so it overlaps the stages before. What follows the end of turn is the model, the
+        tools it called and the text-to-speech, which starts only once the turn is decided.
         """
-        marks = (self.transcription_ms, self.end_of_turn_ms, self.voice_turn_ms, self.tts_ms)
-        if any(m is None for m in marks):
+        if self.timing is None or not self.timing.spoken:
             return None
-        heard, decided, first_audio, tts = (float(m or 0.0) for m in marks)
-        return dict(
-            zip(
-                STAGES,
-                (heard, decided - heard, first_audio - decided - tts, tts),
-                strict=True,
-            )
-        )
+        return dict(self.timing.stages)
 
 
 @dataclass
@@ -118,6 +110,14 @@ class VoiceRig:
         user = self._heard[heard_before] if len(self._heard) > heard_before else None
         metrics = dict(user.metrics) if user is not None else {}
         reply_metrics = dict(reply.metrics)
+        timing = (
+            turn_timing(
+                user.created_at, metrics, self._tool_spans(user.created_at), reply_metrics,
+                reply.created_at,
+            )
+            if user is not None
+            else None
+        )  # fmt: skip
         stopped = metrics.get("stopped_speaking_at")  # livekit's clock: time.time()
         first_audio_wall = (
             None if first_audio is None else first_audio + (time.time() - time.perf_counter())
@@ -134,7 +134,18 @@ class VoiceRig:
             llm_ms=_ms(reply_metrics.get("llm_node_ttft")),
             tts_ms=_ms(reply_metrics.get("tts_node_ttfb")),
             e2e_latency_ms=_ms(reply_metrics.get("e2e_latency")),
+            timing=timing,
         )
+
+    def _tool_spans(self, since: float) -> list[tuple[float, float]]:
+        """(call asked, output back) for each tool call of the turn whose message came at `since`."""
+        items = [it for it in self.session.history.items if it.created_at >= since]
+        outputs = {it.call_id: it for it in items if it.type == "function_call_output"}
+        return [
+            (it.created_at, outputs[it.call_id].created_at)
+            for it in items
+            if it.type == "function_call" and it.call_id in outputs
+        ]
 
     @classmethod
     def listening_to(

@@ -1,5 +1,9 @@
 """One turn's stages, cut from livekit's own timestamps measured from one origin.
 
+The one place a turn is cut into stages: the live panel's metrics strip (notebook 9) and
+`VoiceTurn.stages()` (notebook 6, the bench) both call `turn_timing`, so the same turn reads the
+same everywhere.
+
 livekit-agents 1.8.9 deprecates the `metrics_collected` event ("Use session_usage_updated for usage
 tracking and ChatMessage.metrics for per-turn latency"). A turn's latency lives on its messages:
 
@@ -14,8 +18,12 @@ The panel once added durations from different events (an LLM's whole generation 
 turn measured from when the widget saw it), so a part could exceed the whole. Here every stage is
 the gap between two boundaries on one clock, in order:
 
-    origin ── end of turn ── (model) ── tools ── (model) ── TTS first audio ── first reply
-    end of speech (voice) / sent (typed)                                      audio or text
+    origin ── transcript ── end of turn ── (model) ── tools ── (model) ── TTS ── first reply
+    end of speech (voice) / sent (typed)                                        audio or text
+
+"speech-to-text" runs from the end of speech to the final transcript, so it includes the silence
+the VAD waits for before it calls the speech finished; "end of turn" is the rest of livekit's
+end-of-turn decision (the turn detector) after the transcript.
 
 so the stages add up to the whole exactly, and the whole equals livekit's `e2e_latency` for a
 voice turn. A boundary livekit reports out of order (never seen, but the clocks are separate
@@ -32,7 +40,7 @@ from typing import Any
 #: How far livekit's own figures may disagree with the boundaries cut here (clock reads, rounding).
 TOLERANCE_MS = 5.0
 
-STAGES = ("end of turn", "model", "tools", "TTS first audio")
+STAGES = ("speech-to-text", "end of turn", "model", "tools", "TTS first audio")
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class TurnTiming:
     origin: float = 0.0  # wall clock (s): end of speech, or when a typed turn was sent
     skew_ms: float = 0.0
     livekit_e2e_ms: float | None = None  # livekit's own end of speech → first audio, voice turns
-    transcription_ms: float | None = None  # end of speech → final transcript (inside end of turn)
+    transcription_ms: float | None = None  # end of speech → final transcript (= "speech-to-text")
 
     @property
     def parts_ms(self) -> float:
@@ -70,6 +78,8 @@ def turn_timing(
     spoken = stopped is not None
     origin = float(stopped) if stopped is not None else user_created_at
     end_of_turn = origin + float(user_metrics.get("end_of_turn_delay", 0.0) or 0.0)
+    transcription = user_metrics.get("transcription_delay")
+    heard = origin + float(transcription) if spoken and transcription is not None else origin
     first_reply = float(reply_metrics.get("started_speaking_at", reply_created_at))
     tts_ttfb = reply_metrics.get("tts_node_ttfb")
     tts_start = first_reply - float(tts_ttfb) if tts_ttfb is not None else first_reply
@@ -78,22 +88,26 @@ def turn_timing(
     # so the part of a tool call before the decision counts as end of turn.
     spans = sorted((max(start, end_of_turn), max(end, end_of_turn)) for start, end in tool_spans)
 
-    bounds = [origin, end_of_turn]
+    # A transcript livekit dates after its own end-of-turn decision cannot be: clamp it.
+    bounds = [origin, min(heard, end_of_turn), end_of_turn]
     if spans:
         bounds += [spans[0][0], max(end for _start, end in spans)]
     bounds += [tts_start, first_reply]
     ordered, skew = _monotone(bounds)
 
-    stages = {"end of turn": ordered[1] - ordered[0]} if spoken else {}
+    stages: dict[str, float] = {}
+    if spoken:
+        if transcription is not None:
+            stages["speech-to-text"] = ordered[1] - ordered[0]
+        stages["end of turn"] = ordered[2] - ordered[1]
     if spans:
-        stages["model"] = (ordered[2] - ordered[1]) + (ordered[4] - ordered[3])
-        stages["tools"] = ordered[3] - ordered[2]
+        stages["model"] = (ordered[3] - ordered[2]) + (ordered[5] - ordered[4])
+        stages["tools"] = ordered[4] - ordered[3]
     else:
-        stages["model"] = ordered[2] - ordered[1]
+        stages["model"] = ordered[3] - ordered[2]
     if tts_ttfb is not None:
         stages["TTS first audio"] = ordered[-1] - ordered[-2]
     e2e = reply_metrics.get("e2e_latency")
-    transcription = user_metrics.get("transcription_delay")
     return TurnTiming(
         spoken=spoken,
         origin=ordered[0],
