@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from concierge.timeline import TOLERANCE_MS
 from concierge.providers import missing_speech_engines
+from concierge.timeline import TOLERANCE_MS
 
 from .live_lab import CHROMIUM, ROOT, jupyterlab, mic_flags, run_notebook, speech_wav
 

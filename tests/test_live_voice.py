@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from concierge import live
-from concierge.timeline import TOLERANCE_MS, turn_timing
 from concierge.providers import missing_speech_engines
 from concierge.store import Store
+from concierge.timeline import TOLERANCE_MS, turn_timing
 
 needs_offline_speech = pytest.mark.skipif(
     bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())

@@ -9,9 +9,9 @@ import logging
 import pytest
 
 from concierge import live
-from concierge.timeline import TOLERANCE_MS
 from concierge.live.widgets import MetricsStrip, Turn, tool_label
 from concierge.store import Store
+from concierge.timeline import TOLERANCE_MS
 
 
 @pytest.fixture
