@@ -361,6 +361,8 @@ def _change(p: IntentParser, text: str) -> Intent | None:
             return Intent("change", (), source, size=size, part=n)
         if items := p.resolved(dst):
             return Intent("change", items, source, part=n, replaces=True)
+        # "one of those should be a spaceship": look the words up, change nothing
+        return Intent("order", p.items(dst)) if p.items(dst) else Intent("unknown", query=dst)
     swap = _SWAP.match(text)
     if swap is None and _ADDITIVE.search(text) and not _MAKE.search(text):
         return None  # "actually, add two more cheeseburgers" adds

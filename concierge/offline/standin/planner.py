@@ -238,6 +238,9 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 def _resize_part(b: _Builder, key: LineKey, size: str, part: int) -> None:
     """ "make 2 of them small": that many of the line in the new size, the rest as they were."""
+    if part == 0:
+        b.says.append(f"Okay, I'll leave the {b.name(key[0])} as it is.")
+        return
     if part >= b.conv.lines.get(key, 1):
         return _change_line(b, key, size, None)
     if size == key[1]:
@@ -262,6 +265,9 @@ def _replace(b: _Builder, key: LineKey, new: ItemRequest, part: int | None = Non
     """Swap a line — or `part` of it — for another item, keeping the quantity swapped and,
     where it fits, the size."""
     assert new.item_id is not None
+    if part == 0:
+        b.says.append(f"Okay, I'll leave the {b.name(key[0])} as it is.")
+        return
     item = b.catalog.items[new.item_id]
     size = new.size or (key[1] if key[1] in item.sizes else None)
     held = b.conv.lines.get(key, 1)
