@@ -303,3 +303,35 @@ def test_every_plan_is_schema_valid(say: str) -> None:
     message = ChatMessage(role="user", content=[say])
     for call in model._plan_for([message], 0, tools).calls:
         assert is_valid(call.name, call.arguments, tools), (say, call)
+
+
+_NAMES = {i.id: i.name.lower() for i in default_catalog().items.values() if not i.has_sizes}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(sorted(_NAMES)), min_size=2, max_size=2, unique=True),
+    held=st.integers(min_value=1, max_value=9),
+    data=st.data(),
+    form=st.sampled_from(
+        ["make {n} of them {b}", "change {n} of them to {b}", "{n} of those should be {b}"]
+    ),
+)
+def test_a_partial_swap_moves_exactly_the_units_named(
+    ids: list[str], held: int, data: st.DataObject, form: str
+) -> None:
+    """ "make two of them X": that many units become X, the rest stay; no unit is lost or made."""
+    import asyncio
+
+    a, b = ids
+    n = data.draw(st.integers(min_value=1, max_value=held), label="n")
+    say = form.format(n=n, b=f"a {_NAMES[b]}" if n == 1 else f"{n} {_NAMES[b]}")
+
+    async def run() -> dict[str, int]:
+        async with offline_session(user_id="swapper") as session:
+            await session.run(user_input=f"{held} {_NAMES[a]}")
+            await session.run(user_input=say)
+            return {ln.item_id: ln.quantity for ln in session.userdata.cart.lines}
+
+    expected = {a: held - n, b: n} if n < held else {b: n}
+    assert asyncio.run(run()) == expected, say
