@@ -200,7 +200,7 @@ def _swap(b: _Builder, intent: Intent) -> None:
     new = next((r for r in intent.items if r.item_id and r.item_id != item_id), None)
     if new is not None:
         _replace(b, key, new, intent.part)
-    elif intent.part and intent.size:
+    elif intent.part is not None and intent.size:
         _resize_part(b, key, intent.size, intent.part)
     else:
         _change_line(b, key, intent.size, intent.quantity)
@@ -231,7 +231,7 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     if b.conv.last is None:
         b.says.append("Which item should I change?")
         return
-    if intent.part and intent.size:
+    if intent.part is not None and intent.size:
         return _resize_part(b, b.conv.last, intent.size, intent.part)
     _change_line(b, b.conv.last, intent.size, intent.quantity)
 
