@@ -5,6 +5,7 @@ the widget; speaking over the agent stops its playback. And the turn stages alwa
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from concierge import live
+from concierge.live.voice import BrowserVoice
 from concierge.providers import missing_speech_engines
 from concierge.store import Store
 from concierge.timeline import TOLERANCE_MS, turn_timing
@@ -91,6 +93,35 @@ def _tts():
     from concierge.offline.tts import offline_tts
 
     return offline_tts()
+
+
+async def test_microphone_chunks_from_a_subshell_thread_reach_the_session_at_once() -> None:
+    """JupyterLab sends widget messages to a kernel subshell: the browser's chunks are handled on
+    another thread than the session's loop. They must wake that loop at once — before, the VAD read
+    them only when something else woke it, in late bursts, and livekit dropped the end-of-speech
+    time of most spoken turns in the browser."""
+    voice = BrowserVoice()
+    heard: list[float] = []
+
+    async def session_reads() -> None:
+        async for _frame in voice.mic:
+            heard.append(time.perf_counter())
+
+    sent: list[float] = []
+
+    def subshell() -> None:  # a comm message arriving while the loop sleeps in its selector
+        time.sleep(0.2)
+        sent.append(time.perf_counter())
+        chunk = {"type": "audio", "t": time.time() * 1000}
+        voice.widget._on_browser_msg(voice.widget, chunk, [memoryview(bytes(3200))])
+
+    reader = asyncio.create_task(session_reads())
+    threading.Thread(target=subshell).start()
+    await asyncio.sleep(1.5)  # the only other thing that would wake the loop
+    voice.close()
+    await reader
+    assert len(heard) == 5  # 100 ms → five 20 ms frames
+    assert heard[0] - sent[0] < 0.25, f"the session got the chunk {heard[0] - sent[0]:.2f} s late"
 
 
 async def test_voice_false_keeps_a_text_panel(store: Store) -> None:

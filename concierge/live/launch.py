@@ -37,7 +37,7 @@ import ipywidgets as w
 
 from ..providers import Models, pick_models, text_models
 from .cloud import CLOUD_VARIABLES, Credentials
-from .voice import BrowserVoice
+from .voice import BrowserVoice, in_loop
 from .widgets import (
     STYLE,
     CartView,
@@ -172,6 +172,11 @@ class LiveHandle:
         if not text or self._loop is None:
             return
         self.chat.value = ""
+        # a widget event: on a kernel subshell's thread when the browser sent it (see .voice)
+        in_loop(self._loop, self._start_typed_turn, text)
+
+    def _start_typed_turn(self, text: str) -> None:
+        assert self._loop is not None
         task = self._loop.create_task(self.say(text))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

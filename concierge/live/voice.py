@@ -7,8 +7,14 @@
 `MicWidget` is an anywidget (`voice.js`, `voice.css` ship in this package): one button starts
 and stops the microphone, a meter shows its level, and it says plainly when the browser refuses the
 microphone or has none. Audio travels as comm messages with binary buffers, so no server and no
-network are involved. The kernel handles comm messages only between cell executions: while a cell
-runs, microphone chunks queue up (none are lost) and arrive in a burst afterwards.
+network are involved.
+
+**Which thread.** JupyterLab 4.6 sends widget messages to a kernel *subshell* (ipykernel 7), so
+they are handled on that subshell's thread, even while a cell runs — not on the notebook's event
+loop, where the session lives. An asyncio queue filled from another thread does not wake its loop:
+the VAD then read the microphone in late bursts, livekit's wall-clock speech boundaries came out
+of order, and it dropped the turn's end-of-speech time. So everything the browser sends is handed
+to the session's loop with `call_soon_threadsafe` (`in_loop`).
 
 Barge-in: when the user speaks over the agent, livekit clears the session's audio output;
 `BrowserSpeaker.clear_buffer` tells the browser to stop what it scheduled, as a phone call would.
@@ -41,6 +47,22 @@ CHUNK_MS = 100
 _HERE = Path(__file__).parent
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def in_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[..., None], *args: Any) -> None:
+    """Run `fn(*args)` on `loop`'s thread: at once when called there (or without a loop), else
+    through `call_soon_threadsafe`, which wakes the loop; calls keep their order either way."""
+    if loop is None or loop.is_closed() or _running_loop() is loop:
+        fn(*args)
+    else:
+        loop.call_soon_threadsafe(fn, *args)
+
+
 class MicWidget(anywidget.AnyWidget):
     """Microphone button, level meter and speaker, in the browser; counters synced back."""
 
@@ -57,18 +79,23 @@ class MicWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.loop = _running_loop()  # the session's: browser messages are handled there
         self.on_audio: Callable[[bytes, float | None], None] | None = None
         self.on_started: Callable[[int, float], None] | None = None
         self.stop_requests = 0  # "stop" messages sent to the browser (barge-ins)
         self.on_msg(self._on_browser_msg)
 
+    def in_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        """`fn(*args)` on the session's loop: now if this is its thread, else as soon as it can."""
+        in_loop(self.loop, fn, *args)
+
     def _on_browser_msg(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        kind = content.get("type")
+        kind = content.get("type")  # on a subshell's thread (see the module docstring)
         if kind == "audio" and buffers:
             t = content.get("t")
-            self.receive_audio(bytes(buffers[0]), t / 1000 if t is not None else None)
+            self.in_loop(self.receive_audio, bytes(buffers[0]), t / 1000 if t is not None else None)
         elif kind == "started" and self.on_started is not None:
-            self.on_started(int(content["seg"]), float(content["at"]) / 1000)
+            self.in_loop(self.on_started, int(content["seg"]), float(content["at"]) / 1000)
 
     def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
         """16 kHz mono int16 from the microphone (the browser's messages land here)."""
@@ -167,7 +194,7 @@ class BrowserVoice:
         self.mic = BrowserMicInput()
         self.speaker = BrowserSpeaker(self.widget)
         self.widget.on_audio = self._on_audio
-        self.widget.observe(self._on_active, names="active")
+        self.widget.observe(lambda ch: self.widget.in_loop(self._on_active, ch), names="active")
         self._enable_output = session_audio_output
 
     def bind(self, enable_output: Callable[[bool], None]) -> None:
