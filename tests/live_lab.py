@@ -35,15 +35,15 @@ def mic_flags(wav: Path) -> list[str]:
     ]
 
 
-def speech_wav(script: Sequence[tuple[str, float]], path: Path) -> Path:
-    """The offline voice saying each phrase, each followed by its silence (s), after 0.5 s."""
+def speech_wav(script: Sequence[tuple[str, float]], path: Path, *, lead: float = 0.5) -> Path:
+    """The offline voice saying each phrase, each followed by its silence (s), after `lead` s."""
     import numpy as np
 
     from concierge.offline.audio_io import write_wav
     from concierge.offline.tts import SAMPLE_RATE, offline_tts
 
     voice = offline_tts()
-    parts = [np.zeros(SAMPLE_RATE // 2, dtype=np.int16)]
+    parts = [np.zeros(int(lead * SAMPLE_RATE), dtype=np.int16)]
     for text, pause in script:
         parts.append(np.frombuffer(voice.pcm16(text), dtype=np.int16))
         parts.append(np.zeros(int(pause * SAMPLE_RATE), dtype=np.int16))

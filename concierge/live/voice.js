@@ -133,7 +133,7 @@ function render({ model, el }) {
     const src = ctx.createBufferSource();
     src.buffer = buf;
     src.connect(ctx.destination);
-    const when = Math.max(ctx.currentTime + 0.01, next);
+    const when = Math.max(ctx.currentTime, next); // at once, or right after what is scheduled
     next = when + buf.duration;
     src.startAt = when;
     src.onended = () => {
@@ -145,8 +145,10 @@ function render({ model, el }) {
     src.start(when);
     if (msg.seg !== seenSeg) {
       seenSeg = msg.seg;
-      const at = Date.now() + (when - ctx.currentTime + (ctx.outputLatency || 0)) * 1000;
-      model.send({ type: "started", seg: msg.seg, at });
+      const now = Date.now();
+      const latency = (ctx.outputLatency || 0) * 1000; // the device's, as the browser reports it
+      const at = now + (when - ctx.currentTime) * 1000 + latency;
+      model.send({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
       el.dataset.starts = `${el.dataset.starts ? el.dataset.starts + "," : ""}${at / 1000}`;
     }
     sync({ received_samples: model.get("received_samples") + samples.length, playing: true });

@@ -81,7 +81,8 @@ class MicWidget(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.loop = _running_loop()  # the session's: browser messages are handled there
         self.on_audio: Callable[[bytes, float | None], None] | None = None
-        self.on_started: Callable[[int, float], None] | None = None
+        # segment, when the page starts playing it (s), kernel → page message (ms), output latency (ms)
+        self.on_started: Callable[[int, float, float | None, float], None] | None = None
         self.stop_requests = 0  # "stop" messages sent to the browser (barge-ins)
         self.on_msg(self._on_browser_msg)
 
@@ -95,7 +96,9 @@ class MicWidget(anywidget.AnyWidget):
             t = content.get("t")
             self.in_loop(self.receive_audio, bytes(buffers[0]), t / 1000 if t is not None else None)
         elif kind == "started" and self.on_started is not None:
-            self.in_loop(self.on_started, int(content["seg"]), float(content["at"]) / 1000)
+            transit, latency = content.get("transit"), float(content.get("latency") or 0.0)
+            seg, at = int(content["seg"]), float(content["at"]) / 1000
+            self.in_loop(self.on_started, seg, at, transit, latency)
 
     def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
         """16 kHz mono int16 from the microphone (the browser's messages land here)."""
@@ -103,7 +106,11 @@ class MicWidget(anywidget.AnyWidget):
             self.on_audio(pcm16, sent_at)
 
     def play(self, pcm16: bytes, sample_rate: int, segment: int) -> None:
-        self.send({"type": "play", "sr": sample_rate, "seg": segment}, buffers=[pcm16])
+        sent = time.time() * 1000  # the page reports how long the message took
+        self.send(
+            {"type": "play", "sr": sample_rate, "seg": segment, "t": sent},
+            buffers=[pcm16],
+        )
 
     def stop_playback(self) -> None:
         self.stop_requests += 1
@@ -153,10 +160,18 @@ class BrowserSpeaker(RecordingOutput):
         self.segments = 0
         self.browser_started_at: dict[int, float] = {}  # segment → wall clock it started playing
         self.kernel_started_at: dict[int, float] = {}  # segment → wall clock of its first frame
+        # segment → (its first audio's kernel → page message, the page's output latency), ms
+        self.browser_delays: dict[int, tuple[float | None, float]] = {}
         self._pending: list[bytes] = []
         self._pending_samples = 0
         self._rate = 24000
-        widget.on_started = self.browser_started_at.__setitem__
+        widget.on_started = self._on_browser_started
+
+    def _on_browser_started(
+        self, segment: int, at: float, transit_ms: float | None, latency_ms: float
+    ) -> None:
+        self.browser_started_at[segment] = at
+        self.browser_delays[segment] = (transit_ms, latency_ms)
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         starting = self._segment_started is None
@@ -220,14 +235,17 @@ class BrowserVoice:
 
     async def feed(self, pcm16: bytes, sample_rate: int, *, trailing_silence: float = 1.2) -> None:
         """Feed recorded audio through the widget's Python side, paced like a microphone
-        (100 ms chunks, real time), then silence. The kernel stays free while it plays."""
+        (100 ms chunks, real time), then silence. The kernel stays free while it plays.
+
+        As from the browser, a chunk is sent once its last sample is "captured" (100 ms after its
+        first), stamped with that time, so both paths time the end of speech alike."""
         pcm = to_pcm16_mono(rtc.AudioFrame(pcm16, sample_rate, 1, len(pcm16) // 2), MIC_RATE)
         pcm += bytes(int(trailing_silence * MIC_RATE) * 2)
         step = MIC_RATE * CHUNK_MS // 1000 * 2
         started = time.perf_counter()
         for n, i in enumerate(range(0, len(pcm), step)):
-            self.widget.receive_audio(pcm[i : i + step].ljust(step, b"\0"), time.time())
             await asyncio.sleep(max(0.0, started + (n + 1) * CHUNK_MS / 1000 - time.perf_counter()))
+            self.widget.receive_audio(pcm[i : i + step].ljust(step, b"\0"), time.time())
 
     def close(self) -> None:
         self.mic.close()
