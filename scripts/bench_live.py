@@ -123,6 +123,7 @@ class Recorder:
                 v for k, v in speaker.browser_started_at.items() if k > self._skip_starts
             ],
             "spoken_turns": len(turns),
+            "heard": [t.user for t in turns],
             "livekit_timed": len(timed),
             "livekit_e2e_ms": [t.timing.livekit_e2e_ms for t in timed if t.timing.livekit_e2e_ms],
             "mic_delay_ms": statistics.median(delays) * 1000 if delays else None,
@@ -268,7 +269,7 @@ def voice_report(turns: int) -> None:
     print(
         f"  where it goes (p50): mic → kernel {page['mic_delay_ms'] or 0:.0f} ms; "
         f"kernel's first frame, same run {_p50(in_kernel)} ms (vs {statistics.median(ip):.0f} "
-        f"in-process: the cost of sharing 2 cores with Chromium); kernel → page message "
+        f"in-process: the kernel shares the cores with Chromium and Jupyter); kernel → page message "
         f"{_p50(page['kernel_to_page_ms'])} ms; page's output latency "
         f"{_p50(page['output_latency_ms'])} ms; first frame → page plays "
         f"{_p50(page['page_after_kernel_ms'])} ms"
@@ -278,8 +279,9 @@ def voice_report(turns: int) -> None:
         f"targets: browser adds < 100 ms (p50): {'met' if leg50 < 100 else 'MISSED'} ({leg50:+.0f} ms); "
         f"whole loop < 1.2 s (browser p95): {'met' if whole < 1200 else 'MISSED'} ({whole:.0f} ms)"
     )
-    if min(len(ip), len(br)) < min(turns, 10):
-        print(f"note: fewer than {min(turns, 10)} turns timed in a path; see the counts above")
+    for name, (data, values) in rows.items():
+        if len(values) < turns:
+            print(f"note: {name}: {len(values)} of {turns} phrases timed; heard {data['heard']}")
 
 
 def main() -> None:
