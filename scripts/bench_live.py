@@ -197,9 +197,16 @@ def in_browser(turns: int) -> dict[str, Any]:
             page.set_default_timeout(60_000)
             run_notebook(page, url, notebook.name, done_text="panel ready")
             page.locator(".concierge-voice").last.locator("button.concierge-mic").click()
-            page.wait_for_timeout(int((1.5 + turns * TURN_SECONDS) * 1000))
+            page.wait_for_timeout(int((_seconds(wav) + 2.0) * 1000))  # the WAV, and the last reply
             browser.close()
         return dict(json.loads(figures.read_text()))
+
+
+def _seconds(wav: Path) -> float:
+    import wave
+
+    with wave.open(str(wav)) as w:
+        return w.getnframes() / w.getframerate()
 
 
 def _bench_notebook(figures: Path) -> str:
