@@ -38,7 +38,7 @@ from livekit.agents import AgentServer, AgentSession, JobContext
 from livekit.agents.job import JobExecutorType
 
 from .offline.audio_io import INPUT_RATE, RecordingOutput, SpeechInput
-from .providers import pick_models
+from .providers import close_process_models, pick_models
 from .server import prewarm, prewarmed_models
 from .session import start_session
 from .state import UserState, new_userdata
@@ -297,11 +297,11 @@ async def _count_files(work: Path, pattern: str, count: int, timeout: float) -> 
 
 async def measure_point(mode: str, sessions: int, work: Path, point: str) -> Point:
     """Run `sessions` callers at once in one worker (`mode`: "thread" or "process")."""
-    from .providers import process_models
+    from .providers import process_models, recognition_pool_size
 
     me = psutil.Process()
-    if mode == "thread":
-        process_models()  # what `setup_fnc` loads, so memory per session excludes it
+    if mode == "thread":  # what `setup_fnc` loads, so memory per session excludes it
+        process_models(recognition_processes=recognition_pool_size())
     server = _capacity_server(mode, sessions)
     up = asyncio.Event()
     server.on("worker_started", lambda *_: up.set())
@@ -376,13 +376,16 @@ async def sweep(
         work = Path(tmp)
         os.environ[WORK_DIR_VAR] = str(work)
         _write_clips(work, orders)
-        for mode in modes:
-            for n in counts:
-                point = await measure_point(mode, n, work, f"{mode[0]}{n}")
-                points.append(point)
-                print(format_point(point), flush=True)
-                if stop_after_miss and not point.holds:
-                    break
+        try:
+            for mode in modes:
+                for n in counts:
+                    point = await measure_point(mode, n, work, f"{mode[0]}{n}")
+                    points.append(point)
+                    print(format_point(point), flush=True)
+                    if stop_after_miss and not point.holds:
+                        break
+        finally:
+            close_process_models()  # the recognition processes the thread-mode workers used
     return summarize(points)
 
 

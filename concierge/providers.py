@@ -170,6 +170,8 @@ class Prewarmed:
 
     recognizer: Any = None  # concierge.offline.stt.MenuRecognizer
     voice: Any = None  # the hibari engine
+    #: concierge.offline.recognition_pool.RecognitionPool: recognition in processes of its own
+    pool: Any = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -224,17 +226,44 @@ def prewarm_models(
     return models
 
 
+RECOGNITION_PROCESSES_VARIABLE = "CONCIERGE_RECOGNITION_PROCESSES"
+
+
+def recognition_pool_size(env: Mapping[str, str] | None = None) -> int:
+    """How many recognition processes a thread-executor worker starts:
+    `CONCIERGE_RECOGNITION_PROCESSES`, else half the cores (1 on 2 cores: the other core is the
+    worker's own). 0 decodes in the worker's process."""
+    load_env()
+    raw = (os.environ if env is None else env).get(RECOGNITION_PROCESSES_VARIABLE, "").strip()
+    if raw:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            logger.warning(
+                "%s=%r is not a whole number; using the default",
+                RECOGNITION_PROCESSES_VARIABLE,
+                raw,
+            )
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 _shared: dict[Mode, Prewarmed] = {}
 _shared_lock = threading.Lock()
 
 
 def process_models(
-    catalog: Catalog | None = None, env: Mapping[str, str] | None = None
+    catalog: Catalog | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    recognition_processes: int = 0,
 ) -> Prewarmed:
     """This process's `Prewarmed` models for the environment's mode, loaded on first call.
 
     livekit's thread executor calls `setup_fnc` once per job *thread*, all in one process: the
     cache makes that one load per process, as the process executor gets naturally.
+    `recognition_processes` > 0 also starts (once) a pool of that many recognition processes
+    (`concierge.offline.recognition_pool`), which the sessions' recognisers then use: what a
+    thread-executor worker, where all calls share one process and its GIL, needs.
     """
     load_env()
     mode = detect_mode(env)
@@ -243,7 +272,20 @@ def process_models(
             from .menu import default_catalog
 
             _shared[mode] = prewarm_models(catalog or default_catalog(), env)
-        return _shared[mode]
+        models = _shared[mode]
+        wants_pool = recognition_processes > 0 and models.recognizer is not None
+        if wants_pool and (models.pool is None or models.pool.closed):
+            models.pool = models.recognizer.pool(recognition_processes)
+        return models
+
+
+def close_process_models() -> None:
+    """Stop what `process_models` started that outlives a session (the recognition pool)."""
+    with _shared_lock:
+        for models in _shared.values():
+            if models.pool is not None:
+                models.pool.close()
+                models.pool = None
 
 
 def pick_models(
@@ -308,7 +350,8 @@ def offline_speech(prewarmed: Prewarmed) -> tuple[stt.STT | None, tts.TTS | None
     if prewarmed.recognizer is not None:
         from .offline.stt import GrammarSTT
 
-        speech_to_text = GrammarSTT(prewarmed.recognizer)
+        pool = prewarmed.pool if prewarmed.pool is not None and not prewarmed.pool.closed else None
+        speech_to_text = GrammarSTT(pool or prewarmed.recognizer)
     if prewarmed.voice is not None:
         from .offline.tts import HibariTTS
 

@@ -25,9 +25,16 @@ import logging
 from collections.abc import Sequence
 
 from livekit import rtc
-from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess
+from livekit.agents import AgentServer, AgentSession, JobContext, JobExecutorType, JobProcess
 
-from .providers import Models, Prewarmed, pick_models, process_models, register_plugins
+from .providers import (
+    Models,
+    Prewarmed,
+    pick_models,
+    process_models,
+    recognition_pool_size,
+    register_plugins,
+)
 from .session import SessionView, start_session
 from .state import UserState, new_userdata
 from .store import Store, open_store
@@ -65,8 +72,16 @@ LOAD_THRESHOLD = 0.75
 
 
 def prewarm(proc: JobProcess) -> None:
-    """`setup_fnc`: load the models every session on this process shares, before a job arrives."""
-    proc.userdata["models"] = process_models()
+    """`setup_fnc`: load the models every session on this process shares, before a job arrives.
+
+    In the thread executor every call shares this process (and its GIL), so recognition runs in a
+    small pool of processes of its own (`CONCIERGE_RECOGNITION_PROCESSES`); with one job per
+    process it stays inline. The pool stops with the worker's process (or `close_process_models`).
+    """
+    threads = proc.executor_type == JobExecutorType.THREAD
+    proc.userdata["models"] = process_models(
+        recognition_processes=recognition_pool_size() if threads else 0
+    )
 
 
 def worker_load(server: AgentServer) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -34,8 +35,11 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 from livekit.agents.utils import AudioBuffer, shortuuid
 
 from ..menu import Catalog, words
+from .recognition_pool import PooledUtterance, RecognitionError, RecognitionPool, new_decoder
 
 SAMPLE_RATE = 16000
+
+logger = logging.getLogger("concierge")
 
 #: Pronunciations for menu words CMUdict lacks.
 EXTRA_PRONUNCIATIONS = {
@@ -141,16 +145,7 @@ class MenuRecognizer:
         self.decoders_made = 0
 
     def _new_decoder(self) -> Any:
-        from pocketsphinx import Config, Decoder
-
-        # bestpath=False: no lattice rescoring at the end of an utterance; it halved the CPU per
-        # utterance here and changed no transcript of the menu phrases measured.
-        config = Config(
-            samprate=SAMPLE_RATE, loglevel="FATAL", lm=None, dict=self.dictionary, bestpath=False
-        )
-        decoder = Decoder(config)
-        decoder.add_jsgf_string("concierge", self.grammar)
-        decoder.activate_search("concierge")
+        decoder = new_decoder(self.dictionary, self.grammar, SAMPLE_RATE)
         with self._lock:
             self.decoders_made += 1
         return decoder
@@ -173,6 +168,15 @@ class MenuRecognizer:
     def give_back(self, decoder: Any) -> None:
         with self._lock:
             self._idle.append(decoder)
+
+    def utterance(self) -> _Utterance:
+        """A new utterance decoded here, on a borrowed decoder (see `RecognitionPool` for the
+        same off this process)."""
+        return _Utterance(self)
+
+    def pool(self, processes: int) -> RecognitionPool:
+        """A started pool of `processes` recognition processes for this grammar."""
+        return RecognitionPool(self.grammar, self.dictionary, SAMPLE_RATE, processes).start()
 
     def transcribe(self, pcm16: bytes) -> str:
         """Recognise one whole utterance of 16 kHz mono 16-bit PCM (blocking)."""
@@ -216,7 +220,7 @@ class GrammarSTT(stt.STT):
     its own VAD and turn detector say the user stopped, which ends the utterance.
     """
 
-    def __init__(self, recognizer: MenuRecognizer) -> None:
+    def __init__(self, recognizer: MenuRecognizer | RecognitionPool) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
                 streaming=True, interim_results=False, manual_flush=True
@@ -252,14 +256,14 @@ class GrammarSTT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = rtc.combine_audio_frames(buffer) if isinstance(buffer, list) else buffer
-        utterance = _Utterance(self.recognizer)
+        utterance = self.recognizer.utterance()
         pcm = to_pcm16_mono(frame, SAMPLE_RATE)
         step = SAMPLE_RATE * 2 * CHUNK_MS // 1000
         try:
             for i in range(0, len(pcm), step):
                 utterance.decode(pcm[i : i + step])
                 await asyncio.sleep(0)  # let the other sessions run between increments
-            text = utterance.finish()
+            text = await utterance.result()
         finally:
             utterance.close()
         return _final(text, len(pcm) / 2 / SAMPLE_RATE)[0]
@@ -282,6 +286,10 @@ class _Utterance:
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         return hyp.hypstr if hyp is not None else ""
+
+    async def result(self) -> str:
+        """End the utterance: what it heard (the same call as a `PooledUtterance`'s)."""
+        return self.finish()
 
     def close(self) -> None:
         if self._decoder is not None:
@@ -319,13 +327,15 @@ class GrammarStream(stt.RecognizeStream):
     """The session's audio, decoded as it arrives; a flush ends the utterance and says what it heard.
 
     Between utterances (after a flush, or before the first sound) audio under `START_LEVEL` is
-    kept only as a short pre-roll and not decoded.
+    kept only as a short pre-roll and not decoded. With a `RecognitionPool` the increments are
+    decoded in a recognition process and the flush awaits its hypothesis; an utterance the pool
+    could not decode is logged and heard as nothing, and the next one starts afresh.
     """
 
     def __init__(self, *, stt: GrammarSTT, conn_options: APIConnectOptions) -> None:
         super().__init__(stt=stt, conn_options=conn_options, sample_rate=SAMPLE_RATE)
         self._recognizer = stt.recognizer
-        self._utterance: _Utterance | None = None
+        self._utterance: _Utterance | PooledUtterance | None = None
         self._pending = bytearray()
         self._pre_roll: deque[bytes] = deque()
         self._pre_roll_bytes = 0
@@ -335,7 +345,7 @@ class GrammarStream(stt.RecognizeStream):
         try:
             async for item in self._input_ch:
                 if isinstance(item, self._FlushSentinel):
-                    self._flush()
+                    await self._flush()
                     continue
                 self._feed(to_pcm16_mono(item, SAMPLE_RATE))
                 if self._utterance is not None and len(self._pending) >= step:
@@ -351,9 +361,8 @@ class GrammarStream(stt.RecognizeStream):
         if self._utterance is not None:
             self._pending += pcm
             return
-        samples = np.frombuffer(pcm, dtype=np.int16)
-        if len(samples) and int(np.abs(samples.astype(np.int32)).max()) >= START_LEVEL:
-            self._utterance = _Utterance(self._recognizer)
+        if _peak(pcm) >= START_LEVEL:
+            self._utterance = self._recognizer.utterance()
             self._pending = bytearray(b"".join(self._pre_roll)) + pcm
             self._pre_roll.clear()
             self._pre_roll_bytes = 0
@@ -363,7 +372,7 @@ class GrammarStream(stt.RecognizeStream):
         while self._pre_roll_bytes > SAMPLE_RATE * 2 * PRE_ROLL_MS // 1000:
             self._pre_roll_bytes -= len(self._pre_roll.popleft())
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
         utterance, self._utterance = self._utterance, None
         if utterance is None:
             return
@@ -371,7 +380,11 @@ class GrammarStream(stt.RecognizeStream):
             step = SAMPLE_RATE * 2 * CHUNK_MS // 1000
             for i in range(0, len(self._pending), step):
                 utterance.decode(bytes(self._pending[i : i + step]))
-            text = utterance.finish()
+            self._pending.clear()
+            text = await utterance.result()
+        except RecognitionError as e:
+            logger.error("speech-to-text: an utterance was lost: %s", e)
+            text = ""
         finally:
             self._pending.clear()
             utterance.close()
@@ -386,6 +399,14 @@ class GrammarStream(stt.RecognizeStream):
         self._pending.clear()
 
 
+def _peak(pcm16: bytes) -> int:
+    """The largest sample magnitude (no int32 copy: max and min of the int16 samples)."""
+    samples = np.frombuffer(pcm16, dtype=np.int16)
+    if not len(samples):
+        return 0
+    return max(int(samples.max()), -int(samples.min()))
+
+
 def to_pcm16_mono(frame: rtc.AudioFrame, rate: int) -> bytes:
     """Any livekit frame → mono 16-bit PCM at `rate`.
 
@@ -393,6 +414,8 @@ def to_pcm16_mono(frame: rtc.AudioFrame, rate: int) -> bytes:
     interpolation aliases high frequencies into the speech band, and the recogniser then missed
     words it otherwise gets ("checkout"), measured on espeak-ng audio.
     """
+    if frame.sample_rate == rate and frame.num_channels == 1:
+        return bytes(frame.data)  # already what the recogniser takes: no float round trip
     samples = np.frombuffer(frame.data, dtype=np.int16).astype(np.float64)
     if frame.num_channels > 1:
         samples = samples.reshape(-1, frame.num_channels).mean(axis=1)

@@ -1,0 +1,441 @@
+"""Recognition off the worker's process: a few processes that each hold menu-grammar decoders.
+
+pocketsphinx's binding holds the GIL while it decodes, and in livekit's thread executor every call
+on a worker shares one process: at 16 calls the recogniser was ~30 % of all the GIL time there,
+time in which no other call's VAD, turn detector or reply could run. Here each utterance is pinned
+to one recognition process (the least busy), its 80 ms increments are sent there as they arrive
+(decoding stays incremental, so a flush only waits for the last increment), and the flush gets the
+hypothesis back through a reader thread that resolves the caller's asyncio future with
+`call_soon_threadsafe`. What is left on the worker is a `send` per increment.
+
+A recognition process that dies fails the utterances it held (logged; the caller hears nothing for
+that turn, as after silence) and is restarted; the next utterance works. The pool is started once
+per worker process (`concierge.server.prewarm`, thread executor only: with one job per process
+decoding inline costs no other call anything) and stopped when the worker closes. The recognition
+processes import only pocketsphinx, and exit when the worker's end of their pipe closes, so a
+killed worker leaves none behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import logging
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("concierge")
+
+#: How long a flush waits for its hypothesis before the utterance fails (a stuck process).
+RESULT_TIMEOUT_S = 10.0
+#: How long `start` waits for the processes to load their first decoder.
+START_TIMEOUT_S = 60.0
+
+# One message = header (operation, utterance id) + payload, both ways.
+_HEADER = struct.Struct("<BQ")
+_DATA, _END, _DROP, _STOP = 1, 2, 3, 4  # worker → recognition process
+_READY, _TEXT, _ERROR = 11, 12, 13  # recognition process → worker
+
+
+def new_decoder(dictionary: str, grammar: str, sample_rate: int) -> Any:
+    """A pocketsphinx decoder for the menu grammar (~0.05 s of CPU)."""
+    from pocketsphinx import Config, Decoder
+
+    # bestpath=False: no lattice rescoring at the end of an utterance; it halved the CPU per
+    # utterance here and changed no transcript of the menu phrases measured.
+    config = Config(
+        samprate=sample_rate, loglevel="FATAL", lm=None, dict=dictionary, bestpath=False
+    )
+    decoder = Decoder(config)
+    decoder.add_jsgf_string("concierge", grammar)
+    decoder.activate_search("concierge")
+    return decoder
+
+
+# --- the recognition process ------------------------------------------------------------------
+
+
+class _Decoders:
+    """The recognition process's state: one decoder per open utterance, idle ones reused."""
+
+    def __init__(self, dictionary: str, grammar: str, sample_rate: int) -> None:
+        self._make = lambda: new_decoder(dictionary, grammar, sample_rate)
+        self._idle = [self._make()]
+        self._open: dict[int, Any] = {}
+        self._failed: dict[int, str] = {}
+
+    def decode(self, uid: int, pcm16: bytes) -> None:
+        if uid in self._failed:
+            return
+        decoder = self._open.get(uid)
+        try:
+            if decoder is None:
+                decoder = self._open[uid] = self._idle.pop() if self._idle else self._make()
+                decoder.start_utt()
+            decoder.process_raw(pcm16, False, False)
+        except Exception as e:
+            self._open.pop(uid, None)
+            self._failed[uid] = f"{type(e).__name__}: {e}"
+
+    def end(self, uid: int) -> tuple[int, str]:
+        if uid in self._failed:
+            return _ERROR, self._failed.pop(uid)
+        decoder = self._open.pop(uid, None)
+        if decoder is None:
+            return _TEXT, ""
+        try:
+            decoder.end_utt()
+            hyp = decoder.hyp()
+        except Exception as e:
+            return _ERROR, f"{type(e).__name__}: {e}"
+        self._idle.append(decoder)
+        return _TEXT, hyp.hypstr if hyp is not None else ""
+
+    def drop(self, uid: int) -> None:
+        self._failed.pop(uid, None)
+        decoder = self._open.pop(uid, None)
+        if decoder is not None:
+            with contextlib.suppress(Exception):
+                decoder.end_utt()
+            self._idle.append(decoder)
+
+
+def serve(fd: int) -> None:
+    """The recognition process: decode what the worker sends until it says stop or goes away.
+
+    `fd` is its end of a socket pair; the first message is the model (dictionary path, sample
+    rate, grammar)."""
+    conn = Connection(fd)
+    try:
+        dictionary, rate, grammar = conn.recv_bytes().decode().split("\n", 2)
+    except (EOFError, OSError):
+        return
+    decoders = _Decoders(dictionary, grammar, int(rate))
+    conn.send_bytes(_HEADER.pack(_READY, 0))
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the worker is gone
+        op, uid = _HEADER.unpack_from(message)
+        if op == _DATA:
+            decoders.decode(uid, message[_HEADER.size :])
+        elif op == _END:
+            reply, text = decoders.end(uid)
+            conn.send_bytes(_HEADER.pack(reply, uid) + text.encode())
+        elif op == _DROP:
+            decoders.drop(uid)
+        elif op == _STOP:
+            return
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+
+class RecognitionError(RuntimeError):
+    """An utterance the recognition pool could not decode (its process died, or it failed)."""
+
+
+_ROOT = str(Path(__file__).resolve().parents[2])  # where the `concierge` package lives
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from concierge.offline.recognition_pool import serve; serve(int(sys.argv[2]))"
+)
+
+
+class _Process:
+    """One recognition process, as the worker sees it.
+
+    A plain `python -c` child on one end of a socket pair (not multiprocessing's spawn, which
+    re-runs the parent's `__main__` — a notebook kernel, livekit's CLI — in every child).
+    """
+
+    def __init__(self, model: bytes, number: int) -> None:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, _ROOT, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+            self.conn = Connection(ours.detach())
+        self.number = number
+        self.ready = threading.Event()
+        self.dead = False
+        self.utterances: set[PooledUtterance] = set()
+        self._send_lock = threading.Lock()  # jobs on several threads write to one socket
+        self.conn.send_bytes(model)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, op: int, uid: int, payload: bytes = b"") -> None:
+        with self._send_lock:
+            self.conn.send_bytes(_HEADER.pack(op, uid) + payload)
+
+    def close(self) -> None:
+        with self._send_lock:  # no job thread is halfway through a send
+            self.conn.close()
+
+
+class PooledUtterance:
+    """One utterance, decoded in a recognition process increment by increment."""
+
+    def __init__(self, pool: RecognitionPool, process: _Process | None) -> None:
+        self._pool = pool
+        self._process = process
+        self.uid = next(pool._ids)
+        self.seconds = 0.0
+        self.error: str | None = None if process is not None else "no recognition process ready"
+        self._done = False
+
+    def decode(self, pcm16: bytes) -> None:
+        self.seconds += len(pcm16) / 2 / self._pool.sample_rate
+        if self.error is None and self._process is not None:
+            try:
+                self._process.send(_DATA, self.uid, pcm16)
+            except OSError as e:  # its process died: the reader thread says so too
+                self.fail(f"recognition process unreachable ({e})")
+
+    def fail(self, error: str) -> None:
+        if self.error is None:
+            self.error = error
+
+    async def result(self) -> str:
+        """End the utterance and wait for what the recognition process heard."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._done = True
+        if self.error is None and self._process is not None:
+            self._pool._expect(self.uid, loop, future)
+            try:
+                self._process.send(_END, self.uid)
+            except OSError as e:
+                self.fail(f"recognition process unreachable ({e})")
+        if self.error is not None:
+            self._pool._forget(self, self.uid)
+            raise RecognitionError(self.error)
+        try:
+            return await asyncio.wait_for(future, RESULT_TIMEOUT_S)
+        except TimeoutError:
+            raise RecognitionError(f"no hypothesis within {RESULT_TIMEOUT_S:.0f} s") from None
+        finally:
+            self._pool._forget(self, self.uid)
+
+    def close(self) -> None:
+        """Give up the utterance (no result wanted); a no-op after `result`."""
+        if self._done:
+            return
+        self._done = True
+        if self.error is None and self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.send(_DROP, self.uid)
+        self._pool._forget(self, None)
+
+
+class RecognitionPool:
+    """`processes` recognition processes for one menu grammar, shared by a worker's sessions.
+
+    Used like a `MenuRecognizer`: `utterance()` for streaming, `transcribe()` for a whole clip.
+    """
+
+    def __init__(self, grammar: str, dictionary: str, sample_rate: int, processes: int = 1) -> None:
+        self.sample_rate = sample_rate
+        self.size = max(1, processes)
+        self._model = f"{dictionary}\n{sample_rate}\n{grammar}".encode()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[str]]] = {}
+        self._processes: list[_Process] = []
+        self._started = 0
+        self._closed = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._reader: threading.Thread | None = None
+        self.restarts = 0
+
+    # lifecycle
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> RecognitionPool:
+        """Start the processes and wait until each has loaded a decoder."""
+        self._processes = [self._spawn() for _ in range(self.size)]
+        self._reader = threading.Thread(
+            target=self._read, name="concierge-recognition-reader", daemon=True
+        )
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        for proc in self._processes:
+            if not proc.ready.wait(max(0.0, deadline - time.monotonic())) or proc.dead:
+                self.close()
+                raise RecognitionError("a recognition process did not start")
+        atexit.register(self.close)
+        return self
+
+    def _spawn(self) -> _Process:
+        self._started += 1
+        return _Process(self._model, self._started)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [p.pid for p in self._processes if not p.dead]
+
+    def close(self) -> None:
+        """Stop the processes and the reader; utterances still waiting fail."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        for proc in self._processes:
+            with contextlib.suppress(OSError):
+                proc.send(_STOP, 0)
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(5)
+        for proc in self._processes:
+            try:
+                proc.process.wait(2)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait(2)
+            proc.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self._fail_waiting(list(self._waiting), "the recognition pool was closed")
+
+    # utterances
+
+    def utterance(self) -> PooledUtterance:
+        """A new utterance, pinned to the least busy recognition process that is up."""
+        with self._lock:
+            live = [p for p in self._processes if p.ready.is_set() and not p.dead]
+            proc = min(live, key=lambda p: len(p.utterances), default=None)
+            utterance = PooledUtterance(self, proc)
+            if proc is not None:
+                proc.utterances.add(utterance)
+        return utterance
+
+    def transcribe(self, pcm16: bytes) -> str:
+        """Recognise one whole utterance of 16 kHz mono 16-bit PCM (blocking; not on a loop)."""
+
+        async def run() -> str:
+            utterance = self.utterance()
+            utterance.decode(pcm16)
+            return await utterance.result()
+
+        return asyncio.run(run())
+
+    def _expect(
+        self, uid: int, loop: asyncio.AbstractEventLoop, future: asyncio.Future[str]
+    ) -> None:
+        with self._lock:
+            self._waiting[uid] = (loop, future)
+
+    def _forget(self, utterance: PooledUtterance, uid: int | None) -> None:
+        with self._lock:
+            if uid is not None:
+                self._waiting.pop(uid, None)
+            for proc in self._processes:
+                proc.utterances.discard(utterance)
+
+    # the reader thread
+
+    def _read(self) -> None:
+        while not self._closed:
+            with self._lock:
+                by_conn = {p.conn: p for p in self._processes if not p.dead}
+            for ready in wait([*by_conn, self._wake_r], timeout=1.0):
+                if self._closed:
+                    return
+                if ready in by_conn:
+                    self._receive(by_conn[ready])  # type: ignore[index]
+
+    def _receive(self, proc: _Process) -> None:
+        try:
+            message = proc.conn.recv_bytes()
+        except (EOFError, OSError):  # its end of the socket closed: the process is gone
+            self._died(proc)
+            return
+        op, uid = _HEADER.unpack_from(message)
+        if op == _READY:
+            proc.ready.set()
+            return
+        with self._lock:
+            waiting = self._waiting.pop(uid, None)
+        if waiting is None:
+            return  # the flush gave up already
+        loop, future = waiting
+        text = bytes(message[_HEADER.size :]).decode()
+        if op == _TEXT:
+            _resolve(loop, future, lambda: future.set_result(text))
+        else:
+            error = RecognitionError(f"recognition failed: {text}")
+            _resolve(loop, future, lambda: future.set_exception(error))
+
+    def _died(self, proc: _Process) -> None:
+        if self._closed or proc.dead:
+            return
+        try:
+            code = proc.process.wait(1)
+        except subprocess.TimeoutExpired:
+            proc.process.kill()
+            code = proc.process.wait()
+        # A process that never got ready is not restarted: it would only fail again.
+        restart = proc.ready.is_set()
+        with self._lock:
+            proc.dead = True
+            lost = list(proc.utterances)
+            proc.utterances.clear()
+            if restart:
+                self._processes[self._processes.index(proc)] = self._spawn()
+                self.restarts += 1
+        error = f"recognition process {proc.pid} exited (code {code})"
+        logger.error(
+            "%s; %d utterance(s) on it fail; %s",
+            error,
+            len(lost),
+            "restarting it" if restart else "it never started, so it is not restarted",
+        )
+        for utterance in lost:
+            utterance.fail(error)
+        self._fail_waiting([u.uid for u in lost], error)
+        proc.close()
+        if not restart:
+            proc.ready.set()  # `start` stops waiting for it
+
+    def _fail_waiting(self, uids: list[int], error: str) -> None:
+        for uid in uids:
+            with self._lock:
+                waiting = self._waiting.pop(uid, None)
+            if waiting is not None:
+                loop, future = waiting
+                exc = RecognitionError(error)
+                _resolve(loop, future, lambda f=future, e=exc: f.set_exception(e))  # type: ignore[misc]
+
+
+def _resolve(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[str], settle: Callable[[], None]
+) -> None:
+    """Settle `future` on its own loop's thread (it may have been cancelled, its loop closed)."""
+
+    def run() -> None:
+        if not future.done():
+            settle()
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(run)
