@@ -62,17 +62,35 @@ def test_prewarm_puts_the_process_models_in_userdata() -> None:
     from livekit.agents import JobProcess
     from livekit.agents.job import JobExecutorType
 
-    from concierge.providers import Prewarmed, process_models
+    from concierge.offline.recognition_pool import RecognitionPool
+    from concierge.providers import Prewarmed, close_process_models, process_models
     from concierge.server import prewarm
 
     procs = [
         JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=None)
         for _ in range(2)
     ]
-    for proc in procs:  # the thread executor calls setup_fnc once per job thread
-        prewarm(proc)
-    first, second = (p.userdata["models"] for p in procs)
-    assert isinstance(first, Prewarmed) and first is second is process_models()
+    try:
+        for proc in procs:  # the thread executor calls setup_fnc once per job thread
+            prewarm(proc)
+        first, second = (p.userdata["models"] for p in procs)
+        assert isinstance(first, Prewarmed) and first is second is process_models()
+        # all the threads' calls share one process: recognition runs in processes of its own
+        assert isinstance(first.pool, RecognitionPool) and len(first.pool.pids) >= 1
+    finally:
+        close_process_models()
+    assert first.pool is None
+
+
+def test_prewarm_keeps_recognition_inline_with_one_job_per_process() -> None:
+    from livekit.agents import JobProcess
+    from livekit.agents.job import JobExecutorType
+
+    from concierge.server import prewarm
+
+    proc = JobProcess(executor_type=JobExecutorType.PROCESS, user_arguments=None, http_proxy=None)
+    prewarm(proc)
+    assert proc.userdata["models"].pool is None
 
 
 async def test_load_counts_sessions_against_capacity_and_loop_lag() -> None:

@@ -250,7 +250,16 @@ class RecognitionPool:
     Used like a `MenuRecognizer`: `utterance()` for streaming, `transcribe()` for a whole clip.
     """
 
-    def __init__(self, grammar: str, dictionary: str, sample_rate: int, processes: int = 1) -> None:
+    def __init__(
+        self,
+        grammar: str,
+        dictionary: str,
+        sample_rate: int,
+        processes: int = 1,
+        *,
+        owner: object = None,
+    ) -> None:
+        self._owner = owner  # whatever keeps `dictionary` on disk (a restart reads it again)
         self.sample_rate = sample_rate
         self.size = max(1, processes)
         self._model = f"{dictionary}\n{sample_rate}\n{grammar}".encode()

@@ -176,7 +176,8 @@ class MenuRecognizer:
 
     def pool(self, processes: int) -> RecognitionPool:
         """A started pool of `processes` recognition processes for this grammar."""
-        return RecognitionPool(self.grammar, self.dictionary, SAMPLE_RATE, processes).start()
+        pool = RecognitionPool(self.grammar, self.dictionary, SAMPLE_RATE, processes, owner=self)
+        return pool.start()
 
     def transcribe(self, pcm16: bytes) -> str:
         """Recognise one whole utterance of 16 kHz mono 16-bit PCM (blocking)."""
