@@ -275,7 +275,11 @@ def process_models(
         models = _shared[mode]
         wants_pool = recognition_processes > 0 and models.recognizer is not None
         if wants_pool and (models.pool is None or models.pool.closed):
-            models.pool = models.recognizer.pool(recognition_processes)
+            try:
+                models.pool = models.recognizer.pool(recognition_processes)
+            except Exception as e:  # recognition still works, in this process
+                models.pool = None
+                logger.error("recognition processes did not start (%s); decoding inline", e)
         return models
 
 

@@ -30,8 +30,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from select import select
 from typing import Any
 
 logger = logging.getLogger("concierge")
@@ -45,6 +45,8 @@ START_TIMEOUT_S = 60.0
 _HEADER = struct.Struct("<BQ")
 _DATA, _END, _DROP, _STOP = 1, 2, 3, 4  # worker → recognition process
 _READY, _TEXT, _ERROR = 11, 12, 13  # recognition process → worker
+_MAX_PAYLOAD = 32768  # audio per record (an 80 ms increment is 2560 bytes)
+_MAX_MESSAGE = 1 << 17  # the largest record either side reads (the grammar is the largest sent)
 
 
 def new_decoder(dictionary: str, grammar: str, sample_rate: int) -> Any:
@@ -115,24 +117,26 @@ def serve(fd: int) -> None:
 
     `fd` is its end of a socket pair; the first message is the model (dictionary path, sample
     rate, grammar)."""
-    conn = Connection(fd)
+    conn = socket.socket(fileno=fd)
     try:
-        dictionary, rate, grammar = conn.recv_bytes().decode().split("\n", 2)
-    except (EOFError, OSError):
+        dictionary, rate, grammar = conn.recv(_MAX_MESSAGE).decode().split("\n", 2)
+    except (OSError, ValueError):
         return
     decoders = _Decoders(dictionary, grammar, int(rate))
-    conn.send_bytes(_HEADER.pack(_READY, 0))
+    conn.send(_HEADER.pack(_READY, 0))
     while True:
         try:
-            message = conn.recv_bytes()
-        except (EOFError, OSError):
+            message = conn.recv(_MAX_MESSAGE)
+        except OSError:
+            return
+        if not message:
             return  # the worker is gone
         op, uid = _HEADER.unpack_from(message)
         if op == _DATA:
             decoders.decode(uid, message[_HEADER.size :])
         elif op == _END:
             reply, text = decoders.end(uid)
-            conn.send_bytes(_HEADER.pack(reply, uid) + text.encode())
+            conn.send(_HEADER.pack(reply, uid) + text.encode())
         elif op == _DROP:
             decoders.drop(uid)
         elif op == _STOP:
@@ -161,32 +165,36 @@ class _Process:
     """
 
     def __init__(self, model: bytes, number: int) -> None:
-        ours, theirs = socket.socketpair()
-        with ours, theirs:
+        self.conn, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _CHILD, _ROOT, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
             )
-            self.conn = Connection(ours.detach())
         self.number = number
         self.ready = threading.Event()
         self.dead = False
         self.utterances: set[PooledUtterance] = set()
-        self._send_lock = threading.Lock()  # jobs on several threads write to one socket
-        self.conn.send_bytes(model)
+        self.conn.send(model)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def send(self, op: int, uid: int, payload: bytes = b"") -> None:
-        with self._send_lock:
-            self.conn.send_bytes(_HEADER.pack(op, uid) + payload)
+        # One send is one whole record (SOCK_SEQPACKET): job threads need no lock between them,
+        # and a lock held across a send that gives up the GIL made them queue behind each other.
+        for i in range(0, max(1, len(payload)), _MAX_PAYLOAD):
+            self.conn.send(
+                _HEADER.pack(op if i + _MAX_PAYLOAD >= len(payload) else _DATA, uid)
+                + payload[i : i + _MAX_PAYLOAD]
+            )
 
-    def close(self) -> None:
-        with self._send_lock:  # no job thread is halfway through a send
-            self.conn.close()
+    def hang_up(self) -> None:
+        """Make further sends fail at once (the socket itself is closed with the pool)."""
+        with contextlib.suppress(OSError):
+            self.conn.shutdown(socket.SHUT_RDWR)
 
 
 class PooledUtterance:
@@ -322,7 +330,7 @@ class RecognitionPool:
             except subprocess.TimeoutExpired:
                 proc.process.kill()
                 proc.process.wait(2)
-            proc.close()
+            proc.conn.close()
         self._wake_r.close()
         self._wake_w.close()
         self._fail_waiting(list(self._waiting), "the recognition pool was closed")
@@ -367,17 +375,20 @@ class RecognitionPool:
     def _read(self) -> None:
         while not self._closed:
             with self._lock:
-                by_conn = {p.conn: p for p in self._processes if not p.dead}
-            for ready in wait([*by_conn, self._wake_r], timeout=1.0):
+                by_fd = {p.conn.fileno(): p for p in self._processes if not p.dead}
+            readable, _, _ = select([*by_fd, self._wake_r.fileno()], [], [], 1.0)
+            for ready in readable:
                 if self._closed:
                     return
-                if ready in by_conn:
-                    self._receive(by_conn[ready])  # type: ignore[index]
+                if ready in by_fd:
+                    self._receive(by_fd[ready])
 
     def _receive(self, proc: _Process) -> None:
         try:
-            message = proc.conn.recv_bytes()
-        except (EOFError, OSError):  # its end of the socket closed: the process is gone
+            message = proc.conn.recv(_MAX_MESSAGE)
+        except OSError:
+            message = b""
+        if not message:  # its end of the socket closed: the process is gone
             self._died(proc)
             return
         op, uid = _HEADER.unpack_from(message)
@@ -423,7 +434,7 @@ class RecognitionPool:
         for utterance in lost:
             utterance.fail(error)
         self._fail_waiting([u.uid for u in lost], error)
-        proc.close()
+        proc.hang_up()
         if not restart:
             proc.ready.set()  # `start` stops waiting for it
 
