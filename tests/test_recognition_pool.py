@@ -145,3 +145,29 @@ def test_16khz_mono_frames_pass_through_unchanged() -> None:
     assert to_pcm16_mono(frame, SAMPLE_RATE) == pcm
     stereo = rtc.AudioFrame(pcm, SAMPLE_RATE, 2, 800)  # the slow path still mixes down
     assert len(to_pcm16_mono(stereo, SAMPLE_RATE)) == len(pcm) // 2
+
+
+async def test_a_stalled_recognition_process_never_blocks_the_sessions_loop(
+    catalog: Catalog, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concierge.offline.recognition_pool as module
+
+    monkeypatch.setattr(module, "RESULT_TIMEOUT_S", 0.5)
+    pool = load_recognizer(catalog).pool(1)
+    (pid,) = pool.pids
+    try:
+        os.kill(pid, signal.SIGSTOP)  # alive, reading nothing: its socket queue fills up
+        utterance = pool.utterance()
+        started = time.monotonic()
+        for _ in range(50):  # 4 s of audio in 80 ms increments, far more than the queue holds
+            utterance.decode(clips["checkout"][:2560])
+        assert time.monotonic() - started < 0.5  # every increment returned at once
+        with pytest.raises(RecognitionError, match="no hypothesis"):
+            await utterance.result()
+        assert time.monotonic() - started < 2
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert await asyncio.to_thread(pool.transcribe, clips["checkout"]) == "checkout"
+    finally:
+        pool.close()

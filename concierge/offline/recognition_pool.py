@@ -46,6 +46,7 @@ _HEADER = struct.Struct("<BQ")
 _DATA, _END, _DROP, _STOP = 1, 2, 3, 4  # worker → recognition process
 _READY, _TEXT, _ERROR = 11, 12, 13  # recognition process → worker
 _MAX_PAYLOAD = 32768  # audio per record (an 80 ms increment is 2560 bytes)
+_RETRY_S = 0.005  # a flush's wait for room in a full queue
 _MAX_MESSAGE = 1 << 17  # the largest record either side reads (the grammar is the largest sent)
 
 
@@ -183,13 +184,10 @@ class _Process:
         return self.process.pid
 
     def send(self, op: int, uid: int, payload: bytes = b"") -> None:
-        # One send is one whole record (SOCK_SEQPACKET): job threads need no lock between them,
-        # and a lock held across a send that gives up the GIL made them queue behind each other.
-        for i in range(0, max(1, len(payload)), _MAX_PAYLOAD):
-            self.conn.send(
-                _HEADER.pack(op if i + _MAX_PAYLOAD >= len(payload) else _DATA, uid)
-                + payload[i : i + _MAX_PAYLOAD]
-            )
+        """One whole record (SOCK_SEQPACKET), so job threads need no lock between them (a lock
+        held across a send that gives up the GIL made them queue behind each other). Never
+        blocks: `BlockingIOError` when the process's queue is full."""
+        self.conn.send(_HEADER.pack(op, uid) + payload, socket.MSG_DONTWAIT)
 
     def hang_up(self) -> None:
         """Make further sends fail at once (the socket itself is closed with the pool)."""
@@ -198,7 +196,13 @@ class _Process:
 
 
 class PooledUtterance:
-    """One utterance, decoded in a recognition process increment by increment."""
+    """One utterance, decoded in a recognition process increment by increment.
+
+    Sends never block the session's loop: a socket pair queues only a few records
+    (`net.unix.max_dgram_qlen`, 10 here), so audio the process has not taken yet waits in this
+    utterance's backlog and goes with the next increment; the flush sends the rest, yielding to
+    the loop while the process catches up.
+    """
 
     def __init__(self, pool: RecognitionPool, process: _Process | None) -> None:
         self._pool = pool
@@ -206,40 +210,63 @@ class PooledUtterance:
         self.uid = next(pool._ids)
         self.seconds = 0.0
         self.error: str | None = None if process is not None else "no recognition process ready"
+        self._backlog = bytearray()
         self._done = False
 
     def decode(self, pcm16: bytes) -> None:
         self.seconds += len(pcm16) / 2 / self._pool.sample_rate
-        if self.error is None and self._process is not None:
+        if self.error is None:
+            self._backlog += pcm16
+            self._push()
+
+    def _push(self) -> bool:
+        """Send the backlog as far as the process takes it now; True when all of it went."""
+        while self._backlog and self.error is None and self._process is not None:
+            chunk = bytes(self._backlog[:_MAX_PAYLOAD])
             try:
-                self._process.send(_DATA, self.uid, pcm16)
+                self._process.send(_DATA, self.uid, chunk)
+            except BlockingIOError:
+                return False
             except OSError as e:  # its process died: the reader thread says so too
                 self.fail(f"recognition process unreachable ({e})")
+            del self._backlog[: len(chunk)]
+        return True
 
     def fail(self, error: str) -> None:
         if self.error is None:
             self.error = error
+            self._backlog.clear()
 
     async def result(self) -> str:
         """End the utterance and wait for what the recognition process heard."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
         self._done = True
-        if self.error is None and self._process is not None:
-            self._pool._expect(self.uid, loop, future)
-            try:
-                self._process.send(_END, self.uid)
-            except OSError as e:
-                self.fail(f"recognition process unreachable ({e})")
-        if self.error is not None:
-            self._pool._forget(self, self.uid)
-            raise RecognitionError(self.error)
         try:
-            return await asyncio.wait_for(future, RESULT_TIMEOUT_S)
+            return await asyncio.wait_for(self._finish(), RESULT_TIMEOUT_S)
         except TimeoutError:
-            raise RecognitionError(f"no hypothesis within {RESULT_TIMEOUT_S:.0f} s") from None
+            if self._process is not None:  # free its decoder once the process is back
+                self._pool._drop_later(self._process, self.uid)
+            raise RecognitionError(f"no hypothesis within {RESULT_TIMEOUT_S:g} s") from None
         finally:
             self._pool._forget(self, self.uid)
+
+    async def _finish(self) -> str:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        while not self._push():
+            await asyncio.sleep(_RETRY_S)
+        if self.error is None and self._process is not None:
+            self._pool._expect(self.uid, loop, future)
+            while self.error is None:
+                try:
+                    self._process.send(_END, self.uid)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(_RETRY_S)
+                except OSError as e:
+                    self.fail(f"recognition process unreachable ({e})")
+        if self.error is not None:
+            raise RecognitionError(self.error)
+        return await future
 
     def close(self) -> None:
         """Give up the utterance (no result wanted); a no-op after `result`."""
@@ -247,8 +274,7 @@ class PooledUtterance:
             return
         self._done = True
         if self.error is None and self._process is not None:
-            with contextlib.suppress(OSError):
-                self._process.send(_DROP, self.uid)
+            self._pool._drop_later(self._process, self.uid)
         self._pool._forget(self, None)
 
 
@@ -279,6 +305,7 @@ class RecognitionPool:
         self._closed = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._reader: threading.Thread | None = None
+        self._drops: list[tuple[_Process, int]] = []  # utterances given up, for the reader
         self.restarts = 0
 
     # lifecycle
@@ -319,7 +346,7 @@ class RecognitionPool:
         atexit.unregister(self.close)
         for proc in self._processes:
             with contextlib.suppress(OSError):
-                proc.send(_STOP, 0)
+                proc.send(_STOP, 0)  # if its queue is full, it is killed below instead
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         if self._reader is not None and self._reader is not threading.current_thread():
@@ -363,6 +390,26 @@ class RecognitionPool:
         with self._lock:
             self._waiting[uid] = (loop, future)
 
+    def _drop_later(self, proc: _Process, uid: int) -> None:
+        """Tell `proc` to free an utterance's decoder, from the reader thread (it may wait)."""
+        with self._lock:
+            self._drops.append((proc, uid))
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"d", socket.MSG_DONTWAIT)
+
+    def _send_drops(self) -> None:
+        with self._lock:
+            drops, self._drops = self._drops, []
+        for i, (proc, uid) in enumerate(drops):
+            try:
+                proc.send(_DROP, uid)
+            except BlockingIOError:
+                with self._lock:
+                    self._drops[:0] = drops[i:]
+                return
+            except OSError:
+                pass  # that process is gone, and its decoders with it
+
     def _forget(self, utterance: PooledUtterance, uid: int | None) -> None:
         with self._lock:
             if uid is not None:
@@ -376,12 +423,18 @@ class RecognitionPool:
         while not self._closed:
             with self._lock:
                 by_fd = {p.conn.fileno(): p for p in self._processes if not p.dead}
-            readable, _, _ = select([*by_fd, self._wake_r.fileno()], [], [], 1.0)
+            timeout = 0.05 if self._drops else 1.0
+            readable, _, _ = select([*by_fd, self._wake_r.fileno()], [], [], timeout)
             for ready in readable:
                 if self._closed:
                     return
                 if ready in by_fd:
                     self._receive(by_fd[ready])
+                else:
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_r.recv(4096, socket.MSG_DONTWAIT)
+            if self._drops:
+                self._send_drops()
 
     def _receive(self, proc: _Process) -> None:
         try:
