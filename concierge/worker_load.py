@@ -21,9 +21,10 @@ import weakref
 from collections import deque
 
 #: Concurrent voice sessions one worker holds with p95 voice turn < 1.5 s, measured on a 2-core
-#: machine by `python -m concierge bench --capacity` (README, "Deploy"). Override with
-#: CONCIERGE_SESSIONS_PER_WORKER after measuring your own hardware.
-SESSIONS_PER_WORKER = 12
+#: machine by `python -m concierge bench --capacity` (README, "Deploy"): 16 with recognition in a
+#: process beside the worker (p95 1.03–1.24 s at load average < 2.5; over 1.5 s when other work
+#: kept the machine at 3–5). Override with CONCIERGE_SESSIONS_PER_WORKER after measuring yours.
+SESSIONS_PER_WORKER = 16
 #: Event-loop lag at which a worker counts as full: turns are already audibly late.
 LAG_LIMIT_S = 0.25
 #: How far back the loop lag is looked at.
