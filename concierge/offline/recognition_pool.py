@@ -11,9 +11,10 @@ hypothesis back through a reader thread that resolves the caller's asyncio futur
 A recognition process that dies fails the utterances it held (logged; the caller hears nothing for
 that turn, as after silence) and is restarted; the next utterance works. The pool is started once
 per worker process (`concierge.server.prewarm`, thread executor only: with one job per process
-decoding inline costs no other call anything) and stopped when the worker closes. The recognition
-processes import only pocketsphinx, and exit when the worker's end of their pipe closes, so a
-killed worker leaves none behind.
+decoding inline costs no other call anything) and stopped when the worker's process exits (or by
+`providers.close_process_models()`). The recognition processes import only pocketsphinx and this
+module, and exit when the worker's end of their socket closes, so a killed worker leaves none
+behind.
 """
 
 from __future__ import annotations
