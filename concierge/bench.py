@@ -49,6 +49,7 @@ from livekit.agents import Agent, AgentSession, function_tool, llm
 
 from .menu import Catalog, MenuItem, Restaurant
 from .offline.llm import ImmediateLLM, PlannedCall
+from .timeline import STAGES
 
 ORDER_SCRIPT = [
     "two classic cheeseburgers and a large coke",
@@ -541,8 +542,9 @@ def stage_breakdown(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     stages: dict[str, dict[str, float]] = {"text turn": text}
     measured = [t["stages"] for t in results.get("voice_turns") or [] if t.get("stages")]
     if measured:
+        names = [n for n in STAGES if any(n in s for s in measured)]  # a turn may call no tool
         stages["spoken turn"] = {
-            name: statistics.fmean(s[name] for s in measured) for name in measured[0]
+            name: statistics.fmean(s.get(name, 0.0) for s in measured) for name in names
         }
     return stages
 

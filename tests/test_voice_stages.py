@@ -61,6 +61,11 @@ def _results() -> dict:
 def test_stage_breakdown_bars_add_up_to_their_wholes() -> None:
     stages = bench.stage_breakdown(_results())
     assert sum(stages["text turn"].values()) == pytest.approx(8.0)
+    no_tool = {"stages": {"speech-to-text": 600.0, "end of turn": 90.0, "model": 5.0}}
+    mixed = bench.stage_breakdown(
+        {**_results(), "voice_turns": [*_results()["voice_turns"], no_tool]}
+    )
+    assert sum(mixed["spoken turn"].values()) == pytest.approx((892 + 1010 + 695) / 3)
     with_calls = bench.stage_breakdown({**_results(), "floor_calls_ms_p50": 7.0})
     assert sum(with_calls["text turn"].values()) == pytest.approx(8.0)
     assert list(with_calls["text turn"].values())[-1] == pytest.approx(1.0)  # ours: 8 - 7
