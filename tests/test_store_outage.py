@@ -7,14 +7,22 @@ from typing import Any
 from concierge.cart import Cart
 from concierge.session import offline_session
 from concierge.state import new_userdata
-from concierge.store import SQLiteStore, StoreAuthError, StoreUnavailableError, open_store
+from concierge.store import (
+    SQLiteStore,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailableError,
+    open_store,
+)
 
 
 class OutageStore:
-    """Wraps a real SQLiteStore; while `down` is True every call but the menu read fails."""
+    """Wraps a real SQLiteStore; while `down` is True every call but the menu read fails, with
+    `error` (a connection refused, unless told otherwise)."""
 
-    def __init__(self, inner: SQLiteStore) -> None:
+    def __init__(self, inner: SQLiteStore, error: StoreError | None = None) -> None:
         self.inner, self.down = inner, False
+        self.error = error or StoreUnavailableError("connection refused (injected)")
         self.description = "outage test double around " + inner.description
 
     def __getattr__(self, name: str) -> Any:
@@ -24,7 +32,7 @@ class OutageStore:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             if self.down:
-                raise StoreUnavailableError("connection refused (injected)")
+                raise self.error
             return await attr(*args, **kwargs)
 
         return call
@@ -73,32 +81,16 @@ async def test_checkout_while_down_places_nothing_and_keeps_the_cart() -> None:
     assert len(await inner.list_orders(user_id)) == 1
 
 
-class ExpiredSignIn:
-    """Wraps a real SQLiteStore; every call but the menu read is refused as an expired sign-in."""
-
-    def __init__(self, inner: SQLiteStore) -> None:
-        self.inner = inner
-        self.description = "expired sign-in test double around " + inner.description
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name in ("load_catalog", "close") or not callable(attr):
-            return attr
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            raise StoreAuthError(
-                "Supabase load_cart: the user's token expired (JWT expired)", expired=True
-            )
-
-        return call
-
-
 async def test_an_expired_sign_in_at_session_start_is_said_not_a_silent_call() -> None:
     """A token that expired before the call: the session still starts (a job that fails to start
     is dead air for the caller), and every change says why it cannot be made, in one sentence."""
     inner = await open_store("memory")
     assert isinstance(inner, SQLiteStore)
-    async with offline_session(store=ExpiredSignIn(inner), user_id="demo") as session:  # type: ignore[arg-type]
+    expired = OutageStore(
+        inner, StoreAuthError("the user's token expired (JWT expired)", expired=True)
+    )
+    expired.down = True
+    async with offline_session(store=expired, user_id="demo") as session:  # type: ignore[arg-type]
         result = await session.run(user_input="two churros")
         said = " ".join(e.item.text_content or "" for e in result.events if e.type == "message")
         assert "sign-in has expired" in said and "sign in again" in said
