@@ -6,7 +6,7 @@ Every figure is measured in the run that prints it:
   store write → reply) through `offline_session`, one session per customer's order
   (`ORDER_SCRIPT`, eight turns), as many customers as it takes to reach the turn count;
 - `floor_ms_p50`: the same user texts, in sessions of the same length, through a bare
-  `AgentSession` whose model (`EchoLLM`, a trivial stand-in) answers at once with no tools —
+  `AgentSession` whose model (`ReplayLLM`, a trivial stand-in) answers at once with no tools —
   livekit's own cost per turn;
 - `floor_tool_ms_p50`: the same again, but the trivial model first calls one trivial tool and
   then answers — livekit's own cost for a turn that uses a tool (a second model call, and the
@@ -41,7 +41,7 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,60 +75,29 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-class EchoLLM(ImmediateLLM):
+class ReplayLLM(ImmediateLLM):
     """A trivial stand-in model for the floor measurements. Not an AI.
 
-    It answers every turn with one fixed reply; given `tool`, it first calls that tool (when the
-    session offers it) and answers once the tool's output is back. It shares the stand-in's
-    livekit adapter (`ImmediateLLM`), so the floor pays the same adapter cost as the concierge.
+    For each customer message it makes the tool calls `calls` holds for that text (those of them
+    the session offers), then answers "Okay." once they ran; with no calls it answers at once.
+    `ReplayLLM()` is the bare floor's model, `ReplayLLM.always(call)` the tool floor's, and
+    `ReplayLLM(recorded)` with `concierge_tool_stubs` replays the concierge's very calls: what
+    livekit itself costs for them (the same tools, schemas, arguments and number of calls) with
+    none of our code. It shares the stand-in's livekit adapter (`ImmediateLLM`), so every floor
+    pays the same adapter cost as the concierge.
     """
 
-    def __init__(self, tool: str | None = None) -> None:
+    def __init__(self, calls: Mapping[str, list[PlannedCall]] | None = None) -> None:
         super().__init__()
-        self.tool = tool
+        self.recorded: Mapping[str, list[PlannedCall]] = calls or {}
+        self.every: PlannedCall | None = None
 
-    @property
-    def model(self) -> str:
-        return "echo"
-
-    def answer(
-        self,
-        items: list[llm.ChatItem],
-        tools: list[llm.Tool],
-        *,
-        sequential: bool,
-        tool_choice: str,
-    ) -> tuple[str, list[PlannedCall]]:
-        offered = {t.info.name for t in tools if isinstance(t, llm.FunctionTool)}
-        answered = bool(items) and items[-1].type == "function_call_output"
-        if self.tool in offered and not answered:
-            return "", [PlannedCall(self.tool, {"text": "noted"})]
-        return "Okay.", []
-
-
-class _FloorToolAgent(Agent):
-    """The tool floor's agent: one tool that does nothing but answer."""
-
-    def __init__(self) -> None:
-        super().__init__(instructions="Reply briefly.")
-
-    @function_tool
-    async def note(self, text: str) -> str:
-        """Note what the customer said."""
-        return "noted"
-
-
-class ReplayLLM(ImmediateLLM):
-    """A trivial stand-in that makes, for each message, the tool calls recorded for it (the
-    concierge's own calls), then answers "Okay." once they ran. Not an AI.
-
-    With `concierge_tool_stubs`, it measures what livekit itself costs for exactly the concierge's
-    calls — the same tools, schemas, arguments and number of calls — with none of our code.
-    """
-
-    def __init__(self, calls: dict[str, list[PlannedCall]]) -> None:
-        super().__init__()
-        self.recorded = calls
+    @classmethod
+    def always(cls, call: PlannedCall) -> ReplayLLM:
+        """A model that makes `call` on every message."""
+        model = cls()
+        model.every = call
+        return model
 
     @property
     def model(self) -> str:
@@ -142,12 +111,27 @@ class ReplayLLM(ImmediateLLM):
         sequential: bool,
         tool_choice: str,
     ) -> tuple[str, list[PlannedCall]]:
-        asked = next(i for i in range(len(items) - 1, -1, -1) if items[i].type == "message")
-        message = items[asked]
-        text = message.text_content or "" if isinstance(message, llm.ChatMessage) else ""
+        asked = next((i for i in range(len(items) - 1, -1, -1) if items[i].type == "message"), 0)
+        message = items[asked] if items else None
         if any(it.type == "function_call" for it in items[asked + 1 :]):
             return "Okay.", []
-        return "", list(self.recorded.get(text, []))
+        text = message.text_content or "" if isinstance(message, llm.ChatMessage) else ""
+        offered = {t.info.name for t in tools if isinstance(t, llm.FunctionTool)}
+        planned = [self.every] if self.every else self.recorded.get(text, [])
+        calls = [c for c in planned if c.name in offered]
+        return ("", calls) if calls else ("Okay.", [])
+
+
+class _FloorToolAgent(Agent):
+    """The tool floor's agent: one tool that does nothing but answer."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions="Reply briefly.")
+
+    @function_tool
+    async def note(self, text: str) -> str:
+        """Note what the customer said."""
+        return "noted"
 
 
 def concierge_tool_stubs(catalog: Catalog) -> list[llm.Tool | llm.Toolset]:
@@ -223,8 +207,12 @@ async def text_turns(turns: int) -> dict[str, list[float]]:
     for n in range(customers):
         async with offline_session(user_id=f"bench-order-{n}") as session:
             await _timed_orders(session, figures["agent"], recorded)
-        await _bare_session(EchoLLM(), Agent(instructions="Reply briefly."), figures["floor"])
-        await _bare_session(EchoLLM(tool="note"), _FloorToolAgent(), figures["floor_tool"])
+        await _bare_session(ReplayLLM(), Agent(instructions="Reply briefly."), figures["floor"])
+        await _bare_session(
+            ReplayLLM.always(PlannedCall("note", {"text": "noted"})),
+            _FloorToolAgent(),
+            figures["floor_tool"],
+        )
         await _bare_session(
             ReplayLLM(recorded),
             Agent(instructions="Reply briefly.", tools=stubs),

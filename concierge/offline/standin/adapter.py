@@ -1,7 +1,7 @@
 """The stand-in as a livekit `llm.LLM`: the session calls it like any model, it answers at once.
 
 `ImmediateLLM` is the livekit side, shared by every offline model of the lab (the bench's trivial
-`EchoLLM` too): `chat()` returns a stream that computes the whole answer (a text and tool calls)
+`ReplayLLM` too): `chat()` returns a stream that computes the whole answer (a text and tool calls)
 in one go and sends it as a single chunk. `StandInLLM` is the concierge's stand-in on top of it:
 
 - on the first call of a turn it reads the customer's message (`parser`) and the conversation
