@@ -6,7 +6,9 @@ closing remark ("great, thanks, that's it") is not a request to pay. So placing 
 tools: `review_order` reads back the items and total, and `place_order` succeeds only when
 
 - the cart is exactly what was read back (any change needs a new read-back), and
-- the customer has spoken since the read-back, and their latest words are an explicit yes.
+- the customer has spoken since the read-back, and their latest words are an explicit yes, with
+  no refusal in between ("no" to the read-back, then "yes" to "what would you like to change?"
+  is not a yes to the order).
 
 The tools check this themselves, so a model that skips the read-back, or places the order in the
 same turn as it reads it back, is refused with a sentence saying what to do instead.
@@ -33,6 +35,12 @@ def is_explicit_yes(words: str) -> bool:
     changes, hesitates or refuses ("yes but no coke", "wait"), and for bare closing remarks."""
     text = words.lower().replace("’", "'")
     return bool(_YES.search(text)) and not _NOT_YES.search(text)
+
+
+def is_refusal(words: str) -> bool:
+    """True for words that refuse, hesitate or change ("no", "wait", "actually…"): said after a
+    read-back, they void it — a later "yes" answers another question, not "shall I place it?"."""
+    return bool(_NOT_YES.search(words.lower().replace("’", "'")))
 
 
 def cart_fingerprint(cart: Cart) -> tuple[object, ...]:

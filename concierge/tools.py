@@ -31,7 +31,7 @@ from livekit.agents.llm import FunctionTool, Tool, Toolset
 from pydantic import Field, StrictInt
 
 from .cart import MAX_QUANTITY, Cart, CartError, CartLine
-from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes
+from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes, is_refusal
 from .menu import Catalog, MenuItem, QueryTooLongError, UnknownItemError, format_usd
 from .replies import Code, Reply
 from .state import (
@@ -519,13 +519,33 @@ class OrderTools:
                 "No order was placed: the user has not heard this order read back.",
                 "Call review_order, read it to the user, and place it only after they say yes.",
             ).error()
-        message_id, words = _latest_user_message(ctx)
-        if message_id == read_back.heard_after or not is_explicit_yes(words):
+        answers = _user_messages_after(ctx, read_back.heard_after)
+        if any(is_refusal(words) for words in answers[:-1]):
+            # "no" to the read-back, then "yes" to "what would you like to change?"
+            raise Reply(
+                Code.NOT_REVIEWED,
+                "No order was placed: the user turned the read-back down and has not heard the "
+                "order again since.",
+                "Call review_order, read it to the user, and place it only after they say yes.",
+            ).error()
+        if not answers or not is_explicit_yes(answers[-1]):
             raise Reply(
                 Code.NOT_CONFIRMED,
                 "No order was placed: the user has not said yes to the read-back.",
                 "Ask the user whether to place the order, and wait for a clear yes.",
             ).error()
+
+
+def _user_messages_after(ctx: RunContext[UserState], message_id: str) -> list[str]:
+    """The words of each customer message after the one with `message_id` ("" = all of them)."""
+    said = [
+        (item.id, item.text_content or "")
+        for item in ctx.session.history.items
+        if item.type == "message" and item.role == "user"
+    ]
+    ids = [i for i, _ in said]
+    start = ids.index(message_id) + 1 if message_id in ids else 0
+    return [words for _, words in said[start:]]
 
 
 def _latest_user_message(ctx: RunContext[UserState]) -> tuple[str, str]:

@@ -115,6 +115,9 @@ async def test_only_an_explicit_yes_places_the_order(
         assert [_code(o) for o in _outputs(result)] == [Code.NOT_CONFIRMED]
         assert session.userdata.orders == []
         result = await session.run(user_input="yes, go ahead")
+        if words == "yes but add a coke":  # it asked for a change: the read-back is void
+            assert [_code(o) for o in _outputs(result)] == [Code.NOT_REVIEWED]
+            return
         assert [_code(o) for o in _outputs(result)] == [Code.PLACED]
         assert len(session.userdata.orders) == 1 and session.userdata.cart.is_empty()
 
@@ -129,3 +132,26 @@ async def test_a_change_after_the_read_back_needs_a_new_one(store: Store, catalo
         result = await session.run(user_input="yes")
         assert [_code(o) for o in _outputs(result)] == [Code.NOT_REVIEWED]
         assert session.userdata.orders == []
+
+
+@pytest.mark.parametrize("turned_down", ["no", "no wait", "actually hold on"])
+async def test_a_yes_after_turning_the_read_back_down_places_nothing(
+    store: Store, catalog: Catalog, turned_down: str
+) -> None:
+    """ "no" to the read-back, then "yes" to "what would you like to change?": a model that
+    places the order then is refused until the order is read back again and confirmed."""
+    await _with_a_cart(store, catalog, "declined")
+    model = ScriptedLLM(catalog, [PlannedCall("review_order", {})])
+    async with offline_session(store=store, user_id="declined", model=model) as session:
+        await session.run(user_input="that's it")
+        model.script = []
+        await session.run(user_input=turned_down)
+        model.script = [PlannedCall("place_order", {})]
+        result = await session.run(user_input="yes")
+        assert [_code(o) for o in _outputs(result)] == [Code.NOT_REVIEWED]
+        assert session.userdata.orders == [] and session.userdata.cart.item_count == 2
+        model.script = [PlannedCall("review_order", {})]
+        await session.run(user_input="that's it")
+        model.script = [PlannedCall("place_order", {})]
+        result = await session.run(user_input="yes")
+        assert [_code(o) for o in _outputs(result)] == [Code.PLACED]

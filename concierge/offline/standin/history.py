@@ -16,6 +16,7 @@ from typing import Any
 
 from livekit.agents import llm
 
+from ...confirmation import is_refusal
 from ...replies import Code, Reply
 
 LineKey = tuple[str, str | None]
@@ -33,7 +34,7 @@ class Conversation:
     last_adds: list[dict[str, Any]] = field(default_factory=list)
     #: add_to_cart arguments the previous turn could not finish for want of a size.
     size_needed: list[dict[str, Any]] = field(default_factory=list)
-    #: The order was read back in the previous turn and has not changed since.
+    #: The order was read back, and not changed or turned down since.
     read_back: bool = False
     #: The ids offered by the previous turn's search or menu.
     offered: tuple[str, ...] = ()
@@ -58,6 +59,8 @@ def read_history(items: list[llm.ChatItem]) -> Conversation:
         if it.type == "message" and it.role == "user":
             conv.last_adds, conv.size_needed, conv.offered = [], [], ()
             conv.previous_text, conv.previous_id = it.text_content or "", it.id
+            # "no" to a read-back voids it: a later "yes" answers "what would you like to change?"
+            conv.read_back = conv.read_back and not is_refusal(conv.previous_text)
         elif it.type == "function_call":
             out = outputs.get(it.call_id)
             reply = Reply.parse(out.output) if out is not None else None

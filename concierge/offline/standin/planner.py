@@ -310,7 +310,7 @@ def _confirm(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     if b.conv.read_back:
         b.call("place_order")
     else:
-        b.says.append(wording.nothing_to_confirm(bool(b.conv.size_needed)))
+        b.says.append(wording.nothing_to_confirm(bool(b.conv.size_needed), bool(b.conv.lines)))
 
 
 def _deny(b: _Builder, intent: Intent, previous: Intent | None) -> None:

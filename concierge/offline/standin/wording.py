@@ -97,9 +97,14 @@ def which_of(catalog: Catalog, ids: tuple[str, ...]) -> str:
     return f"Which one would you like: {options}?"
 
 
-def nothing_to_confirm(size_pending: bool) -> str:
+def nothing_to_confirm(size_pending: bool, has_items: bool = False) -> str:
     if size_pending:
         return "Which size would you like: small, medium or large?"
+    if has_items:  # a yes that answers no read-back: never a reason to place the order
+        return (
+            "Okay — what would you like to change? When you're done, say \"that's it\" and "
+            "I'll read the order back."
+        )
     return "Great — what would you like to order?"
 
 
