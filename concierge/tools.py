@@ -328,7 +328,8 @@ def add_to_cart_tool(ids: MenuIds) -> FunctionTool:
         catalog = ctx.userdata.catalog
         item = _menu_item(catalog, item_id)
         chosen = _none_if_null(size)
-        if item.has_sizes and chosen is None:
+        if item.has_sizes and chosen is None and 1 <= quantity <= MAX_QUANTITY:
+            # (a quantity it cannot take is refused first: asking the size would waste a turn)
             raise Reply(
                 Code.SIZE_NEEDED,
                 f"{item.name} comes in {', '.join(item.sizes)}: which size would you like?",

@@ -44,7 +44,10 @@ _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
 _GREETING = re.compile(r"^(hi|hello|hey|good (?:morning|afternoon|evening))\b")
 _THANKS = re.compile(r"^(thanks|thank you|cheers|great|perfect|awesome|cool|lovely)\b")
-_NO = re.compile(r"^(?:no|nope|nah|not yet|no thanks|no thank you|wait|hold on)(?: please)?$")
+_NO = re.compile(
+    r"^(?:no|nope|nah|not yet|no thanks|no thank you|"
+    r"(?:no,? |oh |um,? )?(?:wait|hold on|hang on)(?: a (?:sec|second|minute|moment))?)(?: please)?$"
+)
 _UNDO = re.compile(
     r"\b(never ?mind|scratch that|forget(?: about)?(?: it| that)?|cancel that|undo(?: that)?|actually no|"
     r"no actually|take that back)\b"
@@ -447,6 +450,7 @@ def _order(p: IntentParser, text: str) -> Intent | None:
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
         or any(i.counted or i.unclear for i in named)
+        or re.match(r"(?:a|an|some) \w", text)  # "a margarita", "a big mac": look it up
     ):
         return Intent("order", items=named, same_size=same_size)
     return None

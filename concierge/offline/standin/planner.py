@@ -99,6 +99,12 @@ def _order_one(b: _Builder, r: ItemRequest) -> None:
     elif r.item_id is not None:
         b.add(r.item_id, r.quantity, r.size, r.notes)
     else:
+        if r.counted and not MIN_QUANTITY <= r.quantity <= MAX_QUANTITY:
+            # the tool would say it once an item is chosen; say it now, not a turn later
+            b.says.append(
+                f"Sorry — I can take between {MIN_QUANTITY} and {MAX_QUANTITY} of one item, "
+                f"not {r.quantity:,}."
+            )
         b.find(r.phrase)
 
 
