@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -70,6 +72,30 @@ def _describe_events(result: Any) -> list[str]:
     return lines
 
 
+def _read_on_daemon_thread(read_line: Callable[[str], str], prompt: str) -> asyncio.Future[str]:
+    """`read_line(prompt)` off the loop, on a daemon thread: after Ctrl-C the process exits at
+    once instead of waiting (as `asyncio.to_thread`'s worker would) for one more line."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(how: Callable[[Any], None], value: Any) -> None:
+        if not answer.done():
+            how(value)
+
+    def read() -> None:
+        try:
+            line = read_line(prompt)
+        except BaseException as e:  # EOFError (Ctrl-D) included: the console's loop handles it
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, answer.set_exception, e)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, answer.set_result, line)
+
+    threading.Thread(target=read, daemon=True, name="concierge-console-input").start()
+    return answer
+
+
 async def run_text_console(
     read_line: Callable[[str], str] = input,
     out: TextIO = sys.stdout,
@@ -94,7 +120,7 @@ async def run_text_console(
             )
             while True:
                 try:
-                    text = (await asyncio.to_thread(read_line, "you> ")).strip()
+                    text = (await _read_on_daemon_thread(read_line, "you> ")).strip()
                 except EOFError:
                     break
                 if text.lower() in QUIT:

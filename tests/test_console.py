@@ -169,3 +169,36 @@ def test_a_refusing_tool_shows_what_it_tells_the_user_and_nothing_on_stderr() ->
     assert "error  Coke comes in small, medium, large: which size would you like?" in proc.stdout
     assert "(result:" not in proc.stdout and "(for you" not in proc.stdout
     assert "ToolError while executing tool" not in proc.stderr
+
+
+def test_ctrl_c_leaves_at_once_and_keeps_the_cart(tmp_path: Path) -> None:
+    """Ctrl-C at the prompt ends the console now (it used to wait for, and swallow, one more
+    line), and the cart typed before it is there the next time."""
+    env = {**_env(), "CONCIERGE_STORE": f"sqlite:///{tmp_path / 'console.db'}"}
+
+    def console() -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable, ["-m", "concierge", "console"], cwd=str(ROOT), env=env,
+            encoding="utf-8", timeout=60,
+        )  # fmt: skip
+        child.expect_exact("you> ")
+        return child
+
+    child = console()
+    try:
+        child.sendline("two churros")
+        child.expect(r"cart\s+Your cart: 2 × Churros")
+        child.expect_exact("you> ")
+        child.sendintr()
+        child.expect("Bye", timeout=15)
+        child.expect(pexpect.EOF, timeout=15)  # gone without another line typed
+    finally:
+        child.close(force=True)
+    child = console()
+    try:
+        child.sendline("cart")
+        child.expect(r"cart\s+Your cart: 2 × Churros")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
