@@ -385,19 +385,17 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
 
     Per-turn latency comes from `ChatMessage.metrics` (what `VoiceRig.say` reads) and usage from
     the session's `session_usage_updated` event, as livekit 1.8.9 recommends; its session-level
-    `metrics_collected` event is deprecated. Per-inference VAD and speech-to-text timings are
+    `metrics_collected` event is deprecated. Per-inference VAD timings are
     events of the *models* themselves (`vad.on("metrics_collected")`), which are not deprecated.
     """
     from .session import voice_session
 
     vad_metrics: list[Any] = []
-    stt_metrics: list[Any] = []
     usage: list[Any] = []
     out: dict[str, Any] = {"voice_turns": []}
     async with voice_session(playback_speed=playback_speed) as rig:
         rig.session.on("session_usage_updated", lambda ev: usage.append(ev.usage))
         rig.models.vad.on("metrics_collected", vad_metrics.append)
-        rig.models.stt.on("metrics_collected", stt_metrics.append)
         voice = rig.models.tts
         clips = []
         for text in turns:
@@ -425,7 +423,7 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
             started = time.perf_counter()
             stt.transcribe(mono)
             stt_rtf.append((time.perf_counter() - started) / seconds)
-    out.update(_voice_summary(out["voice_turns"], vad_metrics, stt_metrics))
+    out.update(_voice_summary(out["voice_turns"], vad_metrics))
     out["usage"] = [repr(u) for u in usage[-1].model_usage] if usage else []
     out["tts_rtf"] = statistics.median(t / s for _, t, s in clips[1:] or clips)
     out["stt_rtf"] = statistics.median(stt_rtf)
@@ -435,9 +433,7 @@ async def voice_figures(turns: Sequence[str], playback_speed: float = 1.0) -> di
     return out
 
 
-def _voice_summary(
-    turns: list[dict[str, Any]], vad: list[Any], stt: list[Any]
-) -> dict[str, float | None]:
+def _voice_summary(turns: list[dict[str, Any]], vad: list[Any]) -> dict[str, float | None]:
     def p50(key: str) -> float | None:
         values = [t[key] for t in turns if t.get(key) is not None]
         return statistics.median(values) if values else None
@@ -460,9 +456,6 @@ def _voice_summary(
         # between the transcript and the decision is the decision made once the words are in.
         "eot_decision_ms_p50": statistics.median(decided) if decided else None,
         "transcription_delay_ms_p50": p50("transcription_ms"),
-        "stt_ms_per_utterance_p50": (
-            statistics.median(m.duration * 1000 for m in stt) if stt else None
-        ),
         "voice_turn_ms_p50": p50("voice_turn_ms"),
     }
 
@@ -597,6 +590,8 @@ def report(results: dict[str, Any]) -> str:
             continue
         target, ok = checks.get(key, ("", None))
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if key == "voice_heard_correctly":
+            shown = f"{value} of {len(results.get('voice_turns') or [])}"
         mark = "" if ok is None else ("ok" if ok else "MISSED")
         rows.append(f"{key:28} {shown:>14}  {target:14} {mark}")
     rows.append(f"{'turn_ms_p50 / floor_ms_p50':28} {ratio:14.2f}")
@@ -604,6 +599,12 @@ def report(results: dict[str, Any]) -> str:
     if results.get("floor_calls_ms_p50"):
         own = results["turn_ms_p50"] / results["floor_calls_ms_p50"]
         rows.append(f"{'turn_ms_p50 / floor_calls_ms_p50':28} {own:14.2f}")
+    if not ratio <= 1.5:
+        rows.append(
+            "(turn_ms_p50 MISSED: a tool turn costs livekit 1.8.9 a second model call and a "
+            "pydantic validation per call before any concierge code runs; the floor_calls ratio "
+            "is what the concierge itself adds — README, Performance)"
+        )
     return "\n".join(rows)
 
 

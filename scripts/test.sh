@@ -52,6 +52,11 @@ start=$(date +%s)
 # Two workers, each taking whole files (a notebook, a browser session, a Postgres fixture stay on
 # one worker): half the suite waits on real time (spoken audio, a browser, Postgres), so two
 # workers on two cores halve the wall time (measured: 564 s -> 300 s). `-n 0` runs it serially.
-python -m pytest tests notebooks --nbval-lax --nbval-current-env -p tests.notebook_timing \
+# Paths among the arguments (`bash scripts/test.sh tests/test_cart.py`) replace the default targets.
+targets=(tests notebooks)
+for arg in "$@"; do
+  case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then targets=(); fi ;; esac
+done
+python -m pytest "${targets[@]}" --nbval-lax --nbval-current-env -p tests.notebook_timing \
   --nbval-cell-timeout=120 -p no:cacheprovider -n 2 --dist loadfile "$@"
-echo "==> whole suite took $(( $(date +%s) - start )) s"
+echo "==> tests took $(( $(date +%s) - start )) s"
