@@ -118,11 +118,12 @@ def _store_url_ok(rest: list[str]) -> bool:
     """Check `--store` / `CONCIERGE_STORE` before starting anything; say what is wrong plainly."""
     from .store import InvalidStoreURL, check_store_url, default_store_url
 
-    url = rest[rest.index("--store") + 1] if "--store" in rest[:-1] else default_store_url()
+    given = "--store" in rest[:-1]
+    url = rest[rest.index("--store") + 1] if given else default_store_url()
     try:
         check_store_url(url)
     except InvalidStoreURL as e:
-        print(e, file=sys.stderr)
+        print(str(e).replace("CONCIERGE_STORE=", "--store ") if given else e, file=sys.stderr)
         return False
     return True
 
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         command = argv[0] if argv else ""
         print(f"concierge {command}: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `python -m concierge doctor ... | head`: the reader stopped early
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 0
 
 
 def _dispatch(argv: list[str]) -> int:

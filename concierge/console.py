@@ -108,6 +108,7 @@ async def run_text_console(
     from .store import open_store
 
     store = await open_store(store_url)
+    items_left = 0
     try:
         async with offline_session(store=store, user_id=user_id) as session:
             model = getattr(session.llm, "model", type(session.llm).__name__)
@@ -131,16 +132,17 @@ async def run_text_console(
                     result: Any = await session.run(user_input=text)
                     print("\n".join(_describe_events(result)), file=out)
                 print(f"  cart   {session.userdata.cart.summary()}", file=out, flush=True)
+            items_left = session.userdata.cart.item_count
     finally:
         kept = ":memory:" not in store.description
         await store.close()
-    print(
-        "Bye. The cart is saved; run the console again to pick it up."
-        if kept
-        else "Bye. This store was in memory: the cart goes with it.",
-        file=out,
-        flush=True,
-    )
+    if not items_left:
+        farewell = "Bye."
+    elif kept:
+        farewell = "Bye. The cart is saved; run the console again to pick it up."
+    else:
+        farewell = "Bye. This store was in memory: the cart goes with it."
+    print(farewell, file=out, flush=True)
     return 0
 
 
@@ -177,7 +179,10 @@ def main(argv: Sequence[str]) -> int:
     if args.audio:
         return _audio_console(extra)
     if extra:
-        parser.error(f"unknown arguments {' '.join(extra)} (they are for --audio)")
+        parser.error(
+            f"unrecognized arguments: {' '.join(extra)} (text mode takes --user and --store; "
+            "other arguments go to livekit's console with --audio)"
+        )
     from .providers import load_env
 
     load_env()

@@ -150,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"{e} The corpus ships with the repository (tests/dialogues).", file=sys.stderr)
         return 2
+    if not dialogues:
+        print(f"No dialogue's name contains {args.only!r} (see {args.corpus}).", file=sys.stderr)
+        return 2
     print(f"model: {detect_mode()} — {len(dialogues)} dialogues from {args.corpus}")
     outcomes = asyncio.run(run_corpus(dialogues))
     print(table(outcomes))
