@@ -79,7 +79,10 @@ def to_text(report: Report, *, colour: bool = False) -> str:
             f"{paint(rule.severity.upper(), rule.severity)} {rule_id} {rule.name} ({len(found)})"
         )
         out.append(paint(f"  why: {rule.why}", "dim"))
-        out.append(paint(f"  fix: {rule.fix}", "dim") + ("  [--fix]" if rule.fixable else ""))
+        out.append(
+            paint(f"  fix: {rule.fix}", "dim")
+            + ("  [--fix rewrites the usual shapes]" if rule.fixable else "")
+        )
         out += [f"  {f.path}:{f.line}: {f.message}" for f in found]
         out.append("")
     if report.findings:
