@@ -146,7 +146,7 @@ class ItemRequest:
 class Intent:
     """What one customer message asks for.
 
-    kind: order remove negate change more repeat undo clear review confirm deny view_cart
+    kind: order remove negate change out_and_in scale more repeat undo clear review confirm deny view_cart
     profile menu search size_answer quantity_answer greeting thanks unknown.
     """
 
@@ -317,15 +317,26 @@ def _review(p: IntentParser, text: str) -> Intent | None:
     return Intent("review", yes=is_explicit_yes(text))
 
 
+_DOUBLE = re.compile(
+    r"^(?:(?:can you|could you|please|just) )*(double|triple) (it|that|them|those)(?: please)?$"
+)
+
+
+def _double(p: IntentParser, text: str) -> Intent | None:
+    """ "double it": twice the line just ordered (never the Double Bacon Burger)."""
+    m = _DOUBLE.match(text)
+    return Intent("scale", quantity=2 if m.group(1) == "double" else 3) if m else None
+
+
 def _out_and_in(p: IntentParser, text: str) -> Intent | None:
     m = _OUT_AND_IN.search(text)
     if m is None:
         return None
     dst = p.resolved(m.group("dst"))
     if m.group("src") in ("it", "that", "this", "them", "those", "these"):
-        return Intent("change", dst, (), replaces=True) if dst else None  # the line just ordered
+        return Intent("out_and_in", dst) if dst else None  # the line just ordered goes
     src = p.resolved(m.group("src"))
-    return Intent("change", dst, src, replaces=True) if src and dst else None
+    return Intent("out_and_in", dst, src) if src and dst else None
 
 
 def _negate(p: IntentParser, text: str) -> Intent | None:
@@ -457,7 +468,7 @@ def _order(p: IntentParser, text: str) -> Intent | None:
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _out_and_in, _undo, _clear, _review, _negate, _remove, _change, _more,
+    _short_reply, _double, _out_and_in, _undo, _clear, _review, _negate, _remove, _change, _more,
     _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 

@@ -168,6 +168,42 @@ def _remove(b: _Builder, intent: Intent, previous: Intent | None) -> None:
             b.line("remove_from_cart", (item_id, r.size))
 
 
+def _out_and_in(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "forget the coke and give me a sprite", "get rid of one salad and add fries": two
+    requests, both carried out — the removal stands even while the new item waits for a size.
+    A new item said without a size takes the removed line's size where it has it."""
+    sizes: list[str | None] = []
+    for r in intent.source:
+        item_id = _in_cart(b, r)
+        if item_id is None:
+            b.says.append(wording.which_to_remove(b.catalog, r))
+            continue
+        key = b.conv.line_of(item_id, r.size) or (item_id, r.size)
+        sizes.append(key[1])
+        if r.counted and r.quantity < b.conv.lines.get(key, 0):
+            b.line("remove_quantity", key, quantity=r.quantity)
+        else:
+            b.line("remove_from_cart", key)
+    if not intent.source and b.conv.last is not None:  # "forget it and ..."
+        sizes.append(b.conv.last[1])
+        b.line("remove_from_cart", b.conv.last)
+    size = next((s for s in sizes if s), None)
+    for r in intent.items:
+        item = b.catalog.items.get(r.item_id or "")
+        _order_one(
+            b, replace(r, size=size) if r.size is None and item and size in item.sizes else r
+        )
+
+
+def _scale(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "double it": the line last ordered, times `intent.quantity` (the tool refuses past 20)."""
+    if b.conv.last is None:
+        b.says.append("Which item should I change?")
+        return
+    held = b.conv.lines.get(b.conv.last, 1)
+    b.line("set_quantity", b.conv.last, quantity=held * (intent.quantity or 1))
+
+
 def _in_cart(b: _Builder, r: ItemRequest) -> str | None:
     """The item `r` names, resolving "the pizza" to the one pizza this conversation added."""
     if r.item_id is not None:
@@ -344,7 +380,7 @@ def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "order": _order, "more": _more, "repeat": _repeat, "size_answer": _answer_size,
     "quantity_answer": _answer_quantity, "remove": _remove, "negate": _negate,
-    "change": _change, "undo": _undo, "clear": _simple("clear_cart"), "review": _review,
+    "change": _change, "out_and_in": _out_and_in, "scale": _scale, "undo": _undo, "clear": _simple("clear_cart"), "review": _review,
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
 }  # fmt: skip
