@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -110,23 +110,32 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.description = f"sqlite {self.path}"
         # One thread owns every call on a file, so transactions never interleave and the loop
-        # never waits; a memory store runs them inline under `_inline_lock` instead.
-        self._inline_lock: threading.Lock | None = (
-            threading.Lock() if self.path == ":memory:" else None
-        )
-        #: Calls complete without suspending the caller (`UserState` relies on it to skip a task).
-        self.runs_inline = self._inline_lock is not None
-        self._executor: Executor = (
-            _InlineExecutor(self._inline_lock)
-            if self._inline_lock is not None
+        # never waits; a memory store (no executor) runs them inline, one at a time under a lock.
+        self._executor: ThreadPoolExecutor | None = (
+            None
+            if self.path == ":memory:"
             else ThreadPoolExecutor(max_workers=1, thread_name_prefix="concierge-sqlite")
         )
+        self._inline_lock = threading.Lock()
         self._catalog: Catalog | None = None
         try:
-            self._db: sqlite3.Connection | None = self._executor.submit(self._connect).result()
+            self._db: sqlite3.Connection | None = self._blocking(self._connect)
         except sqlite3.Error as e:
-            self._executor.shutdown(wait=False)
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
             raise StoreError(f"{self.path} is not a usable SQLite database: {e}") from e
+
+    @property
+    def runs_inline(self) -> bool:
+        """Calls complete without suspending the caller (`UserState` relies on it to skip a task)."""
+        return self._executor is None
+
+    def _blocking(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on the store's thread (or inline, for a memory store), waited for."""
+        if self._executor is None:
+            with self._inline_lock:
+                return fn(*args)
+        return self._executor.submit(fn, *args).result()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(
@@ -152,7 +161,7 @@ class SQLiteStore:
         if self._db is None:
             raise StoreUnavailableError("The SQLite store is closed.", reason="it is closed")
         db = self._db
-        if self._inline_lock is not None:
+        if self._executor is None:
             with self._inline_lock:
                 return _transaction(db, fn, write)
         loop = asyncio.get_running_loop()
@@ -162,12 +171,12 @@ class SQLiteStore:
         db = self._db
         assert db is not None
         return bool(
-            self._executor.submit(
+            self._blocking(
                 _transaction,
                 db,
                 lambda d: d.execute("SELECT count(*) FROM menu_items").fetchone()[0],
                 False,
-            ).result()
+            )
         )
 
     # --- menu and profiles --------------------------------------------------------------------
@@ -230,25 +239,13 @@ class SQLiteStore:
 
     async def close(self) -> None:
         db, self._db = self._db, None
-        if db is not None:
+        if db is None:
+            return
+        if self._executor is None:
+            self._blocking(db.close)
+        else:
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
             self._executor.shutdown(wait=False)
-
-
-class _InlineExecutor(Executor):
-    """A memory store's "thread": each call runs at once on the caller's, one at a time."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self._lock = lock
-
-    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
-        future: Future[T] = Future()
-        with self._lock:
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as e:
-                future.set_exception(e)
-        return future
 
 
 def _try_schema(db: sqlite3.Connection, statement: str) -> None:
