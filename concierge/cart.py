@@ -205,7 +205,7 @@ class Cart:
         item = self._known_item(catalog, item_id)
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise CartError(f"Quantity must be a whole number, not {quantity!r}.")
-        _check_quantity(quantity, item)
+        check_quantity(quantity, item)
         try:
             unit = item.unit_price_cents(size)
         except ValueError as e:
@@ -262,7 +262,7 @@ class Cart:
     ) -> CartLine:
         """Set how many of a line the cart holds ("make that one pizza"); returns the new line."""
         target = self._find_line(item_id, size, "change")
-        _check_quantity(quantity, self._known_item(catalog, item_id))
+        check_quantity(quantity, self._known_item(catalog, item_id))
         line = replace(target, quantity=quantity)
         self.lines[self.lines.index(target)] = line
         self._notify("change", line)
@@ -375,7 +375,8 @@ class Cart:
             raise CartError(str(e)) from None
 
 
-def _check_quantity(quantity: int, item: MenuItem) -> None:
+def check_quantity(quantity: int, item: MenuItem) -> None:
+    """Raise the `CartError` a customer hears for a quantity outside 1..20 of `item`."""
     if quantity < MIN_QUANTITY:
         raise CartError(
             f"Quantity must be at least {MIN_QUANTITY}; to drop {item.name}, remove it."

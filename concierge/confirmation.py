@@ -33,14 +33,18 @@ _NOT_YES = re.compile(
 def is_explicit_yes(words: str) -> bool:
     """True for "yes", "yeah go ahead", "that's right, place it"; False for anything that also
     changes, hesitates or refuses ("yes but no coke", "wait"), and for bare closing remarks."""
-    text = words.lower().replace("’", "'")
+    text = _plain(words)
     return bool(_YES.search(text)) and not _NOT_YES.search(text)
 
 
 def is_refusal(words: str) -> bool:
     """True for words that refuse, hesitate or change ("no", "wait", "actually…"): said after a
     read-back, they void it — a later "yes" answers another question, not "shall I place it?"."""
-    return bool(_NOT_YES.search(words.lower().replace("’", "'")))
+    return bool(_NOT_YES.search(_plain(words)))
+
+
+def _plain(words: str) -> str:
+    return words.lower().replace("’", "'")
 
 
 def cart_fingerprint(cart: Cart) -> tuple[object, ...]:

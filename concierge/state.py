@@ -316,12 +316,11 @@ class UserState:
                 self._pending = (submitted.checkout_key(), tuple(submitted.lines))
                 raise CheckoutUnknownError(e) from e
             except CartConflictError as conflict:
+                self._merge(conflict.current, self._synced)
                 if conflict.current.lines == submitted.lines:
                     # Saved elsewhere with the very lines confirmed here (another session of
                     # this user merged the same changes): only the revision moved. Order them.
-                    self._merge(conflict.current, self._synced)
                     continue
-                self._merge(conflict.current, self._synced)
                 await self._write()
                 raise CartChangedError(self.cart.copy()) from None
             except ItemsUnavailableError as e:

@@ -30,7 +30,7 @@ from livekit.agents import RunContext, function_tool
 from livekit.agents.llm import FunctionTool, Tool, Toolset
 from pydantic import Field, StrictInt
 
-from .cart import MAX_QUANTITY, Cart, CartError, CartLine
+from .cart import MAX_QUANTITY, Cart, CartError, CartLine, check_quantity
 from .confirmation import ReadBack, cart_fingerprint, is_explicit_yes, is_refusal
 from .menu import Catalog, MenuItem, QueryTooLongError, UnknownItemError, format_usd
 from .replies import Code, Reply
@@ -328,8 +328,11 @@ def add_to_cart_tool(ids: MenuIds) -> FunctionTool:
         catalog = ctx.userdata.catalog
         item = _menu_item(catalog, item_id)
         chosen = _none_if_null(size)
-        if item.has_sizes and chosen is None and 1 <= quantity <= MAX_QUANTITY:
-            # (a quantity it cannot take is refused first: asking the size would waste a turn)
+        if item.has_sizes and chosen is None:
+            try:  # a quantity it cannot take is refused first: asking the size would waste a turn
+                check_quantity(quantity, item)
+            except CartError as e:
+                raise _refused(e, "add that to your cart") from None
             raise Reply(
                 Code.SIZE_NEEDED,
                 f"{item.name} comes in {', '.join(item.sizes)}: which size would you like?",
@@ -478,7 +481,8 @@ class OrderTools:
             raise Reply(
                 Code.EMPTY_CART, "The cart is empty.", "Ask the user what they would like first."
             ).error()
-        self._read_back = ReadBack(cart_fingerprint(cart), _latest_user_message(ctx)[0])
+        said = _user_messages(ctx)
+        self._read_back = ReadBack(cart_fingerprint(cart), said[-1][0] if said else "")
         body = "; ".join(line.describe() for line in cart.lines)
         return Reply(
             Code.REVIEW,
@@ -537,21 +541,18 @@ class OrderTools:
             ).error()
 
 
-def _user_messages_after(ctx: RunContext[UserState], message_id: str) -> list[str]:
-    """The words of each customer message after the one with `message_id` ("" = all of them)."""
-    said = [
+def _user_messages(ctx: RunContext[UserState]) -> list[tuple[str, str]]:
+    """The id and words of each customer message in this session, oldest first."""
+    return [
         (item.id, item.text_content or "")
         for item in ctx.session.history.items
         if item.type == "message" and item.role == "user"
     ]
+
+
+def _user_messages_after(ctx: RunContext[UserState], message_id: str) -> list[str]:
+    """The words of each customer message after the one with `message_id` ("" = all of them)."""
+    said = _user_messages(ctx)
     ids = [i for i, _ in said]
     start = ids.index(message_id) + 1 if message_id in ids else 0
     return [words for _, words in said[start:]]
-
-
-def _latest_user_message(ctx: RunContext[UserState]) -> tuple[str, str]:
-    """The id and words of the customer's latest message in this session ("", "" if none)."""
-    for item in reversed(ctx.session.history.items):
-        if item.type == "message" and item.role == "user":
-            return item.id, item.text_content or ""
-    return "", ""
