@@ -333,7 +333,7 @@ def _out_and_in(p: IntentParser, text: str) -> Intent | None:
     if m is None:
         return None
     dst = p.resolved(m.group("dst"))
-    if m.group("src") in ("it", "that", "this", "them", "those", "these"):
+    if _PRONOUNS.fullmatch(m.group("src")):
         return Intent("out_and_in", dst) if dst else None  # the line just ordered goes
     src = p.resolved(m.group("src"))
     return Intent("out_and_in", dst, src) if src and dst else None
@@ -369,7 +369,7 @@ def _change(p: IntentParser, text: str) -> Intent | None:
     part = _SWAP_PART.search(text)
     if part is not None:
         src, dst = part.group("src") or part.group("src2"), part.group("dst") or part.group("dst2")
-        source = () if src in ("them", "those", "these") else p.items(src)
+        source = () if _PRONOUNS.fullmatch(src) else p.items(src)
         n, size = int(part.group("n") or part.group("n2")), size_only(dst)
         if size is not None:  # "make 2 of them small"
             return Intent("change", (), source, size=size, part=n)

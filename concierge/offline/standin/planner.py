@@ -84,12 +84,15 @@ def plan_intent(
 
 
 def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    last_size = b.conv.last[1] if b.conv.last else None
+    last_size = b.conv.last[1] if b.conv.last and intent.same_size else None
     for r in intent.items:
-        item = b.catalog.items.get(r.item_id or "")
-        if intent.same_size and r.size is None and item and last_size in item.sizes:
-            r = replace(r, size=last_size)
-        _order_one(b, r)
+        _order_one(b, _sized_like(b, r, last_size))
+
+
+def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
+    """`r` in `size` when it was said without one and its item comes in that size."""
+    item = b.catalog.items.get(r.item_id or "")
+    return replace(r, size=size) if r.size is None and item and size in item.sizes else r
 
 
 def _order_one(b: _Builder, r: ItemRequest) -> None:
@@ -189,10 +192,7 @@ def _out_and_in(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         b.line("remove_from_cart", b.conv.last)
     size = next((s for s in sizes if s), None)
     for r in intent.items:
-        item = b.catalog.items.get(r.item_id or "")
-        _order_one(
-            b, replace(r, size=size) if r.size is None and item and size in item.sizes else r
-        )
+        _order_one(b, _sized_like(b, r, size))
 
 
 def _scale(b: _Builder, intent: Intent, previous: Intent | None) -> None:
@@ -281,8 +281,7 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 def _resize_part(b: _Builder, key: LineKey, size: str, part: int) -> None:
     """ "make 2 of them small": that many of the line in the new size, the rest as they were."""
     if part == 0:
-        b.says.append(f"Okay, I'll leave the {b.name(key[0])} as it is.")
-        return
+        return _leave(b, key)
     if part >= b.conv.lines.get(key, 1):
         return _change_line(b, key, size, None)
     if size == key[1]:
@@ -308,13 +307,12 @@ def _replace(b: _Builder, key: LineKey, new: ItemRequest, part: int | None = Non
     where it fits, the size."""
     assert new.item_id is not None
     if part == 0:
-        b.says.append(f"Okay, I'll leave the {b.name(key[0])} as it is.")
-        return
+        return _leave(b, key)
     item = b.catalog.items[new.item_id]
     size = new.size or (key[1] if key[1] in item.sizes else None)
     held = b.conv.lines.get(key, 1)
-    some = part is not None and 0 < part < held
-    quantity = part if some and part else new.quantity if new.counted else held
+    some = part if part is not None and 0 < part < held else None  # only that many of the line
+    quantity = some or (new.quantity if new.counted else held)
     if MIN_QUANTITY <= quantity <= MAX_QUANTITY and (size or not item.has_sizes):
         # only when the add can succeed: otherwise the old line stays as it is
         if some:
@@ -322,6 +320,11 @@ def _replace(b: _Builder, key: LineKey, new: ItemRequest, part: int | None = Non
         else:
             b.line("remove_from_cart", key)
     b.add(new.item_id, quantity, size, new.notes)
+
+
+def _leave(b: _Builder, key: LineKey) -> None:
+    """ "make 0 of them …": nothing to change."""
+    b.says.append(f"Okay, I'll leave the {b.name(key[0])} as it is.")
 
 
 def _undo(b: _Builder, intent: Intent, previous: Intent | None) -> None:
