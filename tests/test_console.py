@@ -27,15 +27,34 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_console_in_a_terminal_takes_an_order_and_shows_the_cart() -> None:
-    child = pexpect.spawn(
+def _cli(
+    args: list[str], extra_env: dict[str, str], stdin: str = "", timeout: float = 90
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "concierge", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**_env(), **extra_env},
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def _spawn_console(extra_env: dict[str, str] | None = None) -> pexpect.spawn:
+    """The console in a pseudo-terminal (a real TTY, a real prompt)."""
+    return pexpect.spawn(
         sys.executable,
         ["-m", "concierge", "console"],
         cwd=str(ROOT),
-        env=_env(),
+        env={**_env(), **(extra_env or {})},
         encoding="utf-8",
         timeout=60,
     )
+
+
+def test_console_in_a_terminal_takes_an_order_and_shows_the_cart() -> None:
+    child = _spawn_console()
     try:
         child.expect("text mode")
         child.expect_exact("you> ")
@@ -55,15 +74,7 @@ def test_console_in_a_terminal_takes_an_order_and_shows_the_cart() -> None:
 
 
 def test_console_ends_cleanly_at_end_of_input() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "concierge", "console"],
-        input="three churros\n",
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=60,
-    )
+    proc = _cli(["console"], {}, stdin="three churros\n", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "3 × Churros" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -71,14 +82,7 @@ def test_console_ends_cleanly_at_end_of_input() -> None:
 @pytest.mark.skipif(portaudio_problem() is None, reason="this machine can play and record audio")
 def test_audio_console_that_cannot_run_says_why_in_a_sentence() -> None:
     """No PortAudio, or PortAudio and no sound device (CI): a sentence and exit code 2."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "concierge", "console", "--audio"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=60,
-    )
+    proc = _cli(["console", "--audio"], {}, timeout=60)
     assert proc.returncode == 2
     assert (portaudio_problem() or "") in proc.stderr
     assert "python -m concierge console" in proc.stderr and "Traceback" not in proc.stderr
@@ -98,45 +102,17 @@ def test_audio_mode_without_devices_or_package_is_a_sentence(monkeypatch) -> Non
 
 
 def test_console_help_teaches_lk_agent_console() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "concierge", "console", "--help"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=60,
-    )
+    proc = _cli(["console", "--help"], {}, timeout=60)
     assert proc.returncode == 0 and "lk agent console" in proc.stdout
 
 
 @pytest.mark.parametrize("command", ["start", "dev"])
 def test_server_commands_print_help_without_credentials(command: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "concierge", command, "--help"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-        timeout=60,
-    )
+    proc = _cli([command, "--help"], {}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert f"python -m concierge {command}" in proc.stdout
     assert "usage: python -m livekit.agents start" in proc.stdout
     assert "needs LIVEKIT_URL" not in proc.stderr
-
-
-def _cli(
-    args: list[str], extra_env: dict[str, str], stdin: str = ""
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "concierge", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**_env(), **extra_env},
-        cwd=ROOT,
-        timeout=90,
-    )
 
 
 def test_a_store_that_cannot_be_reached_is_one_sentence_not_a_traceback() -> None:
@@ -174,13 +150,10 @@ def test_a_refusing_tool_shows_what_it_tells_the_user_and_nothing_on_stderr() ->
 def test_ctrl_c_leaves_at_once_and_keeps_the_cart(tmp_path: Path) -> None:
     """Ctrl-C at the prompt ends the console now (it used to wait for, and swallow, one more
     line), and the cart typed before it is there the next time."""
-    env = {**_env(), "CONCIERGE_STORE": f"sqlite:///{tmp_path / 'console.db'}"}
+    store = {"CONCIERGE_STORE": f"sqlite:///{tmp_path / 'console.db'}"}
 
     def console() -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable, ["-m", "concierge", "console"], cwd=str(ROOT), env=env,
-            encoding="utf-8", timeout=60,
-        )  # fmt: skip
+        child = _spawn_console(store)
         child.expect_exact("you> ")
         return child
 
