@@ -122,6 +122,7 @@ class Recorder:
             "page_starts": [
                 v for k, v in speaker.browser_started_at.items() if k > self._skip_starts
             ],
+            "transport": self.voice.widget.transport,
             "spoken_turns": len(turns),
             "heard": [t.user for t in turns],
             "livekit_timed": len(timed),
@@ -184,13 +185,20 @@ def in_browser(turns: int) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from playwright.sync_api import sync_playwright
 
-    from tests.live_lab import CHROMIUM, jupyterlab, mic_flags, run_notebook, speech_wav
+    from tests.live_lab import (
+        CHROMIUM,
+        code_notebook,
+        jupyterlab,
+        mic_flags,
+        run_notebook,
+        speech_wav,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         wav = speech_wav(script(turns), home / "turns.wav")
-        notebook, figures = home / "bench_voice.ipynb", home / "figures.json"
-        notebook.write_text(_bench_notebook(figures))
+        figures = home / "figures.json"
+        notebook = code_notebook(home / "bench_voice.ipynb", _bench_source(figures))
         with jupyterlab(home / "lab", [notebook]) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=mic_flags(wav))
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -209,8 +217,8 @@ def _seconds(wav: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-def _bench_notebook(figures: Path) -> str:
-    source = (
+def _bench_source(figures: Path) -> str:
+    return (
         f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
         "from bench_live import Recorder\nfrom concierge import live\n"
         "from concierge.store import open_store\n"
@@ -218,15 +226,6 @@ def _bench_notebook(figures: Path) -> str:
         "await h.speak('a kombucha')  # warm-up: the first turn loads the models\n"
         f"recorder = Recorder(h, dump_to={str(figures)!r})\n"
         "print('panel ready')"
-    )
-    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
-    return json.dumps(
-        {
-            "cells": [{**cell, "source": source}],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
     )
 
 
@@ -274,7 +273,8 @@ def voice_report(turns: int) -> None:
     print(f"{'browser leg (difference)':28} {'':5} {leg50:+7.0f} {leg95:+7.0f}")
     in_kernel = latencies(page["ends"], page["kernel_starts"])
     print(
-        f"  where it goes (p50): mic → kernel {page['mic_delay_ms'] or 0:.0f} ms; "
+        f"  where it goes (p50; audio over {page['transport']!r}): "
+        f"mic → kernel {page['mic_delay_ms'] or 0:.0f} ms; "
         f"kernel's first frame, same run {_p50(in_kernel)} ms (vs {statistics.median(ip):.0f} "
         f"in-process: the kernel shares the cores with Chromium and Jupyter); kernel → page message "
         f"{_p50(page['kernel_to_page_ms'])} ms; page's output latency "

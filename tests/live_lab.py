@@ -148,3 +148,19 @@ def run_notebook(
     expect(page.locator(".jp-OutputArea-output").filter(has_text=done_text)).to_have_count(
         1, timeout=timeout_ms
     )
+
+
+def code_notebook(path: Path, source: str) -> Path:
+    """A one-cell notebook running `source`, written to `path`."""
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [{**cell, "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    return path

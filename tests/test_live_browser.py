@@ -106,6 +106,7 @@ def test_spoken_order_fills_the_cart_and_the_page_plays_the_reply(page: Any) -> 
     mic = panel(page).locator(".concierge-voice")
     played_before = int(mic.get_attribute("data-played_samples") or 0)
     start_talking(page)
+    expect(mic).to_have_attribute("data-transport", "direct")  # audio skips the Jupyter server
     # 2 × $9.99 + a large coke $2.99 on top of $54.97
     expect(cart_total(page)).to_contain_text("$77.94", timeout=30_000)
     transcript = panel(page).locator(".concierge-transcript")

@@ -118,7 +118,7 @@ async def test_microphone_chunks_from_a_subshell_thread_reach_the_session_at_onc
     reader = asyncio.create_task(session_reads())
     threading.Thread(target=subshell).start()
     await asyncio.sleep(1.5)  # the only other thing that would wake the loop
-    voice.close()
+    await voice.aclose()
     await reader
     assert len(heard) == 5  # 100 ms → five 20 ms frames
     assert heard[0] - sent[0] < 0.25, f"the session got the chunk {heard[0] - sent[0]:.2f} s late"

@@ -192,7 +192,7 @@ class LiveHandle:
         if self._observer is not None:
             self._observer.detach()
         if self.voice is not None:
-            self.voice.close()
+            await self.voice.aclose()
         if self._stack is not None:
             await self._stack.aclose()  # closes the session and saves the cart
             self._stack = None
@@ -313,6 +313,7 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
     audio: dict[str, Any] = {}
     if models.stt is not None and models.tts is not None:
         handle.voice = BrowserVoice()
+        await handle.voice.widget.open_direct()
         audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
     handle._stack = AsyncExitStack()
     handle.session = await handle._stack.enter_async_context(

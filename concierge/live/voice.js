@@ -1,10 +1,34 @@
 // The live panel's microphone and speaker (anywidget ESM).
-// Mic: getUserMedia → AudioContext at 16 kHz → AudioWorklet → 100 ms int16 chunks → model.send.
+// Mic: getUserMedia → AudioContext at 16 kHz → AudioWorklet → 100 ms int16 chunks → the kernel.
 // Speaker: "play" messages carry int16 PCM, scheduled back to back on one AudioContext;
 // "stop" (barge-in: the session cleared its audio output) stops everything scheduled at once.
+// Transport: a WebSocket straight to the kernel's loop when the kernel offers one and answers with
+// the widget's proof (concierge/live/audio_socket.py says why), else comm messages (model.send).
 // Counters are synced back as traits so the kernel (and tests) see what the browser really played.
 
 const CHUNK = 1600; // samples per message: 100 ms at 16 kHz
+const CONNECT_MS = 3000; // how long the direct socket may take to answer before comm is used
+const SAVE_MS = 250; // counters reach the kernel at most this often (each save is a comm message)
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+// A direct-socket frame: 4-byte little-endian header length, JSON header, payload.
+function frame(header, payload) {
+  const head = utf8.encode(JSON.stringify(header));
+  const body = payload ? new Uint8Array(payload) : new Uint8Array(0);
+  const out = new Uint8Array(4 + head.length + body.length);
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 4);
+  out.set(body, 4 + head.length);
+  return out.buffer;
+}
+
+function unframe(buf) {
+  const size = new DataView(buf).getUint32(0, true);
+  const header = JSON.parse(fromUtf8.decode(new Uint8Array(buf, 4, size)));
+  return [header, new DataView(buf, 4 + size)];
+}
 
 const WORKLET = `
 class Capture extends AudioWorkletProcessor {
@@ -40,6 +64,7 @@ function explain(err) {
 
 function render({ model, el }) {
   el.classList.add("concierge-voice");
+  el.dataset.transport = "comm"; // until the kernel's socket answers (see connect)
   el.innerHTML = `
     <button class="concierge-mic" type="button">${MIC_ICON}<span>Talk</span></button>
     <div class="concierge-meter" title="microphone level"><div></div></div>
@@ -56,12 +81,48 @@ function render({ model, el }) {
   let next = 0; // when the next buffer starts, in out.currentTime
   let live = new Set(); // scheduled sources
   let seenSeg = -1;
+  let direct = null; // the WebSocket to the kernel, once it proved itself
+  let saving = null; // a pending save of counters
 
-  // Counters go to the kernel as traits, and onto the element for anyone inspecting the page.
-  const sync = (fields) => {
+  // Counters go to the kernel as traits, and onto the element for anyone inspecting the page:
+  // state changes at once, running counters (`later`) at most every SAVE_MS.
+  const sync = (fields, later = false) => {
     for (const [k, v] of Object.entries(fields)) { model.set(k, v); el.dataset[k] = String(v); }
-    model.save_changes();
+    if (!later) {
+      clearTimeout(saving);
+      saving = null;
+      model.save_changes();
+    } else if (saving === null) {
+      saving = setTimeout(() => { saving = null; model.save_changes(); }, SAVE_MS);
+    }
   };
+  const toKernel = (header, pcm) => {
+    if (direct) direct.send(frame(header, pcm));
+    else model.send(header, undefined, pcm ? [pcm] : []);
+  };
+
+  function connect() {
+    const url = model.get("socket_url");
+    if (!url || direct) return;
+    let ws;
+    try { ws = new WebSocket(url); } catch (e) { return; } // a page that forbids it: comm
+    ws.binaryType = "arraybuffer";
+    const giveUp = setTimeout(() => ws.close(), CONNECT_MS);
+    ws.onmessage = ({ data }) => {
+      let header, payload;
+      try { [header, payload] = unframe(data); } catch (e) { return; }
+      if (header.type === "hello") {
+        if (header.proof !== model.get("socket_proof")) { ws.close(); return; }
+        clearTimeout(giveUp);
+        direct = ws;
+        sync({ transport: "direct" });
+      } else if (direct === ws) onMsg(header, [payload]);
+    };
+    ws.onclose = () => {
+      clearTimeout(giveUp);
+      if (direct === ws) { direct = null; sync({ transport: "comm" }); }
+    };
+  }
   const showSpeaker = () => {
     const seconds = (model.get("played_samples") / 24000).toFixed(1);
     speaker.textContent = live.size ? "agent audio: playing" : `agent audio: idle (${seconds} s played)`;
@@ -88,7 +149,7 @@ function render({ model, el }) {
       const node = new AudioWorkletNode(ctx, "concierge-capture");
       node.port.onmessage = ({ data }) => {
         meter.style.width = `${Math.min(100, data.rms * 400)}%`;
-        model.send({ type: "audio", t: Date.now() }, undefined, [data.pcm]);
+        toKernel({ type: "audio", t: Date.now() }, data.pcm);
       };
       const mute = ctx.createGain();
       mute.gain.value = 0; // the worklet must be pulled by the graph, silently
@@ -125,7 +186,9 @@ function render({ model, el }) {
   function play(msg, buffers) {
     const ctx = playback();
     const view = buffers[0];
-    const samples = new Int16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+    const samples = view.byteOffset % 2 // Int16Array needs an even offset: copy if it is odd
+      ? new Int16Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength))
+      : new Int16Array(view.buffer, view.byteOffset, view.byteLength >> 1);
     if (!samples.length) return;
     const buf = ctx.createBuffer(1, samples.length, msg.sr);
     const ch = buf.getChannelData(0);
@@ -138,7 +201,7 @@ function render({ model, el }) {
     src.startAt = when;
     src.onended = () => {
       live.delete(src);
-      sync({ played_samples: model.get("played_samples") + samples.length, playing: live.size > 0 });
+      sync({ played_samples: model.get("played_samples") + samples.length, playing: live.size > 0 }, live.size > 0);
       showSpeaker();
     };
     live.add(src);
@@ -148,10 +211,10 @@ function render({ model, el }) {
       const now = Date.now();
       const latency = (ctx.outputLatency || 0) * 1000; // the device's, as the browser reports it
       const at = now + (when - ctx.currentTime) * 1000 + latency;
-      model.send({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
+      toKernel({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
       el.dataset.starts = `${el.dataset.starts ? el.dataset.starts + "," : ""}${at / 1000}`;
     }
-    sync({ received_samples: model.get("received_samples") + samples.length, playing: true });
+    sync({ received_samples: model.get("received_samples") + samples.length, playing: true }, true);
     showSpeaker();
   }
 
@@ -183,9 +246,13 @@ function render({ model, el }) {
   };
   model.on("msg:custom", onMsg);
   model.on("change:mic_delay_ms", () => { el.dataset.mic_delay_ms = String(model.get("mic_delay_ms")); });
+  model.on("change:socket_url", connect);
+  connect();
   return () => {
     model.off("msg:custom", onMsg);
+    model.off("change:socket_url", connect);
     stopMic();
+    if (direct) direct.close();
     if (out) out.close();
   };
 }

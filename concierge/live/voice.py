@@ -40,6 +40,7 @@ from livekit.agents.voice import io
 
 from ..offline.audio_io import RecordingOutput
 from ..offline.stt import to_pcm16_mono
+from .audio_socket import AudioChannel, AudioSocketServer, direct_transport_enabled
 
 MIC_RATE = 16000
 FRAME_MS = 20
@@ -76,29 +77,62 @@ class MicWidget(anywidget.AnyWidget):
     stops = traitlets.Int(0).tag(sync=True)  # barge-ins the browser carried out
     cut_samples = traitlets.Int(0).tag(sync=True)  # agent audio it had and then did not play
     mic_delay_ms = traitlets.Float(0.0).tag(sync=True)  # browser capture → kernel, recent median
+    # the direct socket (see .audio_socket): where the page may connect, and what proves the kernel
+    socket_url = traitlets.Unicode("").tag(sync=True)
+    socket_proof = traitlets.Unicode("").tag(sync=True)
+    transport = traitlets.Unicode("comm").tag(sync=True)  # the page says "direct" once connected
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loop = _running_loop()  # the session's: browser messages are handled there
+        self.channel: AudioChannel | None = None
         self.on_audio: Callable[[bytes, float | None], None] | None = None
         # segment, when the page starts playing it (s), kernel → page message (ms), output latency (ms)
         self.on_started: Callable[[int, float, float | None, float], None] | None = None
         self.stop_requests = 0  # "stop" messages sent to the browser (barge-ins)
+        self.bad_messages = 0  # from the page, dropped because they did not parse
         self.on_msg(self._on_browser_msg)
 
     def in_loop(self, fn: Callable[..., None], *args: Any) -> None:
         """`fn(*args)` on the session's loop: now if this is its thread, else as soon as it can."""
         in_loop(self.loop, fn, *args)
 
+    async def open_direct(self) -> None:
+        """Offer the page a direct socket to this loop (unless `CONCIERGE_VOICE_TRANSPORT=comm`)."""
+        if self.channel is None and direct_transport_enabled():
+            self.channel = await AudioSocketServer.open_channel(
+                lambda header, payload: self._on_browser_msg(self, header, [payload])
+            )
+            self.socket_proof, self.socket_url = self.channel.proof, self.channel.url
+
+    async def close_direct(self) -> None:
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            self.socket_url = ""
+            await channel.close()
+
+    def _to_page(self, content: dict[str, Any], payload: bytes | None = None) -> None:
+        """To the page: through the direct socket when the page holds one, else as a comm message."""
+        if self.channel is not None and self.channel.connected:
+            self.channel.send(content, payload or b"")
+        else:
+            self.send(content, buffers=None if payload is None else [payload])
+
     def _on_browser_msg(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        kind = content.get("type")  # on a subshell's thread (see the module docstring)
-        if kind == "audio" and buffers:
-            t = content.get("t")
-            self.in_loop(self.receive_audio, bytes(buffers[0]), t / 1000 if t is not None else None)
-        elif kind == "started" and self.on_started is not None:
-            transit, latency = content.get("transit"), float(content.get("latency") or 0.0)
-            seg, at = int(content["seg"]), float(content["at"]) / 1000
-            self.in_loop(self.on_started, seg, at, transit, latency)
+        kind = content.get("type")  # comm: on a subshell's thread (see the module docstring)
+        try:
+            if kind == "audio" and buffers:
+                t = content.get("t")
+                sent_at = float(t) / 1000 if t is not None else None
+                self.in_loop(self.receive_audio, bytes(buffers[0]), sent_at)
+            elif kind == "started" and self.on_started is not None:
+                transit = content.get("transit")
+                transit = float(transit) if transit is not None else None
+                latency = float(content.get("latency") or 0.0)
+                seg, at = int(content["seg"]), float(content["at"]) / 1000
+                self.in_loop(self.on_started, seg, at, transit, latency)
+        except (KeyError, TypeError, ValueError):  # a malformed message: dropped, the call goes on
+            self.bad_messages += 1
 
     def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
         """16 kHz mono int16 from the microphone (the browser's messages land here)."""
@@ -107,14 +141,11 @@ class MicWidget(anywidget.AnyWidget):
 
     def play(self, pcm16: bytes, sample_rate: int, segment: int) -> None:
         sent = time.time() * 1000  # the page reports how long the message took
-        self.send(
-            {"type": "play", "sr": sample_rate, "seg": segment, "t": sent},
-            buffers=[pcm16],
-        )
+        self._to_page({"type": "play", "sr": sample_rate, "seg": segment, "t": sent}, pcm16)
 
     def stop_playback(self) -> None:
         self.stop_requests += 1
-        self.send({"type": "stop"})
+        self._to_page({"type": "stop"})
 
 
 class BrowserMicInput(io.AudioInput):
@@ -247,5 +278,7 @@ class BrowserVoice:
             await asyncio.sleep(max(0.0, started + (n + 1) * CHUNK_MS / 1000 - time.perf_counter()))
             self.widget.receive_audio(pcm[i : i + step].ljust(step, b"\0"), time.time())
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """End the microphone stream and close the page's direct socket."""
         self.mic.close()
+        await self.widget.close_direct()

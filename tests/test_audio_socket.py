@@ -1,0 +1,157 @@
+"""The live panel's direct audio socket (concierge/live/audio_socket.py), driven by a real aiohttp
+WebSocket client where the browser would be: who may connect, that audio reaches the session in
+order, that garbage is dropped without ending the call, and that comm messages take over when no
+page holds the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from concierge.live.audio_socket import decode, direct_transport_enabled, encode
+from concierge.live.voice import BrowserVoice
+
+
+@pytest.fixture
+async def voice() -> AsyncIterator[BrowserVoice]:
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    yield voice
+    await voice.aclose()
+
+
+async def _hello(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    header, _ = decode((await ws.receive(timeout=5)).data)
+    return header
+
+
+async def test_only_the_widgets_token_opens_the_socket_and_the_kernel_proves_itself(
+    voice: BrowserVoice,
+) -> None:
+    url = voice.widget.socket_url
+    assert url.startswith("ws://127.0.0.1:")
+    async with aiohttp.ClientSession() as http:
+        for wrong in (url.rsplit("/", 1)[0] + "/guess", url + "x", url.rsplit("/", 1)[0] + "/"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(wrong)
+            assert refused.value.status in (403, 404)
+        async with http.ws_connect(url) as ws:
+            assert await _hello(ws) == {"type": "hello", "proof": voice.widget.socket_proof}
+
+
+async def test_microphone_audio_through_the_socket_reaches_the_session_in_order(
+    voice: BrowserVoice,
+) -> None:
+    chunks = [bytes([n]) * 3200 for n in range(1, 9)]  # eight 100 ms chunks, each recognisable
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        for chunk in chunks:
+            await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, chunk))
+        frames = [await asyncio.wait_for(anext(voice.mic), 5) for _ in range(8 * 5)]
+    assert b"".join(bytes(f.data) for f in frames) == b"".join(chunks)
+    assert len(voice.mic.transport_delays) == 8
+    assert all(0 <= d < 1 for d in voice.mic.transport_delays)
+
+
+async def test_replies_and_barge_in_go_through_the_socket_once_the_page_holds_it(
+    voice: BrowserVoice,
+) -> None:
+    widget = voice.widget
+    by_comm: list[dict[str, Any]] = []
+    widget.send = lambda content, buffers=None: by_comm.append(content)  # type: ignore[method-assign]
+    widget.play(b"\x01\x00" * 240, 24000, 1)  # no page connected yet: a comm message
+    assert [m["type"] for m in by_comm] == ["play"]
+    async with aiohttp.ClientSession() as http, http.ws_connect(widget.socket_url) as ws:
+        await _hello(ws)
+        widget.play(b"\x02\x00" * 480, 24000, 2)
+        widget.play(b"\x03\x00" * 480, 24000, 2)
+        widget.stop_playback()
+        got = [decode((await ws.receive(timeout=5)).data) for _ in range(3)]
+    assert [(h["type"], h.get("seg"), p[:2]) for h, p in got] == [
+        ("play", 2, b"\x02\x00"),
+        ("play", 2, b"\x03\x00"),
+        ("stop", None, b""),
+    ]
+    assert len(by_comm) == 1  # nothing went both ways
+    await asyncio.sleep(0.05)
+    assert not widget.channel or not widget.channel.connected
+    widget.stop_playback()  # the page left: comm again
+    assert [m["type"] for m in by_comm] == ["play", "stop"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.lists(st.one_of(st.binary(max_size=64), st.text(max_size=16)), max_size=6))
+async def test_garbage_from_the_page_is_dropped_and_the_call_goes_on(
+    voice: BrowserVoice, garbage: list[bytes | str]
+) -> None:
+    """Frames that do not parse, headers of the wrong shape, text messages: each is counted and
+    dropped; the connection stays open and the next real chunk still reaches the session."""
+    hostile = [
+        *garbage,
+        encode({"type": "started", "seg": "x", "at": None}),
+        encode({"type": "audio", "t": "soon"}, bytes(3200)),
+    ]
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        for message in hostile:
+            await (ws.send_str(message) if isinstance(message, str) else ws.send_bytes(message))
+        await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x07" * 640))
+        frames = [await asyncio.wait_for(anext(voice.mic), 5) for _ in range(1)]
+        assert not ws.closed
+    assert bytes(frames[-1].data) == b"\x07" * 640
+    assert voice.widget.bad_messages >= 2
+    while not voice.mic._frames.empty():  # the next example starts from an empty microphone
+        voice.mic._frames.get_nowait()
+
+
+@given(
+    header=st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=4),
+    payload=st.binary(max_size=256),
+)
+def test_a_frame_decodes_to_what_was_encoded_with_its_payload_at_an_even_offset(
+    header: dict[str, Any], payload: bytes
+) -> None:
+    header = {**header, "type": "play"}
+    frame = encode(header, payload)
+    assert decode(frame) == (header, payload)
+    assert (len(frame) - len(payload)) % 2 == 0
+
+
+async def test_the_server_stops_with_its_last_widget() -> None:
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    url = voice.widget.socket_url
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(url)
+        await _hello(ws)
+        await voice.aclose()  # the panel stopped: the page's socket closes, the port with it
+        assert (await ws.receive(timeout=5)).type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+        )
+        await ws.close()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.ws_connect(url)
+    assert voice.widget.socket_url == ""
+
+
+async def test_comm_only_when_asked_and_a_wrong_setting_says_what_is_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "comm")
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    assert voice.widget.socket_url == "" and voice.widget.channel is None
+    await voice.aclose()
+    monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "websocket")
+    with pytest.raises(ValueError, match="'auto'.*'comm'"):
+        direct_transport_enabled()
