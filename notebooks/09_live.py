@@ -126,17 +126,24 @@ cart_table(handle.cart)
 #
 # | where | what |
 # |---|---|
-# | browser | `MicWidget` (an anywidget): microphone → 16 kHz → 100 ms int16 chunks, sent to the kernel as comm messages with binary buffers; plays the agent's audio it receives |
+# | browser | `MicWidget` (an anywidget): microphone → 16 kHz → 100 ms int16 chunks, sent to the kernel; plays the agent's audio it receives |
+# | between | a WebSocket from the page straight to the kernel's event loop on 127.0.0.1 (`concierge/live/audio_socket.py`); where the page cannot reach it, widget (comm) messages |
 # | kernel | `BrowserMicInput`, a livekit `AudioInput` → Silero VAD → on-device end-of-turn model → menu-grammar recogniser → the agent and its tools → hibari voice → `BrowserSpeaker`, a livekit `AudioOutput` that streams to the browser |
 #
-# No server, no network: audio crosses between browser and kernel as widget messages. Speak while
-# the agent talks and livekit clears its audio output; `BrowserSpeaker.clear_buffer` tells the
-# browser to stop playing — barge-in, as on a phone call.
+# No LiveKit server, no network. Why a socket of its own, when widget messages already carry
+# binary buffers? Each widget message crosses the Jupyter server, and the kernel answers each with
+# "busy" and "idle" status messages that cross it again: ten of them a second cost the voice loop
+# about 45 ms a turn on two cores (`scripts/bench_live.py --voice` measures both; set
+# `CONCIERGE_VOICE_TRANSPORT=comm` to use widget messages only). The socket needs the page and the
+# kernel on one machine; on JupyterHub or a hosted notebook the page falls back to widget
+# messages by itself. Speak while the agent talks and livekit clears its audio output;
+# `BrowserSpeaker.clear_buffer` tells the browser to stop playing — barge-in, as on a phone call.
 #
 # **Honest limits.** The offline recogniser only hears what a food order can contain (the menu's
 # items, sizes, quantities, "remove …", "checkout", menu questions); the conversation shows what
-# it heard, and the chat box is always there. The kernel handles widget messages only between cell
-# executions: while a cell runs, your audio queues (none is lost) and is heard when it finishes.
+# it heard, and the chat box is always there. The session runs on the kernel's event loop: while
+# a cell blocks it (a long computation that never awaits), your audio queues (none is lost) and is
+# heard when the cell finishes.
 #
 # Under test there is no browser and no microphone, so the next cell takes the same path from
 # Python: the offline voice says an order, and the audio is fed, in real time, into the method the

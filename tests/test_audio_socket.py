@@ -155,3 +155,42 @@ async def test_comm_only_when_asked_and_a_wrong_setting_says_what_is_allowed(
     monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "websocket")
     with pytest.raises(ValueError, match="'auto'.*'comm'"):
         direct_transport_enabled()
+
+
+async def test_the_widget_shown_twice_plays_the_agent_once_on_the_page_that_spoke(
+    voice: BrowserVoice,
+) -> None:
+    url = voice.widget.socket_url
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url) as first,
+        http.ws_connect(url) as second,
+    ):
+        await _hello(first)
+        await _hello(second)
+        voice.widget.play(b"\x01\x00" * 240, 24000, 1)  # nobody spoke yet: both views get it
+        for ws in (first, second):
+            assert decode((await ws.receive(timeout=5)).data)[0]["seg"] == 1
+        await second.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, bytes(3200)))
+        await asyncio.wait_for(anext(voice.mic), 5)
+        voice.widget.play(b"\x02\x00" * 240, 24000, 2)
+        assert decode((await second.receive(timeout=5)).data)[0]["seg"] == 2
+        with pytest.raises(asyncio.TimeoutError):
+            await first.receive(timeout=0.3)
+
+
+async def test_no_loopback_to_listen_on_leaves_the_widget_on_comm_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def refuse(_site: Any) -> None:
+        raise OSError(99, "Cannot assign requested address")
+
+    monkeypatch.setattr(aiohttp.web.TCPSite, "start", refuse)
+    voice = BrowserVoice()
+    await voice.widget.open_direct()  # says so in the log, and the panel still starts
+    assert voice.widget.socket_url == "" and voice.widget.channel is None
+    sent: list[dict[str, Any]] = []
+    voice.widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    voice.widget.play(bytes(480), 24000, 1)
+    assert [m["type"] for m in sent] == ["play"]
+    await voice.aclose()

@@ -86,6 +86,7 @@ class AudioChannel:
         self.on_frame = on_frame
         self.bad_frames = 0
         self._outboxes: dict[web.WebSocketResponse, asyncio.Queue[bytes | None]] = {}
+        self._talking: web.WebSocketResponse | None = None  # the page that sent audio last
 
     @property
     def url(self) -> str:
@@ -96,9 +97,12 @@ class AudioChannel:
         return bool(self._outboxes)
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
-        """Queue one frame for every open connection (in order; never blocks the caller)."""
+        """Queue one frame, in order and without blocking the caller, for the page whose
+        microphone spoke last (the widget shown twice must not play the agent twice), or for
+        every open page while none has spoken."""
         frame = encode(header, payload)
-        for outbox in self._outboxes.values():
+        speaker = self._outboxes.get(self._talking) if self._talking is not None else None
+        for outbox in [speaker] if speaker is not None else self._outboxes.values():
             outbox.put_nowait(frame)
 
     async def serve(self, ws: web.WebSocketResponse) -> None:
@@ -116,6 +120,8 @@ class AudioChannel:
                 except ValueError:
                     self.bad_frames += 1
                     continue
+                if header["type"] == "audio":
+                    self._talking = ws
                 try:
                     self.on_frame(header, payload)
                 except Exception:  # one bad frame must not end the learner's call
@@ -123,6 +129,8 @@ class AudioChannel:
                     log.exception("a frame from the page could not be handled")
         finally:
             del self._outboxes[ws]
+            if self._talking is ws:
+                self._talking = None
             outbox.put_nowait(None)
             await writer
 
@@ -169,7 +177,11 @@ class AudioSocketServer:
         app.router.add_get("/{token}", self._handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self.port = int(runner.addresses[0][1])
         self._runner = runner
 

@@ -27,6 +27,7 @@ microphone does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from livekit.agents.voice import io
 from ..offline.audio_io import RecordingOutput
 from ..offline.stt import to_pcm16_mono
 from .audio_socket import AudioChannel, AudioSocketServer, direct_transport_enabled
+
+log = logging.getLogger(__name__)
 
 MIC_RATE = 16000
 FRAME_MS = 20
@@ -100,9 +103,13 @@ class MicWidget(anywidget.AnyWidget):
     async def open_direct(self) -> None:
         """Offer the page a direct socket to this loop (unless `CONCIERGE_VOICE_TRANSPORT=comm`)."""
         if self.channel is None and direct_transport_enabled():
-            self.channel = await AudioSocketServer.open_channel(
-                lambda header, payload: self._on_browser_msg(self, header, [payload])
-            )
+            try:
+                self.channel = await AudioSocketServer.open_channel(
+                    lambda header, payload: self._on_browser_msg(self, header, [payload])
+                )
+            except OSError as e:  # no loopback to listen on: widget messages still carry it all
+                log.warning("the live panel's audio socket could not start (%s); using comm", e)
+                return
             self.socket_proof, self.socket_url = self.channel.proof, self.channel.url
 
     async def close_direct(self) -> None:
