@@ -132,9 +132,10 @@ cart_table(handle.cart)
 #
 # No LiveKit server, no network. Why a socket of its own, when widget messages already carry
 # binary buffers? Each widget message crosses the Jupyter server, and the kernel answers each with
-# "busy" and "idle" status messages that cross it again: ten of them a second cost the voice loop
-# about 45 ms a turn on two cores (`scripts/bench_live.py --voice` measures both; set
-# `CONCIERGE_VOICE_TRANSPORT=comm` to use widget messages only). The socket needs the page and the
+# "busy" and "idle" status messages that cross it again, ten times a second. On two cores
+# `scripts/bench_live.py --voice` measured what the browser adds to a spoken turn (end of speech →
+# first agent audio, p50): 48–75 ms over the socket, 75–106 ms over widget messages (set
+# `CONCIERGE_VOICE_TRANSPORT=comm` to measure those yourself). The socket needs the page and the
 # kernel on one machine; on JupyterHub or a hosted notebook the page falls back to widget
 # messages by itself. Speak while the agent talks and livekit clears its audio output;
 # `BrowserSpeaker.clear_buffer` tells the browser to stop playing — barge-in, as on a phone call.

@@ -8,6 +8,7 @@ kernel, no keys: a newcomer's run). This file checks what is committed, and the 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -28,6 +29,16 @@ ALL = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 def test_no_output_holds_an_absolute_path(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     assert build_notebooks.absolute_paths(nb) == []
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_no_saved_widget_holds_a_live_audio_socket(path: Path) -> None:
+    """The live panel's socket address and secrets die with the kernel that built the notebook:
+    saved, they would only churn the diff (and make the page dial a dead port)."""
+    text = path.read_text()
+    assert "ws://127.0.0.1" not in text
+    for name in build_notebooks.KERNEL_ONLY_TRAITS:
+        assert not re.search(rf'"{name}": "[^"]', text), name
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)

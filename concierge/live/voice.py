@@ -131,7 +131,11 @@ class MicWidget(anywidget.AnyWidget):
             if kind == "audio" and buffers:
                 t = content.get("t")
                 sent_at = float(t) / 1000 if t is not None else None
-                self.in_loop(self.receive_audio, bytes(buffers[0]), sent_at)
+                pcm16 = bytes(buffers[0])
+                if len(pcm16) % 2:  # half a sample would shift every later one: drop it
+                    self.bad_messages += 1
+                    pcm16 = pcm16[:-1]
+                self.in_loop(self.receive_audio, pcm16, sent_at)
             elif kind == "started" and self.on_started is not None:
                 transit = content.get("transit")
                 transit = float(transit) if transit is not None else None
