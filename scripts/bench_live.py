@@ -7,7 +7,8 @@
 twice with the same audio: in-process (the phrases and the silences between them fed in real time
 through the mic widget's Python side, as a live microphone streams; first agent audio = the first
 frame the session's audio output receives) and in a real browser (JupyterLab + headless Chromium
-whose fake microphone plays the phrases; first agent audio = when the page starts playing it). In
+whose fake microphone plays the phrases, audio on the panel's direct socket, or as widget messages
+with `CONCIERGE_VOICE_TRANSPORT=comm`; first agent audio = when the page starts playing it). In
 both, the end of speech is read from the microphone audio the kernel receives, at the time it was
 captured (a chunk is stamped when its last sample is: by the page, or by the feeder), so the
 browser's microphone hop and the page's playback are inside the browser figure. The difference is

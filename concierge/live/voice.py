@@ -1,17 +1,18 @@
 """The live panel's voice: the browser's microphone into the session, the agent's voice back out.
 
-    browser mic ─(100 ms int16 chunks, comm)→ MicWidget ─→ BrowserMicInput (livekit AudioInput)
+    browser mic ─(100 ms int16 chunks)→ MicWidget ─→ BrowserMicInput (livekit AudioInput)
         → Silero VAD · end-of-turn model · menu-grammar STT · agent + tools · hibari TTS
-        → BrowserSpeaker (livekit AudioOutput) ─(PCM, comm)→ MicWidget → browser speaker
+        → BrowserSpeaker (livekit AudioOutput) ─(PCM)→ MicWidget → browser speaker
 
 `MicWidget` is an anywidget (`voice.js`, `voice.css` ship in this package): one button starts
 and stops the microphone, a meter shows its level, and it says plainly when the browser refuses the
-microphone or has none. Audio travels as comm messages with binary buffers, so no server and no
-network are involved.
+microphone or has none. Audio travels on a WebSocket from the page to this loop
+(`.audio_socket`, which says why) or, where the page cannot reach it, as comm messages with binary
+buffers; no LiveKit server and no network are involved either way.
 
-**Which thread.** JupyterLab 4.6 sends widget messages to a kernel *subshell* (ipykernel 7), so
-they are handled on that subshell's thread, even while a cell runs — not on the notebook's event
-loop, where the session lives. An asyncio queue filled from another thread does not wake its loop:
+**Which thread.** Socket frames arrive on the session's loop. JupyterLab 4.6 sends widget
+messages to a kernel *subshell* (ipykernel 7), so they are handled on that subshell's thread, even
+while a cell runs — not on the notebook's event loop, where the session lives. An asyncio queue filled from another thread does not wake its loop:
 the VAD then read the microphone in late bursts, livekit's wall-clock speech boundaries came out
 of order, and it dropped the turn's end-of-speech time. So everything the browser sends is handed
 to the session's loop with `call_soon_threadsafe` (`in_loop`).
