@@ -18,8 +18,12 @@ before the WebSocket opens. The page only sends microphone audio once the kernel
 the widget's second secret (`proof`), so it never streams to some other program on that port.
 
 A frame, both ways: a 4-byte little-endian header length, a UTF-8 JSON header (`{"type": ...}`,
-padded to an even length), then the raw payload (int16 PCM, possibly empty). A frame that does not parse is counted and
-dropped; the connection stays up.
+padded to an even length), then the raw payload (int16 PCM, possibly empty). A frame that does not
+parse is counted and dropped; the connection stays up.
+
+A page that stops reading (a hung tab, some other program holding the URL) must not cost the kernel
+memory or its shutdown: agent audio queued for it is capped (`MAX_BACKLOG_BYTES`, then that page is
+dropped and replies go by comm messages), and closing waits `CLOSE_TIMEOUT_S` at most per page.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import secrets
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 
 #: The largest frame accepted from the page: a few seconds of 16 kHz audio.
 MAX_FRAME_BYTES = 1 << 20
+#: Agent audio waiting for one page (~20 s at 24 kHz) before that page counts as gone.
+MAX_BACKLOG_BYTES = 1 << 20
+#: How long a page has to answer the kernel's close before its connection is cut.
+CLOSE_TIMEOUT_S = 1.0
 _HEADER_LENGTH = struct.Struct("<I")
 
 Handler = Callable[[dict[str, Any], bytes], None]
@@ -70,10 +79,29 @@ def decode(frame: bytes) -> tuple[dict[str, Any], bytes]:
     end = _HEADER_LENGTH.size + size
     if end > len(frame):
         raise ValueError("header runs past the frame")
-    header = json.loads(frame[_HEADER_LENGTH.size : end])
+    try:
+        header = json.loads(frame[_HEADER_LENGTH.size : end])
+    except RecursionError as e:  # "[[[[…": nested deeper than the parser goes
+        raise ValueError("header nested too deep") from e
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise ValueError("header is not an object with a 'type'")
     return header, frame[end:]
+
+
+@dataclass(eq=False)
+class _Page:
+    """One open connection: its socket, the frames waiting for it, and their size."""
+
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport | None
+    outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    backlog: int = 0  # bytes queued and not yet handed to the socket
+    writer: asyncio.Task[None] | None = None
+
+    def cut(self) -> None:
+        """End the connection now, unsent data and all (closing would wait for the page)."""
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class AudioChannel:
@@ -85,8 +113,10 @@ class AudioChannel:
         self.proof = secrets.token_urlsafe(24)
         self.on_frame = on_frame
         self.bad_frames = 0
-        self._outboxes: dict[web.WebSocketResponse, asyncio.Queue[bytes | None]] = {}
+        self.dropped_pages = 0  # pages cut off for not reading what the kernel sent them
+        self._pages: dict[web.WebSocketResponse, _Page] = {}
         self._talking: web.WebSocketResponse | None = None  # the page that sent audio last
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -94,58 +124,89 @@ class AudioChannel:
 
     @property
     def connected(self) -> bool:
-        return bool(self._outboxes)
+        return bool(self._pages)
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         """Queue one frame, in order and without blocking the caller, for the page whose
         microphone spoke last (the widget shown twice must not play the agent twice), or for
         every open page while none has spoken."""
         frame = encode(header, payload)
-        speaker = self._outboxes.get(self._talking) if self._talking is not None else None
-        for outbox in [speaker] if speaker is not None else self._outboxes.values():
-            outbox.put_nowait(frame)
+        speaker = self._pages.get(self._talking) if self._talking is not None else None
+        for page in [speaker] if speaker is not None else list(self._pages.values()):
+            self._queue(page, frame)
 
-    async def serve(self, ws: web.WebSocketResponse) -> None:
-        outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._outboxes[ws] = outbox
-        writer = asyncio.create_task(self._write(ws, outbox))
-        outbox.put_nowait(encode({"type": "hello", "proof": self.proof}))
+    def _queue(self, page: _Page, frame: bytes) -> None:
+        if page.backlog + len(frame) > MAX_BACKLOG_BYTES:  # it reads nothing: stop feeding it
+            log.warning("a page stopped reading the live panel's audio socket; dropped it")
+            self.dropped_pages += 1
+            self._forget(page)
+            page.cut()
+            return
+        page.backlog += len(frame)
+        page.outbox.put_nowait(frame)
+
+    def _forget(self, page: _Page) -> None:
+        if self._pages.get(page.ws) is page:
+            del self._pages[page.ws]
+        if self._talking is page.ws:
+            self._talking = None
+
+    async def serve(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        if self._closed:  # it connected while the widget was closing
+            await ws.close()
+            return
+        page = self._pages[ws] = _Page(ws, transport)
+        page.writer = asyncio.create_task(self._write(page))
+        self._queue(page, encode({"type": "hello", "proof": self.proof}))
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.BINARY:
-                    self.bad_frames += 1
-                    continue
-                try:
-                    header, payload = decode(msg.data)
-                except ValueError:
-                    self.bad_frames += 1
-                    continue
-                if header["type"] == "audio":
-                    self._talking = ws
-                try:
-                    self.on_frame(header, payload)
-                except Exception:  # one bad frame must not end the learner's call
-                    self.bad_frames += 1
-                    log.exception("a frame from the page could not be handled")
+                self._receive(ws, msg)
         finally:
-            del self._outboxes[ws]
-            if self._talking is ws:
-                self._talking = None
-            outbox.put_nowait(None)
-            await writer
+            self._forget(page)
+            page.writer.cancel()  # what is still queued has nowhere to go
+            await asyncio.wait([page.writer])
+
+    def _receive(self, ws: web.WebSocketResponse, msg: Any) -> None:
+        if msg.type != WSMsgType.BINARY:
+            self.bad_frames += 1
+            return
+        try:
+            header, payload = decode(msg.data)
+        except ValueError:
+            self.bad_frames += 1
+            return
+        if header["type"] == "audio" and ws in self._pages:
+            self._talking = ws
+        try:
+            self.on_frame(header, payload)
+        except Exception:  # one bad frame must not end the learner's call
+            self.bad_frames += 1
+            log.exception("a frame from the page could not be handled")
 
     @staticmethod
-    async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[bytes | None]) -> None:
-        while (frame := await outbox.get()) is not None:
+    async def _write(page: _Page) -> None:
+        while True:
+            frame = await page.outbox.get()
             try:
-                await ws.send_bytes(frame)
+                await page.ws.send_bytes(frame)
             except (ConnectionError, RuntimeError):  # the page went away mid-send
                 return
+            page.backlog -= len(frame)
 
     async def close(self) -> None:
-        for ws in list(self._outboxes):
-            await ws.close()
+        """Close every page's connection (at most `CLOSE_TIMEOUT_S` each, all at once) and leave
+        the server, which stops with its last channel."""
+        self._closed = True
+        self.server.forget(self)  # no new page gets in from here
+        await asyncio.gather(*(self._close_page(p) for p in list(self._pages.values())))
         await self.server.unregister(self)
+
+    @staticmethod
+    async def _close_page(page: _Page) -> None:
+        try:
+            await asyncio.wait_for(page.ws.close(), CLOSE_TIMEOUT_S)
+        except TimeoutError:  # it does not read, so it never sees the close: cut it
+            page.cut()
 
 
 class AudioSocketServer:
@@ -158,6 +219,7 @@ class AudioSocketServer:
         self.port = 0
         self._channels: dict[str, AudioChannel] = {}
         self._runner: web.AppRunner | None = None
+        self._lock = asyncio.Lock()  # one start or stop at a time, however many widgets open
 
     @classmethod
     async def open_channel(cls, on_frame: Handler) -> AudioChannel:
@@ -166,10 +228,11 @@ class AudioSocketServer:
         server = cls._by_loop.get(loop)
         if server is None:
             server = cls._by_loop[loop] = cls()
-        if server._runner is None:
-            await server._start()
-        channel = AudioChannel(server, on_frame)
-        server._channels[channel.token] = channel
+        async with server._lock:
+            if server._runner is None:
+                await server._start()
+            channel = AudioChannel(server, on_frame)
+            server._channels[channel.token] = channel
         return channel
 
     async def _start(self) -> None:
@@ -191,12 +254,19 @@ class AudioSocketServer:
             raise web.HTTPForbidden(text="unknown token")
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        await channel.serve(ws)
+        await channel.serve(ws, request.transport)
         return ws
 
-    async def unregister(self, channel: AudioChannel) -> None:
+    def forget(self, channel: AudioChannel) -> None:
+        """Refuse `channel`'s token from now on."""
         self._channels.pop(channel.token, None)
-        if not self._channels and self._runner is not None:
+
+    async def unregister(self, channel: AudioChannel) -> None:
+        """Forget `channel`; stop listening when it was the last."""
+        async with self._lock:
+            self.forget(channel)
+            if self._channels or self._runner is None:
+                return
             runner, self._runner = self._runner, None
             with contextlib.suppress(Exception):
                 await runner.cleanup()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -57,6 +58,18 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _number(value: Any) -> float:
+    """A finite number from the page; ValueError for anything else. JSON parsed here accepts
+    NaN, Infinity and 400-digit integers, which no page means and no timing can use."""
+    try:
+        number = float(value)
+    except OverflowError as e:
+        raise ValueError(f"{value!r} is out of range") from e
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def in_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[..., None], *args: Any) -> None:
@@ -131,7 +144,7 @@ class MicWidget(anywidget.AnyWidget):
         try:
             if kind == "audio" and buffers:
                 t = content.get("t")
-                sent_at = float(t) / 1000 if t is not None else None
+                sent_at = _number(t) / 1000 if t is not None else None
                 pcm16 = bytes(buffers[0])
                 if len(pcm16) % 2:  # half a sample would shift every later one: drop it
                     self.bad_messages += 1
@@ -139,9 +152,9 @@ class MicWidget(anywidget.AnyWidget):
                 self.in_loop(self.receive_audio, pcm16, sent_at)
             elif kind == "started" and self.on_started is not None:
                 transit = content.get("transit")
-                transit = float(transit) if transit is not None else None
-                latency = float(content.get("latency") or 0.0)
-                seg, at = int(content["seg"]), float(content["at"]) / 1000
+                transit = _number(transit) if transit is not None else None
+                latency = _number(content.get("latency") or 0.0)
+                seg, at = int(_number(content["seg"])), _number(content["at"]) / 1000
                 self.in_loop(self.on_started, seg, at, transit, latency)
         except (KeyError, TypeError, ValueError):  # a malformed message: dropped, the call goes on
             self.bad_messages += 1

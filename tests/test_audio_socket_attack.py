@@ -1,0 +1,216 @@
+"""The live panel's audio socket against a hostile or broken client: a page that never reads what
+the kernel sends, headers built to break the JSON parser, numbers no page can mean, widgets opened
+at the same moment, and the panel closed while pages flood it. Each must leave the call (or the
+kernel) in a plain state: a counted bad frame, a dropped page, a closed port — never a hang, a
+traceback or a socket left listening."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from concierge.live.audio_socket import MAX_BACKLOG_BYTES, decode, encode
+from concierge.live.voice import BrowserVoice
+
+
+@pytest.fixture
+async def voice() -> AsyncIterator[BrowserVoice]:
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    yield voice
+    await asyncio.wait_for(voice.aclose(), 5)
+
+
+def _raw(header: bytes, payload: bytes = b"") -> bytes:
+    """A frame whose header is these exact bytes (json.dumps could not write NaN or 1e400)."""
+    return struct.pack("<I", len(header)) + header + payload
+
+
+async def _hello(ws: aiohttp.ClientWebSocketResponse) -> None:
+    assert decode((await ws.receive(timeout=5)).data)[0]["type"] == "hello"
+
+
+async def _deaf_page(url: str) -> socket.socket:
+    """A client that opens the WebSocket and then never reads a byte (a hung tab, a stray tool)."""
+    where = urlparse(url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (where.hostname, where.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
+    return sock
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_a_page_that_never_reads_is_dropped_and_the_panel_still_stops() -> None:
+    """Agent audio queued for a page that takes none of it is bounded: past MAX_BACKLOG_BYTES the
+    page is dropped (replies go by comm messages again), and closing the panel does not wait on it."""
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    widget, channel = voice.widget, voice.widget.channel
+    assert channel is not None
+    port = channel.server.port
+    deaf = await _deaf_page(widget.socket_url)
+    for _ in range(100):
+        if channel.connected:
+            break
+        await asyncio.sleep(0.02)
+    assert channel.connected
+    by_comm: list[dict[str, Any]] = []
+    widget.send = lambda content, buffers=None: by_comm.append(content)  # type: ignore[method-assign]
+    chunk = bytes(12000)  # 250 ms of 24 kHz agent audio, as BrowserSpeaker sends it
+    for _ in range(1200):  # five minutes of speech: far more than the kernel's socket buffers hold
+        widget.play(chunk, 24000, 1)
+        await asyncio.sleep(0)
+        if not channel.connected:
+            break
+    assert not channel.connected, "the page that reads nothing is still fed"
+    assert sum(p.backlog for p in channel._pages.values()) <= MAX_BACKLOG_BYTES
+    widget.play(chunk, 24000, 2)
+    assert by_comm and by_comm[-1]["seg"] == 2  # the next reply goes the way that still works
+    started = time.perf_counter()
+    await asyncio.wait_for(voice.aclose(), 5)
+    assert time.perf_counter() - started < 3
+    assert not _listening(port)
+    deaf.close()
+
+
+async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_close() -> None:
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    assert voice.widget.channel is not None
+    port = voice.widget.channel.server.port
+    deaf = [await _deaf_page(voice.widget.socket_url) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    for _ in range(400):  # enough to fill what the kernel will buffer, not enough to drop them
+        voice.widget.play(bytes(12000), 24000, 1)
+        await asyncio.sleep(0)
+    started = time.perf_counter()
+    await asyncio.wait_for(voice.aclose(), 5)
+    assert time.perf_counter() - started < 3
+    assert not _listening(port)
+    for sock in deaf:
+        sock.close()
+
+
+@given(depth=st.integers(min_value=1, max_value=200_000), opener=st.sampled_from([b"[", b'{"a":']))
+def test_any_header_that_is_not_a_frame_is_a_value_error(depth: int, opener: bytes) -> None:
+    """Deep nesting makes json.loads raise RecursionError: it must say "not a frame" like the rest."""
+    with pytest.raises(ValueError):
+        decode(_raw(opener * depth))
+
+
+async def test_a_deeply_nested_header_is_a_bad_frame_and_the_call_goes_on(
+    voice: BrowserVoice, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = voice.widget.channel
+    assert channel is not None
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        await ws.send_bytes(_raw(b"[" * 100_000))
+        await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x07" * 640))
+        frame = await asyncio.wait_for(anext(voice.mic), 5)
+        assert not ws.closed
+    assert bytes(frame.data) == b"\x07" * 640
+    assert channel.bad_frames == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+HOSTILE_NUMBERS = [
+    _raw(b'{"type":"audio","t":NaN}', bytes(640)),
+    _raw(b'{"type":"audio","t":Infinity}', bytes(640)),
+    _raw(b'{"type":"audio","t":' + b"9" * 400 + b"}", bytes(640)),
+    _raw(b'{"type":"started","seg":Infinity,"at":1}'),
+    _raw(b'{"type":"started","seg":NaN,"at":1}'),
+    _raw(b'{"type":"started","seg":1,"at":' + b"9" * 400 + b"}"),
+    _raw(b'{"type":"started","seg":1,"at":NaN}'),
+    _raw(b'{"type":"started","seg":1,"at":1,"transit":-Infinity}'),
+    _raw(b'{"type":"started","seg":1,"at":1,"latency":NaN}'),
+]
+
+
+async def test_numbers_no_page_can_send_are_bad_messages_without_a_traceback(
+    voice: BrowserVoice, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NaN, infinities and 400-digit integers parse as JSON here but mean nothing: each message is
+    counted and dropped; none reaches the timings (a NaN there cannot even be synced to the page)."""
+    widget = voice.widget
+    seen: list[tuple[Any, ...]] = []
+    widget.on_started = lambda *args: seen.append(args)
+    async with aiohttp.ClientSession() as http, http.ws_connect(widget.socket_url) as ws:
+        await _hello(ws)
+        for frame in HOSTILE_NUMBERS:
+            await ws.send_bytes(frame)
+        await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x07" * 640))
+        frame = await asyncio.wait_for(anext(voice.mic), 5)
+    assert bytes(frame.data) == b"\x07" * 640  # the hostile chunks never reached the microphone
+    assert widget.bad_messages == len(HOSTILE_NUMBERS)
+    assert seen == []
+    assert len(voice.mic.transport_delays) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_widgets_opened_at_once_share_one_server_and_leave_no_port_behind() -> None:
+    voices = [BrowserVoice() for _ in range(3)]
+    await asyncio.gather(*(v.widget.open_direct() for v in voices))
+    ports = {urlparse(v.widget.socket_url).port for v in voices}
+    assert len(ports) == 1
+    for v in voices:
+        await v.aclose()
+    assert ports and not any(_listening(p) for p in ports if p is not None)
+
+
+async def test_closing_the_panel_while_pages_flood_it_closes_them_all_promptly() -> None:
+    voice = BrowserVoice()
+    await voice.widget.open_direct()
+    url = voice.widget.socket_url
+    chunk = encode({"type": "audio", "t": time.time() * 1000}, bytes(3200))
+
+    async def flood(ws: aiohttp.ClientWebSocketResponse) -> None:
+        with_errors = (ConnectionError, RuntimeError)
+        try:
+            while not ws.closed:
+                await ws.send_bytes(chunk)
+                await asyncio.sleep(0)
+        except with_errors:
+            pass
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        pages = [await http.ws_connect(url) for _ in range(30)]
+        floods = [asyncio.create_task(flood(ws)) for ws in pages]
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        await asyncio.wait_for(voice.aclose(), 5)
+        closing = time.perf_counter() - started
+        await asyncio.wait_for(asyncio.gather(*floods), 5)
+        for ws in pages:
+            await ws.close()
+    assert closing < 2.5
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http:
+            await http.ws_connect(url)
