@@ -214,3 +214,113 @@ async def test_closing_the_panel_while_pages_flood_it_closes_them_all_promptly()
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as http:
             await http.ws_connect(url)
+
+
+# The page's side (voice.js), run in Node with just enough of a browser faked around it: a
+# WebSocket whose state the test drives, a model, an element, and a microphone that never sounds.
+PAGE_HARNESS = r"""
+import { pathToFileURL } from "node:url";
+const sockets = [];
+globalThis.WebSocket = class {
+  static OPEN = 1;
+  constructor(url) { this.url = url; this.readyState = 0; this.sent = 0; this.lost = 0; sockets.push(this); }
+  send() { if (this.readyState === 1) this.sent++; else this.lost++; }  // as a browser: dropped
+  close() { if (this.readyState < 2) { this.readyState = 2; this.closed = true; } }
+  hear(header) {  // the kernel sends a frame; a socket the page closed dispatches nothing
+    if (this.closed) return;
+    const head = new TextEncoder().encode(JSON.stringify(header));
+    const buf = new Uint8Array(4 + head.length);
+    new DataView(buf.buffer).setUint32(0, head.length, true);
+    buf.set(head, 4);
+    this.onmessage({ data: buf.buffer });
+  }
+};
+const clicks = [];
+const node = () => ({
+  classList: { add() {}, remove() {}, toggle() {} }, style: {}, dataset: {}, textContent: "",
+  querySelector: () => node(), addEventListener: (_kind, fn) => clicks.push(fn),
+});
+let worklet = null;
+globalThis.navigator = { mediaDevices: { getUserMedia: async () => ({ getTracks: () => [] }) } };
+globalThis.AudioWorkletNode = class { constructor() { this.port = {}; worklet = this; } connect(n) { return n; } };
+globalThis.AudioContext = class {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  get audioWorklet() { return { addModule: async () => {} }; }
+  createMediaStreamSource() { return { connect: (n) => n }; }
+  createGain() { return { gain: {}, connect: (n) => n }; }
+  resume() {} close() {}
+};
+function model() {
+  const state = { socket_url: "ws://127.0.0.1:1/token", socket_proof: "proof", played_samples: 0 };
+  const on = {};
+  return {
+    state, byComm: [],
+    get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
+    send(header) { this.byComm.push(header.type); },
+    on: (e, f) => { (on[e] ??= []).push(f); }, off: (e, f) => { on[e] = (on[e] || []).filter((g) => g !== f); },
+  };
+}
+const { default: widget } = await import(pathToFileURL(process.argv[2]).href);
+const out = {};
+
+// 1. the view is removed before the kernel's hello arrives
+let m = model();
+let teardown = widget.render({ model: m, el: node() });
+const early = sockets.at(-1);
+early.readyState = 1;
+teardown();
+early.hear({ type: "hello", proof: "proof" });
+out.removed_view = { socket_closed: !!early.closed, transport: m.state.transport ?? "comm" };
+
+// 2. the kernel closes the socket mid-call: chunks sent while it is closing must not vanish
+m = model();
+widget.render({ model: m, el: node() });
+const ws = sockets.at(-1);
+ws.readyState = 1;
+ws.hear({ type: "hello", proof: "proof" });
+await clicks.at(-1)();  // Talk
+const chunk = () => worklet.port.onmessage({ data: { pcm: new Int16Array(1600).buffer, rms: 0 } });
+chunk();
+ws.readyState = 2;  // the kernel's close frame arrived; onclose comes once the TCP close is done
+chunk();
+out.closing = { direct: ws.sent, lost: ws.lost, by_comm: m.byComm.filter((t) => t === "audio").length };
+console.log(JSON.stringify(out));
+process.exit(0);  // the connect timeouts left running would keep Node up for seconds
+"""
+
+
+@pytest.fixture(scope="module")
+def page_side(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the page-side checks need it")
+    harness = tmp_path_factory.mktemp("page") / "harness.mjs"
+    harness.write_text(PAGE_HARNESS)
+    voice_js = Path(__file__).parents[1] / "concierge" / "live" / "voice.js"
+    done = subprocess.run(
+        [node, str(harness), str(voice_js)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_view_removed_before_the_kernels_hello_closes_its_socket(
+    page_side: dict[str, Any],
+) -> None:
+    """Else the hello, arriving later, makes the removed view the direct page: it takes the agent's
+    audio (and plays it, unseen) and says "direct" for a view nobody looks at."""
+    assert page_side["removed_view"] == {"socket_closed": True, "transport": "comm"}
+
+
+def test_microphone_chunks_sent_while_the_kernel_closes_the_socket_go_by_comm(
+    page_side: dict[str, Any],
+) -> None:
+    """A WebSocket that is closing silently drops what is sent on it; until its close event the
+    page still held it as its direct socket, so those chunks of the user's speech were lost."""
+    assert page_side["closing"] == {"direct": 1, "lost": 0, "by_comm": 1}

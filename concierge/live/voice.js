@@ -82,6 +82,8 @@ function render({ model, el }) {
   let live = new Set(); // scheduled sources
   let seenSeg = -1;
   let direct = null; // the WebSocket to the kernel, once it proved itself
+  let pending = null; // a WebSocket still waiting for the kernel's hello
+  let gone = false; // this view was removed: it must not take the kernel's audio any more
   let saving = null; // a pending save of counters
 
   // Counters go to the kernel as traits, and onto the element for anyone inspecting the page:
@@ -97,16 +99,18 @@ function render({ model, el }) {
     }
   };
   const toKernel = (header, pcm) => {
-    if (direct) direct.send(frame(header, pcm));
+    // a socket the kernel is closing drops what is sent on it: comm carries it instead
+    if (direct && direct.readyState === WebSocket.OPEN) direct.send(frame(header, pcm));
     else model.send(header, undefined, pcm ? [pcm] : []);
   };
 
   function connect() {
     const url = model.get("socket_url");
-    if (!url || direct) return;
+    if (!url || direct || pending || gone) return;
     let ws;
     try { ws = new WebSocket(url); } catch (e) { return; } // a page that forbids it: comm
     ws.binaryType = "arraybuffer";
+    pending = ws;
     const giveUp = setTimeout(() => ws.close(), CONNECT_MS);
     ws.onmessage = ({ data }) => {
       let header, payload;
@@ -114,12 +118,14 @@ function render({ model, el }) {
       if (header.type === "hello") {
         if (header.proof !== model.get("socket_proof")) { ws.close(); return; }
         clearTimeout(giveUp);
+        pending = null;
         direct = ws;
         sync({ transport: "direct" });
       } else if (direct === ws) onMsg(header, [payload]);
     };
     ws.onclose = () => {
       clearTimeout(giveUp);
+      if (pending === ws) pending = null;
       if (direct === ws) { direct = null; sync({ transport: "comm" }); }
     };
   }
@@ -251,7 +257,9 @@ function render({ model, el }) {
   return () => {
     model.off("msg:custom", onMsg);
     model.off("change:socket_url", connect);
+    gone = true;
     stopMic();
+    if (pending) pending.close(); // else its hello, arriving later, would revive a removed view
     if (direct) direct.close();
     if (out) out.close();
   };
