@@ -107,9 +107,13 @@ async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_
     port = voice.widget.channel.server.port
     deaf = [await _deaf_page(voice.widget.socket_url) for _ in range(3)]
     await asyncio.sleep(0.2)
-    for _ in range(400):  # enough to fill what the kernel will buffer, not enough to drop them
+    pages = voice.widget.channel._pages.values()
+    for _ in range(1000):  # until every socket is full and agent audio queues up behind it
+        if len(pages) == 3 and all(p.backlog > 0 for p in pages):
+            break
         voice.widget.play(bytes(12000), 24000, 1)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)
+    assert len(pages) == 3 and all(0 < p.backlog <= MAX_BACKLOG_BYTES for p in pages)
     started = time.perf_counter()
     await asyncio.wait_for(voice.aclose(), 5)
     assert time.perf_counter() - started < 3
