@@ -328,3 +328,53 @@ def test_microphone_chunks_sent_while_the_kernel_closes_the_socket_go_by_comm(
     """A WebSocket that is closing silently drops what is sent on it; until its close event the
     page still held it as its direct socket, so those chunks of the user's speech were lost."""
     assert page_side["closing"] == {"direct": 1, "lost": 0, "by_comm": 1}
+
+
+async def test_a_launch_that_fails_after_opening_the_socket_leaves_no_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No handle reaches the caller, so nobody could stop it: the socket stayed listening for the
+    rest of the kernel's life (and kept later panels' server up)."""
+    import concierge.session
+    from concierge.live import launch
+    from concierge.live.audio_socket import AudioSocketServer
+    from concierge.store import open_store
+
+    async def fails(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the voice activity model could not load")
+
+    monkeypatch.setattr(concierge.session, "start_session", fails)
+    opened: list[int] = []
+    real_open = AudioSocketServer.open_channel
+
+    async def watched(on_frame: Any) -> Any:
+        channel = await real_open(on_frame)
+        opened.append(channel.server.port)
+        return channel
+
+    monkeypatch.setattr(AudioSocketServer, "open_channel", watched)
+    store = await open_store("memory")
+    try:
+        with pytest.raises(RuntimeError, match="could not load"):
+            await launch(store=store, display=False, voice=True)
+    finally:
+        await store.close()
+    assert opened and not _listening(opened[0])
+
+
+async def test_speaking_to_a_stopped_panel_says_it_stopped_and_leaves_no_port() -> None:
+    from concierge.live import launch
+    from concierge.store import open_store
+
+    store = await open_store("memory")
+    try:
+        handle = await launch(store=store, display=False, voice=True)
+        assert handle.voice is not None and handle.voice.widget.channel is not None
+        port = handle.voice.widget.channel.server.port
+        await handle.stop()
+        await handle.stop()  # twice: nothing left to close, no error
+    finally:
+        await store.close()
+    assert not _listening(port)
+    with pytest.raises(RuntimeError, match="stopped; call launch"):
+        await handle.speak("three churros")

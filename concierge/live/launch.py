@@ -143,10 +143,12 @@ class LiveHandle:
         """A spoken turn from recorded audio, through the microphone widget's Python side (the
         path the browser's chunks take), paced in real time. Returns the turn once the agent has
         answered it (None if nothing was heard within `timeout`)."""
-        if self.voice is None or self.session is None:
+        if self.voice is None:
             raise RuntimeError(
                 "this panel has no voice: launch(voice=True) where the offline speech engines run"
             )
+        if self.session is None:
+            raise RuntimeError("this live session has been stopped; call launch() again")
         before = len(self.transcript.turns)
         await self.voice.feed(pcm16, sample_rate)
         deadline = time.perf_counter() + timeout
@@ -316,9 +318,14 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
         await handle.voice.widget.open_direct()
         audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
     handle._stack = AsyncExitStack()
-    handle.session = await handle._stack.enter_async_context(
-        running_session(userdata, models, views=views, **audio)
-    )
+    try:
+        handle.session = await handle._stack.enter_async_context(
+            running_session(userdata, models, views=views, **audio)
+        )
+    except BaseException:
+        if handle.voice is not None:  # no handle reaches the caller: nothing else would close it
+            await handle.voice.aclose()
+        raise
     handle.note.value = (
         f"<div class='concierge-muted'>{_esc(speech_status(handle.voice is not None))}"
         + "".join(f"<br>{_esc(n)}" for n in notes)
