@@ -378,3 +378,37 @@ async def test_speaking_to_a_stopped_panel_says_it_stopped_and_leaves_no_port() 
     assert not _listening(port)
     with pytest.raises(RuntimeError, match="stopped; call launch"):
         await handle.speak("three churros")
+
+
+async def test_microphone_audio_faster_than_speech_is_dropped_past_a_burst(
+    voice: BrowserVoice,
+) -> None:
+    """A client flooding the socket with "microphone" audio grew the session's queues without
+    bound (5 s of flooding: 3,000 s of audio, +140 MB, the next turn answered 16 s late). A
+    page's backlog after a busy kernel (here 10 s at once) still arrives whole."""
+    from concierge.live.voice import MIC_BURST_S, MIC_RATE
+
+    second = bytes(MIC_RATE * 2)
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        for _ in range(10):
+            await ws.send_bytes(encode({"type": "audio"}, second))
+        await asyncio.sleep(0.3)
+        assert voice.dropped_mic_seconds == 0
+        for _ in range(int(MIC_BURST_S) * 3):
+            await ws.send_bytes(encode({"type": "audio"}, second))
+        for _ in range(200):
+            if voice.dropped_mic_seconds >= 2 * MIC_BURST_S - 10:
+                break
+            await asyncio.sleep(0.02)
+        heard = voice.mic._frames.qsize() * 0.02
+        assert heard <= MIC_BURST_S + 1
+        assert voice.dropped_mic_seconds >= 2 * MIC_BURST_S - 10
+        await asyncio.sleep(0.3)  # then real time again: a chunk as a page sends it is heard
+        before = voice.mic._frames.qsize()
+        await ws.send_bytes(encode({"type": "audio"}, bytes(MIC_RATE * 2 // 10)))
+        for _ in range(100):
+            if voice.mic._frames.qsize() > before:
+                break
+            await asyncio.sleep(0.02)
+        assert voice.mic._frames.qsize() == before + 5

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 MIC_RATE = 16000
 FRAME_MS = 20
 CHUNK_MS = 100
+#: How far ahead of the wall clock the page's microphone audio may run (the backlog a page sends
+#: after the kernel was busy); more than that is no microphone, and would only pile up unheard.
+MIC_BURST_S = 30.0
 _HERE = Path(__file__).parent
 
 
@@ -267,12 +270,29 @@ class BrowserVoice:
         self.widget.on_audio = self._on_audio
         self.widget.observe(lambda ch: self.widget.in_loop(self._on_active, ch), names="active")
         self._enable_output = session_audio_output
+        self._mic_credit, self._mic_clock = MIC_BURST_S, time.monotonic()
+        self.dropped_mic_seconds = 0.0  # audio that came faster than anyone can speak it
 
     def bind(self, enable_output: Callable[[bool], None]) -> None:
         """`enable_output(True)` switches the session's audio output on (off while only typing)."""
         self._enable_output = enable_output
 
+    def _spoken_in_time(self, pcm16: bytes) -> bool:
+        """False for audio beyond `MIC_BURST_S` ahead of real time: a client flooding the socket
+        would otherwise grow the session's queues (and its backlog of turns) without bound."""
+        now = time.monotonic()
+        self._mic_credit = min(MIC_BURST_S, self._mic_credit + now - self._mic_clock)
+        self._mic_clock = now
+        seconds = len(pcm16) / 2 / MIC_RATE
+        if seconds > self._mic_credit:
+            self.dropped_mic_seconds += seconds
+            return False
+        self._mic_credit -= seconds
+        return True
+
     def _on_audio(self, pcm16: bytes, sent_at: float | None) -> None:
+        if not self._spoken_in_time(pcm16):
+            return
         self.voice_on()
         self.mic.push(pcm16, sent_at)
         delays = self.mic.transport_delays
