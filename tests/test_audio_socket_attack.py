@@ -412,3 +412,28 @@ async def test_microphone_audio_faster_than_speech_is_dropped_past_a_burst(
                 break
             await asyncio.sleep(0.02)
         assert voice.mic._frames.qsize() == before + 5
+
+
+async def test_playback_reports_count_only_for_segments_the_kernel_sent_once_each(
+    voice: BrowserVoice,
+) -> None:
+    """Each "started" report was stored under whatever segment it named: a client sending them in
+    a loop grew two dicts without bound (5 s: 340,000 entries, +90 MB)."""
+    from livekit import rtc
+
+    speaker = voice.speaker
+    await speaker.capture_frame(rtc.AudioFrame(bytes(960), 24000, 1, 480))  # segment 1 starts
+    speaker.flush()
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        for seg in range(2, 2002):
+            await ws.send_bytes(encode({"type": "started", "seg": seg, "at": 1.0, "latency": 0}))
+        await ws.send_bytes(encode({"type": "started", "seg": 1, "at": 5000.0, "latency": 3}))
+        await ws.send_bytes(encode({"type": "started", "seg": 1, "at": 9000.0, "latency": 4}))
+        for _ in range(200):
+            if speaker.browser_started_at:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+    assert speaker.browser_started_at == {1: 5.0}
+    assert speaker.browser_delays == {1: (None, 3.0)}

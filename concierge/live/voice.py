@@ -229,6 +229,8 @@ class BrowserSpeaker(RecordingOutput):
     def _on_browser_started(
         self, segment: int, at: float, transit_ms: float | None, latency_ms: float
     ) -> None:
+        if not 1 <= segment <= self.segments or segment in self.browser_started_at:
+            return  # a segment never sent, or reported already: a page makes one report per segment
         self.browser_started_at[segment] = at
         self.browser_delays[segment] = (transit_ms, latency_ms)
 
