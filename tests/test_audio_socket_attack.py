@@ -437,3 +437,24 @@ async def test_playback_reports_count_only_for_segments_the_kernel_sent_once_eac
         await asyncio.sleep(0.1)
     assert speaker.browser_started_at == {1: 5.0}
     assert speaker.browser_delays == {1: (None, 3.0)}
+
+
+async def test_the_microphone_delay_reaches_the_page_once_a_second_however_small_the_chunks(
+    voice: BrowserVoice,
+) -> None:
+    """It was synced every tenth chunk: a client sending two-byte chunks turned that into
+    thousands of widget messages a second to the page."""
+    synced: list[float] = []
+    voice.widget.observe(lambda change: synced.append(change["new"]), names="mic_delay_ms")
+    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+        await _hello(ws)
+        started = time.perf_counter()
+        for _ in range(2000):
+            await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x01\x00"))
+        for _ in range(200):
+            if len(voice.mic.transport_delays) == 2000:
+                break
+            await asyncio.sleep(0.01)
+        took = time.perf_counter() - started
+    assert len(voice.mic.transport_delays) == 2000
+    assert 1 <= len(synced) <= took + 1

@@ -274,6 +274,7 @@ class BrowserVoice:
         self._enable_output = session_audio_output
         self._mic_credit, self._mic_clock = MIC_BURST_S, time.monotonic()
         self.dropped_mic_seconds = 0.0  # audio that came faster than anyone can speak it
+        self._delay_shown_at = -1.0  # when mic_delay_ms was last synced (each sync is a message)
 
     def bind(self, enable_output: Callable[[bool], None]) -> None:
         """`enable_output(True)` switches the session's audio output on (off while only typing)."""
@@ -297,9 +298,10 @@ class BrowserVoice:
             return
         self.voice_on()
         self.mic.push(pcm16, sent_at)
-        delays = self.mic.transport_delays
-        if sent_at is not None and len(delays) % 10 == 0:
-            self.widget.mic_delay_ms = statistics.median(delays[-50:]) * 1000
+        now = time.monotonic()
+        if sent_at is not None and now - self._delay_shown_at >= 1.0:  # however small the chunks
+            self._delay_shown_at = now
+            self.widget.mic_delay_ms = statistics.median(self.mic.transport_delays[-50:]) * 1000
 
     def _on_active(self, change: dict[str, Any]) -> None:
         if change["new"]:
