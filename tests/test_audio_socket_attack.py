@@ -458,3 +458,42 @@ async def test_the_microphone_delay_reaches_the_page_once_a_second_however_small
         took = time.perf_counter() - started
     assert len(voice.mic.transport_delays) == 2000
     assert 1 <= len(synced) <= took + 1
+
+
+PAGE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**400),
+    st.floats(),  # NaN and infinities included
+    st.text(max_size=6),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(
+    kind=st.sampled_from(["audio", "started", "stop", ""]),
+    fields=st.dictionaries(st.sampled_from(["t", "seg", "at", "transit", "latency"]), PAGE_VALUES),
+    payload=st.binary(max_size=33),
+)
+def test_whatever_a_page_sends_the_session_gets_finite_numbers_and_whole_samples(
+    kind: str, fields: dict[str, Any], payload: bytes
+) -> None:
+    """The one handler both transports call: it never raises, and what it passes on is usable."""
+    import math
+
+    from concierge.live.voice import MicWidget
+
+    widget = MicWidget()
+    heard: list[tuple[bytes, float | None]] = []
+    reports: list[tuple[Any, ...]] = []
+    widget.on_audio = lambda pcm, at: heard.append((pcm, at))
+    widget.on_started = lambda *args: reports.append(args)
+    widget._on_browser_msg(widget, {"type": kind, **fields}, [payload])
+    for pcm, at in heard:
+        assert len(pcm) % 2 == 0
+        assert at is None or math.isfinite(at)
+    for seg, *numbers in reports:
+        assert isinstance(seg, int)
+        assert all(n is None or math.isfinite(n) for n in numbers)
+    assert len(heard) + len(reports) + widget.bad_messages >= (kind in ("audio", "started"))
