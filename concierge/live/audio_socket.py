@@ -198,8 +198,11 @@ class AudioChannel:
         the server, which stops with its last channel."""
         self._closed = True
         self.server.forget(self)  # no new page gets in from here
-        await asyncio.gather(*(self._close_page(p) for p in list(self._pages.values())))
-        await self.server.unregister(self)
+        try:
+            pages = list(self._pages.values())
+            await asyncio.gather(*(self._close_page(p) for p in pages), return_exceptions=True)
+        finally:  # whatever a page did, the port must not outlive the panel
+            await self.server.unregister(self)
 
     @staticmethod
     async def _close_page(page: _Page) -> None:
