@@ -29,7 +29,7 @@ fi
 
 # System packages: PostgreSQL + pgTAP (Supabase store tests), Chromium (the real-browser test),
 # espeak-ng (generates the speech the voice tests listen to), PortAudio (the console's audio
-# mode). Installed with apt-get where we
+# mode), Node.js (runs the microphone widget's JavaScript in tests). Installed with apt-get where we
 # can; elsewhere the tests that need them say so and are skipped.
 need=()
 command -v pg_prove >/dev/null || need+=(postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)
@@ -37,6 +37,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 ldconfig -p 2>/dev/null | grep -q libportaudio || need+=(libportaudio2)
+command -v node >/dev/null || need+=(nodejs)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "==> apt-get install ${need[*]}"
