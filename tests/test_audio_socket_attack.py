@@ -288,6 +288,20 @@ chunk();
 ws.readyState = 2;  // the kernel's close frame arrived; onclose comes once the TCP close is done
 chunk();
 out.closing = { direct: ws.sent, lost: ws.lost, by_comm: m.byComm.filter((t) => t === "audio").length };
+
+// 3. the kernel was busy (a blocking cell) and never answered the first socket: Talk tries again
+m = model();
+widget.render({ model: m, el: node() });
+const missed = sockets.at(-1);
+missed.readyState = 3;
+missed.onclose();  // the page gave up waiting for the hello
+const before = sockets.length;
+await clicks.at(-1)();  // Talk
+const again = sockets.at(-1);
+again.readyState = 1;
+again.hear({ type: "hello", proof: "proof" });
+chunk();
+out.retry = { new_sockets: sockets.length - before, transport: m.state.transport, direct: again.sent };
 console.log(JSON.stringify(out));
 process.exit(0);  // the connect timeouts left running would keep Node up for seconds
 """
@@ -328,6 +342,14 @@ def test_microphone_chunks_sent_while_the_kernel_closes_the_socket_go_by_comm(
     """A WebSocket that is closing silently drops what is sent on it; until its close event the
     page still held it as its direct socket, so those chunks of the user's speech were lost."""
     assert page_side["closing"] == {"direct": 1, "lost": 0, "by_comm": 1}
+
+
+def test_talk_tries_the_socket_again_when_the_kernel_missed_the_first_hello(
+    page_side: dict[str, Any],
+) -> None:
+    """A cell that blocks the kernel right after the panel appears delays the hello past the
+    page's wait: the page used comm messages for the rest of the session."""
+    assert page_side["retry"] == {"new_sockets": 1, "transport": "direct", "direct": 1}
 
 
 async def test_a_launch_that_fails_after_opening_the_socket_leaves_no_port(

@@ -143,6 +143,7 @@ function render({ model, el }) {
 
   async function start() {
     state.classList.remove("concierge-voice-error");
+    connect(); // again: a kernel busy in a blocking cell may have missed the first hello
     try {
       if (!navigator.mediaDevices) throw new Error("insecure");
       const stream = await navigator.mediaDevices.getUserMedia({
