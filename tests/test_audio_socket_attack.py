@@ -255,7 +255,7 @@ globalThis.AudioContext = class {
   resume() {} close() {}
 };
 function model() {
-  const state = { socket_url: "ws://127.0.0.1:1/token", socket_proof: "proof", played_samples: 0 };
+  const state = { socket_url: "ws://127.0.0.1:1/token", socket_proof: "proof", played_samples: 0, enabled: true };
   const on = {};
   return {
     state, byComm: [],
@@ -302,6 +302,16 @@ again.readyState = 1;
 again.hear({ type: "hello", proof: "proof" });
 chunk();
 out.retry = { new_sockets: sockets.length - before, transport: m.state.transport, direct: again.sent };
+
+// 4. the panel's session stopped: its Talk button must not open a microphone nobody hears
+m = model();
+let asked = 0;
+globalThis.navigator.mediaDevices.getUserMedia = async () => { asked++; return { getTracks: () => [] }; };
+const el = node();
+widget.render({ model: m, el });
+m.state.enabled = false;
+await clicks.at(-1)();  // Talk, on a stopped panel
+out.stopped_panel = { microphone_opened: asked, active: m.state.active ?? false };
 console.log(JSON.stringify(out));
 process.exit(0);  // the connect timeouts left running would keep Node up for seconds
 """
@@ -352,6 +362,12 @@ def test_talk_tries_the_socket_again_when_the_kernel_missed_the_first_hello(
     assert page_side["retry"] == {"new_sockets": 1, "transport": "direct", "direct": 1}
 
 
+def test_talk_on_a_stopped_panel_opens_no_microphone(page_side: dict[str, Any]) -> None:
+    """Notebook 9 stops its first panel and launches another: the first panel's Talk button still
+    streamed the learner's order to a session that was gone (nothing heard, nothing said)."""
+    assert page_side["stopped_panel"] == {"microphone_opened": 0, "active": False}
+
+
 async def test_a_launch_that_fails_after_opening_the_socket_leaves_no_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -375,6 +391,15 @@ async def test_a_launch_that_fails_after_opening_the_socket_leaves_no_port(
         return channel
 
     monkeypatch.setattr(AudioSocketServer, "open_channel", watched)
+    import sys
+
+    launching = sys.modules["concierge.live.launch"]  # the package's `launch` is the function
+
+    panels: list[Any] = []
+    new_handle = launching._new_handle
+    monkeypatch.setattr(
+        launching, "_new_handle", lambda mode: panels.append(new_handle(mode)) or panels[-1]
+    )
     store = await open_store("memory")
     try:
         with pytest.raises(RuntimeError, match="could not load"):
@@ -382,6 +407,11 @@ async def test_a_launch_that_fails_after_opening_the_socket_leaves_no_port(
     finally:
         await store.close()
     assert opened and not _listening(opened[0])
+    # the panel the learner already sees says it failed, and offers nothing that would go unheard
+    (panel,) = panels
+    assert "could not start: the voice activity model could not load" in panel.note.value
+    assert "failed to start" in panel.status.widget.value
+    assert panel.chat.disabled and panel.voice is not None and not panel.voice.widget.enabled
 
 
 async def test_speaking_to_a_stopped_panel_says_it_stopped_and_leaves_no_port() -> None:
@@ -519,3 +549,29 @@ def test_whatever_a_page_sends_the_session_gets_finite_numbers_and_whole_samples
         assert isinstance(seg, int)
         assert all(n is None or math.isfinite(n) for n in numbers)
     assert len(heard) + len(reports) + widget.bad_messages >= (kind in ("audio", "started"))
+
+
+async def test_an_unknown_transport_setting_is_said_in_the_panel_and_the_default_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It raised inside launch(): a traceback, and a panel left on screen looking ready that
+    swallowed what was typed into it."""
+    from concierge.live import launch
+    from concierge.store import open_store
+
+    monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "websocket")
+    store = await open_store("memory")
+    handle = await launch(store=store, display=False, voice=True)
+    try:
+        assert (
+            "CONCIERGE_VOICE_TRANSPORT=&#x27;websocket&#x27; is not a transport"
+            in handle.note.value
+        )
+        assert "Using &#x27;auto&#x27;" in handle.note.value
+        assert handle.voice is not None and handle.voice.widget.socket_url.startswith("ws://")
+        await handle.say("two churros")
+        assert [(r[0], r[3]) for r in handle.cart_view.rows] == [("Churros", 2)]
+    finally:
+        await handle.stop()
+        await store.close()
+    assert not handle.voice.widget.enabled  # stopped: its Talk button is off

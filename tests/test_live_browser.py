@@ -100,6 +100,17 @@ def test_order_typed_in_the_browser_shows_in_the_cart(page: Any) -> None:
     )
 
 
+def test_a_stopped_panels_talk_button_is_off(page: Any) -> None:
+    """Notebook 9 stops its first panel before launching the last: that panel's Talk button
+    streamed the learner's order to a session that was gone."""
+    from playwright.sync_api import expect
+
+    first = page.locator(".concierge-panel").first
+    expect(first.locator("button.concierge-mic")).to_be_disabled()
+    expect(first.locator(".concierge-voice-state")).to_contain_text("session has stopped")
+    expect(panel(page).locator("button.concierge-mic")).to_be_enabled()
+
+
 def test_spoken_order_fills_the_cart_and_the_page_plays_the_reply(page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -107,6 +118,7 @@ def test_spoken_order_fills_the_cart_and_the_page_plays_the_reply(page: Any) -> 
     played_before = int(mic.get_attribute("data-played_samples") or 0)
     start_talking(page)
     expect(mic).to_have_attribute("data-transport", "direct")  # audio skips the Jupyter server
+    expect(mic.locator(".concierge-transport")).to_have_text("audio: direct socket")
     # 2 × $9.99 + a large coke $2.99 on top of $54.97
     expect(cart_total(page)).to_contain_text("$77.94", timeout=30_000)
     transcript = panel(page).locator(".concierge-transcript")

@@ -70,3 +70,4 @@ def test_without_the_direct_socket_audio_goes_both_ways_by_comm(page: Any) -> No
         timeout=20_000,
     )
     assert mic.get_attribute("data-transport") == "comm"
+    expect(mic.locator(".concierge-transport")).to_have_text("audio: widget messages")

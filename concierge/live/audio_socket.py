@@ -55,12 +55,13 @@ Handler = Callable[[dict[str, Any], bytes], None]
 
 
 def direct_transport_enabled() -> bool:
-    """False when `CONCIERGE_VOICE_TRANSPORT=comm`: audio then travels as widget messages only."""
+    """False when `CONCIERGE_VOICE_TRANSPORT=comm`: audio then travels as widget messages only.
+    ValueError, saying what is allowed, for any value but `auto`, `comm` or none."""
     value = os.environ.get("CONCIERGE_VOICE_TRANSPORT", "").strip().lower()
-    if value not in ("", "auto", "direct", "comm"):
+    if value not in ("", "auto", "comm"):
         raise ValueError(
-            f"CONCIERGE_VOICE_TRANSPORT={value!r}: use 'auto' (the default: a direct socket, "
-            "falling back to widget messages) or 'comm' (widget messages only)"
+            f"CONCIERGE_VOICE_TRANSPORT={value!r} is not a transport: use 'auto' (the default: a "
+            "direct socket, falling back to widget messages) or 'comm' (widget messages only)"
         )
     return value != "comm"
 

@@ -26,6 +26,7 @@ Launching again replaces the previous panel's session cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from contextlib import AsyncExitStack
@@ -188,6 +189,18 @@ class LiveHandle:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
+    async def failed(self, error: BaseException) -> None:
+        """The agent could not start: release what did start, and make the panel say so instead
+        of looking ready (its chat box and microphone off)."""
+        with contextlib.suppress(Exception):
+            await self.stop()
+        self.status.agent_state = "failed to start"
+        self.status.render()
+        self.note.value = (
+            f"<div class='concierge-error'>The agent could not start: {_esc(str(error))}. Fix that and "
+            "run this cell again.</div>"
+        )
+
     async def stop(self) -> None:
         """Close the session and save the cart (what `on_session_end` does for a room)."""
         await self.settle()
@@ -246,14 +259,18 @@ async def launch(
         from IPython.display import display as show
 
         show(handle.panel)
-    if resolved == "offline":
-        await _start_offline(handle, store, user_id, voice)
-    else:
-        handle.note.value = (
-            "<div class='concierge-muted'>LiveKit room mode: speak through the room widget below "
-            "(your microphone joins the room); typing works too.</div>"
-        )
-        await _start_cloud(handle, handle.room)
+    try:
+        if resolved == "offline":
+            await _start_offline(handle, store, user_id, voice)
+        else:
+            handle.note.value = (
+                "<div class='concierge-muted'>LiveKit room mode: speak through the room widget "
+                "below (your microphone joins the room); typing works too.</div>"
+            )
+            await _start_cloud(handle, handle.room)
+    except Exception as e:
+        await handle.failed(e)
+        raise
     handle.launch_seconds = time.perf_counter() - started
     _current = handle
     return handle
@@ -315,7 +332,8 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
     audio: dict[str, Any] = {}
     if models.stt is not None and models.tts is not None:
         handle.voice = BrowserVoice()
-        await handle.voice.widget.open_direct()
+        if (transport_note := await handle.voice.widget.open_direct()) is not None:
+            notes.append(transport_note)
         audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
     handle._stack = AsyncExitStack()
     try:

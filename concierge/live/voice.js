@@ -69,12 +69,14 @@ function render({ model, el }) {
     <button class="concierge-mic" type="button">${MIC_ICON}<span>Talk</span></button>
     <div class="concierge-meter" title="microphone level"><div></div></div>
     <span class="concierge-voice-state">Microphone off</span>
-    <span class="concierge-speaker" title="agent audio">agent audio: idle</span>`;
+    <span class="concierge-speaker" title="agent audio">agent audio: idle</span>
+    <span class="concierge-transport" title="how audio travels between this page and the kernel">audio: widget messages</span>`;
   const button = el.querySelector(".concierge-mic");
   const label = button.querySelector("span");
   const meter = el.querySelector(".concierge-meter div");
   const state = el.querySelector(".concierge-voice-state");
   const speaker = el.querySelector(".concierge-speaker");
+  const via = el.querySelector(".concierge-transport");
 
   let mic = null; // { ctx, stream, node }
   let out = null; // playback AudioContext
@@ -120,13 +122,18 @@ function render({ model, el }) {
         clearTimeout(giveUp);
         pending = null;
         direct = ws;
+        via.textContent = "audio: direct socket";
         sync({ transport: "direct" });
       } else if (direct === ws) onMsg(header, [payload]);
     };
     ws.onclose = () => {
       clearTimeout(giveUp);
       if (pending === ws) pending = null;
-      if (direct === ws) { direct = null; sync({ transport: "comm" }); }
+      if (direct === ws) {
+        direct = null;
+        via.textContent = "audio: widget messages";
+        sync({ transport: "comm" });
+      }
     };
   }
   const showSpeaker = () => {
@@ -142,6 +149,7 @@ function render({ model, el }) {
   }
 
   async function start() {
+    if (!model.get("enabled")) return;
     state.classList.remove("concierge-voice-error");
     connect(); // again: a kernel busy in a blocking cell may have missed the first hello
     try {
@@ -189,6 +197,14 @@ function render({ model, el }) {
   }
 
   button.addEventListener("click", () => (mic ? stopMic() : start()));
+
+  // The kernel switched this panel off (its session stopped): no microphone for nobody to hear.
+  function showEnabled() {
+    if (model.get("enabled")) return;
+    stopMic();
+    button.disabled = true;
+    state.textContent = "This panel's session has stopped — talk in the newest panel, or run launch() again.";
+  }
 
   function play(msg, buffers) {
     const ctx = playback();
@@ -254,10 +270,13 @@ function render({ model, el }) {
   model.on("msg:custom", onMsg);
   model.on("change:mic_delay_ms", () => { el.dataset.mic_delay_ms = String(model.get("mic_delay_ms")); });
   model.on("change:socket_url", connect);
+  model.on("change:enabled", showEnabled);
   connect();
+  showEnabled();
   return () => {
     model.off("msg:custom", onMsg);
     model.off("change:socket_url", connect);
+    model.off("change:enabled", showEnabled);
     gone = true;
     stopMic();
     if (pending) pending.close(); // else its hello, arriving later, would revive a removed view

@@ -101,6 +101,7 @@ class MicWidget(anywidget.AnyWidget):
     socket_url = traitlets.Unicode("").tag(sync=True)
     socket_proof = traitlets.Unicode("").tag(sync=True)
     transport = traitlets.Unicode("comm").tag(sync=True)  # the page says "direct" once connected
+    enabled = traitlets.Bool(True).tag(sync=True)  # False once its session stopped: Talk is off
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -117,17 +118,24 @@ class MicWidget(anywidget.AnyWidget):
         """`fn(*args)` on the session's loop: now if this is its thread, else as soon as it can."""
         in_loop(self.loop, fn, *args)
 
-    async def open_direct(self) -> None:
-        """Offer the page a direct socket to this loop (unless `CONCIERGE_VOICE_TRANSPORT=comm`)."""
-        if self.channel is None and direct_transport_enabled():
+    async def open_direct(self) -> str | None:
+        """Offer the page a direct socket to this loop (unless `CONCIERGE_VOICE_TRANSPORT=comm`).
+        Returns a sentence for the panel when the setting is not one it knows (the default is used)."""
+        note = None
+        try:
+            wanted = direct_transport_enabled()
+        except ValueError as e:
+            wanted, note = True, f"{e}. Using 'auto'."
+        if self.channel is None and wanted:
             try:
                 self.channel = await AudioSocketServer.open_channel(
                     lambda header, payload: self._on_browser_msg(self, header, [payload])
                 )
             except OSError as e:  # no loopback to listen on: widget messages still carry it all
                 log.warning("the live panel's audio socket could not start (%s); using comm", e)
-                return
+                return note
             self.socket_proof, self.socket_url = self.channel.proof, self.channel.url
+        return note
 
     async def close_direct(self) -> None:
         if self.channel is not None:
@@ -328,6 +336,7 @@ class BrowserVoice:
             self.widget.receive_audio(pcm[i : i + step].ljust(step, b"\0"), time.time())
 
     async def aclose(self) -> None:
-        """End the microphone stream and close the page's direct socket."""
+        """End the microphone stream, switch the page's button off and close its direct socket."""
+        self.widget.enabled = False
         self.mic.close()
         await self.widget.close_direct()
