@@ -190,15 +190,16 @@ class LiveHandle:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def failed(self, error: BaseException) -> None:
-        """The agent could not start: release what did start, and make the panel say so instead
-        of looking ready (its chat box and microphone off)."""
+        """The agent could not start: release what did start (the session, the microphone's
+        socket), and make the panel say so instead of looking ready (chat box and Talk off)."""
         with contextlib.suppress(Exception):
             await self.stop()
         self.status.agent_state = "failed to start"
         self.status.render()
+        reason = str(error) or type(error).__name__  # an interrupted cell says nothing itself
         self.note.value = (
-            f"<div class='concierge-error'>The agent could not start: {_esc(str(error))}. Fix that and "
-            "run this cell again.</div>"
+            f"<div class='concierge-error'>The agent could not start: {_esc(reason)}. Fix that "
+            "and run this cell again.</div>"
         )
 
     async def stop(self) -> None:
@@ -268,7 +269,7 @@ async def launch(
                 "below (your microphone joins the room); typing works too.</div>"
             )
             await _start_cloud(handle, handle.room)
-    except Exception as e:
+    except BaseException as e:  # no handle reaches the caller: nothing else would release it
         await handle.failed(e)
         raise
     handle.launch_seconds = time.perf_counter() - started
@@ -336,14 +337,9 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
             notes.append(transport_note)
         audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
     handle._stack = AsyncExitStack()
-    try:
-        handle.session = await handle._stack.enter_async_context(
-            running_session(userdata, models, views=views, **audio)
-        )
-    except BaseException:
-        if handle.voice is not None:  # no handle reaches the caller: nothing else would close it
-            await handle.voice.aclose()
-        raise
+    handle.session = await handle._stack.enter_async_context(
+        running_session(userdata, models, views=views, **audio)
+    )
     handle.note.value = (
         f"<div class='concierge-muted'>{_esc(speech_status(handle.voice is not None))}"
         + "".join(f"<br>{_esc(n)}" for n in notes)
