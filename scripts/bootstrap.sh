@@ -18,3 +18,15 @@ echo "==> installing concierge-lab[$1] into $VENV"
 # (setuptools warns about editable installs in general; nothing to act on, so keep the output clean)
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
 export PATH="$VENV/bin:$PATH"
+
+# grep reads everything (no -q): an early exit would SIGPIPE ldconfig and, under pipefail, misreport
+have_portaudio() { ldconfig -p 2>/dev/null | grep libportaudio >/dev/null; }
+
+# apt_install PKG...: install Debian packages where we can (root with apt-get); false when we
+# cannot, or when apt-get fails (no mirror), so the caller can say what goes without them.
+apt_install() {
+  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || return 1
+  echo "==> apt-get install $*"
+  apt-get update -qq >/dev/null || echo "==> apt-get update failed (no Debian mirror?); trying the install anyway"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}

@@ -4,16 +4,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" lab
 cd "$ROOT"
 # PortAudio lets `python -m concierge console --audio` use a microphone (text mode needs nothing).
-# grep reads everything (no -q): an early exit would SIGPIPE ldconfig and, under pipefail, misreport
-if ! ldconfig -p 2>/dev/null | grep libportaudio >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "==> apt-get install libportaudio2"
-    apt-get update -qq >/dev/null || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libportaudio2 >/dev/null || true
-  else
-    echo "==> PortAudio not found: the console's audio mode needs libportaudio2 (text mode works without it)"
-  fi
-fi
+have_portaudio || apt_install libportaudio2 ||
+  echo "==> PortAudio not found: the console's audio mode needs libportaudio2 (text mode works without it)"
 # Each lesson is a notebook (NN_name.ipynb) and its jupytext source (NN_name.py); with jupytext
 # installed JupyterLab would list and open both. This config hides the .py sources.
 export JUPYTER_CONFIG_PATH="$ROOT/scripts/jupyter${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"

@@ -36,18 +36,11 @@ command -v pg_prove >/dev/null || need+=(postgresql postgresql-15-pgtap libtap-p
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
-# grep reads everything (no -q): an early exit would SIGPIPE ldconfig and, under pipefail, misreport
-ldconfig -p 2>/dev/null | grep libportaudio >/dev/null || need+=(libportaudio2)
+have_portaudio || need+=(libportaudio2)
 command -v node >/dev/null || need+=(nodejs)
 if [ ${#need[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "==> apt-get install ${need[*]}"
-    apt-get update -qq >/dev/null || echo "==> apt-get update failed (no Debian mirror?); trying the install anyway"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
-      echo "==> apt-get could not install ${need[*]}; the tests that use them will be skipped"
-  else
-    echo "==> not installing ${need[*]} (needs apt-get as root); the tests that use them will be skipped"
-  fi
+  apt_install "${need[@]}" ||
+    echo "==> could not install ${need[*]} (needs apt-get as root, and a Debian mirror); the tests that use them will be skipped"
 fi
 
 export CONCIERGE_STORE="${CONCIERGE_STORE_FOR_TESTS:-memory}"
