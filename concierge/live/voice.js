@@ -10,6 +10,9 @@ const CHUNK = 1600; // samples per message: 100 ms at 16 kHz
 const CONNECT_MS = 3000; // how long the direct socket may take to answer before comm is used
 const SAVE_MS = 250; // counters reach the kernel at most this often (each save is a comm message)
 
+// What the widget shows for each transport (the `transport` trait's values).
+const VIA = { direct: "audio: direct socket", comm: "audio: widget messages" };
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -70,7 +73,7 @@ function render({ model, el }) {
     <div class="concierge-meter" title="microphone level"><div></div></div>
     <span class="concierge-voice-state">Microphone off</span>
     <span class="concierge-speaker" title="agent audio">agent audio: idle</span>
-    <span class="concierge-transport" title="how audio travels between this page and the kernel">audio: widget messages</span>`;
+    <span class="concierge-transport" title="how audio travels between this page and the kernel">${VIA.comm}</span>`;
   const button = el.querySelector(".concierge-mic");
   const label = button.querySelector("span");
   const meter = el.querySelector(".concierge-meter div");
@@ -100,6 +103,10 @@ function render({ model, el }) {
       saving = setTimeout(() => { saving = null; model.save_changes(); }, SAVE_MS);
     }
   };
+  const useTransport = (kind) => {
+    via.textContent = VIA[kind];
+    sync({ transport: kind });
+  };
   const toKernel = (header, pcm) => {
     // a socket the kernel is closing drops what is sent on it: comm carries it instead
     if (direct && direct.readyState === WebSocket.OPEN) direct.send(frame(header, pcm));
@@ -122,18 +129,13 @@ function render({ model, el }) {
         clearTimeout(giveUp);
         pending = null;
         direct = ws;
-        via.textContent = "audio: direct socket";
-        sync({ transport: "direct" });
+        useTransport("direct");
       } else if (direct === ws) onMsg(header, [payload]);
     };
     ws.onclose = () => {
       clearTimeout(giveUp);
       if (pending === ws) pending = null;
-      if (direct === ws) {
-        direct = null;
-        via.textContent = "audio: widget messages";
-        sync({ transport: "comm" });
-      }
+      if (direct === ws) { direct = null; useTransport("comm"); }
     };
   }
   const showSpeaker = () => {
