@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobExecutorType, JobProcess
@@ -35,6 +38,7 @@ from .providers import (
     recognition_pool_size,
     register_plugins,
 )
+from .room import room_view
 from .session import SessionView, start_session
 from .state import UserState, new_userdata
 from .store import Store, open_store
@@ -47,6 +51,7 @@ register_plugins()
 __all__ = [
     "AGENT_NAME",
     "LIVEKIT_VARIABLES",
+    "REPORT_DIR_VARIABLE",
     "LOAD_THRESHOLD",
     "entrypoint",
     "on_session_end",
@@ -69,6 +74,9 @@ AGENT_NAME = "food-concierge"
 #: sessions it was measured to hold, or an event loop running 0.19 s late. The rest is headroom for
 #: calls already dispatched and for bursts. (LiveKit's production default is 0.7.)
 LOAD_THRESHOLD = 0.75
+
+#: A directory where `on_session_end` writes each job's session report as `<job id>.json`.
+REPORT_DIR_VARIABLE = "CONCIERGE_REPORT_DIR"
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -159,6 +167,7 @@ async def on_session_end(ctx: JobContext) -> None:
     state = session.userdata
     await state.save_cart()
     report = ctx.make_session_report(session).to_dict()
+    save_report(ctx.job.id, report)
     logger.info(
         "session for %s ended: %d cart line(s), %d order(s), %d history item(s)",
         state.user_id,
@@ -168,14 +177,45 @@ async def on_session_end(ctx: JobContext) -> None:
     )
 
 
+def save_report(job_id: str, report: dict[str, Any]) -> Path | None:
+    """Write the session report to `CONCIERGE_REPORT_DIR` (if set); where to ship it in production
+    (logs, analytics) is yours to choose. A write that fails is logged, never raised."""
+    folder = os.environ.get(REPORT_DIR_VARIABLE, "").strip()
+    if not folder:
+        return None
+    path = Path(folder) / f"{job_id}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, default=str), encoding="utf-8")
+    except OSError:
+        logger.exception("could not write the session report to %s", path)
+        return None
+    return path
+
+
 async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ()) -> None:
-    """One LiveKit room = one session: open the store, start the agent in the room, greet."""
+    """One LiveKit room = one session: open the store, start the agent in the room (serving the
+    cart to frontends, `concierge.room`), greet."""
     store = await open_store()
-    session = await serve_job(ctx, store, room=ctx.room, views=views)
+    session = await serve_job(ctx, store, room=ctx.room, views=[room_view(ctx.room), *views])
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-server = AgentServer(setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD)
+def health_address(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Where the worker's health endpoint listens, from `CONCIERGE_WORKER_HOST` /
+    `CONCIERGE_WORKER_PORT`; unset, livekit's defaults (every interface, port 8081; 0 in dev)."""
+    env = os.environ if env is None else env
+    address: dict[str, Any] = {}
+    if env.get("CONCIERGE_WORKER_HOST", "").strip():
+        address["host"] = env["CONCIERGE_WORKER_HOST"].strip()
+    if env.get("CONCIERGE_WORKER_PORT", "").strip():
+        address["port"] = int(env["CONCIERGE_WORKER_PORT"])
+    return address
+
+
+server = AgentServer(
+    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **health_address()
+)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)
