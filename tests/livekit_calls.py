@@ -84,7 +84,7 @@ def running_stack(binary: Path, tmp: Path) -> Iterator[Stack]:
             stack.worker.wait_ready()
             yield stack
         finally:
-            stack.worker.stop()
+            stack.worker.stop(timeout=15)  # a drain that lingers is killed: the test is over
 
 
 def sockets_of(pids: set[int]) -> list[tuple[str, str]]:
