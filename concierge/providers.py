@@ -228,6 +228,9 @@ def prewarm_models(
 
 RECOGNITION_PROCESSES_VARIABLE = "CONCIERGE_RECOGNITION_PROCESSES"
 
+#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
+LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
 
 def recognition_pool_size(env: Mapping[str, str] | None = None) -> int:
     """How many recognition processes a thread-executor worker starts:

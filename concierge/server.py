@@ -31,6 +31,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobExecutorType, JobProcess
 
 from .providers import (
+    LIVEKIT_VARIABLES,
     Models,
     Prewarmed,
     pick_models,
@@ -63,9 +64,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("concierge")
-
-#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
-LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
 #: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
 AGENT_NAME = "food-concierge"
