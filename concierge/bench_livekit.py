@@ -106,10 +106,13 @@ async def livekit_figures(*, calls: int = 5, turns_per_call: int = 2) -> dict[st
         worker = start_worker(server, env={"CONCIERGE_STORE": "memory"})
         try:
             await asyncio.to_thread(worker.wait_ready)
+            idle = len([ln for ln in worker.log_lines() if '"process initialized"' in ln])
             for n in range(calls):
+                # livekit replaces each process a job used: wait until it is prewarmed again, so
+                # every dispatch meets a process that has run setup_fnc (as a quiet worker would)
+                await asyncio.to_thread(worker.wait_ready, idle + n)
                 mine = phrases[n * turns_per_call : (n + 1) * turns_per_call]
                 results["calls"].append(await _one_call(server, f"bench-{n}", mine, voice))
-                await asyncio.sleep(1.0)  # let the next prewarmed process take over
         finally:
             await asyncio.to_thread(worker.stop, timeout=15)
     results["in_process_s"] = await _in_process_turns(phrases, voice)

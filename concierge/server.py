@@ -199,20 +199,24 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-def health_address(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Where the worker's health endpoint listens, from `CONCIERGE_WORKER_HOST` /
-    `CONCIERGE_WORKER_PORT`; unset, livekit's defaults (every interface, port 8081; 0 in dev)."""
+def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Deployment knobs from the environment, livekit's defaults where unset:
+    `CONCIERGE_WORKER_HOST` / `CONCIERGE_WORKER_PORT`, where the worker's health endpoint listens
+    (default every interface, port 8081; 0 in dev), and `CONCIERGE_IDLE_PROCESSES`, how many
+    prewarmed job processes wait for a job (default one per core)."""
     env = os.environ if env is None else env
-    address: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if env.get("CONCIERGE_WORKER_HOST", "").strip():
-        address["host"] = env["CONCIERGE_WORKER_HOST"].strip()
+        options["host"] = env["CONCIERGE_WORKER_HOST"].strip()
     if env.get("CONCIERGE_WORKER_PORT", "").strip():
-        address["port"] = int(env["CONCIERGE_WORKER_PORT"])
-    return address
+        options["port"] = int(env["CONCIERGE_WORKER_PORT"])
+    if env.get("CONCIERGE_IDLE_PROCESSES", "").strip():
+        options["num_idle_processes"] = int(env["CONCIERGE_IDLE_PROCESSES"])
+    return options
 
 
 server = AgentServer(
-    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **health_address()
+    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **worker_options()
 )
 
 
