@@ -2,8 +2,9 @@
 // Mic: getUserMedia → AudioContext at 16 kHz → AudioWorklet → 100 ms int16 chunks → the kernel.
 // Speaker: "play" messages carry int16 PCM, scheduled back to back on one AudioContext;
 // "stop" (barge-in: the session cleared its audio output) stops everything scheduled at once.
-// Transport: a WebSocket straight to the kernel's loop when the kernel offers one and answers with
-// the widget's proof (concierge/live/audio_socket.py says why), else comm messages (model.send).
+// Transport: a WebSocket straight to the kernel's loop when the kernel offers one (a one-use
+// ticket asked for by comm, bound to this page's origin) and answers with its proof
+// (concierge/live/audio_socket.py says why), else comm messages (model.send).
 // Counters are synced back as traits so the kernel (and tests) see what the browser really played.
 
 const CHUNK = 1600; // samples per message: 100 ms at 16 kHz
@@ -113,9 +114,24 @@ function render({ model, el }) {
     else model.send(header, undefined, pcm ? [pcm] : []);
   };
 
+  // The socket, in two steps (concierge/live/audio_socket.py says why): ask the kernel by comm
+  // for a one-use ticket bound to this page's origin, then open it; the kernel's hello must carry
+  // the proof that came with the ticket. Nothing secret is ever a trait (traits are saved).
+  let asking = null; // the id of this view's open request for a ticket
+  let askTimer = null;
   function connect() {
-    const url = model.get("socket_url");
-    if (!url || direct || pending || gone) return;
+    if (!model.get("direct") || direct || pending || asking || gone) return;
+    asking = `${Date.now()}-${Math.random().toString(36).slice(2)}`; // other views ignore it
+    askTimer = setTimeout(() => { asking = null; }, CONNECT_MS); // a busy kernel: Talk asks again
+    model.send({ type: "connect", origin: location.origin, ask: asking });
+  }
+  function onTicket(msg) {
+    if (!asking || msg.ask !== asking) return;
+    clearTimeout(askTimer);
+    asking = null;
+    if (msg.url && !gone) dial(msg.url, msg.proof); // no url: the kernel offers comm only
+  }
+  function dial(url, proof) {
     let ws;
     try { ws = new WebSocket(url); } catch (e) { return; } // a page that forbids it: comm
     ws.binaryType = "arraybuffer";
@@ -125,7 +141,7 @@ function render({ model, el }) {
       let header, payload;
       try { [header, payload] = unframe(data); } catch (e) { return; }
       if (header.type === "hello") {
-        if (header.proof !== model.get("socket_proof")) { ws.close(); return; }
+        if (header.proof !== proof) { ws.close(); return; }
         clearTimeout(giveUp);
         pending = null;
         direct = ws;
@@ -237,7 +253,6 @@ function render({ model, el }) {
       const latency = (ctx.outputLatency || 0) * 1000; // the device's, as the browser reports it
       const at = now + (when - ctx.currentTime) * 1000 + latency;
       toKernel({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
-      el.dataset.starts = `${el.dataset.starts ? el.dataset.starts + "," : ""}${at / 1000}`;
     }
     sync({ received_samples: model.get("received_samples") + samples.length, playing: true }, true);
     showSpeaker();
@@ -269,15 +284,17 @@ function render({ model, el }) {
     if (msg.type === "play") play(msg, buffers);
     else if (msg.type === "stop") stopPlayback();
   };
-  model.on("msg:custom", onMsg);
+  const onComm = (msg, buffers) => (msg.type === "socket" ? onTicket(msg) : onMsg(msg, buffers));
+  model.on("msg:custom", onComm);
   model.on("change:mic_delay_ms", () => { el.dataset.mic_delay_ms = String(model.get("mic_delay_ms")); });
-  model.on("change:socket_url", connect);
+  model.on("change:direct", connect);
   model.on("change:enabled", showEnabled);
   connect();
   showEnabled();
   return () => {
-    model.off("msg:custom", onMsg);
-    model.off("change:socket_url", connect);
+    model.off("msg:custom", onComm);
+    model.off("change:direct", connect);
+    clearTimeout(askTimer);
     model.off("change:enabled", showEnabled);
     gone = true;
     stopMic();
