@@ -243,10 +243,13 @@ globalThis.WebSocket = class {
   }
 };
 const clicks = [];
-const node = () => ({
-  classList: { add() {}, remove() {}, toggle() {} }, style: {}, dataset: {}, textContent: "",
-  querySelector: () => node(), addEventListener: (_kind, fn) => clicks.push(fn),
-});
+const node = () => {
+  const found = {};
+  return {
+    classList: { add() {}, remove() {}, toggle() {} }, style: {}, dataset: {}, textContent: "",
+    querySelector: (sel) => (found[sel] ??= node()), addEventListener: (_kind, fn) => clicks.push(fn),
+  };
+};
 let worklet = null;
 globalThis.navigator = { mediaDevices: { getUserMedia: async () => ({ getTracks: () => [] }) } };
 globalThis.AudioWorkletNode = class { constructor() { this.port = {}; worklet = this; } connect(n) { return n; } };
@@ -266,6 +269,7 @@ function model() {
     get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
     send(header) { this.byComm.push(header.type); if (header.type === "connect") this.asks.push(header); },
     on: (e, f) => { (on[e] ??= []).push(f); }, off: (e, f) => { on[e] = (on[e] || []).filter((g) => g !== f); },
+    emit(e) { for (const f of on[e] || []) f(); },
     grant(i = -1, extra = {}) {  // the kernel answers a view's request (by default the latest)
       const answer = { type: "socket", ask: this.asks.at(i).ask, url: "ws://127.0.0.1:1/ticket", proof: "proof", ...extra };
       for (const f of on["msg:custom"] || []) f(answer, []);
@@ -345,6 +349,22 @@ widget.render({ model: m, el });
 m.state.enabled = false;
 await clicks.at(-1)();  // Talk, on a stopped panel
 out.stopped_panel = { microphone_opened: asked, active: m.state.active ?? false };
+
+// 6. Talk follows the kernel's `enabled` both ways: off while the panel is not live, on once it is
+m = model();
+m.state.enabled = false;
+const shown = node();
+widget.render({ model: m, el: shown });
+const talk = shown.querySelector(".concierge-mic");
+const offAtFirst = talk.disabled;
+m.state.enabled = true;
+m.emit("change:enabled");
+const onWhenLive = !talk.disabled;
+await clicks.at(-1)();  // Talk: the microphone opens
+const opened = m.state.active;
+m.state.enabled = false;
+m.emit("change:enabled");  // the panel stopped: the microphone closes with it
+out.follows_status = { off_at_first: offAtFirst, on_when_live: onWhenLive, opened, closed: m.state.active === false, off_again: talk.disabled };
 console.log(JSON.stringify(out));
 process.exit(0);  // the connect timeouts left running would keep Node up for seconds
 """
@@ -414,6 +434,18 @@ def test_a_ticket_opens_a_socket_only_in_the_view_that_asked_for_it(
         "sockets": 1,
         "url": "ws://127.0.0.1:1/ticket",
         "secret_traits": [],
+    }
+
+
+def test_talk_follows_the_panels_status_both_ways(page_side: dict[str, Any]) -> None:
+    """The kernel derives `enabled` from the panel's one status (concierge/live/status.py): Talk
+    is off until the session is live, on while it is, and turning it off closes the microphone."""
+    assert page_side["follows_status"] == {
+        "off_at_first": True,
+        "on_when_live": True,
+        "opened": True,
+        "closed": True,
+        "off_again": True,
     }
 
 

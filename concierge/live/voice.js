@@ -72,14 +72,10 @@ function render({ model, el }) {
   el.innerHTML = `
     <button class="concierge-mic" type="button">${MIC_ICON}<span>Talk</span></button>
     <div class="concierge-meter" title="microphone level"><div></div></div>
-    <span class="concierge-voice-state">Microphone off</span>
-    <span class="concierge-speaker" title="agent audio">agent audio: idle</span>
     <span class="concierge-transport" title="how audio travels between this page and the kernel">${VIA.comm}</span>`;
   const button = el.querySelector(".concierge-mic");
   const label = button.querySelector("span");
   const meter = el.querySelector(".concierge-meter div");
-  const state = el.querySelector(".concierge-voice-state");
-  const speaker = el.querySelector(".concierge-speaker");
   const via = el.querySelector(".concierge-transport");
 
   let mic = null; // { ctx, stream, node }
@@ -154,12 +150,6 @@ function render({ model, el }) {
       if (direct === ws) { direct = null; useTransport("comm"); }
     };
   }
-  const showSpeaker = () => {
-    const seconds = (model.get("played_samples") / 24000).toFixed(1);
-    speaker.textContent = live.size ? "agent audio: playing" : `agent audio: idle (${seconds} s played)`;
-    speaker.classList.toggle("on", live.size > 0);
-  };
-
   function playback() {
     if (!out) out = new AudioContext();
     if (out.state === "suspended") out.resume();
@@ -168,7 +158,6 @@ function render({ model, el }) {
 
   async function start() {
     if (!model.get("enabled")) return;
-    state.classList.remove("concierge-voice-error");
     connect(); // again: a kernel busy in a blocking cell may have missed the first hello
     try {
       if (!navigator.mediaDevices) throw new Error("insecure");
@@ -191,13 +180,9 @@ function render({ model, el }) {
       playback();
       button.classList.add("on");
       label.textContent = "Stop";
-      state.textContent = "Listening — order out loud";
       sync({ active: true, error: "" });
     } catch (err) {
-      const text = explain(err);
-      state.textContent = text;
-      state.classList.add("concierge-voice-error");
-      sync({ active: false, error: text });
+      sync({ active: false, error: explain(err) }); // the panel's status says it, in words
     }
   }
 
@@ -210,18 +195,16 @@ function render({ model, el }) {
     meter.style.width = "0%";
     button.classList.remove("on");
     label.textContent = "Talk";
-    state.textContent = "Microphone off";
     sync({ active: false });
   }
 
   button.addEventListener("click", () => (mic ? stopMic() : start()));
 
-  // The kernel switched this panel off (its session stopped): no microphone for nobody to hear.
+  // Talk follows the panel's status (the kernel derives `enabled` from it, with every pill): off
+  // while its session is not live, and then no microphone stays open for nobody to hear.
   function showEnabled() {
-    if (model.get("enabled")) return;
-    stopMic();
-    button.disabled = true;
-    state.textContent = "This panel's session has stopped — talk in the newest panel, or run launch() again.";
+    button.disabled = !model.get("enabled");
+    if (button.disabled) stopMic();
   }
 
   function play(msg, buffers) {
@@ -243,7 +226,6 @@ function render({ model, el }) {
     src.onended = () => {
       live.delete(src);
       sync({ played_samples: model.get("played_samples") + samples.length, playing: live.size > 0 }, live.size > 0);
-      showSpeaker();
     };
     live.add(src);
     src.start(when);
@@ -255,7 +237,6 @@ function render({ model, el }) {
       toKernel({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
     }
     sync({ received_samples: model.get("received_samples") + samples.length, playing: true }, true);
-    showSpeaker();
   }
 
   function stopPlayback() {
@@ -277,7 +258,6 @@ function render({ model, el }) {
       stops: model.get("stops") + 1,
       playing: false,
     });
-    showSpeaker();
   }
 
   const onMsg = (msg, buffers) => {
