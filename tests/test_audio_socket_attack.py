@@ -267,7 +267,11 @@ function model() {
   return {
     state, byComm: [], asks: [],
     get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
-    send(header) { this.byComm.push(header.type); if (header.type === "connect") this.asks.push(header); },
+    send(header) {
+      this.byComm.push(header.type);
+      if (header.type === "connect") this.asks.push(header);
+      if (header.type === "mic") state.active = header.active;  // what the kernel does with it
+    },
     on: (e, f) => { (on[e] ??= []).push(f); }, off: (e, f) => { on[e] = (on[e] || []).filter((g) => g !== f); },
     emit(e) { for (const f of on[e] || []) f(); },
     grant(i = -1, extra = {}) {  // the kernel answers a view's request (by default the latest)
@@ -404,7 +408,8 @@ def test_microphone_chunks_sent_while_the_kernel_closes_the_socket_go_by_comm(
 ) -> None:
     """A WebSocket that is closing silently drops what is sent on it; until its close event the
     page still held it as its direct socket, so those chunks of the user's speech were lost."""
-    assert page_side["closing"] == {"direct": 1, "lost": 0, "by_comm": 1}
+    # direct: the microphone's "on" report, then the first chunk; the second goes by comm
+    assert page_side["closing"] == {"direct": 2, "lost": 0, "by_comm": 1}
 
 
 def test_talk_tries_the_socket_again_when_the_kernel_missed_the_first_hello(
@@ -621,8 +626,10 @@ PAGE_VALUES = st.one_of(
 
 
 @given(
-    kind=st.sampled_from(["audio", "started", "stop", ""]),
-    fields=st.dictionaries(st.sampled_from(["t", "seg", "at", "transit", "latency"]), PAGE_VALUES),
+    kind=st.sampled_from(["audio", "started", "mic", "stop", ""]),
+    fields=st.dictionaries(
+        st.sampled_from(["t", "seg", "at", "transit", "latency", "active", "error"]), PAGE_VALUES
+    ),
     payload=st.binary(max_size=33),
 )
 def test_whatever_a_page_sends_the_session_gets_finite_numbers_and_whole_samples(

@@ -177,8 +177,9 @@ def start_talking(page: Any) -> None:
     if mic.get_attribute("data-active") != "true":
         mic.locator("button.concierge-mic").click()
     expect(mic).to_have_attribute("data-active", "true")
+    # the pill is the kernel's word (one status for the whole panel): a round trip, on a busy kernel
     expect(panel(page).locator(".concierge-badge[data-kind='mic']")).to_have_text(
-        re.compile("microphone on|you're speaking")
+        re.compile("microphone on|you're speaking"), timeout=30_000
     )
 
 
@@ -216,7 +217,8 @@ def check_nothing_cut_off(page: Any) -> None:
           const box = panel.getBoundingClientRect();
           const out = [];
           const shown = panel.querySelectorAll(
-            ".concierge-badge, .concierge-status-note, .concierge-voice > *, .widget-text, .jupyter-button");
+            ".concierge-card, .concierge-status, .concierge-badge, .concierge-status-note, " +
+            ".concierge-voice > *, .widget-text, .jupyter-button");
           for (const el of shown) {
             const r = el.getBoundingClientRect();
             if (el.scrollWidth > el.clientWidth + 1 || r.right > box.right + 1 || r.left < box.left - 1)

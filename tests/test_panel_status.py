@@ -80,8 +80,6 @@ def test_every_reachable_status_is_consistent(mode: str, events: list[tuple[str,
         shown = {p.kind: p.text for p in pills(state)}
         allowed = controls(state)
         assert_consistent(shown, allowed, note(state), allowed.talk)
-        if state.mic in ("on", "blocked") and state.connection == "live":
-            assert state.voice and mode == "offline" or state.mic == "blocked"
         if ended:  # a stopped or failed panel never comes back by itself
             assert state.connection in ("stopped", "failed") and not allowed.send
         ended = ended or state.connection in ("stopped", "failed")
@@ -110,7 +108,7 @@ async def test_the_real_panels_pills_and_controls_agree_after_any_events(
 ) -> None:
     """The same, through launch's own panel: its status widget, chat box, Send button and the
     microphone widget's Talk, driven by a real `AgentSession`'s events, the microphone widget's
-    traits (as the browser sets them), `stop()` and `failed()`."""
+    reports (as the page sends them), `stop()` and `failed()`."""
     import sys
 
     from livekit.agents import AgentSession
@@ -138,8 +136,9 @@ async def test_the_real_panels_pills_and_controls_agree_after_any_events(
                 "user_state_changed", UserStateChangedEvent(old_state=user, new_state=value)
             )
             user = value
-        elif event == "mic":  # the page syncs both traits at once
-            handle.voice.widget.active, handle.voice.widget.error = value
+        elif event == "mic":  # the page's report, as voice.js sends it
+            report = {"type": "mic", "active": value[0], "error": value[1]}
+            handle.voice.widget._on_browser_msg(handle.voice.widget, report, [])
         elif event == "stopped":
             await handle.stop()
         elif event == "failed":

@@ -279,7 +279,7 @@ def _new_handle(mode: str) -> LiveHandle:
     status = StatusBadge(mode)
     handle = LiveHandle(
         mode=mode,
-        panel=w.VBox(),
+        panel=w.VBox(layout=w.Layout(grid_gap="6px")),  # the views have no margins of their own
         cart_view=CartView(_empty_cart()),
         transcript=TranscriptView(),
         metrics=MetricsStrip(),

@@ -104,6 +104,15 @@ function render({ model, el }) {
     via.textContent = VIA[kind];
     sync({ transport: kind });
   };
+  // The microphone's state goes to the kernel as a message, not a trait update: the kernel sets
+  // `active`/`error` itself, and the panel's status pill follows. (Trait updates from the page
+  // wait behind ipywidgets' throttle for the kernel's idle status; after a busy cell, notebook 9
+  // saw them never arrive, and the pill said "microphone off" beside a live microphone.)
+  const reportMic = (active, error) => {
+    el.dataset.active = String(active);
+    el.dataset.error = error;
+    toKernel({ type: "mic", active, error });
+  };
   const toKernel = (header, pcm) => {
     // a socket the kernel is closing drops what is sent on it: comm carries it instead
     if (direct && direct.readyState === WebSocket.OPEN) direct.send(frame(header, pcm));
@@ -180,9 +189,9 @@ function render({ model, el }) {
       playback();
       button.classList.add("on");
       label.textContent = "Stop";
-      sync({ active: true, error: "" });
+      reportMic(true, "");
     } catch (err) {
-      sync({ active: false, error: explain(err) }); // the panel's status says it, in words
+      reportMic(false, explain(err)); // the panel's status says it, in words
     }
   }
 
@@ -195,7 +204,7 @@ function render({ model, el }) {
     meter.style.width = "0%";
     button.classList.remove("on");
     label.textContent = "Talk";
-    sync({ active: false });
+    reportMic(false, "");
   }
 
   button.addEventListener("click", () => (mic ? stopMic() : start()));

@@ -56,6 +56,8 @@ CHUNK_MS = 100
 MIC_BURST_S = 30.0
 #: Microphone frames waiting for the session: the burst above, and a little more.
 MIC_QUEUE_FRAMES = int(MIC_BURST_S * 1000 / FRAME_MS) + 100
+#: The longest microphone error the page may report (the browser's sentences are far shorter).
+MAX_ERROR_CHARS = 300
 #: Chunks whose capture → kernel delay the panel's median is taken over.
 DELAY_WINDOW = 50
 #: Agent audio frames the speaker keeps for inspection (the latest); the page played the rest.
@@ -96,8 +98,9 @@ class MicWidget(anywidget.AnyWidget):
 
     _esm = _HERE / "voice.js"
     _css = _HERE / "voice.css"
-    active = traitlets.Bool(False).tag(sync=True)  # the browser is capturing
-    error = traitlets.Unicode("").tag(sync=True)  # why the browser could not (plain words)
+    # the browser is capturing / why it could not (plain words): set from the page's "mic" message
+    active = traitlets.Bool(False).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
     received_samples = traitlets.Int(0).tag(sync=True)  # agent audio the browser got
     played_samples = traitlets.Int(0).tag(sync=True)  # ... and really played
     playing = traitlets.Bool(False).tag(sync=True)
@@ -188,6 +191,11 @@ class MicWidget(anywidget.AnyWidget):
                     if not pcm16:
                         return
                 self.in_loop(self.receive_audio, pcm16, sent_at)
+            elif kind == "mic":
+                active, error = content["active"], content.get("error", "")
+                if not isinstance(active, bool) or not isinstance(error, str):
+                    raise ValueError("a microphone report is a bool and a sentence")
+                self.in_loop(self._set_mic, active, error[:MAX_ERROR_CHARS])
             elif kind == "started" and self.on_started is not None:
                 transit = content.get("transit")
                 transit = _number(transit) if transit is not None else None
@@ -196,6 +204,13 @@ class MicWidget(anywidget.AnyWidget):
                 self.in_loop(self.on_started, seg, at, transit, latency)
         except (KeyError, TypeError, ValueError):  # a malformed message: dropped, the call goes on
             self.bad_messages += 1
+
+    def _set_mic(self, active: bool, error: str) -> None:
+        """What the page reported of its microphone (a message, not a trait update: see
+        voice.js), set here so the kernel's observers, the panel's status among them, see both
+        values at once."""
+        with self.hold_trait_notifications():
+            self.active, self.error = active, error
 
     def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
         """16 kHz mono int16 from the microphone (the browser's messages land here)."""

@@ -96,6 +96,12 @@ TOOL_ICON = (
 )
 
 
+def full_width() -> w.Layout:
+    """A view as wide as the panel and no wider: ipywidgets' default margin on top of a 100% width
+    pushed each card's right edge past the panel, which cut it off."""
+    return w.Layout(width="100%", margin="0")
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value))
 
@@ -104,7 +110,7 @@ class CartView:
     """The cart as a table; the line that just changed flashes once."""
 
     def __init__(self, cart: Cart) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.highlighted: tuple[str, str | None, str] | None = None
         self.bind(cart)
 
@@ -201,7 +207,7 @@ class TranscriptView:
     While the user speaks, the recogniser's interim text shows in italics."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.turns: list[Turn] = []
         self.interim = ""
         self.render()
@@ -264,7 +270,7 @@ class MetricsStrip:
     Stages come from `timeline.turn_timing`: they add up to the whole, from one origin."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.turns: list[Turn] = []
         self.usage = ""
         self.render()
@@ -343,7 +349,7 @@ class StatusBadge:
     the whole state, so none of them can disagree with another."""
 
     def __init__(self, mode: str) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.state = PanelState(mode=mode)
         self._governed: list[Callable[[Controls], None]] = []
         self.render()
