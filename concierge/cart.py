@@ -77,14 +77,22 @@ def check_notes(notes: str) -> None:
 
 
 def check_cart_limits(lines: Sequence[CartLine]) -> None:
-    """Refuse (`CartLimitError`) lines over a cap: more than `MAX_LINES` lines, more than
-    `MAX_QUANTITY` of one item across its lines, or notes `check_notes` refuses. The stores run
-    it on every save and checkout, whoever built the lines."""
+    """Refuse (`CartLimitError`) lines over a cap: more than `MAX_LINES` lines, a line's quantity
+    outside 1..`MAX_QUANTITY`, notes `check_notes` refuses, or more than `MAX_QUANTITY` of one
+    item across its lines, checked in that order (the schema's `cart_request` checks the same,
+    in the same order, with the same sentences). The stores run it on every save and checkout,
+    whoever built the lines."""
     if len(lines) > MAX_LINES:
         raise CartLimitError(
             f"A cart can hold at most {MAX_LINES} lines ({len(lines)} given); "
             "please combine or remove some."
         )
+    for ln in lines:
+        if isinstance(ln.quantity, bool) or not MIN_QUANTITY <= ln.quantity <= MAX_QUANTITY:
+            raise CartLimitError(
+                f"Quantity of {ln.item_id} must be a whole number from {MIN_QUANTITY} to "
+                f"{MAX_QUANTITY}."
+            )
     totals: dict[str, int] = {}
     for ln in lines:
         check_notes(ln.notes)
