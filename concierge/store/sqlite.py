@@ -403,7 +403,9 @@ def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
     ).fetchone()
     saved = (row[0], row[1]) if row else None
     based_on = saved == (cart.cart_id, cart.revision) if saved else cart.revision == 0
-    ordered = db.execute("SELECT 1 FROM orders WHERE cart_id = ?", (cart.cart_id,)).fetchone()
+    ordered = db.execute(
+        "SELECT 1 FROM orders WHERE user_id = ? AND cart_id = ?", (cart.user_id, cart.cart_id)
+    ).fetchone()
     if not based_on or (saved is None and ordered):
         applied = db.execute(
             "SELECT 1 FROM cart_writes WHERE user_id = ? AND write_key = ?",

@@ -22,7 +22,13 @@ from concierge.cart import (
     CartLine,
 )
 from concierge.menu import Catalog, default_catalog
-from concierge.store import CartConflictError, ItemsUnavailableError, Store, load_seed
+from concierge.store import (
+    CartConflictError,
+    ItemsUnavailableError,
+    SeedData,
+    Store,
+    load_seed,
+)
 
 from .conftest import ALEX, DEMO, Backend
 
@@ -212,6 +218,12 @@ async def test_checkout_prices_from_the_current_menu(backend: Backend, new_user:
     assert order.lines[0].unit_price_cents == 500 and order.total_cents == 1000
 
 
+def _seed_without(full: SeedData, item_id: str) -> SeedData:
+    """The seed with one item dropped from the menu (seeding it retires that item)."""
+    items = [it for it in full.catalog.items.values() if it.id != item_id]
+    return replace(full, catalog=Catalog(full.catalog.restaurants.values(), items))
+
+
 async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_user: str) -> None:
     admin = await backend.admin()
     store = await backend.store(new_user)
@@ -223,13 +235,7 @@ async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_use
     cart.add(default_catalog(), "edamame", 1)
     await store.save_cart(cart)
     full = load_seed()
-    smaller = replace(
-        full,
-        catalog=Catalog(
-            full.catalog.restaurants.values(),
-            [it for it in full.catalog.items.values() if it.id != "churros"],
-        ),
-    )
+    smaller = _seed_without(full, "churros")
     try:
         await admin.seed(smaller)
         assert "churros" not in (await (await backend.store(new_user)).load_catalog()).items
@@ -339,13 +345,7 @@ async def test_a_retired_item_of_the_saved_cart_is_reported_though_left_out(
     await store.save_cart(saved)
     without = Cart(new_user, saved.lines[1:], saved.cart_id, saved.revision)
     full = load_seed()
-    smaller = replace(
-        full,
-        catalog=Catalog(
-            full.catalog.restaurants.values(),
-            [it for it in full.catalog.items.values() if it.id != "churros"],
-        ),
-    )
+    smaller = _seed_without(full, "churros")
     try:
         await admin.seed(smaller)
         with pytest.raises(ItemsUnavailableError) as refused:
