@@ -509,6 +509,8 @@ def _reason(exc: BaseException) -> str:
 #: What the schema raises for a cart over a cap (lines: 54000, PostgREST's 413; quantity per
 #: item and notes: 23514). Its sentence is the one concierge/cart.py words for the same cap.
 CAP_SQLSTATES = ("54000", "23514")
+#: The calls whose request carries cart lines (elsewhere, e.g. in `seed`, a 23514 is no cart's).
+CART_WRITES = ("save_cart", "checkout")
 
 
 def _refusal(what: str, e: APIError) -> StoreError | CartLimitError:
@@ -525,6 +527,6 @@ def _refusal(what: str, e: APIError) -> StoreError | CartLimitError:
         )
     if code == "42501":
         return StoreError(f"Supabase {what}: not allowed for this user ({message})")
-    if code in CAP_SQLSTATES:
+    if code in CAP_SQLSTATES and what in CART_WRITES:
         return CartLimitError(e.message or message)
     return StoreError(f"Supabase {what}: refused ({message})")
