@@ -1,7 +1,7 @@
 -- Issue #26: the attacks a hostile signed-in user tried through SQL, each one now refused.
 -- User A = 1aaaaaaa…, user B = 1bbbbbbb…, both `authenticated`, acting as PostgREST does.
 begin;
-select plan(49);
+select plan(51);
 
 -- Scratch space the superuser owns: where code an attacker plants records who ran it, and
 -- where answers are kept (the API roles cannot create temporary tables).
@@ -26,6 +26,10 @@ select throws_ok($$create temp table mine (a int)$$, '42501', null,
   'authenticated cannot create a temporary table');
 select throws_ok($$create domain pg_temp.text as pg_catalog.text$$, '42501', null,
   'nor a temporary type to shadow text');
+select throws_ok($$create function public.order_json(p text) returns jsonb language sql as 'select null'$$,
+  '42501', null, 'nor a function in public to shadow one the definer calls');
+select throws_ok($$create function concierge_private.lines_of(p text) returns int language sql as 'select 1'$$,
+  '42501', null, 'nor one in concierge_private');
 reset role;
 
 -- Suppose a deployment granted TEMPORARY again: the pinned search_path alone must hold.
