@@ -77,8 +77,6 @@ class RoomLink:
     agent_identity: str = ""
     local_identity: str = ""
     cart: dict[str, Any] = field(default_factory=dict)  # the last concierge.cart payload
-    first_played_at: float | None = None  # page clock (s) when agent audio first played
-    played: list[float] = field(default_factory=list)  # page clock (s) of each audio start
     joined: asyncio.Event = field(default_factory=asyncio.Event)
     _segments: dict[str, Turn] = field(default_factory=dict)
 
@@ -106,8 +104,6 @@ class RoomLink:
             self._on_transcript(content)
         elif kind == "tools":
             self._on_tools(content["calls"])
-        elif kind == "played":
-            self.played.append(float(content["t"]) / 1000)
 
     def _on_connection(self, content: dict[str, Any]) -> None:
         state = content["state"]

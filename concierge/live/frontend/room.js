@@ -4,7 +4,7 @@
 // livekit-client bundled in, so nothing loads from a CDN. The kernel never carries audio here:
 // the microphone goes up and the agent's voice comes down over WebRTC. What the panel shows
 // reaches the kernel as small messages relayed from the room (concierge/live/room_mode.py):
-//   page → kernel  hello · connection · mic · agent (present, attributes) · transcript · tools · played
+//   page → kernel  hello · connection · mic · agent (present, attributes) · transcript · tools
 //   kernel → page  join {url, token} · chat {text} · leave
 // The token arrives as a message, never a trait (traits are saved with the notebook).
 import { Room, RoomEvent, Track, ParticipantKind } from "livekit-client";
@@ -26,7 +26,6 @@ function render({ model, el }) {
 
   let room = null;
   let gone = false;
-  const played = { samples: 0 };
   const send = (msg) => { if (!gone) model.send(msg); };
   const isAgent = (p) => p && p.kind === ParticipantKind.AGENT;
 
@@ -51,12 +50,7 @@ function render({ model, el }) {
     });
     room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
       if (track.kind !== Track.Kind.Audio || !isAgent(p)) return;
-      const element = track.attach();
-      audio.appendChild(element);
-      // the first agent audio this page plays: the bench's end point
-      element.addEventListener("playing", () => {
-        send({ type: "played", t: Date.now() });
-      });
+      audio.appendChild(track.attach());
     });
     room.on(RoomEvent.Disconnected, () => {
       el.dataset.connection = "disconnected";
