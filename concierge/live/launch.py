@@ -122,10 +122,12 @@ class LiveHandle:
 
     async def say(self, text: str) -> str:
         """One typed user turn; returns the agent's reply. Errors show in red.
-        (Room mode: the turn goes to the agent on `lk.chat`; its reply arrives in the panel.)"""
+        (Room mode: the turn goes to the agent on `lk.chat`; the reply is its transcript.)"""
         if self.link is not None:
-            self.link.typed(text)
-            return ""
+            try:
+                return await asyncio.wait_for(self.link.typed(text), JOIN_TIMEOUT_S)
+            except TimeoutError:
+                return f"The agent has not answered within {JOIN_TIMEOUT_S:.0f} s."
         if self.session is None and self._cloud_room is not None:  # cloud: wait for the agent
             try:
                 await asyncio.wait_for(self._joined.wait(), JOIN_TIMEOUT_S)

@@ -78,6 +78,7 @@ class RoomLink:
     local_identity: str = ""
     cart: dict[str, Any] = field(default_factory=dict)  # the last concierge.cart payload
     joined: asyncio.Event = field(default_factory=asyncio.Event)
+    _reply: asyncio.Future[str] | None = None  # the agent's answer to the last typed turn
     _segments: dict[str, Turn] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,7 +88,7 @@ class RoomLink:
         """One message from the page (malformed ones are dropped; the call goes on)."""
         try:
             self._relay(content)
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             log.warning("dropped a malformed message from the room widget: %.200r", content)
 
     def _relay(self, content: dict[str, Any]) -> None:
@@ -95,9 +96,10 @@ class RoomLink:
         if kind == "connection":
             self._on_connection(content)
         elif kind == "agent":
-            self._on_agent(
-                bool(content["present"]), str(content["identity"]), content["attributes"]
-            )
+            attributes = content["attributes"]
+            if not isinstance(attributes, dict):
+                raise ValueError("a participant's attributes are a mapping")
+            self._on_agent(bool(content["present"]), str(content["identity"]), attributes)
         elif kind == "mic":
             self.status.apply("mic", (bool(content["active"]), str(content.get("error", ""))))
         elif kind == "transcript":
@@ -132,11 +134,14 @@ class RoomLink:
             self.cart = json.loads(payload)
             self.cart_view.bind(Cart.from_dict(self.cart["cart"]))
 
-    def typed(self, text: str) -> None:
-        """A typed turn: in the transcript at once, and to the agent on `lk.chat` by the page."""
+    def typed(self, text: str) -> asyncio.Future[str]:
+        """A typed turn: in the transcript at once, and to the agent on `lk.chat` by the page.
+        The future is the agent's reply, as its transcript arrives through the room."""
         self.transcript.turns.append(Turn(user=text))
         self.transcript.render()
+        self._reply = asyncio.get_running_loop().create_future()
         self.widget.send({"type": "chat", "text": text})
+        return self._reply
 
     def _on_transcript(self, content: dict[str, Any]) -> None:
         text = str(content["text"])[:MAX_TEXT].strip()
@@ -148,6 +153,8 @@ class RoomLink:
                 turns.append(Turn(user=""))
             turn = turns[-1]
             turn.reply = f"{turn.reply} {text}".strip()
+            if self._reply is not None and not self._reply.done():
+                self._reply.set_result(text)
         elif content.get("final", True):
             turns.append(Turn(user=text, spoken=True))
             self.transcript.interim = ""
