@@ -130,7 +130,10 @@ def test_spoken_then_typed_order_through_the_room(
         1, timeout=5_000
     )
     expect(total).to_contain_text("$19.98", timeout=30_000)
-    expect(transcript).to_contain_text("Removed 1 × large Coke", timeout=30_000)
+    # the reply shows under the turn it answers, whole once the agent has said it
+    correction = transcript.locator(".concierge-turn").filter(has_text="remove the coke")
+    expect(correction).to_contain_text("Removed 1 × large Coke", timeout=30_000)
+    expect(pill(page, "agent")).to_have_text("agent listening", timeout=30_000)
     for text in ("checkout", "yes"):
         chat.fill(text)
         chat.press("Enter")

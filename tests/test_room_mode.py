@@ -80,7 +80,9 @@ async def test_the_room_fills_the_panel() -> None:
         }
     )
     link.relay(agent("speaking", CART))
-    link.relay({"type": "transcript", "identity": AGENT, "text": "Added 2.", "final": True})
+    said = {"type": "transcript", "identity": AGENT, "segment": "s1"}
+    link.relay({**said, "text": "Added", "final": False})
+    link.relay({**said, "text": "Added 2.", "final": True})
     turn = link.transcript.turns[-1]
     assert (turn.user, turn.spoken, turn.reply) == (spoken, True, "Added 2.")
     assert [t.name for t in turn.tools] == ["add_to_cart"]
@@ -90,8 +92,12 @@ async def test_the_room_fills_the_panel() -> None:
     reply = link.typed("remove one")
     assert link.transcript.turns[-1].user == "remove one" and not reply.done()
     assert sent[-1] == {"type": "chat", "text": "remove one"}
-    link.relay({"type": "transcript", "identity": AGENT, "text": "Removed 1.", "final": True})
+    link.relay({**said, "segment": "s2", "text": "Removed", "final": False})
+    assert not reply.done()  # the reply is the agent's whole segment
+    link.typed("checkout")  # typed over the agent: its words so far stay under "remove one"
+    link.relay({**said, "segment": "s2", "text": "Removed 1.", "final": True})
     assert await asyncio.wait_for(reply, 1) == "Removed 1."
+    assert link.transcript.turns[-2].reply == "Removed 1." and link.transcript.turns[-1].reply == ""
     # the agent leaves: the panel says so
     link.relay(agent("listening", present=False))
     assert link.status.state.agent == "left" and "left the room" in link.status.widget.value
@@ -105,12 +111,12 @@ def test_the_token_is_a_message_never_a_trait() -> None:
     assert "secret-token" not in json.dumps(link.widget.get_state(), default=str)
 
 
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+
+
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20), _containers, max_leaves=8
 )
 #: Each message the page sends, with its keys and any JSON values (and sometimes a key missing).
 KEYS = {

@@ -410,6 +410,7 @@ async def _start_room(handle: LiveHandle, user_id: str) -> None:
     from .room_mode import RoomWidget, join_room
 
     widget = RoomWidget()
+    handle.metrics.widget.layout.display = "none"  # turn stages do not travel the room yet
     handle.status.govern(lambda allowed: setattr(widget, "enabled", allowed.talk))
     handle.controls.children = [widget, *handle.controls.children]
     handle.note.value = (

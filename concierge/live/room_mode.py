@@ -78,8 +78,9 @@ class RoomLink:
     local_identity: str = ""
     cart: dict[str, Any] = field(default_factory=dict)  # the last concierge.cart payload
     joined: asyncio.Event = field(default_factory=asyncio.Event)
-    _reply: asyncio.Future[str] | None = None  # the agent's answer to the last typed turn
+    _replies: list[tuple[Turn, asyncio.Future[str]]] = field(default_factory=list)  # typed, open
     _segments: dict[str, Turn] = field(default_factory=dict)
+    _said: dict[str, str] = field(default_factory=dict)  # segment → the agent's text so far
 
     def __post_init__(self) -> None:
         self.widget.on_page = lambda content: in_loop(self.loop, self.relay, content)
@@ -139,9 +140,10 @@ class RoomLink:
         The future is the agent's reply, as its transcript arrives through the room."""
         self.transcript.turns.append(Turn(user=text))
         self.transcript.render()
-        self._reply = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._replies.append((self.transcript.turns[-1], reply))
         self.widget.send({"type": "chat", "text": text})
-        return self._reply
+        return reply
 
     def _on_transcript(self, content: dict[str, Any]) -> None:
         text = str(content["text"])[:MAX_TEXT].strip()
@@ -149,18 +151,31 @@ class RoomLink:
             return
         turns = self.transcript.turns
         if content["identity"] == self.agent_identity:
-            if not turns:  # the greeting, before anyone spoke
-                turns.append(Turn(user=""))
-            turn = turns[-1]
-            turn.reply = f"{turn.reply} {text}".strip()
-            if self._reply is not None and not self._reply.done():
-                self._reply.set_result(text)
+            self._on_agent_words(str(content.get("segment", "")), text, bool(content["final"]))
         elif content.get("final", True):
             turns.append(Turn(user=text, spoken=True))
             self.transcript.interim = ""
         else:
             self.transcript.interim = text
         self.transcript.render()
+
+    def _on_agent_words(self, segment: str, text: str, final: bool) -> None:
+        """The agent's text so far in one segment: shown under the turn that was last when the
+        segment began (a reply cut short by a typed turn stays under the turn it answered)."""
+        turns = self.transcript.turns
+        if segment not in self._segments:
+            if not turns:  # the greeting, before anyone spoke
+                turns.append(Turn(user=""))
+            self._segments[segment] = turns[-1]
+            self._said[segment] = ""
+        turn = self._segments[segment]
+        self._said[segment] = text
+        turn.reply = " ".join(t for s, t in self._said.items() if self._segments[s] is turn)
+        if final:
+            for asked, reply in self._replies:
+                if asked is turn and not reply.done():
+                    reply.set_result(text)
+            self._replies = [(t, r) for t, r in self._replies if not r.done()]
 
     def _on_tools(self, calls: list[dict[str, Any]]) -> None:
         if not self.transcript.turns:

@@ -56,17 +56,24 @@ function render({ model, el }) {
       el.dataset.connection = "disconnected";
       send({ type: "connection", state: "disconnected" });
     });
+    // The agent's words arrive as they are spoken (a reply cut short by the caller ends early):
+    // each chunk is relayed with the text so far, so the reply shows under the turn it answers.
     room.registerTextStreamHandler(TRANSCRIPTION, async (reader, from) => {
       const info = reader.info;
       const attributes = info.attributes || {};
-      const text = await reader.readAll();
-      send({
-        type: "transcript",
-        identity: from.identity,
-        text,
-        final: attributes["lk.transcription_final"] !== "false",
-        segment: attributes["lk.segment_id"] || info.id,
-      });
+      const segment = attributes["lk.segment_id"] || info.id;
+      const base = { type: "transcript", identity: from.identity, segment };
+      let text = "";
+      if (isAgent(from)) {
+        for await (const chunk of reader) {
+          text += chunk;
+          send({ ...base, text, final: false });
+        }
+        send({ ...base, text, final: true });
+        return;
+      }
+      text = await reader.readAll();
+      send({ ...base, text, final: attributes["lk.transcription_final"] !== "false" });
     });
     room.registerTextStreamHandler(TOOLS, async (reader) => {
       send({ type: "tools", calls: JSON.parse(await reader.readAll()) });
