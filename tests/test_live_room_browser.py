@@ -140,9 +140,14 @@ def test_spoken_then_typed_order_through_the_room(
         expect(
             transcript.locator(".concierge-user").filter(has_text=re.compile(f"^{text}$"))
         ).to_have_count(1, timeout=5_000)
-        expect(transcript.locator(".concierge-turn").last).to_contain_text(
-            "Shall I place it" if text == "checkout" else "placed", timeout=30_000
+        # what the agent said (its transcript through the room), not the tool chip's output
+        said = transcript.locator(".concierge-turn").last.locator(
+            "div:has(> .concierge-who:text-is('agent'))"
         )
+        expect(said).to_contain_text(
+            "Shall I place it" if text == "checkout" else "placed", timeout=60_000
+        )
+        expect(pill(page, "agent")).to_have_text("agent listening", timeout=60_000)
     expect(total).to_contain_text("$0.00", timeout=30_000)
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop
         orders = pool.submit(asyncio.run, _orders(store_url)).result()
