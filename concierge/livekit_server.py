@@ -141,10 +141,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def server_config(http_port: int, udp_port: int, api_key: str, api_secret: str) -> str:
-    """The YAML that keeps every socket of the server on 127.0.0.1 (see the module docstring)."""
+def server_config(
+    http_port: int, udp_port: int, api_key: str, api_secret: str, redis: str | None = None
+) -> str:
+    """The YAML that keeps every socket of the server on 127.0.0.1 (see the module docstring).
+
+    With `redis` ("127.0.0.1:6379"), the server is one node of several sharing that Redis:
+    LiveKit's distributed mode, where a room, a caller and an agent worker may each be on
+    another node and the nodes route between them."""
+    shared = f"redis:\n  address: {redis}\n" if redis else ""
     return f"""\
-port: {http_port}
+{shared}port: {http_port}
 bind_addresses: ["127.0.0.1"]
 keys:
   {api_key}: {api_secret}
@@ -173,6 +180,7 @@ class LocalServer:
     api_key: str
     api_secret: str
     log_path: Path
+    redis: str | None = None  # "host:port" of the Redis this node shares with others
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -210,7 +218,9 @@ class LocalServer:
         if self.running:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        config = server_config(self.http_port, self.udp_port, self.api_key, self.api_secret)
+        config = server_config(
+            self.http_port, self.udp_port, self.api_key, self.api_secret, self.redis
+        )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(self.binary), "--dev", "--config-body", config],
@@ -262,12 +272,18 @@ class LocalServer:
 
 
 def start_server(
-    *, binary: Path | None = None, log_path: Path | None = None, timeout: float = 30
+    *,
+    binary: Path | None = None,
+    log_path: Path | None = None,
+    timeout: float = 30,
+    redis: str | None = None,
+    api_secret: str | None = None,
 ) -> LocalServer:
     """Start the server on free loopback ports with a fresh secret; `ServerUnavailable` if it can't.
 
     The key pair is `devkey` and a random secret (not `--dev`'s well-known `secret`): anyone on the
-    machine can reach 127.0.0.1.
+    machine can reach 127.0.0.1. Nodes of one deployment (`redis` shared) need the same
+    `api_secret`: pass the first node's to the others.
     """
     binary = binary or server_binary()
     log_path = log_path or Path(tempfile.mkdtemp(prefix="livekit-server-")) / "livekit-server.log"
@@ -277,8 +293,9 @@ def start_server(
             http_port=free_port(),
             udp_port=free_port(socket.SOCK_DGRAM),
             api_key="devkey",
-            api_secret=secrets.token_urlsafe(32),
+            api_secret=api_secret or secrets.token_urlsafe(32),
             log_path=log_path,
+            redis=redis,
         )
         try:
             server.start(timeout=timeout)
@@ -291,10 +308,17 @@ def start_server(
 
 @contextlib.contextmanager
 def local_server(
-    *, binary: Path | None = None, log_path: Path | None = None, timeout: float = 30
+    *,
+    binary: Path | None = None,
+    log_path: Path | None = None,
+    timeout: float = 30,
+    redis: str | None = None,
+    api_secret: str | None = None,
 ) -> Iterator[LocalServer]:
     """`start_server(...)` for a `with` block: the server stops when the block ends."""
-    server = start_server(binary=binary, log_path=log_path, timeout=timeout)
+    server = start_server(
+        binary=binary, log_path=log_path, timeout=timeout, redis=redis, api_secret=api_secret
+    )
     try:
         yield server
     finally:
