@@ -19,6 +19,7 @@ the agent imports this module: the worker only ever sees the three LiveKit varia
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "GO_MODULE",
@@ -270,6 +272,23 @@ class LocalServer:
         except FileNotFoundError:
             return []
 
+    def assignments(self) -> list[tuple[str, str]]:
+        """(room, worker id) of every job this server's dispatcher assigned so far, in order."""
+        return [
+            (fields["room"], fields["workerID"])
+            for fields in _log_fields(self.log_lines(), "assigned job to worker")
+        ]
+
+
+def _log_fields(lines: list[str], message: str) -> list[dict[str, Any]]:
+    """The JSON fields of the log lines carrying `message` (the server's and livekit-agents')."""
+    found = []
+    for line in lines:
+        if message in line and "{" in line:
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line[line.index("{") :]))
+    return found
+
 
 def start_server(
     *,
@@ -325,6 +344,10 @@ def local_server(
         server.stop()
 
 
+_PREWARMED = '"process initialized"'
+_PREWARMED_THREAD = '"job runner initialized"'
+
+
 @dataclass
 class Worker:
     """A `python -m concierge start` process (and its job processes) against a `LocalServer`."""
@@ -343,6 +366,15 @@ class Worker:
         """How many times the worker has registered with the server (again after a restart)."""
         return sum('"registered worker"' in line for line in self.log_lines())
 
+    def worker_pids(self) -> dict[str, int]:
+        """Worker id (as the server knows it) → the pid of the process that registered it; several
+        with `start --workers`, and a new id for each restart."""
+        return {
+            fields["id"]: fields["pid"]
+            for fields in _log_fields(self.log_lines(), '"registered worker"')
+            if "id" in fields and "pid" in fields
+        }
+
     def wait_registered(self, count: int = 1, *, timeout: float = 120) -> None:
         """Wait until the worker has registered `count` times; `RuntimeError` if it exits first."""
         deadline = time.monotonic() + timeout
@@ -356,10 +388,13 @@ class Worker:
 
     def wait_ready(self, processes: int = 1, *, timeout: float = 120) -> None:
         """Wait until the worker has registered and `processes` idle job processes have run
-        `setup_fnc` (prewarmed: a dispatch now starts a job without loading anything)."""
+        `setup_fnc` (prewarmed: a dispatch now starts a job without loading anything); with the
+        thread executor, idle job threads ("job runner initialized")."""
         self.wait_registered(timeout=timeout)
         deadline = time.monotonic() + timeout
-        while sum('"process initialized"' in line for line in self.log_lines()) < processes:
+        while sum(_PREWARMED in line or _PREWARMED_THREAD in line for line in self.log_lines()) < (
+            processes
+        ):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"the worker's job processes did not start within {timeout:.0f} s"

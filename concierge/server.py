@@ -50,10 +50,12 @@ register_plugins()
 
 __all__ = [
     "AGENT_NAME",
+    "EXECUTOR_VARIABLE",
     "LIVEKIT_VARIABLES",
     "REPORT_DIR_VARIABLE",
     "LOAD_THRESHOLD",
     "entrypoint",
+    "job_executor",
     "on_session_end",
     "prewarm",
     "serve_job",
@@ -74,6 +76,9 @@ AGENT_NAME = "food-concierge"
 #: sessions it was measured to hold, or an event loop running 0.19 s late. The rest is headroom for
 #: calls already dispatched and for bursts. (LiveKit's production default is 0.7.)
 LOAD_THRESHOLD = 0.75
+
+#: Which livekit job executor the worker runs (`job_executor`).
+EXECUTOR_VARIABLE = "CONCIERGE_EXECUTOR"
 
 #: A directory where `on_session_end` writes each job's session report as `<job id>.json`.
 REPORT_DIR_VARIABLE = "CONCIERGE_REPORT_DIR"
@@ -213,9 +218,32 @@ def health_address(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return address
 
 
+def job_executor(env: Mapping[str, str] | None = None) -> JobExecutorType:
+    """`CONCIERGE_EXECUTOR`: "process" (livekit's default, one process per call) or "thread"
+    (every call on a thread of this worker, sharing its models; what `start --workers` runs)."""
+    raw = (os.environ if env is None else env).get(EXECUTOR_VARIABLE, "").strip().lower()
+    if raw in ("", "process"):
+        return JobExecutorType.PROCESS
+    if raw == "thread":
+        return JobExecutorType.THREAD
+    logger.warning("%s=%r is neither thread nor process; using process", EXECUTOR_VARIABLE, raw)
+    return JobExecutorType.PROCESS
+
+
 server = AgentServer(
-    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **health_address()
+    setup_fnc=prewarm,
+    load_fnc=worker_load,
+    load_threshold=LOAD_THRESHOLD,
+    job_executor_type=job_executor(),
+    # loading the models takes ~6 s on an idle 2-core machine; livekit's 10 s is too tight beside
+    # other work (a process that misses it is killed and started again, loading them again)
+    initialize_process_timeout=60.0,
+    # imported once in livekit's forkserver: job processes share the agent's code copy-on-write
+    preload_modules=["concierge.server"],
+    **health_address(),
 )
+# the worker's own loop counts in its load (`WorkerLoad.watch_loop`)
+server.on("worker_started", WORKER_LOAD.watch_loop)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)

@@ -38,6 +38,8 @@ LAYERS: dict[str, int] = {
     "live": 4,
     # LiveKit's server on 127.0.0.1 (found or built, started, stopped) and a worker against it
     "livekit_server": 4,
+    # a machine's worth of workers (`start --workers`): supervises `python -m concierge start`s
+    "workers": 4,
     "doctor": 4,
     "lab": 5,
     "bench": 5,
