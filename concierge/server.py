@@ -31,6 +31,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobExecutorType, JobProcess
 
 from .providers import (
+    LIVEKIT_VARIABLES,
     Models,
     Prewarmed,
     pick_models,
@@ -65,9 +66,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("concierge")
-
-#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
-LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
 #: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
 AGENT_NAME = "food-concierge"
@@ -206,16 +204,20 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-def health_address(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Where the worker's health endpoint listens, from `CONCIERGE_WORKER_HOST` /
-    `CONCIERGE_WORKER_PORT`; unset, livekit's defaults (every interface, port 8081; 0 in dev)."""
+def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Deployment knobs from the environment, livekit's defaults where unset:
+    `CONCIERGE_WORKER_HOST` / `CONCIERGE_WORKER_PORT`, where the worker's health endpoint listens
+    (default every interface, port 8081; 0 in dev), and `CONCIERGE_IDLE_PROCESSES`, how many
+    prewarmed job processes wait for a job (default one per core)."""
     env = os.environ if env is None else env
-    address: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if env.get("CONCIERGE_WORKER_HOST", "").strip():
-        address["host"] = env["CONCIERGE_WORKER_HOST"].strip()
+        options["host"] = env["CONCIERGE_WORKER_HOST"].strip()
     if env.get("CONCIERGE_WORKER_PORT", "").strip():
-        address["port"] = int(env["CONCIERGE_WORKER_PORT"])
-    return address
+        options["port"] = int(env["CONCIERGE_WORKER_PORT"])
+    if env.get("CONCIERGE_IDLE_PROCESSES", "").strip():
+        options["num_idle_processes"] = int(env["CONCIERGE_IDLE_PROCESSES"])
+    return options
 
 
 def job_executor(env: Mapping[str, str] | None = None) -> JobExecutorType:
@@ -240,7 +242,7 @@ server = AgentServer(
     initialize_process_timeout=60.0,
     # imported once in livekit's forkserver: job processes share the agent's code copy-on-write
     preload_modules=["concierge.server"],
-    **health_address(),
+    **worker_options(),
 )
 # the worker's own loop counts in its load (`WorkerLoad.watch_loop`)
 server.on("worker_started", WORKER_LOAD.watch_loop)

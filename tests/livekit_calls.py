@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -84,7 +85,7 @@ def running_stack(binary: Path, tmp: Path) -> Iterator[Stack]:
             stack.worker.wait_ready()
             yield stack
         finally:
-            stack.worker.stop()
+            stack.worker.stop(timeout=15)  # a drain that lingers is killed: the test is over
 
 
 def sockets_of(pids: set[int]) -> list[tuple[str, str]]:
@@ -124,6 +125,22 @@ async def wait_for_report(stack: Stack, room: str, timeout: float = 60) -> dict[
                     return report
         await asyncio.sleep(0.2)
     raise AssertionError(f"no session report for room {room!r} within {timeout:.0f} s")
+
+
+def own_addresses() -> set[str]:
+    """Every IP address of this machine's interfaces (loopback and the others)."""
+    import psutil
+
+    return {
+        a.address.split("%")[0]
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family in (socket.AF_INET, socket.AF_INET6)
+    } | {"0.0.0.0", "::"}
+
+
+def _host(address: str) -> str:
+    return _host_port(address)[0]
 
 
 def _host_port(address: str) -> tuple[str, str]:

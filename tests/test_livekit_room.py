@@ -23,7 +23,9 @@ from concierge.room import CART_ATTRIBUTE
 
 from .livekit_calls import (
     Stack,
+    _host,
     loopback_only,
+    own_addresses,
     pcm_at_rate,
     process_tree,
     running_stack,
@@ -114,9 +116,11 @@ async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
     assert server_sockets and all(loopback_only(*s) for s in server_sockets), server_sockets
     connected = [(local, peer) for local, peer in client_sockets if not peer.endswith(":*")]
     assert connected and all(loopback_only(*s) for s in connected), connected
-    # (libwebrtc in the caller and the job binds unconnected UDP host candidates on every
-    # interface; the Python SDK offers no filter, and ICE only pairs them with the server's
-    # single 127.0.0.1 candidate — README, Known limits)
+    # libwebrtc (in the caller and the job) also binds unconnected UDP host candidates on this
+    # machine's own addresses — the Python SDK has no interface filter — and no socket is bound
+    # to an address that is not this machine's (README, Known limits)
+    own = own_addresses()
+    assert all(_host(local) in own for local, _peer in client_sockets), client_sockets
     # on_session_end ran after the caller left and saved the session report
     report = await wait_for_report(stack, "spoken-order")
     assert report["agent_name"] == "food-concierge" and report["user_turns"] >= len(ORDER)
