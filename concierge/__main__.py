@@ -10,6 +10,7 @@
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
     python -m concierge bench --attack   # hostile input: 1 MB messages, 100 KB words
     python -m concierge bench --capacity # concurrent voice sessions one worker serves
+    python -m concierge bench --capacity --livekit  # calls per machine: server, W workers, callers
     python -m concierge eval [-v]        # pass rate of the dialogue corpus, per phenomenon
 
 `start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point

@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     "bench_attack": 5,
     "console": 5,
     "bench_capacity": 5,
+    # calls per machine through LiveKit's server and `start --workers` (bench --capacity --livekit)
+    "bench_machine": 5,
     "bench_livekit": 5,
     "eval": 5,
     "__main__": 6,

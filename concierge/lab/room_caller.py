@@ -16,6 +16,7 @@ transcripts on the `lk.transcription` text stream, and its cart through the room
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import time
@@ -204,7 +205,9 @@ class RoomCaller:
         raise TimeoutError(f"no (complete) agent speech within {timeout:.0f} s")
 
     def _speech_after(self, after: float) -> AgentSpeech | None:
-        frames = [(at, pcm) for at, pcm in list(self._frames) if at > after]
+        # frames arrive in time order: cut at `after` without scanning the whole call (a bench
+        # runs dozens of callers in one process, each polling)
+        frames = self._frames[bisect.bisect_right(self._frames, after, key=lambda f: f[0]) :]
         voiced = [i for i, (_at, pcm) in enumerate(frames) if _peak(pcm) > VOICED]
         if not voiced:
             return None
