@@ -125,11 +125,9 @@ class RoomCaller:
             await self._source.capture_frame(rtc.AudioFrame(chunk, RATE, 1, SAMPLES))
             self._sent[n] = time.monotonic()
             n += 1
-            wait = start + n * FRAME_MS / 1000 - loop.time()
-            if wait < -QUEUE_MS / 1000:  # this loop fell behind: go on from now, no burst
-                start, n0 = loop.time(), n
-                start -= n0 * FRAME_MS / 1000
-            await asyncio.sleep(max(0.0, wait))
+            # Late (a busy machine)? Send the frames that are due at once: `capture_frame` waits
+            # while the short queue is full, so nothing is lost and the delay stays ≤ QUEUE_MS.
+            await asyncio.sleep(max(0.0, start + n * FRAME_MS / 1000 - loop.time()))
 
     async def say(self, pcm16: bytes, sample_rate: int) -> float:
         """Speak `pcm16` in real time; returns when it has been sent, with the monotonic time the
