@@ -200,6 +200,7 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     """One LiveKit room = one session: open the store, start the agent in the room (serving the
     cart to frontends, `concierge.room`), greet."""
     store = await open_store()
+    ctx.add_shutdown_callback(store.close)  # after on_session_end has saved with it
     session = await serve_job(ctx, store, room=ctx.room, views=[room_view(ctx.room), *views])
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
@@ -218,6 +219,18 @@ def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if env.get("CONCIERGE_IDLE_PROCESSES", "").strip():
         options["num_idle_processes"] = int(env["CONCIERGE_IDLE_PROCESSES"])
     return options
+
+
+#: Imported once in livekit's forkserver (process executor), so every job process shares these
+#: modules' pages copy-on-write instead of importing them itself — the agent, and what its first
+#: session would import lazily (the stand-in model, the offline voices: a 0.5 s stall in a job's
+#: loop otherwise). The models themselves load in `prewarm`, in each process.
+PRELOAD_MODULES = [
+    "concierge.server",
+    "concierge.offline.llm",
+    "concierge.offline.stt",
+    "concierge.offline.tts",
+]
 
 
 def job_executor(env: Mapping[str, str] | None = None) -> JobExecutorType:
@@ -240,8 +253,7 @@ server = AgentServer(
     # loading the models takes ~6 s on an idle 2-core machine; livekit's 10 s is too tight beside
     # other work (a process that misses it is killed and started again, loading them again)
     initialize_process_timeout=60.0,
-    # imported once in livekit's forkserver: job processes share the agent's code copy-on-write
-    preload_modules=["concierge.server"],
+    preload_modules=PRELOAD_MODULES,
     **worker_options(),
 )
 # the worker's own loop counts in its load (`WorkerLoad.watch_loop`)
