@@ -110,6 +110,13 @@ class WorkerLoad:
         with self._lock:
             self._sessions = max(0, self._sessions - 1)
 
+    def stop(self) -> None:
+        """Stop watching every loop (a process that keeps running after its worker, a notebook)."""
+        with self._lock:
+            meters, self._loops = list(self._loops.values()), weakref.WeakKeyDictionary()
+        for meter in meters:
+            meter.stop()
+
     def lag(self) -> float:
         with self._lock:
             meters = [m for loop, m in self._loops.items() if not loop.is_closed()]
