@@ -171,6 +171,7 @@ class Watch:
     load_max: dict[int, float] = field(default_factory=dict)
     peak_mb: float = 0.0
     peak_used_mb: float = 0.0
+    cpu_seconds: float = 0.0  # this watcher's own CPU (psutil reading /proc), not the callers'
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def worker_procs(self) -> list[psutil.Process]:
@@ -185,6 +186,13 @@ class Watch:
         return _memory_mb(procs, "process")
 
     def run(self) -> None:
+        started = time.thread_time()
+        try:
+            self._sample_until_stopped()
+        finally:
+            self.cpu_seconds = time.thread_time() - started
+
+    def _sample_until_stopped(self) -> None:
         assert self.server.process is not None
         server_meter = CpuMeter(psutil.Process(self.server.process.pid))
         self.meters = {p.pid: CpuMeter(p) for p in self.worker_procs()}
@@ -293,7 +301,8 @@ async def measure_point(
     watch.stop()
     await asyncio.to_thread(thread.join)
     point.load_average = [round(x, 2) for x in os.getloadavg()]
-    point.callers_cpu = 100 * (after.user + after.system - mine.user - mine.system) / seconds
+    used = after.user + after.system - mine.user - mine.system - watch.cpu_seconds
+    point.callers_cpu = 100 * used / seconds
     _fill(point, rows)
     _fill_workers(point, watch, supervisor, server, rooms, seconds)
     point.workers_mb = watch.peak_mb
