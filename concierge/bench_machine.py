@@ -56,7 +56,15 @@ __all__ = ["MachinePoint", "machine_sweep", "format_point", "HEADER"]
 
 #: A call whose agent has not joined by then counts as undispatched (no worker took it).
 DISPATCH_TIMEOUT_S = 60.0
+#: Calls arrive this far apart, as callers do (not N in the same instant): a worker that is asked
+#: for several jobs at once before any has started counts each pending one at
+#: `load_threshold / num_idle_processes` and refuses the rest, and LiveKit does not retry a
+#: dispatch no worker took.
+ARRIVAL_S = 0.5
 TTS_RATE = 24000
+#: The callers' audio frame: 20 ms, one Opus packet (half the wake-ups of 10 ms frames, for
+#: dozens of callers in this one process; end of speech and first audio are timed to ±20 ms).
+CALLER_FRAME_MS = 20
 
 
 @dataclass
@@ -132,12 +140,16 @@ async def _call(
     clips: Sequence[tuple[str, bytes]],
     greeted: asyncio.Future[bool],
     go: asyncio.Event,
+    arrives: float = 0.0,
 ) -> dict[str, Any]:
-    """One caller: join, dispatch, hear the greeting, wait for `go`, say the orders."""
+    """One caller: arrive after `arrives` s, join, dispatch, hear the greeting, wait for `go`,
+    say the orders."""
     identity = f"caller-{room}"
     out: dict[str, Any] = {"room": room, "status": "ok", "turns": []}
     try:
-        async with RoomCaller.joined(server.url, server.token(identity, room)) as caller:
+        await asyncio.sleep(arrives)
+        token = server.token(identity, room)
+        async with RoomCaller.joined(server.url, token, frame_ms=CALLER_FRAME_MS) as caller:
             dispatched = time.monotonic()
             await _dispatch(server, room, identity)
             try:
@@ -254,13 +266,17 @@ def _active_jobs(port: int) -> int:
 
 
 async def _wait_idle(supervisor: Worker, timeout: float = 180) -> None:
-    """Until every worker reports no active job (the last point's calls have all ended)."""
+    """Until every worker reports no active job (the last point's calls have all ended) and a
+    load under the threshold (its loops on time again)."""
+    from .server import LOAD_THRESHOLD
+
     deadline = time.monotonic() + timeout
     ports = list(_health_ports(supervisor).values())
-    while time.monotonic() < deadline:
-        jobs = await asyncio.to_thread(lambda: sum(_active_jobs(p) for p in ports))
-        if jobs == 0:
-            return
+
+    def idle() -> bool:
+        return all(_active_jobs(p) == 0 and _reported_load(p) < LOAD_THRESHOLD for p in ports)
+
+    while time.monotonic() < deadline and not await asyncio.to_thread(idle):
         await asyncio.sleep(1)
 
 
@@ -286,10 +302,10 @@ async def measure_point(
     greeted = [asyncio.get_running_loop().create_future() for _ in range(calls)]
     rooms = [f"{tag}-{i}" for i in range(calls)]
     tasks = [
-        asyncio.create_task(_call(server, room, clips, fut, go))
-        for room, fut in zip(rooms, greeted, strict=True)
+        asyncio.create_task(_call(server, room, clips, fut, go, arrives=i * ARRIVAL_S))
+        for i, (room, fut) in enumerate(zip(rooms, greeted, strict=True))
     ]
-    await asyncio.wait(greeted, timeout=DISPATCH_TIMEOUT_S + 120)
+    await asyncio.wait(greeted, timeout=calls * ARRIVAL_S + DISPATCH_TIMEOUT_S + 120)
     thread = threading.Thread(target=watch.run, daemon=True)
     thread.start()
     mine = me.cpu_times()
