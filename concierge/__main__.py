@@ -111,7 +111,13 @@ def _dev_with_local_server(extra: list[str]) -> int:
     try:
         os.environ.update(server.env())
         os.environ.setdefault("CONCIERGE_WORKER_HOST", "127.0.0.1")
-        print(_join_instructions(server), flush=True)
+        from .server import server as agent_server
+
+        # Say how to join once the worker has registered: a room created before then would find
+        # no worker to dispatch the agent to.
+        agent_server.on(
+            "worker_registered", lambda *_: print(_join_instructions(server), flush=True)
+        )
         args = ["start", str(AGENT_FILE), *extra, "--dev", "--log-format", "colored"]
         return livekit_main([*args, "--log-level", "INFO"])
     finally:

@@ -155,23 +155,13 @@ def loopback_only(local: str, peer: str) -> bool:
     return is_loop(lhost) and (is_loop(phost) or pport == "*")
 
 
-def envelope(pcm16: bytes, hop: int = RATE // 50) -> np.ndarray:
-    """Loudness every 20 ms, from the first to the last loud frame."""
+def voiced_seconds(pcm16: bytes, hop: int = RATE // 50) -> float:
+    """How much of `pcm16` (mono, `RATE`) is speech: 20 ms windows louder than quiet, summed.
+    Pauses a busy machine inserts into played-out audio do not count."""
     s = np.frombuffer(pcm16, np.int16).astype(float)
     n = len(s) // hop
-    e = np.sqrt((s[: n * hop].reshape(n, hop) ** 2).mean(1))
-    loud = np.flatnonzero(e > 300)
-    return e[loud[0] : loud[-1] + 1] if len(loud) else e[:0]
-
-
-def sounds_like(received: bytes, spoken: bytes) -> tuple[float, float]:
-    """(length ratio, envelope correlation) of speech received over the room against the same
-    words synthesised directly (both mono 16-bit PCM at `RATE`)."""
-    a, b = envelope(received), envelope(spoken)
-    if not len(a) or not len(b):
-        return 0.0, 0.0
-    stretched = np.interp(np.linspace(0, 1, len(b)), np.linspace(0, 1, len(a)), a)
-    return len(a) / len(b), float(np.corrcoef(stretched, b)[0, 1])
+    loudness = np.sqrt((s[: n * hop].reshape(n, hop) ** 2).mean(1))
+    return float((loudness > 300).sum()) * hop / RATE
 
 
 def pcm_at_rate(pcm16: bytes, rate: int) -> bytes:
