@@ -425,11 +425,12 @@ class Catalog:
             iid
             for iid, item in self.items.items()
             if (restaurant_id is None or item.restaurant_id == restaurant_id)
-            and (dietary is None or _has_tag(item, dietary))
+            and (dietary is None or has_tag(item, dietary))
         }
 
 
-def _has_tag(item: MenuItem, tag: str) -> bool:
+def has_tag(item: MenuItem, tag: str) -> bool:
+    """Whether `item` carries the dietary `tag` (a vegan dish is vegetarian too)."""
     if tag == "vegetarian":
         return bool(item.tags & {"vegetarian", "vegan"})
     return tag in item.tags

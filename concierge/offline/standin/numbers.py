@@ -36,6 +36,18 @@ _AFTER: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [  
 ]
 
 
+#: "for the 4 of us", "there are 3 of us": how many people an order is for (on spelled text).
+PARTY = re.compile(r"\b(?:for )?(?:the |all )?(\d+) of us\b")
+
+
+def party_size(text: str) -> int | None:
+    """How many people `text` says the order is for ("there are three of us" -> 3), if it says."""
+    if " of us" not in text.lower():
+        return None
+    m = PARTY.search(spell_quantities(text.lower()))
+    return int(m.group(1)) if m else None
+
+
 def spell_quantities(text: str) -> str:
     """Lower-case `text` with every quantity as digits or a marker word."""
     for pattern, repl in _BEFORE:

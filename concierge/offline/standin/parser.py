@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from ...confirmation import is_explicit_yes
 from ...menu import SIZES, Catalog, MenuItem, words
-from .numbers import MARKERS, spell_quantities
+from .numbers import MARKERS, PARTY, spell_quantities
+from .selector import Pick, Selector, has_head
 
 SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
               "big": "large"}  # fmt: skip
@@ -38,7 +39,9 @@ _FILLER = frozenset((
     "so", "um", "uh", "well", "then", "too", "as", "for", "now", "change", "swap", "switch",
     "rather", "meant", "sorry", "no", "wait", "hmm", "hi", "hey", "there", "maybe", "think", "s",
     "is", "are", "any", "anything", "what", "whats", "which", "how", "much", "does", "do", "cost",
-    "price", "at", "from", "in", "on", "anymore", "after", "all", "though",
+    "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
+    "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
+    "prefer", "hmm", "sure", "great", "perfect", "cool",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -56,6 +59,7 @@ _CLEAR = re.compile(
     r"\b(start (?:over|again)|clear (?:the |my )?(?:cart|order|basket)|empty (?:the |my )?"
     r"(?:cart|basket)|cancel (?:everything|it all|the whole (?:thing|order)|my (?:whole )?order)|"
     r"(?:remove|delete|drop) (?:everything|it all)|scrap (?:everything|it all))\b"
+    r"(?! but| except| apart| other than| save)"
 )
 _REVIEW = re.compile(
     r"\b(check ?out|that'?s (?:all|it|everything)|that'?ll be (?:all|it)|that is (?:all|it)|"
@@ -103,10 +107,16 @@ _SWAP_PART = re.compile(
 )
 _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
-    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them))\b"
+    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them|(?P<n3>\d+))|"
+    r"(?:i'?ll |i'?d |let'?s )?go (?:with|for) (?:it|that|those|them|this|these|1)|"
+    r"(?:ok|okay|sure|great|perfect|then),? (?P<n4>\d+)(?: please)?$)\b"
+)
+#: "my wife wants what I'm having": every line of the cart again.
+_SAME_AS_ME = re.compile(
+    r"\b(what i'?m having|what i have|(?:the )?same as (?:me|mine)|what i ordered)\b"
 )
 _CART = re.compile(
-    r"\b(cart|basket|my order so far|what'?s in my order|what have i (?:got|ordered)|"
+    r"\b(cart|basket|(?:my|the) total|total (?:so far|now)|my order so far|what'?s in my order|what have i (?:got|ordered)|"
     r"read (?:it|my order) back|what did i order)\b"
 )
 _PROFILE = re.compile(
@@ -120,7 +130,34 @@ _QUESTION = re.compile(
 )
 _ORDER_VERB = re.compile(
     r"\b(i'?d like|i would like|i want|i'?ll (?:have|take|get)|get me|can i (?:get|have)|"
-    r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have)\b"
+    r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have|"
+    r"might i (?:get|have)|would you mind|i was hoping|(?:could|can|would) you (?:add|put|get|bring)|"
+    r"put in|is it possible to (?:get|have|order)|i'?d love|i'?ll go (?:with|for)|i'?d go for)\b"
+)
+#: "which places can I order from": the restaurants.
+_PLACES = re.compile(
+    r"\b(which|what) (?:places|restaurants)\b|\bwhere can i (?:order|eat)\b|"
+    r"\b(?:list|name) (?:the )?(?:places|restaurants)\b"
+)
+#: "is it vegan?": a tag of the item just asked about.
+_TAG_QUESTION = re.compile(
+    r"^(?:and |so )?(?:is|are) (?:it|that|they|those|this|these)(?: 1)? (?:also )?"
+    r"(vegan|vegetarian|gluten free)\b"
+)
+#: A refusal followed by what to have instead: "nah, I'd prefer the penne", "nope, large".
+_REFUSE_THEN = re.compile(
+    r"^(?:(?:hmm|um|uh|oh|well|no),? )?(?:no|nope|nah)(?:,\s*| (?=.*\b(?:rather|instead|prefer|"
+    r"i'?d (?:like|prefer|rather)|i'?ll (?:have|take)|make (?:it|that|them)|give me|the \w+ 1)\b))"
+    r"(?!wait|thanks|thank|problem|worries|that'?s|thats|i'?m)(?P<rest>.+)$"
+)
+#: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
+_REPAIR = re.compile(
+    r"\s*,?\s*\b(?:no wait|i mean|or rather|sorry i mean|no sorry|actually make (?:it|that)|"
+    r"actually)\b,?\s*"
+)
+_FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
+_EACH = re.compile(
+    r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
 )
 _NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
 _SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
@@ -167,6 +204,12 @@ class Intent:
     part: int | None = None
     #: For "order": sized items take the size of the line last ordered ("a coke, same size").
     same_size: bool = False
+    #: Items named by kind, place, price or restaurant instead of by name (see `selector`).
+    pick: Pick | None = None
+    #: For "order": the message also closes the order ("... and that's all"): read it back.
+    then_review: bool = False
+    #: For "order": one for each person ("a sprite for each of us"); `quantity` when said.
+    each: bool = False
 
 
 def normalize(text: str) -> str:
@@ -193,11 +236,13 @@ class IntentParser:
             if re.search(r"\b(and|with|plus)\b", i.name.lower())
         }
         self._seen: dict[str, tuple[ItemRequest, ...]] = {}
+        self.selector = Selector(catalog)
 
     def parse(self, message: str) -> Intent:
         text = normalize(message)
         if not re.search(r"[a-z0-9]", text):
             return Intent("unknown", query=message)
+        text = self.repair(text)
         for rule in RULES:
             intent = rule(self, text)
             if intent is not None:
@@ -205,6 +250,27 @@ class IntentParser:
         return Intent("unknown", query=message)
 
     # --- pieces the rules share ---------------------------------------------------------------
+
+    def repair(self, text: str) -> str:
+        """Self-repairs applied before acting: the item said before "no wait", "I mean",
+        "actually" is replaced by what follows ("a lentil soup no wait a quinoa salad"), or only
+        its number or size when that is all that follows ("a small coke i mean medium")."""
+        for m in reversed(list(_REPAIR.finditer(text))):
+            left, right = text[: m.start()], text[m.end() :].strip(" ,")
+            cut = list(_SPLIT.finditer(left))
+            head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
+            if not right or not self.items(last):
+                continue
+            said = re.match(r"\s*(\d+) ", last)
+            if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
+                right = f"{said.group(1)} {right}"
+            size, number = size_only(right), re.fullmatch(r"(?:just |only )?(\d+)", right)
+            if size is not None:
+                right = " ".join(w for w in last.split() if w not in SIZE_WORDS) + " " + size
+            elif number is not None:
+                right = re.sub(r"^\s*(?:a|an|\d+)?\s*", number.group(1) + " ", last)
+            text = f"{head} {right}".strip()
+        return text
 
     def items(self, text: str) -> tuple[ItemRequest, ...]:
         """Every item named in `text`, with its quantity, size and notes (several rules ask for
@@ -287,13 +353,103 @@ def _short_reply(p: IntentParser, text: str) -> Intent | None:
     n = len(text.split())
     if n <= 4 and _GREETING.match(text):
         return Intent("greeting")
-    if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text):
+    if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text) and not _said_more(p, text):
         return Intent("thanks")
     if n <= 6 and is_explicit_yes(text) and not _REVIEW.search(text) and not p.resolved(text):
         return Intent("confirm")
     if _NO.match(text.replace(",", "")):
         return Intent("deny")
     return None
+
+
+def _said_more(p: IntentParser, text: str) -> bool:
+    """ "great, I'll take two", "perfect, go with that": more than thanks."""
+    return bool(re.search(r"\d", text) or _MORE.search(text) or _ORDER_VERB.search(text))
+
+
+def _refuse_then(p: IntentParser, text: str) -> Intent | None:
+    """ "nah, I'd prefer the penne", "nope, large please", "no, put in some churros too": a
+    refusal, then what to have instead (the line just ordered goes) or as well."""
+    m = _REFUSE_THEN.match(text)
+    if m is None:
+        return None
+    rest = m.group("rest").strip(" ,")
+    size = size_only(rest)
+    if size is not None:
+        return Intent("change", size=size)
+    named = p.resolved(re.sub(r"^(the \w+(?: \w+)?) 1\b", r"\1", rest))  # "the veggie one"
+    if not named:
+        return None
+    if _ADDITIVE.search(rest) or re.search(r"\b(put in|as well)\b", rest):
+        return Intent("order", items=named)
+    return Intent("change", items=named, replaces=True)
+
+
+#: "actually not the coke, a sprite": out with one, in with the other.
+_NOT_BUT = re.compile(
+    r"^(?:(?:actually|no|wait|sorry|oh|oops),? )*not (?P<src>[^,]+?),? (?:but |just |make it )?"
+    r"(?P<dst>(?:a|an|the|\d+) .+)$"
+)
+
+
+def _not_but(p: IntentParser, text: str) -> Intent | None:
+    m = _NOT_BUT.match(text)
+    if m is None:
+        return None
+    src, dst = p.resolved(m.group("src")), p.resolved(m.group("dst"))
+    return Intent("out_and_in", dst, src) if src and dst else None
+
+
+def _picked(p: IntentParser, text: str) -> Intent | None:
+    """Items named by kind, place or price: "drop the priciest item", "only keep the desserts",
+    "the last one, make it four", "make all the drinks large", "one of every roll"."""
+    pick = p.selector.read(text)
+    if pick is None or _MORE.search(text) and pick.position is None or _FOR_PEOPLE.search(text):
+        return None
+    by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
+    by_name = by_name and pick.price is None
+    if by_name and pick.position is None and not pick.keep:
+        return None  # "remove the caesar salad": the name says it
+    if pick.kinds is not None and not (
+        pick.every
+        or pick.keep
+        or pick.price
+        or pick.position is not None
+        or has_head(text)
+        or _SHOULD.search(text)
+    ):
+        return None  # "remove the salad": one item, resolved against the cart by name
+    counted = [int(n) for n in re.findall(r"\b(\d+)\b", text)]
+    if _REMOVE.search(text) or pick.keep:
+        if counted and pick.position is None and not (pick.price or pick.keep):
+            return None  # "take off two of the tacos": so many of one line
+        return Intent("remove", pick=pick)
+    size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
+    scale = re.search(r"\b(twice|double|triple|thrice)\b", text)
+    if scale and pick.position is not None:
+        return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
+                      pick=pick)  # fmt: skip
+    changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
+    if changes and (counted or size):
+        return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
+    quantified = pick.price or re.search(r"\b(every|each|all|both)\b", text)
+    if quantified and not _QUESTION.match(text) and not text.endswith("?"):
+        return Intent("order", quantity=counted[0] if counted else 1, pick=pick)
+    return None
+
+
+_SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|that|them|those)\b")
+
+
+def _places(p: IntentParser, text: str) -> Intent | None:
+    if _PLACES.search(text):
+        return Intent("places")
+    m = _TAG_QUESTION.match(text)
+    return Intent("tag_question", dietary=DIETARY_WORDS[m.group(1)]) if m else None
+
+
+def _same_as_me(p: IntentParser, text: str) -> Intent | None:
+    return Intent("repeat_all") if _SAME_AS_ME.search(text) else None
 
 
 def _undo(p: IntentParser, text: str) -> Intent | None:
@@ -312,8 +468,15 @@ def _clear(p: IntentParser, text: str) -> Intent | None:
 
 
 def _review(p: IntentParser, text: str) -> Intent | None:
-    if not _REVIEW.search(text):
+    m = _REVIEW.search(text)
+    if m is None:
         return None
+    before = text[: m.start()].strip(" ,")
+    before = re.sub(r"\b(?:and|so|ok|okay)$", "", before).strip(" ,")
+    if before and not _NEGATE.search(before) and not _REMOVE.search(before):
+        order = _order(p, before)  # "two tacos and churros that's all": the items, then read back
+        if order is not None and any(r.item_id for r in order.items):
+            return replace(order, then_review=True)
     return Intent("review", yes=is_explicit_yes(text))
 
 
@@ -413,7 +576,7 @@ def _more(p: IntentParser, text: str) -> Intent | None:
         return None
     if re.search(r"\b(same again|the same|again)\b", text):
         return Intent("repeat")
-    counted = m.group("n") or m.group("n2")
+    counted = m.group("n") or m.group("n2") or m.group("n3") or m.group("n4")
     return Intent("more", quantity=int(counted) if counted else 1)
 
 
@@ -448,6 +611,8 @@ def _question(p: IntentParser, text: str) -> Intent | None:
         return Intent("search", restaurant_id=restaurant_id, dietary=dietary, query=query)
     if (asked or _PRICE.search(text)) and not _ORDER_VERB.search(text):
         query = " ".join(i.phrase for i in named) or _strip_question(text)
+        # "what does the X cost": the X is the item asked about ("one please" orders it)
+        named = named or tuple(i for i in p.items(query) if i.item_id)
         return Intent("search", named, restaurant_id=restaurant_id, query=query)
     return None
 
@@ -456,7 +621,15 @@ def _order(p: IntentParser, text: str) -> Intent | None:
     same_size = _SAME_SIZE.search(text) is not None
     if same_size:
         text = _SAME_SIZE.sub(" ", text).strip(" ,")
+    each = _EACH.search(text)
+    party = PARTY.search(text)
+    if each or party:
+        text = _EACH.sub(" ", PARTY.sub(" ", text))
     named = p.items(text)
+    if named and (each or party) and len(named) == 1 and named[0].item_id:
+        # "a sprite for each of us", "a falafel bowl each for the 4 of us"
+        return Intent("order", items=named, each=True,
+                      quantity=int(party.group(1)) if party else None)  # fmt: skip
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
@@ -468,8 +641,8 @@ def _order(p: IntentParser, text: str) -> Intent | None:
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _double, _out_and_in, _undo, _clear, _review, _negate, _remove, _change, _more,
-    _cart_or_profile, _answer, _question, _order,
+    _short_reply, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
+    _same_as_me, _negate, _remove, _change, _more, _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from livekit.agents import llm
 
-from ...menu import Catalog
+from ...menu import Catalog, MenuItem
+from ...menu import has_tag as has_tag_
 from ...replies import Code, Reply
 from .parser import Intent, ItemRequest
 
@@ -72,6 +73,18 @@ def _and_list(names: list[str]) -> str:
 def greeting(catalog: Catalog) -> str:
     names = ", ".join(r.name for r in catalog.restaurants.values())
     return f"Hi! I can order for you from {names}. What would you like?"
+
+
+def restaurants(catalog: Catalog) -> str:
+    names = ", ".join(f"{r.name} ({r.cuisine})" if r.cuisine else r.name
+                      for r in catalog.restaurants.values())  # fmt: skip
+    return f"You can order from {names}. Which would you like?"
+
+
+def has_tag(item: MenuItem, tag: str) -> str:
+    if has_tag_(item, tag):
+        return f"Yes — the {item.name} is {tag}."
+    return f"No — the {item.name} is not {tag}."
 
 
 def which_menu(catalog: Catalog) -> str:
