@@ -150,6 +150,11 @@ _REFUSE_THEN = re.compile(
     r"i'?d (?:like|prefer|rather)|i'?ll (?:have|take)|make (?:it|that|them)|give me|the \w+ 1)\b))"
     r"(?!wait|thanks|thank|problem|worries|that'?s|thats|i'?m)(?P<rest>.+)$"
 )
+#: "hold on, …", "wait, …": a hesitation before what the customer wants (alone, it is a "no").
+_HESITATION = re.compile(
+    r"^(?:(?:oh|um|uh|hmm|er),? )?(?:(?:no|sorry),? )?(?:wait|hold on|hang on)"
+    r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)(?!please$|a (?:sec|second|minute))"
+)
 #: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
 _REPAIR = re.compile(
     r"\s*,?\s*\b(?:no wait|i mean|or rather|sorry i mean|no sorry|actually make (?:it|that)|"
@@ -242,12 +247,13 @@ class IntentParser:
         text = normalize(message)
         if not re.search(r"[a-z0-9]", text):
             return Intent("unknown", query=message)
-        text = self.repair(text)
+        text = self.repair(_HESITATION.sub("", text) or text)
         for rule in RULES:
             intent = rule(self, text)
             if intent is not None:
                 return intent
-        return Intent("unknown", query=message)
+        # nothing to do, but say which dishes were heard
+        return Intent("unknown", items=self.resolved(text), query=message)
 
     # --- pieces the rules share ---------------------------------------------------------------
 
@@ -431,6 +437,8 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
                       pick=pick)  # fmt: skip
     changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
     if changes and (counted or size):
+        was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
+        pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
         return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
     quantified = pick.price or re.search(r"\b(every|each|all|both)\b", text)
     if quantified and not _QUESTION.match(text) and not text.endswith("?"):

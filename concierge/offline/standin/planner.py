@@ -72,7 +72,7 @@ class _Builder:
     def picked(self, intent: Intent) -> list[LineKey]:
         """The cart lines `intent.pick` names ("the priciest item", "all the drinks")."""
         assert intent.pick is not None
-        return intent.pick.in_cart(self.catalog, list(self.conv.lines))
+        return intent.pick.in_cart(self.catalog, self.conv.lines)
 
 
 def plan_intent(

@@ -12,7 +12,7 @@ written here; only the words for place, price order and quantity are the languag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ...menu import DIETARY_TAGS, STOPWORDS, Catalog, MenuItem, stem, words
@@ -49,10 +49,14 @@ class Pick:
     every: bool = False
     #: "only keep the desserts", "everything but the drinks": the other lines are meant.
     keep: bool = False
+    #: "not four salads, three": the line that holds this many.
+    held: int | None = None
 
-    def in_cart(self, catalog: Catalog, lines: Sequence[LineKey]) -> list[LineKey]:
-        """The lines picked, from the conversation's lines in the order they were added."""
+    def in_cart(self, catalog: Catalog, lines: Mapping[LineKey, int]) -> list[LineKey]:
+        """The lines picked, from the conversation's lines (in the order they were added)."""
         chosen = [k for k in lines if self._fits(catalog.items.get(k[0]))]
+        if self.held is not None:
+            chosen = [k for k in chosen if lines[k] == self.held] or chosen
         if self.price is not None and chosen:
             chosen = [_by_price(catalog, chosen, self.price)]
         elif self.position is not None:

@@ -127,4 +127,10 @@ def no_tool_reply(catalog: Catalog, intent: Intent) -> str:
         return greeting(catalog)
     if intent.kind == "thanks":
         return "You're welcome! Anything else? Say that's it when you're ready to order."
+    heard = [catalog.items[r.item_id].name for r in intent.items if r.item_id]
+    if heard:
+        return (
+            f"Sorry, I didn't understand what to do: I heard {_and_list(heard)}, and changed "
+            "nothing. Say what you'd like, e.g. 'add one' or 'remove it'."
+        )
     return f"Sorry, I didn't understand that. {HELP}"
