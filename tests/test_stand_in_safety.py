@@ -97,7 +97,9 @@ async def _converse(messages: list[str]) -> None:
             events = (await session.run(user_input=text)).events
             after, codes = _lines(state.cart.lines), [r.code for r in _outputs(events)]
             replies = [e.item.text_content or "" for e in events if e.type == "message"]
-            if _PARSER.parse(text).kind == "unknown" or any("didn't understand" in r for r in replies):
+            if _PARSER.parse(text).kind == "unknown" or any(
+                "didn't understand" in r for r in replies
+            ):
                 assert after == before, f"{text!r} could not be read but changed the cart"
             if len(state.orders) > placed_before:
                 placed = _lines(state.orders[-1].lines)

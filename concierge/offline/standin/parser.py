@@ -73,7 +73,7 @@ _NEGATE = re.compile(
 )
 _REMOVE = re.compile(
     r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
-    r"no more|lose the|less)\b"
+    r"no more|lose the|less|fewer)\b"
 )
 _REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
 _PARTICLES = re.compile(r"\b(off|out|away|(?:from|of) (?:my|the) (?:cart|order|basket))\b")
@@ -109,14 +109,17 @@ _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
     r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them|(?P<n3>\d+))|"
     r"(?:i'?ll |i'?d |let'?s )?go (?:with|for) (?:it|that|those|them|this|these|1)|"
-    r"(?:ok|okay|sure|great|perfect|then),? (?P<n4>\d+)(?: please)?$)\b"
+    r"(?:ok|okay|sure|great|perfect|then),? (?P<n4>\d+)(?: please)?$|"
+    r"(?:i'?ll (?:have|take|get)|add|get me|give me) (?:it|that|those|them|this|these)"
+    r"(?=$| please| too| then| as well| thanks))\b"
 )
 #: "my wife wants what I'm having": every line of the cart again.
 _SAME_AS_ME = re.compile(
     r"\b(what i'?m having|what i have|(?:the )?same as (?:me|mine)|what i ordered)\b"
 )
 _CART = re.compile(
-    r"\b(cart|basket|(?:my|the) total|total (?:so far|now)|my order so far|what'?s in my order|what have i (?:got|ordered)|"
+    r"\b(cart|basket|(?:my|the) total|total (?:so far|now)|all together|altogether|in total|"
+    r"my order so far|what'?s in my order|what have i (?:got|ordered)|"
     r"read (?:it|my order) back|what did i order)\b"
 )
 _PROFILE = re.compile(
@@ -153,13 +156,18 @@ _REFUSE_THEN = re.compile(
 #: "hold on, …", "wait, …": a hesitation before what the customer wants (alone, it is a "no").
 _HESITATION = re.compile(
     r"^(?:(?:oh|um|uh|hmm|er),? )?(?:(?:no|sorry),? )?(?:wait|hold on|hang on)"
-    r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)(?!please$|a (?:sec|second|minute))"
+    r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)"
+    r"(?!please$|a (?:sec|second|minute)|yes|yeah|yep|sure|ok)"  # "wait, yes" is no yes
 )
 #: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
 _REPAIR = re.compile(
     r"\s*,?\s*\b(?:no wait|i mean|or rather|sorry i mean|no sorry|actually make (?:it|that)|"
     r"actually)\b,?\s*"
 )
+#: "for me", "for my son": who a dish is for, not which dish.
+_FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?|the baby)\b")
+#: "a spicy tuna roll 2 miso soups": a number after a word starts the next item.
+_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=\d+ (?!of\b|more\b|less\b|fewer\b)[a-z])")
 _FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
 _EACH = re.compile(
     r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
@@ -247,13 +255,16 @@ class IntentParser:
         text = normalize(message)
         if not re.search(r"[a-z0-9]", text):
             return Intent("unknown", query=message)
-        text = self.repair(_HESITATION.sub("", text) or text)
+        return self.read(self.repair(_HESITATION.sub("", text) or text), message)
+
+    def read(self, text: str, message: str = "") -> Intent:
+        """The intent of normalized `text`: the first rule that reads it."""
         for rule in RULES:
             intent = rule(self, text)
             if intent is not None:
                 return intent
         # nothing to do, but say which dishes were heard
-        return Intent("unknown", items=self.resolved(text), query=message)
+        return Intent("unknown", items=self.resolved(text), query=message or text)
 
     # --- pieces the rules share ---------------------------------------------------------------
 
@@ -291,10 +302,16 @@ class IntentParser:
     def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
             text = text.replace(name, joined)
+        text = _FOR_SOMEONE.sub(" ", text)
         requests: list[ItemRequest] = []
-        for part in _SPLIT.split(text):
+        for part in _SPLIT.split(_NEXT_ITEM.sub(",", text)):
             part = part.replace("_", " ").strip(" ,?")
             if not part:
+                continue
+            if re.fullmatch(r"(?:and )?(\d+)(?: more| too| as well)?", part) and requests:
+                # "a shake for me and one for my son": one more of the item before
+                last = requests[-1]
+                requests[-1] = replace(last, quantity=last.quantity + int(part.split()[-1]))
                 continue
             every = _size_for_all(part)
             if every is not None and requests:
@@ -361,7 +378,13 @@ def _short_reply(p: IntentParser, text: str) -> Intent | None:
         return Intent("greeting")
     if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text) and not _said_more(p, text):
         return Intent("thanks")
-    if n <= 6 and is_explicit_yes(text) and not _REVIEW.search(text) and not p.resolved(text):
+    if (
+        n <= 6
+        and is_explicit_yes(text)
+        and not _REVIEW.search(text)
+        and not p.resolved(text)
+        and not re.search(r"\d", text)  # "sounds good, two of those": an order, not a yes
+    ):
         return Intent("confirm")
     if _NO.match(text.replace(",", "")):
         return Intent("deny")
@@ -380,6 +403,8 @@ def _refuse_then(p: IntentParser, text: str) -> Intent | None:
     if m is None:
         return None
     rest = m.group("rest").strip(" ,")
+    if _REMOVE.search(rest) or _MAKE.search(rest) or _REVIEW.search(rest):
+        return p.read(rest)  # "no, remove the onion rings": a refusal, then a request
     size = size_only(rest)
     if size is not None:
         return Intent("change", size=size)
@@ -406,10 +431,23 @@ def _not_but(p: IntentParser, text: str) -> Intent | None:
     return Intent("out_and_in", dst, src) if src and dst else None
 
 
+_NOTE_ON_LINE = re.compile(
+    r"^(?:and |oh |also )?(?:no|without|extra|light|hold the) [a-z ]+ (?:on|in|for) "
+    r"(?:1 of (?:them|those|the \w+)|(?:it|them|that|those|the \w+(?: \w+)?))$"
+)
+
+
+def _note_on_line(p: IntentParser, text: str) -> Intent | None:
+    """ "no pickles on one of them": a note for a line already ordered — said, never a new dish."""
+    return Intent("note_on_line", query=text) if _NOTE_ON_LINE.match(text) else None
+
+
 def _picked(p: IntentParser, text: str) -> Intent | None:
     """Items named by kind, place or price: "drop the priciest item", "only keep the desserts",
     "the last one, make it four", "make all the drinks large", "one of every roll"."""
     pick = p.selector.read(text)
+    # "the 2nd one", "the last one": the "one" names the line, it is no quantity
+    text = re.sub(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening) 1\b", r"\1", text)
     if pick is None or _MORE.search(text) and pick.position is None or _FOR_PEOPLE.search(text):
         return None
     by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
@@ -435,6 +473,9 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
     if scale and pick.position is not None:
         return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
                       pick=pick)  # fmt: skip
+    changing = _CHANGE.search(text) or _SHOULD.search(text) or scale or counted
+    if pick.position is not None and pick.kinds is None and not changing:
+        return Intent("more", quantity=1, pick=pick)  # "the second one please"
     changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
     if changes and (counted or size):
         was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
@@ -528,7 +569,7 @@ def _remove(p: IntentParser, text: str) -> Intent | None:
     named = p.items(rest)
     if named:
         return Intent("remove", items=named)
-    if _PRONOUNS.search(rest):  # "remove it", "take one of those off"
+    if _PRONOUNS.search(rest) or re.fullmatch(r"\s*\d+\s*", rest):  # "remove it", "1 less"
         counted = re.search(r"\b(\d+)\b", rest)
         return Intent("remove", quantity=int(counted.group(1)) if counted else None)
     return Intent("view_cart")
@@ -649,7 +690,7 @@ def _order(p: IntentParser, text: str) -> Intent | None:
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
+    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
     _same_as_me, _negate, _remove, _change, _more, _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 
@@ -673,7 +714,28 @@ def size_only(text: str) -> str | None:
     ws = [
         w
         for w in words(text)
-        if w not in {"a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that"}
+        if w
+        not in {
+            "a",
+            "an",
+            "the",
+            "1",
+            "please",
+            "make",
+            "it",
+            "size",
+            "ok",
+            "okay",
+            "that",
+            "thanks",
+            "thank",
+            "you",
+            "one",
+            "for",
+            "me",
+            "go",
+            "with",
+        }
     ]
     if len(ws) == 1 and ws[0] in SIZE_WORDS:
         return SIZE_WORDS[ws[0]]

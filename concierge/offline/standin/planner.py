@@ -151,8 +151,14 @@ def _focus(b: _Builder, previous: Intent | None) -> tuple[str, ...]:
 
 
 def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    """ "another one" (the line last touched), "two of those" (the one item just offered)."""
+    """ "another one" (the line last touched), "two of those" (the one item just offered),
+    "the second one" (of those just offered)."""
     offered = _focus(b, previous)
+    if intent.pick is not None:  # "the second one": of those just offered, else ask
+        offered = tuple(intent.pick.in_offered(b.conv.offered))
+        if not offered:
+            b.says.append("Which one do you mean? Tell me its name, please.")
+            return
     if len(offered) == 1:
         b.add(offered[0], intent.quantity or 1, None)
     elif offered:
@@ -451,6 +457,14 @@ def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     b.find(intent.query, intent.restaurant_id, intent.dietary)
 
 
+def _note_on_line(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.says.append(
+        "I can't add a note to a dish already in your cart, so I changed nothing. To have one "
+        "made differently, remove one and order it again with the note, e.g. 'a veggie burger "
+        "with no pickles'."
+    )
+
+
 def _places(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     b.says.append(wording.restaurants(b.catalog))
 
@@ -472,4 +486,5 @@ _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
     "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
+    "note_on_line": _note_on_line,
 }  # fmt: skip

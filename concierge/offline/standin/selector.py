@@ -65,6 +65,12 @@ class Pick:
             return [k for k in lines if k not in chosen]
         return chosen
 
+    def in_offered(self, offered: Sequence[str]) -> list[str]:
+        """ "the second one": the item at that place among those just offered."""
+        if self.position is None:
+            return list(offered)
+        return [k[0] for k in _at([(i, None) for i in offered], self.position)]
+
     def on_menu(self, catalog: Catalog) -> list[str]:
         """The menu items picked ("the cheapest pasta", "every roll"), in menu order."""
         chosen = [i.id for i in catalog.items.values() if self._fits(i)]
