@@ -450,10 +450,6 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
     text = re.sub(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening) 1\b", r"\1", text)
     if pick is None or _MORE.search(text) and pick.position is None or _FOR_PEOPLE.search(text):
         return None
-    by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
-    by_name = by_name and pick.price is None
-    if by_name and pick.position is None and not pick.keep:
-        return None  # "remove the caesar salad": the name says it
     if pick.kinds is not None and not (
         pick.every
         or pick.keep
@@ -463,6 +459,12 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         or _SHOULD.search(text)
     ):
         return None  # "remove the salad": one item, resolved against the cart by name
+    asked = _QUESTION.match(text) or text.endswith("?")
+    if asked and not (_REMOVE.search(text) or _CHANGE.search(text) or _ORDER_VERB.search(text)):
+        return None  # "anything vegan at Green Bowl?": a question
+    by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
+    if by_name and pick.price is None and pick.position is None and not pick.keep:
+        return None  # "remove the caesar salad": the name says it
     counted = [int(n) for n in re.findall(r"\b(\d+)\b", text)]
     if _REMOVE.search(text) or pick.keep:
         if counted and pick.position is None and not (pick.price or pick.keep):
@@ -482,7 +484,7 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
         return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
     quantified = pick.price or re.search(r"\b(every|each|all|both)\b", text)
-    if quantified and not _QUESTION.match(text) and not text.endswith("?"):
+    if quantified and not asked:
         return Intent("order", quantity=counted[0] if counted else 1, pick=pick)
     return None
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ...menu import DIETARY_TAGS, STOPWORDS, Catalog, MenuItem, stem, words
 from .history import LineKey
+
+_stem = lru_cache(maxsize=4096)(stem)
 
 _POSITIONS = {"first": 0, "opening": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2,
               "fourth": 3, "last": -1, "final": -1, "latest": -1}  # fmt: skip
@@ -129,25 +132,32 @@ class Selector:
 
     def read(self, text: str) -> Pick | None:
         """The `Pick` in `text`, or None when it picks by nothing but a dish's name."""
-        restaurant_id, rest = self.catalog.find_restaurant(text)
-        ws = [stem(w) for w in rest]
-        position: int | str | None = next((_POSITIONS[w] for w in rest if w in _POSITIONS), None)
-        if position is None and _MIDDLE in rest:
+        said = words(text)
+        stems = [_stem(w) for w in said]
+        position: int | str | None = next((_POSITIONS[w] for w in said if w in _POSITIONS), None)
+        if position is None and _MIDDLE in said:
             position = _MIDDLE
         price = "min" if _CHEAP.search(text) else "max" if _DEAR.search(text) else None
-        kinds = self._kinds(ws, by_name=bool(_EVERY.search(text)) or price is not None)
-        # "all the drinks", "the salads": every item of the kind, not one
-        every = bool(_EVERY.search(text) or _PLURAL_HEADS & set(rest)) or any(
-            w != s and s in self.kinds for w, s in zip(rest, ws, strict=True)
-        )
+        quantified = bool(_EVERY.search(text))
+        kinds = self._kinds(stems, by_name=quantified or price is not None)
         if position is None and price is None and kinds is None:
-            return None
+            return None  # most messages: one pass over the words says so
+        restaurant_id, rest = self.catalog.find_restaurant(text)
+        if restaurant_id is not None:
+            stems = [_stem(w) for w in rest]
+            kinds = self._kinds(stems, by_name=quantified or price is not None)
+        # "all the drinks", "the salads": every item of the kind, not one
+        every = (
+            quantified
+            or bool(_PLURAL_HEADS.intersection(said))
+            or any(w != s and s in self.kinds for w, s in zip(said, map(_stem, said), strict=True))
+        )
         keep = bool(_KEEP.search(text))
         return Pick(position, price, kinds, restaurant_id, every, keep)
 
     def without_kinds(self, text: str) -> str:
         """`text` without its kind words: what is left to name a dish by its name."""
-        return " ".join(w for w in text.split() if stem(w) not in self.kinds)
+        return " ".join(w for w in text.split() if _stem(w) not in self.kinds)
 
     def _kinds(self, ws: list[str], *, by_name: bool) -> frozenset[str] | None:
         found: set[str] | None = None
