@@ -351,6 +351,8 @@ class Catalog:
         hits = process.extract(
             token, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=None
         )
+        if not hits and len(token) >= 7:  # "milkshake": a compound ending in a menu word
+            return [(w, 0.75) for w in self._vocab if len(w) >= 4 and token.endswith(w)]
         return [(word, 1.0 - 0.25 * distance) for word, distance, _ in hits]
 
     def find_restaurant(self, text: str) -> tuple[str | None, list[str]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ...confirmation import is_explicit_yes
-from ...menu import SIZES, Catalog, MenuItem, words
+from ...menu import SIZES, Catalog, MenuItem, stem, words
 from .numbers import MARKERS, PARTY, spell_quantities
 from .selector import Pick, Selector, has_head
 
@@ -73,7 +73,7 @@ _NEGATE = re.compile(
 )
 _REMOVE = re.compile(
     r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
-    r"no more|lose the|less|fewer)\b"
+    r"no more|lose the|less|fewer|scratch)\b"
 )
 _REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
 _PARTICLES = re.compile(r"\b(off|out|away|(?:from|of) (?:my|the) (?:cart|order|basket))\b")
@@ -142,11 +142,18 @@ _PLACES = re.compile(
     r"\b(which|what) (?:places|restaurants)\b|\bwhere can i (?:order|eat)\b|"
     r"\b(?:list|name) (?:the )?(?:places|restaurants)\b"
 )
-#: "is it vegan?": a tag of the item just asked about.
+#: "is it vegan?", "is that spicy?": a property of the item just asked about or ordered.
 _TAG_QUESTION = re.compile(
-    r"^(?:and |so )?(?:is|are) (?:it|that|they|those|this|these)(?: 1)? (?:also )?"
-    r"(vegan|vegetarian|gluten free)\b"
+    r"^(?:and |so |but )?(?:is|are) (?:it|that|they|those|this|these)(?: 1)? (?:also |very |too )?"
+    r"(?P<tag>gluten free|[a-z]+)\s*\??$"
 )
+#: "what's in that one?", "tell me about it": the item just asked about or ordered.
+_ABOUT = re.compile(
+    r"^(?:so |and |ok )?(?:what'?s|what is|whats) in (?:it|that|this|them|those)(?: 1)?\s*\??$|"
+    r"^(?:tell me|say) (?:more )?about (?:it|that|this)(?: 1)?\s*\??$"
+)
+#: "the burger place", "the taco spot": a restaurant named by a word of its name or cuisine.
+_PLACE = re.compile(r"\b(?:the )?(\w+) (?:place|restaurant|spot|joint|shop|guys)\b")
 #: A refusal followed by what to have instead: "nah, I'd prefer the penne", "nope, large".
 _REFUSE_THEN = re.compile(
     r"^(?:(?:hmm|um|uh|oh|well|no),? )?(?:no|nope|nah)(?:,\s*| (?=.*\b(?:rather|instead|prefer|"
@@ -267,6 +274,18 @@ class IntentParser:
         return Intent("unknown", items=self.resolved(text), query=message or text)
 
     # --- pieces the rules share ---------------------------------------------------------------
+
+    def restaurant_by_word(self, word: str) -> str | None:
+        """The name of the one restaurant whose name, cuisine or a dish kind has `word`."""
+        w = stem(word)
+        found = [
+            r.name.lower().replace("'", "")
+            for r in self.catalog.restaurants.values()
+            if w in {stem(x) for x in words(f"{r.name} {r.cuisine}")}
+            or any(w == stem(i.category) for i in self.catalog.items.values()
+                   if i.restaurant_id == r.id)
+        ]  # fmt: skip
+        return found[0] if len(found) == 1 else None
 
     def repair(self, text: str) -> str:
         """Self-repairs applied before acting: the item said before "no wait", "I mean",
@@ -447,8 +466,12 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
     "the last one, make it four", "make all the drinks large", "one of every roll"."""
     pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
-    text = re.sub(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening) 1\b", r"\1", text)
-    if pick is None or _MORE.search(text) and pick.position is None or _FOR_PEOPLE.search(text):
+    text = re.sub(
+        r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b", r"\1", text
+    )
+    if pick is None or _FOR_PEOPLE.search(text):
+        return None
+    if _MORE.search(text) and pick.position is None and pick.price is None:
         return None
     if pick.kinds is not None and not (
         pick.every
@@ -476,8 +499,8 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
                       pick=pick)  # fmt: skip
     changing = _CHANGE.search(text) or _SHOULD.search(text) or scale or counted
-    if pick.position is not None and pick.kinds is None and not changing:
-        return Intent("more", quantity=1, pick=pick)  # "the second one please"
+    if (pick.position is not None or pick.price) and pick.kinds is None and not changing:
+        return Intent("more", quantity=1, pick=pick)  # "the second one", "the cheapest one"
     changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
     if changes and (counted or size):
         was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
@@ -493,10 +516,17 @@ _SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|tha
 
 
 def _places(p: IntentParser, text: str) -> Intent | None:
+    """Questions about the places and the dish in focus: which restaurants, "is it vegan?",
+    "what's in that one?"."""
     if _PLACES.search(text):
         return Intent("places")
+    if _ABOUT.match(text):
+        return Intent("about")
     m = _TAG_QUESTION.match(text)
-    return Intent("tag_question", dietary=DIETARY_WORDS[m.group(1)]) if m else None
+    if m is None or m.group("tag") in SIZE_WORDS:
+        return None
+    tag = m.group("tag")
+    return Intent("tag_question", dietary=DIETARY_WORDS.get(tag), query=tag)
 
 
 def _same_as_me(p: IntentParser, text: str) -> Intent | None:
@@ -650,9 +680,12 @@ def _answer(p: IntentParser, text: str) -> Intent | None:
 
 
 def _question(p: IntentParser, text: str) -> Intent | None:
+    asked = bool(_QUESTION.match(text)) or text.endswith("?")
+    place = _PLACE.search(text)
+    if place is not None and (named_place := p.restaurant_by_word(place.group(1))):
+        text = text.replace(place.group(0), f" {named_place} ")  # "the burger place"
     restaurant_id, rest = p.catalog.find_restaurant(text)
     dietary = next((v for k, v in DIETARY_WORDS.items() if re.search(rf"\b{k}\b", text)), None)
-    asked = bool(_QUESTION.match(text)) or text.endswith("?")
     if _MENU.search(text) and not _PRICE.search(text):
         return Intent("menu", restaurant_id=restaurant_id)
     rest_text = " ".join(w for w in rest if w not in DIETARY_WORDS and w != "gluten")
@@ -711,34 +744,15 @@ def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
     )
 
 
+_SIZE_FILLER = frozenset((
+    "a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that", "thanks", "thank",
+    "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those",
+))  # fmt: skip
+
+
 def size_only(text: str) -> str | None:
-    """ "large", "a large one please", "medium" -> that size; None if it says more."""
-    ws = [
-        w
-        for w in words(text)
-        if w
-        not in {
-            "a",
-            "an",
-            "the",
-            "1",
-            "please",
-            "make",
-            "it",
-            "size",
-            "ok",
-            "okay",
-            "that",
-            "thanks",
-            "thank",
-            "you",
-            "one",
-            "for",
-            "me",
-            "go",
-            "with",
-        }
-    ]
+    """ "large", "a large one please", "medium", "both large" -> that size; None if it says more."""
+    ws = [w for w in words(text) if w not in _SIZE_FILLER]
     if len(ws) == 1 and ws[0] in SIZE_WORDS:
         return SIZE_WORDS[ws[0]]
     return None

@@ -155,7 +155,7 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     "the second one" (of those just offered)."""
     offered = _focus(b, previous)
     if intent.pick is not None:  # "the second one": of those just offered, else ask
-        offered = tuple(intent.pick.in_offered(b.conv.offered))
+        offered = tuple(intent.pick.in_offered(b.catalog, b.conv.offered))
         if not offered:
             b.says.append("Which one do you mean? Tell me its name, please.")
             return
@@ -469,14 +469,29 @@ def _places(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     b.says.append(wording.restaurants(b.catalog))
 
 
-def _tag_question(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    """ "is it vegan?": about the item just asked about, else the line last ordered."""
+def _in_focus(b: _Builder, previous: Intent | None) -> str | None:
+    """The dish a question about "it" means: the one just asked about, else the last ordered."""
     focus = _focus(b, previous)
-    item_id = focus[0] if len(focus) == 1 else b.conv.last[0] if b.conv.last else None
-    if item_id is None or intent.dietary is None:
+    return focus[0] if len(focus) == 1 else b.conv.last[0] if b.conv.last else None
+
+
+def _tag_question(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "is it vegan?", "is that spicy?": from the menu's tags and the dish's own name."""
+    item_id = _in_focus(b, previous)
+    if item_id is None:
         b.says.append("Which dish do you mean?")
         return
-    b.says.append(wording.has_tag(b.catalog.items[item_id], intent.dietary))
+    b.says.append(wording.has_tag(b.catalog.items[item_id], intent.dietary or intent.query))
+
+
+def _about(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "what's in that one?": what the menu says about the dish in focus."""
+    item_id = _in_focus(b, previous)
+    if item_id is None:
+        b.says.append("Which dish do you mean?")
+        return
+    item = b.catalog.items[item_id]
+    b.find(item.name, item.restaurant_id)
 
 
 _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
@@ -486,5 +501,5 @@ _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
     "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
-    "note_on_line": _note_on_line,
+    "note_on_line": _note_on_line, "about": _about,
 }  # fmt: skip

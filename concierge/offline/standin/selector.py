@@ -68,11 +68,14 @@ class Pick:
             return [k for k in lines if k not in chosen]
         return chosen
 
-    def in_offered(self, offered: Sequence[str]) -> list[str]:
-        """ "the second one": the item at that place among those just offered."""
+    def in_offered(self, catalog: Catalog, offered: Sequence[str]) -> list[str]:
+        """ "the second one", "the cheapest one": that item among those just offered."""
+        keys: list[LineKey] = [(i, None) for i in offered]
+        if self.price is not None and keys:
+            return [_by_price(catalog, keys, self.price)[0]]
         if self.position is None:
             return list(offered)
-        return [k[0] for k in _at([(i, None) for i in offered], self.position)]
+        return [k[0] for k in _at(keys, self.position)]
 
     def on_menu(self, catalog: Catalog) -> list[str]:
         """The menu items picked ("the cheapest pasta", "every roll"), in menu order."""

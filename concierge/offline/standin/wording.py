@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from livekit.agents import llm
 
-from ...menu import Catalog, MenuItem
+from ...menu import Catalog, MenuItem, words
 from ...menu import has_tag as has_tag_
 from ...replies import Code, Reply
 from .parser import Intent, ItemRequest
@@ -82,9 +82,11 @@ def restaurants(catalog: Catalog) -> str:
 
 
 def has_tag(item: MenuItem, tag: str) -> str:
-    if has_tag_(item, tag):
+    """ "is it vegan?": the menu's dietary tags; any other word, from the dish's name and kind."""
+    said = {w for t in item.tags for w in t.split("-")} | set(words(f"{item.name} {item.category}"))
+    if has_tag_(item, tag) or tag in said:
         return f"Yes — the {item.name} is {tag}."
-    return f"No — the {item.name} is not {tag}."
+    return f"No — the {item.name} is not listed as {tag} on the menu."
 
 
 def which_menu(catalog: Catalog) -> str:
