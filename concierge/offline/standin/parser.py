@@ -41,7 +41,7 @@ _FILLER = frozenset((
     "is", "are", "any", "anything", "what", "whats", "which", "how", "much", "does", "do", "cost",
     "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
     "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
-    "prefer", "hmm", "sure", "great", "perfect", "cool",
+    "prefer", "hmm", "sure", "great", "perfect", "cool", "wondering", "if", "suppose", "we",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -107,7 +107,7 @@ _SWAP_PART = re.compile(
 )
 _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
-    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them|(?P<n3>\d+))|"
+    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll (?:take|have|get) (?:it|that|1|them|(?P<n3>\d+))$|"
     r"(?:i'?ll |i'?d |let'?s )?go (?:with|for) (?:it|that|those|them|this|these|1)|"
     r"(?:ok|okay|sure|great|perfect|then),? (?P<n4>\d+)(?: please)?$|"
     r"(?:i'?ll (?:have|take|get)|add|get me|give me) (?:it|that|those|them|this|these)"
@@ -120,7 +120,7 @@ _SAME_AS_ME = re.compile(
 _CART = re.compile(
     r"\b(cart|basket|(?:my|the) total|total (?:so far|now)|all together|altogether|in total|"
     r"my order so far|what'?s in my order|what have i (?:got|ordered)|"
-    r"read (?:it|my order) back|what did i order)\b"
+    r"read (?:it|my order) back|what did i order|what do (?:i|we) owe|how much do (?:i|we) owe)\b"
 )
 _PROFILE = re.compile(
     r"\b(my profile|profile|my address|who am i|my diet|dietary preferences?|deliver(?:ing)? to)\b"
@@ -135,7 +135,9 @@ _ORDER_VERB = re.compile(
     r"\b(i'?d like|i would like|i want|i'?ll (?:have|take|get)|get me|can i (?:get|have)|"
     r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have|"
     r"might i (?:get|have)|would you mind|i was hoping|(?:could|can|would) you (?:add|put|get|bring)|"
-    r"put in|is it possible to (?:get|have|order)|i'?d love|i'?ll go (?:with|for)|i'?d go for)\b"
+    r"put in|is it possible to (?:get|have|order)|i'?d love|i'?ll go (?:with|for)|i'?d go for|"
+    r"(?:could|can|may|might) (?:i|we)(?: also| please| maybe)? (?:get|have|order|grab)|"
+    r"wondering if (?:i|we) (?:could|can|might)|(?:think|suppose) (?:i|we) (?:could|can) (?:get|have))\b"
 )
 #: "which places can I order from": the restaurants.
 _PLACES = re.compile(
@@ -168,8 +170,13 @@ _HESITATION = re.compile(
 )
 #: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
 _REPAIR = re.compile(
-    r"\s*,?\s*\b(?:no wait|i mean|or rather|sorry i mean|no sorry|actually make (?:it|that)|"
-    r"actually)\b,?\s*"
+    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|i mean|or rather|sorry i mean|no sorry|"
+    r"actually make (?:it|that)|actually)\b,?\s*"
+)
+#: "make the coke a sprite" inside a self-repair: the dish said before becomes another.
+_MAKE_INTO = re.compile(
+    r"^(?:make|change|switch|swap) (?:the )?(?P<src>.+?) (?:to |into |for |with )?"
+    r"(?P<dst>(?:a|an|\d+) .+)$"
 )
 #: "for me", "for my son": who a dish is for, not which dish.
 _FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?|the baby)\b")
@@ -232,9 +239,13 @@ class Intent:
     each: bool = False
 
 
+_PAUSE = re.compile(r"\s*(?:[—–]|\.{2,}|…)\s*|\s+-+\s+")
+
+
 def normalize(text: str) -> str:
     """Lower-case, straight apostrophes, quantities as digits, single spaces."""
     text = text.lower().replace("’", "'")
+    text = _PAUSE.sub(", ", text)  # "no — the penne", "cannoli... i mean": a pause, said as a comma
     text = spell_quantities(re.sub(r"[^a-z0-9'.,;&?½/ -]", " ", text))
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9' ,;&?]", " ", text)).strip()
@@ -297,6 +308,9 @@ class IntentParser:
             head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
             if not right or not self.items(last):
                 continue
+            into = _MAKE_INTO.match(right)
+            if into and _same_items(self, into.group("src"), last):
+                right = into.group("dst")  # "a coke oh wait make the coke a sprite": a sprite
             said = re.match(r"\s*(\d+) ", last)
             if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
                 right = f"{said.group(1)} {right}"
@@ -438,16 +452,29 @@ def _refuse_then(p: IntentParser, text: str) -> Intent | None:
 #: "actually not the coke, a sprite": out with one, in with the other.
 _NOT_BUT = re.compile(
     r"^(?:(?:actually|no|wait|sorry|oh|oops),? )*not (?P<src>[^,]+?),? (?:but |just |make it )?"
-    r"(?P<dst>(?:a|an|the|\d+) .+)$"
+    r"(?P<dst>(?:a|an|the|\d+) .+|\d+)$"
 )
 
 
 def _not_but(p: IntentParser, text: str) -> Intent | None:
+    """ "not the coke, a sprite" swaps; "not three rolls, two" sets how many of the line."""
     m = _NOT_BUT.match(text)
     if m is None:
         return None
+    was, now = re.match(r"(\d+) ", m.group("src")), re.fullmatch(r"(\d+)", m.group("dst").strip())
+    if was and now:
+        pick = p.selector.named(m.group("src"))
+        if pick is not None:
+            return Intent(
+                "change", quantity=int(now.group(1)), pick=replace(pick, held=int(was.group(1)))
+            )
     src, dst = p.resolved(m.group("src")), p.resolved(m.group("dst"))
     return Intent("out_and_in", dst, src) if src and dst else None
+
+
+def _same_items(p: IntentParser, a: str, b: str) -> bool:
+    ids = lambda t: {r.item_id for r in p.resolved(t)} - {None}  # noqa: E731
+    return bool(ids(a)) and ids(a) == ids(b)
 
 
 _NOTE_ON_LINE = re.compile(
@@ -464,27 +491,19 @@ def _note_on_line(p: IntentParser, text: str) -> Intent | None:
 def _picked(p: IntentParser, text: str) -> Intent | None:
     """Items named by kind, place or price: "drop the priciest item", "only keep the desserts",
     "the last one, make it four", "make all the drinks large", "one of every roll"."""
+    text = re.sub(r"\bafter all\b", "", text).strip()
     pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
     text = re.sub(
         r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b", r"\1", text
     )
-    if pick is None or _FOR_PEOPLE.search(text):
+    if pick is None or not _picks(text, pick):
         return None
-    if _MORE.search(text) and pick.position is None and pick.price is None:
-        return None
-    if pick.kinds is not None and not (
-        pick.every
-        or pick.keep
-        or pick.price
-        or pick.position is not None
-        or has_head(text)
-        or _SHOULD.search(text)
-    ):
-        return None  # "remove the salad": one item, resolved against the cart by name
     asked = _QUESTION.match(text) or text.endswith("?")
     if asked and not (_REMOVE.search(text) or _CHANGE.search(text) or _ORDER_VERB.search(text)):
-        return None  # "anything vegan at Green Bowl?": a question
+        return _asked_pick(p, pick)  # "anything vegan at Green Bowl?": a question
+    if _NEGATE.search(text) and pick.kinds is not None:
+        return Intent("remove", pick=pick)  # "no drinks after all": those lines go, none added
     by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
     if by_name and pick.price is None and pick.position is None and not pick.keep:
         return None  # "remove the caesar salad": the name says it
@@ -493,6 +512,28 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         if counted and pick.position is None and not (pick.price or pick.keep):
             return None  # "take off two of the tacos": so many of one line
         return Intent("remove", pick=pick)
+    return _picked_change(text, pick, counted) or _picked_order(text, pick, counted, bool(asked))
+
+
+def _picks(text: str, pick: Pick) -> bool:
+    """Whether the words pick by more than a dish's name ("remove the salad" does not)."""
+    if _FOR_PEOPLE.search(text):
+        return False
+    if _MORE.search(text) and pick.position is None and pick.price is None:
+        return False
+    return pick.kinds is None or bool(
+        pick.every
+        or pick.keep
+        or pick.price
+        or pick.position is not None
+        or has_head(text)
+        or _SHOULD.search(text)
+    )
+
+
+def _picked_change(text: str, pick: Pick, counted: list[int]) -> Intent | None:
+    """ "twice as many of the first one", "the last item, make it four", "all the drinks large",
+    "the second one" (of those just offered)."""
     size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
     scale = re.search(r"\b(twice|double|triple|thrice)\b", text)
     if scale and pick.position is not None:
@@ -506,10 +547,29 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
         pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
         return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
+    return None
+
+
+def _picked_order(text: str, pick: Pick, counted: list[int], asked: bool) -> Intent | None:
+    """ "one of every roll", "the least expensive pasta please"."""
     quantified = pick.price or re.search(r"\b(every|each|all|both)\b", text)
-    if quantified and not asked:
+    if quantified and not asked and (counted or pick.price or _ORDER_VERB.search(text)):
         return Intent("order", quantity=counted[0] if counted else 1, pick=pick)
     return None
+
+
+def _asked_pick(p: IntentParser, pick: Pick) -> Intent | None:
+    """ "what's the cheapest thing at Sakura?": the dish it names, looked up (and in focus)."""
+    if pick.price is None:
+        return None
+    (item_id,) = pick.on_menu(p.catalog) or (None,)
+    if item_id is None:
+        return None
+    name = p.catalog.items[item_id].name
+    request = ItemRequest(name.lower(), item_id)
+    return Intent(
+        "search", (request,), restaurant_id=p.catalog.items[item_id].restaurant_id, query=name
+    )
 
 
 _SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|that|them|those)\b")
@@ -692,7 +752,10 @@ def _question(p: IntentParser, text: str) -> Intent | None:
     named = p.items(_QUESTION.sub("", _PRICE.sub("", rest_text)))
     if dietary and (asked or not any(i.item_id for i in named)):
         query = " ".join(i.phrase for i in named if i.item_id)
-        return Intent("search", restaurant_id=restaurant_id, dietary=dietary, query=query)
+        asked_about = tuple(i for i in named if i.item_id)  # "is the acai bowl vegan?": in focus
+        return Intent(
+            "search", asked_about, restaurant_id=restaurant_id, dietary=dietary, query=query
+        )
     if (asked or _PRICE.search(text)) and not _ORDER_VERB.search(text):
         query = " ".join(i.phrase for i in named) or _strip_question(text)
         # "what does the X cost": the X is the item asked about ("one please" orders it)
@@ -702,18 +765,23 @@ def _question(p: IntentParser, text: str) -> Intent | None:
 
 
 def _order(p: IntentParser, text: str) -> Intent | None:
+    if re.search(r"(?:^|, )(?:not|no) \d", text):
+        return None  # "not three rolls, two" that no rule could read: never an order
+    if PARTY.fullmatch(re.sub(r"^(?:ok |so |well )?(?:there are |there's )?", "", text).strip()):
+        return Intent("party")  # "we're three": said before what each will have
     same_size = _SAME_SIZE.search(text) is not None
     if same_size:
         text = _SAME_SIZE.sub(" ", text).strip(" ,")
     each = _EACH.search(text)
     party = PARTY.search(text)
     if each or party:
+        people = next((g for g in party.groups() if g), None) if party else None
         text = _EACH.sub(" ", PARTY.sub(" ", text))
     named = p.items(text)
     if named and (each or party) and len(named) == 1 and named[0].item_id:
         # "a sprite for each of us", "a falafel bowl each for the 4 of us"
         return Intent("order", items=named, each=True,
-                      quantity=int(party.group(1)) if party else None)  # fmt: skip
+                      quantity=int(people) if people else None)  # fmt: skip
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)

@@ -465,6 +465,10 @@ def _note_on_line(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     )
 
 
+def _party(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.says.append("Got it. What would everyone like?")
+
+
 def _places(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     b.says.append(wording.restaurants(b.catalog))
 
@@ -501,5 +505,5 @@ _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
     "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
-    "note_on_line": _note_on_line, "about": _about,
+    "note_on_line": _note_on_line, "about": _about, "party": _party,
 }  # fmt: skip

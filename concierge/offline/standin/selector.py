@@ -132,6 +132,7 @@ class Selector:
                 names.setdefault(stem(word), set()).add(item.id)
         #: words of dish names -> the items whose names have them ("every roll")
         self.name_words = {k: frozenset(v) for k, v in names.items() if len(v) > 1}
+        self._every_name_word = {k: frozenset(v) for k, v in names.items()}
 
     def read(self, text: str) -> Pick | None:
         """The `Pick` in `text`, or None when it picks by nothing but a dish's name."""
@@ -157,6 +158,14 @@ class Selector:
         )
         keep = bool(_KEEP.search(text))
         return Pick(position, price, kinds, restaurant_id, every, keep)
+
+    def named(self, text: str) -> Pick | None:
+        """The items a short phrase names by any word of their name or kind ("3 rolls")."""
+        found: set[str] = set()
+        for w in words(text):
+            s = _stem(w)
+            found |= self.kinds.get(s, frozenset()) | self._every_name_word.get(s, frozenset())
+        return Pick(kinds=frozenset(found)) if found else None
 
     def without_kinds(self, text: str) -> str:
         """`text` without its kind words: what is left to name a dish by its name."""
