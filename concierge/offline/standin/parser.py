@@ -21,7 +21,7 @@ from .numbers import MARKERS, PARTY, spell_quantities
 from .selector import Pick, Selector, has_head
 
 SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
-              "big": "large"}  # fmt: skip
+              "big": "large", "biggest": "large", "largest": "large", "smallest": "small"}  # fmt: skip
 DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
 
 #: How many texts' items a parser remembers.
@@ -64,7 +64,8 @@ _CLEAR = re.compile(
 _REVIEW = re.compile(
     r"\b(check ?out|that'?s (?:all|it|everything)|that'?ll be (?:all|it)|that is (?:all|it)|"
     r"i'?m (?:done|finished|all set)|nothing else|(?:place|confirm|finish|complete) (?:the |my )?"
-    r"order|ready to (?:order|pay)|pay now|i'?d like to pay)\b"
+    r"order|ready to (?:order|pay)|pay now|i'?d like to pay|that'?ll do|that should do(?: it)?|"
+    r"that'?s about (?:it|all)|wrap it up|(?:^|all )done$)\b"
 )
 _NEGATE = re.compile(
     r"(?:^|\b)(?:i )?(?:don'?t|do not|dont|didn'?t) (?:want|need|add|give me|get|order)\b|"
@@ -572,6 +573,7 @@ def _asked_pick(p: IntentParser, pick: Pick) -> Intent | None:
     )
 
 
+_SIZE_AND = re.compile(r"^([a-z ]+?),? (?:and|plus|also|and also) (.+)$")
 _SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|that|them|those)\b")
 
 
@@ -733,6 +735,9 @@ def _answer(p: IntentParser, text: str) -> Intent | None:
     size = size_only(text)
     if size is not None:
         return Intent("size_answer", size=size)
+    m = _SIZE_AND.match(text)  # "large, and some churros": the size asked for, then more
+    if m is not None and (size := size_only(m.group(1))) and (more := p.resolved(m.group(2))):
+        return Intent("size_answer", more, size=size)
     ws = [w for w in words(text) if w not in _FILLER and w not in ("please", "just", "only")]
     if len(ws) == 1 and ws[0].isdigit():
         return Intent("quantity_answer", quantity=int(ws[0]))
@@ -814,7 +819,8 @@ def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
 
 _SIZE_FILLER = frozenset((
     "a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that", "thanks", "thank",
-    "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those",
+    "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those", "uh",
+    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just",
 ))  # fmt: skip
 
 

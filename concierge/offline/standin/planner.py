@@ -190,6 +190,8 @@ def _answer_size(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         b.says.append("Which item is that size for? Tell me the item and the size together.")
     for args in b.conv.size_needed:
         b.call("add_to_cart", **{**args, "size": intent.size})
+    for r in intent.items:  # "large, and some churros"
+        _order_one(b, r)
 
 
 def _answer_quantity(b: _Builder, intent: Intent, previous: Intent | None) -> None:
