@@ -150,6 +150,11 @@ _TAG_QUESTION = re.compile(
     r"^(?:and |so |but )?(?:is|are) (?:it|that|they|those|this|these)(?: 1)? (?:also |very |too )?"
     r"(?P<tag>gluten free|[a-z]+)\s*\??$"
 )
+#: "any heat in it?", "is it hot?": spicy, as the menu's names say it.
+_HEAT = re.compile(
+    r"^(?:and |so )?(?:any|much|is there (?:any|much)) (?:heat|kick|spice) (?:in|to|on) "
+    r"(?:it|that|this|them|those)|^(?:is|are) (?:it|that|they|this) (?:very )?hot\b"
+)
 #: "what's in that one?", "tell me about it": the item just asked about or ordered.
 _ABOUT = re.compile(
     r"^(?:so |and |ok )?(?:what'?s|what is|whats) in (?:it|that|this|them|those)(?: 1)?\s*\??$|"
@@ -345,7 +350,8 @@ class IntentParser:
             if re.fullmatch(r"(?:and )?(\d+)(?: more| too| as well)?", part) and requests:
                 # "a shake for me and one for my son": one more of the item before
                 last = requests[-1]
-                requests[-1] = replace(last, quantity=last.quantity + int(part.split()[-1]))
+                if not (last.counted and last.quantity > 1):  # "2 cokes, 1 for me and 1 for her"
+                    requests[-1] = replace(last, quantity=last.quantity + int(part.split()[-1]))
                 continue
             every = _size_for_all(part)
             if every is not None and requests:
@@ -584,6 +590,8 @@ def _places(p: IntentParser, text: str) -> Intent | None:
         return Intent("places")
     if _ABOUT.match(text):
         return Intent("about")
+    if _HEAT.search(text):
+        return Intent("tag_question", query="spicy")
     m = _TAG_QUESTION.match(text)
     if m is None or m.group("tag") in SIZE_WORDS:
         return None

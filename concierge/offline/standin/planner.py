@@ -17,7 +17,7 @@ from ...cart import MAX_QUANTITY, MIN_QUANTITY
 from ...menu import Catalog
 from . import wording
 from .history import Conversation, LineKey
-from .parser import Intent, ItemRequest
+from .parser import Intent, ItemRequest, fit_size
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,11 @@ def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
 
 
 def _order_one(b: _Builder, r: ItemRequest) -> None:
+    if r.item_id is None and r.ambiguous:  # "a dessert" while ordering from Luigi's: its one
+        here = {b.catalog.items[k[0]].restaurant_id for k in b.conv.lines}
+        same = [i for i in r.ambiguous if b.catalog.items[i].restaurant_id in here]
+        if len(here) == 1 and len(same) == 1:
+            r = replace(r, item_id=same[0], size=fit_size(r.size, b.catalog.items[same[0]]))
     what = b.name(r.item_id) if r.item_id else r.phrase
     if r.unclear is not None:
         b.says.append(wording.ask_quantity(what, r.unclear))
