@@ -498,12 +498,14 @@ def _note_on_line(p: IntentParser, text: str) -> Intent | None:
 def _picked(p: IntentParser, text: str) -> Intent | None:
     """Items named by kind, place or price: "drop the priciest item", "only keep the desserts",
     "the last one, make it four", "make all the drinks large", "one of every roll"."""
-    text = re.sub(r"\bafter all\b", "", text).strip()
     pick = p.selector.read(text)
+    if pick is None:
+        return None  # most messages: no place, price or kind said
+    if "after all" in text:  # "no drinks after all": no quantifier
+        text = text.replace("after all", "").strip()
+        pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
-    text = re.sub(
-        r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b", r"\1", text
-    )
+    text = _ONE_NAMES_IT.sub(r"\1", text)
     if pick is None or not _picks(text, pick):
         return None
     asked = _QUESTION.match(text) or text.endswith("?")
@@ -520,6 +522,9 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
             return None  # "take off two of the tacos": so many of one line
         return Intent("remove", pick=pick)
     return _picked_change(text, pick, counted) or _picked_order(text, pick, counted, bool(asked))
+
+
+_ONE_NAMES_IT = re.compile(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b")
 
 
 def _picks(text: str, pick: Pick) -> bool:
