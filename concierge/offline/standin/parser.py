@@ -42,6 +42,7 @@ _FILLER = frozenset((
     "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
     "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
     "prefer", "hmm", "sure", "great", "perfect", "cool", "wondering", "if", "suppose", "we",
+    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -176,7 +177,7 @@ _HESITATION = re.compile(
 )
 #: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
 _REPAIR = re.compile(
-    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|i mean|or rather|sorry i mean|no sorry|"
+    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|(?:sorry,? )?i meant?|or rather|no sorry|"
     r"actually make (?:it|that)|actually)\b,?\s*"
 )
 #: "make the coke a sprite" inside a self-repair: the dish said before becomes another.
@@ -310,6 +311,7 @@ class IntentParser:
         its number or size when that is all that follows ("a small coke i mean medium")."""
         for m in reversed(list(_REPAIR.finditer(text))):
             left, right = text[: m.start()], text[m.end() :].strip(" ,")
+            left = re.sub(r"(?:,|\band\b|\buh\b|\bum\b|\s)+$", "", left)  # "... and actually"
             cut = list(_SPLIT.finditer(left))
             head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
             if not right or not self.items(last):
@@ -317,6 +319,15 @@ class IntentParser:
             into = _MAKE_INTO.match(right)
             if into and _same_items(self, into.group("src"), last):
                 right = into.group("dst")  # "a coke oh wait make the coke a sprite": a sprite
+            earlier = self._clause_of(right, cut, left)
+            if earlier is not None:  # "2 tacos and a horchata, actually make that 3 tacos"
+                start, end = earlier
+                closing = _REVIEW.search(right)  # "… that's all" still closes the message
+                said_now, tail = (
+                    (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
+                )
+                text = f"{left[:start]} {said_now} {left[end:]} {tail}".strip()
+                continue
             said = re.match(r"\s*(\d+) ", last)
             if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
                 right = f"{said.group(1)} {right}"
@@ -337,6 +348,21 @@ class IntentParser:
             if len(self._seen) > _SEEN:
                 del self._seen[next(iter(self._seen))]
         return known
+
+    def _clause_of(
+        self, right: str, cuts: list[re.Match[str]], left: str
+    ) -> tuple[int, int] | None:
+        """Where in `left` the clause naming the same dish as `right` is, when it is not the
+        last one (the last one is what a repair replaces anyway)."""
+        ids = {r.item_id for r in self.resolved(_REVIEW.sub(" ", right))} - {None}
+        if not ids or not cuts:
+            return None
+        bounds = [0, *(c.end() for c in cuts)]
+        ends = [c.start() for c in cuts]
+        for start, end in reversed(list(zip(bounds[:-1], ends, strict=True))):
+            if ids & {r.item_id for r in self.resolved(left[start:end])}:
+                return start, end
+        return None
 
     def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
@@ -364,13 +390,39 @@ class IntentParser:
                 item = self.catalog.items.get(last.item_id or "")
                 requests[-1] = replace(last, size=fit_size(size, item) if item else size)
                 continue
-            request = self._item(part)
-            if request is None:
-                continue
-            if requests and _same_item(requests[-1], request):
-                continue  # "chips and guacamolle": a name split at its "and" by a typo
-            requests.append(request)
+            for request in self._items_in(part):
+                if requests and _same_item(requests[-1], request):
+                    continue  # "chips and guacamolle": a name split at its "and" by a typo
+                requests.append(request)
         return tuple(requests)
+
+    def _items_in(self, part: str, depth: int = 0) -> list[ItemRequest]:
+        """The dish in `part`, or — when no dish answers to all of it — the dishes said one
+        after another without a pause ("a classic cheeseburger fries large")."""
+        request = self._item(part)
+        if request is None:
+            return []
+        if request.ambiguous or depth > 2 or self._explained(request):
+            return [request]
+        ws = part.split()
+        for i in range(1, len(ws)):
+            head = self._item(" ".join(ws[:i]))
+            if head is not None and head.item_id:
+                tail = self._items_in(" ".join(ws[i:]), depth + 1)
+                ids = [head.item_id, *(t.item_id for t in tail)]
+                if tail and None not in ids and len(set(ids)) == len(ids):
+                    return [head, *tail]
+        return [request]
+
+    def _explained(self, r: ItemRequest) -> bool:
+        """Whether every word of the phrase is a word of the dish it found (or nothing was found
+        in a one-word phrase): then there is no second dish hiding in it."""
+        said = r.phrase.split()
+        if r.item_id is None:
+            return len(said) < 2
+        item = self.catalog.items[r.item_id]
+        known = {stem(w) for w in words(f"{item.name} {item.category}")}
+        return all(stem(w) in known for w in said)
 
     def _sized(self, r: ItemRequest, size: str) -> ItemRequest:
         """ "all large": the size for each item said without one."""
