@@ -557,6 +557,7 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         text = text.replace("after all", "").strip()
         pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
+    headed = bool(_ONE_NAMES_IT.search(text)) or has_head(text)
     text = _ONE_NAMES_IT.sub(r"\1", text)
     if pick is None or not _picks(text, pick):
         return None
@@ -573,7 +574,9 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         if counted and pick.position is None and not (pick.price or pick.keep):
             return None  # "take off two of the tacos": so many of one line
         return Intent("remove", pick=pick)
-    return _picked_change(text, pick, counted) or _picked_order(text, pick, counted, bool(asked))
+    return _picked_change(text, pick, counted, headed) or _picked_order(
+        text, pick, counted, bool(asked)
+    )
 
 
 _ONE_NAMES_IT = re.compile(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b")
@@ -595,7 +598,7 @@ def _picks(text: str, pick: Pick) -> bool:
     )
 
 
-def _picked_change(text: str, pick: Pick, counted: list[int]) -> Intent | None:
+def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> Intent | None:
     """ "twice as many of the first one", "the last item, make it four", "all the drinks large",
     "the second one" (of those just offered)."""
     size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
@@ -605,7 +608,10 @@ def _picked_change(text: str, pick: Pick, counted: list[int]) -> Intent | None:
                       pick=pick)  # fmt: skip
     changing = _CHANGE.search(text) or _SHOULD.search(text) or scale or counted
     if (pick.position is not None or pick.price) and pick.kinds is None and not changing:
-        return Intent("more", quantity=1, pick=pick)  # "the second one", "the cheapest one"
+        # "the second one", "the cheapest one" — a short request for one, not "last words heard"
+        if headed and len(text.split()) <= 6:
+            return Intent("more", quantity=1, pick=pick)
+        return None
     changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
     if changes and (counted or size):
         was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
