@@ -49,6 +49,8 @@ RESTART_MIN_S = 0.1
 RESTART_MAX_S = 5.0
 #: A process that stayed up this long resets its slot's count of deaths in a row.
 RESTART_RESET_S = 10.0
+#: An utterance fails once this many processes died holding its audio (it may be what kills them).
+TRIES = 2
 
 # One message = header (operation, utterance id) + payload, both ways.
 _HEADER = struct.Struct("<BQ")
@@ -236,6 +238,10 @@ class _Process:
         self.conn.close()
 
 
+class _ProcessDied(RecognitionError):
+    """The process an utterance was on died before it answered (the utterance goes elsewhere)."""
+
+
 class PooledUtterance:
     """One utterance, decoded in a recognition process increment by increment.
 
@@ -243,7 +249,9 @@ class PooledUtterance:
     (`net.unix.max_dgram_qlen`, 10 here), so audio the process has not taken yet waits in this
     utterance's backlog and goes with the next increment; the flush sends the rest, yielding to
     the loop while the process catches up. An utterance begun while no process is ready (all of
-    them restarting) keeps its audio the same way and is pinned to the first one that is.
+    them restarting) keeps its audio the same way and is pinned to the first one that is; one
+    whose process dies is sent again, whole, to another (until `TRIES` processes died holding
+    it, so audio that crashes the decoder cannot take down the whole pool).
     """
 
     def __init__(self, pool: RecognitionPool) -> None:
@@ -252,7 +260,11 @@ class PooledUtterance:
         self.uid = next(pool._ids)
         self.seconds = 0.0
         self.error: str | None = None
-        self._backlog = bytearray()
+        self._backlog = bytearray()  # audio not sent yet
+        self._sent = bytearray()  # audio its process has, to send again if that one dies
+        self._tried: list[_Process] = []  # processes it left (dead when it last tried them)
+        self._accepted = False  # its current process took some of its audio
+        self._strikes = 0  # processes that died holding its audio
         self._done = False
 
     def decode(self, pcm16: bytes) -> None:
@@ -262,28 +274,50 @@ class PooledUtterance:
             self._push()
 
     def _push(self) -> bool:
-        """Send the backlog as far as the process takes it now: True when all of it went (or the
+        """Send the backlog as far as a process takes it now: True when all of it went (or the
         utterance failed), False while it waits for room in the queue or for a ready process."""
-        if self._process is None and self.error is None:
-            self._process = self._pool._pin(self)
-        process = self._process
-        if process is None:
-            return self.error is not None
-        while self._backlog and self.error is None:
+        while self.error is None:
+            process = self._process
+            if process is not None and process.dead:
+                self._requeue(process)
+                continue
+            if process is None:
+                process = self._process = self._pool._pin(self, avoid=self._tried)
+                if process is None:
+                    return self.error is not None
+            if not self._backlog:
+                return True
             chunk = bytes(self._backlog[:_MAX_PAYLOAD])
             try:
                 process.send(_DATA, self.uid, chunk)
             except BlockingIOError:
                 return False
-            except OSError as e:  # its process died: the reader thread says so too
-                self.fail(self._pool._unreachable(process, e))
+            except OSError:  # it died (the reader says so too) or the pool closed
+                self._requeue(process)
+                continue
             del self._backlog[: len(chunk)]
+            self._sent += chunk
+            self._accepted = True
         return True
+
+    def _requeue(self, process: _Process) -> None:
+        """Leave a process that died: all the audio goes again to another, if tries are left."""
+        self._pool._unpin(self, process)
+        self._tried.append(process)
+        self._process = None
+        self._strikes += self._accepted  # a send that failed at once cost it nothing
+        self._accepted = False
+        if self._strikes >= TRIES or self._pool.closed:
+            self.fail(self._pool._gone(process))
+            return
+        self._backlog[:0] = self._sent
+        self._sent = bytearray()
 
     def fail(self, error: str) -> None:
         if self.error is None:
             self.error = error
             self._backlog.clear()
+            self._sent.clear()
 
     async def result(self) -> str:
         """End the utterance and wait for what the recognition process heard."""
@@ -303,23 +337,34 @@ class PooledUtterance:
 
     async def _finish(self) -> str:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
-        while not self._push():  # room in the queue, or a process, is a moment away
-            await asyncio.sleep(_RETRY_S if self._process is not None else _WAIT_S)
-        process = self._process
-        if self.error is None and process is not None:
-            self._pool._expect(self, process, loop, future)
-            while self.error is None:
+        while True:
+            while not self._push():  # room in the queue, or a ready process, is a moment away
+                await asyncio.sleep(_RETRY_S if self._process is not None else _WAIT_S)
+            process = self._process
+            if self.error is not None or process is None:
+                raise RecognitionError(self.error or "no recognition process")
+            future: asyncio.Future[str] = loop.create_future()
+            if await self._end(process, loop, future):
                 try:
-                    process.send(_END, self.uid)
-                    break
-                except BlockingIOError:
-                    await asyncio.sleep(_RETRY_S)
-                except OSError as e:
-                    self.fail(self._pool._unreachable(process, e))
-        if self.error is not None:
-            raise RecognitionError(self.error)
-        return await future
+                    return await future
+                except _ProcessDied:
+                    pass
+            self._requeue(process)
+
+    async def _end(
+        self, process: _Process, loop: asyncio.AbstractEventLoop, future: asyncio.Future[str]
+    ) -> bool:
+        """Ask `process` for the hypothesis (into `future`); False if it is gone."""
+        if not self._pool._expect(self.uid, process, loop, future):
+            return False
+        while True:
+            try:
+                process.send(_END, self.uid)
+                return True
+            except BlockingIOError:
+                await asyncio.sleep(_RETRY_S)
+            except OSError:
+                return False
 
     def close(self) -> None:
         """Give up the utterance (no result wanted); a no-op after `result`."""
@@ -356,7 +401,10 @@ class RecognitionPool:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a process got ready or died; closed
-        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[str]]] = {}
+        #: flushes waiting for a hypothesis: utterance id → (its process, its loop, its future)
+        self._waiting: dict[
+            int, tuple[_Process, asyncio.AbstractEventLoop, asyncio.Future[str]]
+        ] = {}
         self._processes: list[_Process | None] = [None] * self.size  # one per slot
         self._failures = [0] * self.size  # each slot's deaths in a row
         self._restart_at: list[float | None] = [None] * self.size  # when a slot gets its next
@@ -461,7 +509,7 @@ class RecognitionPool:
             proc.hang_up()
         self._wake_r.close()
         self._wake_w.close()
-        self._fail_waiting(list(self._waiting), "the recognition pool was closed")
+        self._fail_waiting(None, RecognitionError("the recognition pool was closed"))
 
     # utterances
 
@@ -469,7 +517,7 @@ class RecognitionPool:
         """A new utterance, pinned to the least busy recognition process that is ready (or, if
         none is, to the first that gets ready)."""
         utterance = PooledUtterance(self)
-        utterance._process = self._pin(utterance)
+        utterance._process = self._pin(utterance, avoid=[])
         return utterance
 
     def transcribe(self, pcm16: bytes) -> str:
@@ -482,36 +530,46 @@ class RecognitionPool:
 
         return asyncio.run(run())
 
-    def _pin(self, utterance: PooledUtterance) -> _Process | None:
+    def _pin(self, utterance: PooledUtterance, avoid: list[_Process]) -> _Process | None:
+        """The least busy ready process (not one in `avoid`) for `utterance`, if there is one."""
         with self._lock:
             if self._closed:
                 utterance.fail("the recognition pool was closed")
                 return None
-            live = [p for p in self._processes if p is not None and p.ready.is_set() and not p.dead]
+            live = [
+                p
+                for p in self._processes
+                if p is not None and p.ready.is_set() and not p.dead and p not in avoid
+            ]
             proc = min(live, key=lambda p: len(p.utterances), default=None)
             if proc is not None:
                 proc.utterances.add(utterance)
             return proc
 
-    def _unreachable(self, proc: _Process, error: OSError) -> str:
+    def _unpin(self, utterance: PooledUtterance, proc: _Process) -> None:
+        with self._lock:
+            proc.utterances.discard(utterance)
+
+    def _gone(self, proc: _Process) -> str:
+        """Why `proc` no longer answers."""
         if self._closed:
             return "the recognition pool was closed"
-        return proc.death or f"recognition process {proc.pid} exited ({error})"
+        return proc.death or f"recognition process {proc.pid} exited"
 
     def _expect(
         self,
-        utterance: PooledUtterance,
+        uid: int,
         proc: _Process,
         loop: asyncio.AbstractEventLoop,
         future: asyncio.Future[str],
-    ) -> None:
+    ) -> bool:
+        """Wait for `proc`'s hypothesis of `uid` in `future`; False if it is too late for that
+        (the process died, the pool closed)."""
         with self._lock:
-            if self._closed or proc.dead:  # too late for the reader to fail it: fail it here
-                utterance.fail(
-                    "the recognition pool was closed" if self._closed else str(proc.death)
-                )
-            else:
-                self._waiting[utterance.uid] = (loop, future)
+            if self._closed or proc.dead:
+                return False
+            self._waiting[uid] = (proc, loop, future)
+            return True
 
     def _drop_later(self, proc: _Process, uid: int) -> None:
         """Tell `proc` to free an utterance's decoder, from the reader thread (it may wait)."""
@@ -592,10 +650,11 @@ class RecognitionPool:
             self._got_ready(proc)
             return
         with self._lock:
-            waiting = self._waiting.pop(uid, None)
-        if waiting is None:
-            return  # the flush gave up already
-        loop, future = waiting
+            waiting = self._waiting.get(uid)
+            if waiting is None or waiting[0] is not proc:
+                return  # the flush gave up already, or went to another process
+            del self._waiting[uid]
+        _, loop, future = waiting
         text = bytes(message[_HEADER.size :]).decode()
         if op == _TEXT:
             _resolve(loop, future, lambda: future.set_result(text))
@@ -624,18 +683,16 @@ class RecognitionPool:
         with self._changed:
             proc.dead = True
             proc.death = error
-            lost = list(proc.utterances)
-            proc.utterances.clear()
+            on_it = len(proc.utterances)
+            proc.utterances.clear()  # each notices and goes to another process
             delay = self._schedule_restart(proc.slot, proc.ready_at)
             if code > 0 and not self._ever_ready:  # it failed by itself, not killed
                 self._broken = f"{error} before it was ready"
             self._changed.notify_all()
         logger.error(
-            "%s; %d utterance(s) on it fail; restarting it in %.2f s", error, len(lost), delay
+            "%s; %d utterance(s) on it go to another; restarting it in %.2f s", error, on_it, delay
         )
-        for utterance in lost:
-            utterance.fail(error)
-        self._fail_waiting([u.uid for u in lost], error)
+        self._fail_waiting(proc, _ProcessDied(error))
         proc.hang_up()
 
     def _schedule_restart(self, slot: int, up_since: float | None) -> float:
@@ -666,14 +723,13 @@ class RecognitionPool:
                     delay,
                 )
 
-    def _fail_waiting(self, uids: list[int], error: str) -> None:
-        for uid in uids:
-            with self._lock:
-                waiting = self._waiting.pop(uid, None)
-            if waiting is not None:
-                loop, future = waiting
-                exc = RecognitionError(error)
-                _resolve(loop, future, lambda f=future, e=exc: f.set_exception(e))  # type: ignore[misc]
+    def _fail_waiting(self, proc: _Process | None, error: RecognitionError) -> None:
+        """Fail the flushes waiting on `proc` (None: on any process) with `error`."""
+        with self._lock:
+            uids = [u for u, (p, _, _) in self._waiting.items() if proc is None or p is proc]
+            failed = [self._waiting.pop(uid) for uid in uids]
+        for _, loop, future in failed:
+            _resolve(loop, future, lambda f=future: f.set_exception(type(error)(*error.args)))  # type: ignore[misc]
 
 
 def _resolve(
