@@ -8,8 +8,13 @@ to one recognition process (the least busy), its 80 ms increments are sent there
 hypothesis back through a reader thread that resolves the caller's asyncio future with
 `call_soon_threadsafe`. What is left on the worker is a `send` per increment.
 
-A recognition process that dies fails the utterances it held (logged; the caller hears nothing for
-that turn, as after silence) and is restarted; the next utterance works. The pool is started once
+Crashes cost no utterance (issue #23.5: a hostile user's bursts of kills used to leave the pool
+empty for good, or kill its reader thread). Each process has a slot; whenever a process dies —
+ready or still starting — its slot gets a new one, at once after a stable run and then with
+jittered, capped exponential back-off while it keeps dying (`restart_delay`). An utterance whose
+process died is sent again, whole, to another; one begun while none is ready waits for the first
+that is; a flush never waits past `RESULT_TIMEOUT_S`. The reader thread, which also restarts
+processes, logs any unexpected error and goes on. The pool is started once
 per worker process (`concierge.server.prewarm`, thread executor only: with one job per process
 decoding inline costs no other call anything) and stopped when the worker's process exits (or by
 `providers.close_process_models()`). The recognition processes import only pocketsphinx and this
@@ -59,6 +64,7 @@ _READY, _TEXT, _ERROR = 11, 12, 13  # recognition process → worker
 _MAX_PAYLOAD = 32768  # audio per record (an 80 ms increment is 2560 bytes)
 _RETRY_S = 0.005  # a flush's wait for room in a full queue
 _WAIT_S = 0.02  # a flush's wait for a process to be ready (all of them restarting)
+_CLOSE_AFTER_S = 0.5  # a dead process's socket is closed this long after it was hung up
 _MAX_MESSAGE = 1 << 17  # the largest record either side reads (the grammar is the largest sent)
 
 
@@ -232,10 +238,10 @@ class _Process:
             return self.process.wait()
 
     def hang_up(self) -> None:
-        """Make further sends fail at once and free the socket."""
+        """Make further sends fail at once (the socket is closed later: a job thread may be in a
+        send on it right now, and a closed descriptor's number is soon another socket's)."""
         with contextlib.suppress(OSError):
             self.conn.shutdown(socket.SHUT_RDWR)
-        self.conn.close()
 
 
 class _ProcessDied(RecognitionError):
@@ -349,6 +355,7 @@ class PooledUtterance:
                     return await future
                 except _ProcessDied:
                     pass
+            future.cancel()  # whatever the reader still settles on it goes nowhere
             self._requeue(process)
 
     async def _end(
@@ -415,6 +422,8 @@ class RecognitionPool:
         self._wake_r, self._wake_w = socket.socketpair()
         self._reader: threading.Thread | None = None
         self._drops: list[tuple[_Process, int]] = []  # utterances given up, for the reader
+        #: dead processes (and when they died) whose sockets the reader closes a little later
+        self._hung_up: list[tuple[float, _Process]] = []
         self.restarts = 0
 
     # lifecycle
@@ -472,7 +481,7 @@ class RecognitionPool:
         if closed:  # the pool closed while this one was starting
             proc.process.kill()
             proc.reap()
-            proc.hang_up()
+            proc.conn.close()
 
     @property
     def closed(self) -> bool:
@@ -507,6 +516,9 @@ class RecognitionPool:
                 proc.process.kill()
                 proc.process.wait(2)
             proc.hang_up()
+            proc.conn.close()
+        for _, proc in self._hung_up:
+            proc.conn.close()
         self._wake_r.close()
         self._wake_w.close()
         self._fail_waiting(None, RecognitionError("the recognition pool was closed"))
@@ -627,6 +639,8 @@ class RecognitionPool:
                     self._wake_r.recv(4096, socket.MSG_DONTWAIT)
         if self._drops:
             self._send_drops()
+        while self._hung_up and self._hung_up[0][0] < time.monotonic() - _CLOSE_AFTER_S:
+            self._hung_up.pop(0)[1].conn.close()
         self._restart_due()
 
     def _read_timeout(self) -> float:
@@ -694,6 +708,7 @@ class RecognitionPool:
         )
         self._fail_waiting(proc, _ProcessDied(error))
         proc.hang_up()
+        self._hung_up.append((time.monotonic(), proc))
 
     def _schedule_restart(self, slot: int, up_since: float | None) -> float:
         """Count a death in `slot` and set when its next process starts (the lock is held)."""
