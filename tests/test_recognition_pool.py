@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -190,8 +191,9 @@ FULL_WITHIN_S = 60.0  # generous: restarts back off up to a few seconds, and CI 
 
 
 @pytest.fixture
-def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every exception that escapes a thread during the test (the pool's reader, its restarts)."""
+def thread_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every exception that escapes a thread during the test, and every one the pool's reader
+    caught and logged only so as to go on (it must see none either)."""
     errors: list[str] = []
 
     def hook(args: threading.ExceptHookArgs) -> None:
@@ -199,16 +201,32 @@ def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: {args.exc_value}"
         )
 
+    class Caught(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                errors.append(f"logged: {record.getMessage()}: {record.exc_info[1]!r}")
+
     monkeypatch.setattr(threading, "excepthook", hook)
-    return errors
+    caught = Caught(logging.ERROR)
+    logging.getLogger("concierge").addHandler(caught)
+    try:
+        yield errors
+    finally:
+        logging.getLogger("concierge").removeHandler(caught)
 
 
 def ready_processes(pool: RecognitionPool) -> int:
-    return sum(1 for p in pool._processes if p is not None and p.ready.is_set() and not p.dead)
+    """Processes ready and alive (a process just killed is ready to the pool until its reader
+    sees the socket close: waiting on the pool's view alone would race with the kill)."""
+    return sum(
+        1
+        for p in pool._processes
+        if p is not None and p.ready.is_set() and not p.dead and p.process.poll() is None
+    )
 
 
 def wait_full(pool: RecognitionPool, within: float = FULL_WITHIN_S) -> None:
-    """Wait until every process of the pool is up and ready (or fail after `within` seconds)."""
+    """Wait until every process of the pool is alive and ready (or fail after `within` s)."""
     deadline = time.monotonic() + within
     while ready_processes(pool) < pool.size:
         assert time.monotonic() < deadline, (
@@ -316,8 +334,13 @@ async def test_utterances_on_killed_processes_are_sent_again_and_heard(
     assert {u._process for u in utterances} == set(pool._processes)
     for utterance in utterances:
         utterance.decode(clips["a large coke"])
-    for pid in pool.pids:
+    victims = pool.pids
+    for pid in victims:
         os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + FULL_WITHIN_S
+    while set(victims) & set(pool.pids):  # the pool has seen both die (else an utterance might
+        assert time.monotonic() < deadline  # go to the other victim: a second death holding it)
+        await asyncio.sleep(0.01)
     assert [await u.result() for u in utterances] == ["a large coke"] * 4
     assert thread_errors == []
 
