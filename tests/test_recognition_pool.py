@@ -327,6 +327,21 @@ async def test_kills_while_the_pool_starts_do_not_stop_it_starting(
         pool.close()
 
 
+def test_a_pool_whose_processes_fail_by_themselves_gives_up_starting(catalog: Catalog) -> None:
+    """Killed processes are replaced while the pool starts, but one that exits with an error
+    before any got ready (here: no dictionary) means a broken model; restarts would only fail
+    again, so `start` fails at once (and the worker decodes inline), not after its timeout."""
+    grammar = load_recognizer(catalog).grammar
+    pool = RecognitionPool(grammar, "/nonexistent/menu.dict", SAMPLE_RATE, 2)
+    processes = []
+    with pytest.raises(RecognitionError, match=r"exited \(code 1\) before it was ready"):
+        try:
+            pool.start(timeout=recognition_pool.START_TIMEOUT_S)
+        finally:
+            processes = [p.process for p in pool._processes if p is not None]
+    assert pool.closed and all(p.poll() is not None for p in processes)
+
+
 async def test_utterances_on_killed_processes_are_sent_again_and_heard(
     pool: RecognitionPool, clips: dict[str, bytes], thread_errors: list[str]
 ) -> None:
