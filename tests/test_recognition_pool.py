@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -266,6 +267,22 @@ def kill_while_starting(pool: RecognitionPool, kills: int) -> list[int]:
     return killed
 
 
+async def talk_until(done: asyncio.Event, pool: RecognitionPool, clip: bytes) -> list[str]:
+    """Utterances of `clip` in 80 ms increments until `done`: what each was heard as, or why
+    it failed (the pool's error)."""
+    outcomes = []
+    while not done.is_set():
+        utterance = pool.utterance()
+        for i in range(0, len(clip), 2560):
+            utterance.decode(clip[i : i + 2560])
+            await asyncio.sleep(0.02)
+        try:
+            outcomes.append(await utterance.result())
+        except RecognitionError as e:
+            outcomes.append(str(e))
+    return outcomes
+
+
 def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -286,7 +303,25 @@ async def test_after_a_burst_of_kills_the_pool_is_whole_and_the_next_utterance_i
     gap: float,
 ) -> None:
     descriptors = open_descriptors()
-    killed = await asyncio.to_thread(kill_some, pool, kills, gap)
+    done = asyncio.Event()
+
+    async def kill() -> list[int]:
+        try:
+            return await asyncio.to_thread(kill_some, pool, kills, gap)
+        finally:
+            done.set()
+
+    # two callers keep talking through the kills: each utterance is heard, or fails plainly
+    killed, *talked = await asyncio.gather(
+        kill(),
+        talk_until(done, pool, clips["a large coke"]),
+        talk_until(done, pool, clips["a large coke"]),
+    )
+    outcomes = [outcome for outcomes in talked for outcome in outcomes]
+    assert outcomes and all(
+        o == "a large coke" or re.fullmatch(r"recognition process \d+ exited.*", o)
+        for o in outcomes
+    ), outcomes
     assert await heard_after(pool, clips) == ["two classic cheeseburgers", "checkout"]
     assert len(set(killed)) > pool.size  # replacements were killed too, not only the first two
     assert not set(killed) & set(pool.pids)
