@@ -9,7 +9,6 @@ the session's stream goes on and the next utterance works), and shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -237,6 +236,26 @@ def wait_full(pool: RecognitionPool, within: float = FULL_WITHIN_S) -> None:
         time.sleep(0.02)
 
 
+def sigkill(pid: int) -> bool:
+    """SIGKILL `pid` and wait until it is dead (a zombie for the pool to reap), so that what
+    follows never races with the kill; False if it had exited already."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + FULL_WITHIN_S
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True  # reaped already (or while being read)
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} survived SIGKILL for {FULL_WITHIN_S:g} s")
+
+
 def kill_some(pool: RecognitionPool, kills: int, gap: float) -> list[int]:
     """SIGKILL `kills` times, `gap` seconds apart, a process of the pool that is up (ready or
     still starting), alternating between them; the pids killed."""
@@ -245,8 +264,7 @@ def kill_some(pool: RecognitionPool, kills: int, gap: float) -> list[int]:
         pids = pool.pids
         if pids:
             victim = pids[i % len(pids)]
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(victim, signal.SIGKILL)
+            if sigkill(victim):
                 killed.append(victim)
         time.sleep(gap)
     return killed
@@ -260,8 +278,7 @@ def kill_while_starting(pool: RecognitionPool, kills: int) -> list[int]:
     while len(killed) < kills and time.monotonic() < deadline:
         fresh = [pid for pid in pool.pids if pid not in killed]
         if fresh:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(fresh[0], signal.SIGKILL)
+            sigkill(fresh[0])
             killed.append(fresh[0])
         time.sleep(0.001)
     return killed
@@ -449,8 +466,7 @@ def test_any_kill_schedule_leaves_a_whole_pool_that_answers(
                 continue
             pids = pool.pids
             if pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pids[which % len(pids)], signal.SIGKILL)
+                sigkill(pids[which % len(pids)])
         wait_full(pool)
         assert pool.transcribe(clips["a large coke"]) == "a large coke"
         assert thread_errors == []
