@@ -10,8 +10,8 @@ from livekit.agents.voice_assistant import VoiceAssistant  # expect: LK031
 def forwarders() -> tuple[object, ...]:
     return (
         STTSegmentsForwarder,
-        VoiceAssistant,
+        VoiceAssistant,  # expect: LK032
         multimodal,
         livekit,
-        agents.pipeline,
-    )  # expect: LK031 LK032
+        agents.pipeline,  # expect: LK031
+    )

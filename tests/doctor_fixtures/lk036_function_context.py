@@ -16,8 +16,9 @@ class Tools(llm.FunctionContext):  # expect: LK036
 
     @ai_callable()  # expect: LK036
     async def time(
-        self, zone: Annotated[str, TypeInfo(description="Zone")]
-    ) -> str:  # expect: LK036
+        self,
+        zone: Annotated[str, TypeInfo(description="Zone")],  # expect: LK036
+    ) -> str:
         return zone
 
 
