@@ -36,7 +36,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .checks import check_source, is_tool
-from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
+from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source, write_atomic
 from .rules import AGENT_TURN_KWARGS, RULES, SESSION_TURN_KWARGS, Finding
 
 SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
@@ -111,14 +111,22 @@ class FixResult:
         return self.before != self.after
 
     def diff(self) -> str:
-        return "".join(
-            difflib.unified_diff(
-                self.before.splitlines(keepends=True),
-                self.after.splitlines(keepends=True),
-                f"a/{self.path.lstrip('/')}",
-                f"b/{self.path.lstrip('/')}",
-            )
+        """A unified diff `patch -p1` and `git apply` take (with git's no-newline marker)."""
+        lines = difflib.unified_diff(
+            self.before.splitlines(keepends=True),
+            self.after.splitlines(keepends=True),
+            f"a/{self.path.lstrip('/')}",
+            f"b/{self.path.lstrip('/')}",
         )
+        return "".join(
+            line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
+            for line in lines
+        )
+
+    @property
+    def removed_left(self) -> list[Finding]:
+        """What still fails under 1.x: while any is left, the file is not migrated."""
+        return [f for f in self.left if RULES[f.rule].severity == "error"]
 
 
 def _name(node: cst.BaseExpression) -> str:
@@ -369,11 +377,11 @@ class _Fixer(cst.CSTTransformer):
     # --- LK001: plan before transforming, so the entrypoint (above the call) can be decorated ---
 
     def _plan_server(self, module: cst.Module) -> None:
-        calls = m.findall(
-            module, m.Call(func=m.Attribute(value=m.Name("cli"), attr=m.Name("run_app")))
-        )
+        calls = m.findall(module, m.Call(func=m.Attribute(attr=m.Name("run_app"))))
         for call in calls:
             assert isinstance(call, cst.Call)
+            if _name(call.func) != "cli.run_app" and not _name(call.func).endswith(".cli.run_app"):
+                continue  # `cli.run_app` and `agents.cli.run_app` alike
             opts = call.args[0].value if len(call.args) == 1 else None
             if not (
                 isinstance(opts, cst.Call)
@@ -403,7 +411,9 @@ class _Fixer(cst.CSTTransformer):
                     return  # `server = AgentServer(...)` goes above the entrypoint: it must not
                     # use a name bound only further down
                 (server_args if where == "server" else session_args).append(_arg(new, a.value))
-            self.server = (fn, _call("AgentServer", server_args), session_args)
+            head = _name(opts.func).rpartition(".")[0]  # `agents.WorkerOptions` -> `agents.`
+            server_class = f"{head}.AgentServer" if head else "AgentServer"
+            self.server = (fn, _call(server_class, server_args), session_args)
             self.worker_options = opts
             return
 
@@ -427,7 +437,8 @@ class _Fixer(cst.CSTTransformer):
             leading_lines=body[index].leading_lines,
         )
         body.insert(index, assign)
-        AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
+        if _name(server_call.func) == "AgentServer":  # a qualified `agents.AgentServer` needs none
+            AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
         RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", "WorkerOptions")
         return updated.with_changes(body=body)
 
@@ -671,30 +682,49 @@ def fix_main(
     max_bytes: int = MAX_BYTES,
     skip_dirs: frozenset[str] = SKIP_DIRS,
 ) -> int:
-    results = []
-    for path in candidate_files(paths, skip_dirs=skip_dirs):
-        if path.suffix != ".py":
-            continue
-        source = read_source(path, max_bytes=max_bytes)
-        if isinstance(source, Skipped):
-            print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
-            continue
-        try:
-            result = fix_source(str(path), source, lab=lab)
-        except (SyntaxError, cst.ParserSyntaxError) as e:
-            print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
-            continue
-        results.append(result)
-        if result.changed and write:
-            path.write_bytes(result.after.encode(_encoding(path)))
-            print(f"fixed {path}: {', '.join(result.fixed)}")
-        elif result.changed:
-            print(result.diff(), end="")
-    print(manual_steps(results))
-    return 0
+    """Print the diff (stdout) or write the files; every note goes to stderr, so the output is a
+    patch. Exit 1 when a file could not be read, parsed or written, or still fails under 1.x."""
+    results: list[FixResult] = []
+    failed = 0
+    for given in map(Path, paths):
+        root = given if given.is_dir() else given.parent
+        for path in candidate_files([given], skip_dirs=skip_dirs):
+            if path.suffix == ".py":
+                result = _fix_one(path, root, write=write, lab=lab, max_bytes=max_bytes)
+                failed += result is None
+                results += [result] if result is not None else []
+    print(manual_steps(results), file=sys.stderr)
+    still = [r for r in results if r.removed_left]
+    return 1 if failed or still else 0
+
+
+def _fix_one(path: Path, root: Path, *, write: bool, lab: bool, max_bytes: int) -> FixResult | None:
+    """Fix one file; None (after saying why on stderr) when it could not be read, parsed or written."""
+    source = read_source(path, max_bytes=max_bytes)
+    if isinstance(source, Skipped):
+        print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
+        return None
+    try:
+        result = fix_source(str(path), source, lab=lab)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError) as e:
+        print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
+        return None
+    if not result.changed:
+        return result
+    if not write:
+        print(result.diff(), end="")
+        return result
+    problem = write_atomic(path, result.after.encode(_encoding(path)), root=root)
+    if problem:
+        print(f"{path}: {problem}", file=sys.stderr)
+        return None
+    verdict = "fixed" if not result.removed_left else "partly fixed (see below)"
+    print(f"{verdict} {path}: {', '.join(result.fixed)}", file=sys.stderr)
+    return result
 
 
 def _encoding(path: Path) -> str:
+    """The encoding the file declares (PEP 263 or a BOM), which `read_source` decoded it with."""
     import tokenize
 
     with open(path, "rb") as f:
