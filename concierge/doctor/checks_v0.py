@@ -97,12 +97,12 @@ class V0Checker(ast.NodeVisitor):
         if _removed_module(module):
             self.add(node, "LK031", f"`from {module} import ...` (removed in 1.0)")
             return
-        for a in node.names:
+        for a in node.names:  # each at its own line in a parenthesized import
             full = f"{module}.{a.name}"
             if _removed_module(full):
-                self.add(node, "LK031", f"imports `{full}` (removed in 1.0)")
+                self.add(a, "LK031", f"imports `{full}` (removed in 1.0)")
             elif module.startswith("livekit"):
-                self._name(node, a.name, full)
+                self._name(a, a.name, full)
 
     def _name(self, node: ast.AST, name: str, full: str) -> None:
         """A removed name, used or imported."""
@@ -206,7 +206,8 @@ class V0Checker(ast.NodeVisitor):
                 "`ChatMessage.create(...)`: `llm.ChatMessage(role=..., content=[...])`",
             )
         elif last == "ChatContext" and "messages" in names:
-            self.add(node, "LK038", "`ChatContext(messages=...)`: `llm.ChatContext(items=[...])`")
+            where = next(k for k in node.keywords if k.arg == "messages")
+            self.add(where, "LK038", "`ChatContext(messages=...)`: `llm.ChatContext(items=[...])`")
 
 
 def _tracked(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:

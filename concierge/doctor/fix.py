@@ -36,7 +36,9 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .checks import check_source, is_tool
+from .checks_v0 import imports
 from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source, write_atomic
+from .fix_v0 import V0Fixer
 from .rules import AGENT_TURN_KWARGS, RULES, SESSION_TURN_KWARGS, Finding
 
 SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
@@ -251,7 +253,15 @@ def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Cal
         )
         for a in out[:-1]
     ]
-    end = out[-1].with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
+    end_comma = last.comma
+    if out[-1] is not last and isinstance(end_comma, cst.Comma):
+        # `last` was dropped (its comments are among kept_comments); the new last keeps its own
+        ws = end_comma.whitespace_after
+        if isinstance(ws, cst.ParenthesizedWhitespace):
+            bare = ws.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+            end_comma = end_comma.with_changes(whitespace_after=bare)
+        end_comma = _with_comments(end_comma, _comment_lines(out[-1].comma))
+    end = out[-1].with_changes(comma=end_comma, whitespace_after_arg=last.whitespace_after_arg)
     args = [*middle, end]
     if kept_comments:  # after the first argument that was added
         i = next(
@@ -627,7 +637,14 @@ def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
     adder = _AddNames("livekit.agents", wanted)
     module = module.visit(adder)
     if adder.done:
+        others = [
+            i
+            for i in AddImportsVisitor._get_imports_from_context(context)
+            if i.module_name != "livekit.agents" or not i.obj_name or i.relative
+        ]
         context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
+        for item in others:
+            AddImportsVisitor.add_needed_import(context, item.module_name, item.obj_name)
     return AddImportsVisitor(context).transform_module(module)
 
 
@@ -640,16 +657,17 @@ def fix_source(path: str, source: str, *, lab: bool = False) -> FixResult:
         isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and is_tool(n)
         for n in ast.walk(ast.parse(source))
     )
-    module = cst.parse_module(source)
     context = CodemodContext()
+    v0 = V0Fixer(context, cst.parse_module(source), imports(ast.parse(source)))
+    module = cst.parse_module(source).visit(v0)
     fixer = _Fixer(context, module, has_tools=has_tools, lab=lab)
     fixed = module.visit(fixer)
-    if fixer.fixed:
+    if fixer.fixed or v0.fixed:
         fixed = _add_imports(fixed, context)
         fixed = RemoveImportsVisitor(context).transform_module(fixed)
     after = fixed.code
     compile(after, path, "exec")  # the rewrite must parse; a bug here must never be written
-    done = sorted(fixer.fixed & {f.rule for f in before})
+    done = sorted((fixer.fixed | v0.fixed) & {f.rule for f in before})
     return FixResult(path, source, after, done, check_source(path, after, lab=lab))
 
 
