@@ -72,6 +72,7 @@ GREP = [
         rf"^\s*({AGENT_KWARGS_0X})=(?!=)",
         r"\.start\(\s*ctx\.room\s*[,)]|\b(agent|assistant)\.say\(",
         r"\bWorker\(",
+        r"\.(chat_ctx_copy|set_chat_ctx)\(",
     )
 ]
 
@@ -134,11 +135,18 @@ def code_only(source: str) -> list[str]:
     return ["".join(row) for row in lines]
 
 
+KWARGS = GREP[11]
+AGENT_0X = re.compile(r"\b(VoicePipelineAgent|MultimodalAgent|VoiceAssistant)\b")
+
+
 def truth_lines(source: str) -> set[int]:
     raw, code = source.splitlines(), code_only(source)
+    # `chat_ctx=` on a line of its own is a 0.x agent's keyword only where a 0.x agent is built
+    # (`Agent(chat_ctx=...)` is 1.x)
+    patterns = [p for p in GREP if p is not EVENT and (p is not KWARGS or AGENT_0X.search(source))]
     found = set()
     for n, line in enumerate(code, 1):
-        if any(p.search(line) for p in GREP if p is not EVENT) or EVENT.search(raw[n - 1]):
+        if any(p.search(line) for p in patterns) or EVENT.search(raw[n - 1]):
             found.add(n)
         elif APPEND_OPEN.search(line) and any(APPEND_KW.search(x) for x in code[n : n + 3]):
             found.add(n)  # `ctx.append(` with `text=` / `role=` on the next lines

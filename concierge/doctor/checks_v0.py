@@ -37,6 +37,10 @@ FNC_MESSAGE = {
     "TypeInfo": "becomes pydantic `Field(description=...)`",
     "ai_functions": "`llm.find_function_tools(obj)` lists an object's tools",
 }
+REMOVED_AGENT_METHODS = {
+    "chat_ctx_copy": "`agent.chat_ctx.copy()` on the 1.x `Agent` (or `session.history`)",
+    "set_chat_ctx": "`await agent.update_chat_ctx(...)` on the 1.x `Agent`",
+}
 REALTIME_SESSION_CALLS = ("response.create", "response.cancel")
 
 
@@ -160,6 +164,8 @@ class V0Checker(ast.NodeVisitor):
                 if k.arg in AGENT_KWARGS:
                     self.add(k, "LK033", f"{last}({k.arg}=...): {AGENT_KWARGS[k.arg]}")
         receiver = chain.rsplit(".", 1)[0] if "." in chain else ""
+        if (receiver in self.agents or receiver in self.sessions) and last in REMOVED_AGENT_METHODS:
+            self.add(node, "LK034", f"`{chain}(...)`: {REMOVED_AGENT_METHODS[last]}")
         if receiver in self.agents and last in ("start", "say"):
             self.add(
                 node,

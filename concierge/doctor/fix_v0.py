@@ -55,6 +55,7 @@ MAYBE_DEAD = [
     ("livekit.agents.llm", "ChatContext"),
     ("livekit.agents.llm", "ChatMessage"),
     ("livekit.agents", "llm"),
+    ("livekit.plugins", "turn_detector"),
 ]
 #: 0.x event -> (1.x event, its event class, the statement that keeps the old meaning)
 SPEAKING_EVENTS = {
@@ -64,6 +65,11 @@ SPEAKING_EVENTS = {
     "agent_stopped_speaking": ("agent_state_changed", "AgentStateChangedEvent", "old_state"),
 }
 COMMITTED = {"user_speech_committed": "user", "agent_speech_committed": "assistant"}
+#: What a 0.x agent and a 1.x AgentSession both have, with the same meaning
+SESSION_METHODS = {"start", "say", "on", "generate_reply", "interrupt"}
+#: 0.x chat content classes -> the 1.x classes with the same fields
+CONTENT_RENAMES = {"ChatImage": "ImageContent", "ChatAudio": "AudioContent"}
+_SEP = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 KNOWN_KWARGS = set(SESSION_KWARGS) | DROPPED_KWARGS | {"chat_ctx", "fnc_ctx", "noise_cancellation"}
 
 
@@ -128,7 +134,11 @@ def _assign(stmt: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
 
 
 def _uses(node: cst.CSTNode, name: str) -> int:
-    return len(m.findall(node, m.Name(name)))
+    """How often a variable is read or bound (a keyword or attribute of that spelling is not it)."""
+    names = len(m.findall(node, m.Name(name)))
+    keywords = len(m.findall(node, m.Arg(keyword=m.Name(name))))
+    attributes = len(m.findall(node, m.Attribute(attr=m.Name(name))))
+    return names - keywords - attributes
 
 
 def _string(value: str) -> cst.SimpleString:
@@ -199,9 +209,20 @@ class _ContentText(cst.CSTTransformer):
     """`msg.content` -> `msg.text_content` (1.x content is a list; the text is `text_content`)."""
 
     def __init__(self, param: str) -> None:
-        self.param = param
+        self.param, self.targets = param, 0
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.targets += 1
+
+    def leave_AssignTarget(
+        self, original: cst.AssignTarget, updated: cst.AssignTarget
+    ) -> cst.AssignTarget:
+        self.targets -= 1
+        return updated  # `msg.content = ...` stays: a message's content can be set in 1.x too
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        if self.targets:
+            return updated
         if m.matches(updated, m.Attribute(value=m.Name(self.param), attr=m.Name("content"))):
             return updated.with_changes(attr=cst.Name("text_content"))
         return updated
@@ -252,15 +273,26 @@ class V0Fixer(cst.CSTTransformer):
             self._livekit(deco) or _name(deco) == "llm.ai_callable"
         ):
             return updated  # `fnc_ctx.ai_callable()` registers on an instance: not mechanical
+        return self.function_tool(updated)
+
+    def function_tool(self, decorator: cst.Decorator) -> cst.Decorator:
+        """`@...ai_callable(name=, description=, auto_retry=)` -> `@function_tool(name=, description=)`."""
         self.fixed.add("LK036")
         self.needs.agents.add("function_tool")
-        args = []
+        deco, args = decorator.decorator, []
         if isinstance(deco, cst.Call):
             for a in deco.args:
                 key = a.keyword.value if a.keyword else ""
                 if key == "name" or (key == "description" and _last(a.value) != "USE_DOCSTRING"):
                     args.append(a)
-        return updated.with_changes(decorator=_call("function_tool", args))
+        return decorator.with_changes(decorator=_call("function_tool", args))
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        new = CONTENT_RENAMES.get(updated.attr.value)
+        if new and self._livekit(updated):  # same fields: image=, inference_width=, frame=...
+            self.fixed.add("LK038")
+            return updated.with_changes(attr=cst.Name(new))
+        return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         last = _last(updated.func)
@@ -313,11 +345,14 @@ class V0Fixer(cst.CSTTransformer):
             and set(_kw(value)) <= {"text", "role"}
             and "text" in _kw(value)
         ):  # `chat_ctx.append(text=, role=)` as a statement: the returned context is unused
-            kw = _kw(value)
-            role = kw["role"].value if "role" in kw else _string("system")
+            args = [  # the same arguments in the same layout; `text=` is now `content=`
+                a.with_changes(keyword=cst.Name("content")) if a.keyword.value == "text" else a  # type: ignore[union-attr]
+                for a in value.args
+            ]
+            if "role" not in _kw(value):  # 0.x's default
+                args = [_arg("role", _string("system")).with_changes(comma=_SEP), *args]
             call = value.with_changes(
-                func=value.func.with_changes(attr=cst.Name("add_message")),
-                args=[_arg("role", role), _arg("content", kw["text"].value)],
+                func=value.func.with_changes(attr=cst.Name("add_message")), args=args
             )
             self.fixed.add("LK038")
             return updated.with_changes(value=call)
@@ -418,6 +453,7 @@ class _AgentRewrite:
             or kw.keys() - KNOWN_KWARGS
             or not (self.fn.asynchronous or self.fn.name.value in self.fixer.to_async)
             or {"Agent", "AgentSession"} & self.fixer._local_names
+            or self._other_agent_attributes(var)
         ):
             return self.fn
         start_call = self._start(self.body[start], var)
@@ -431,10 +467,7 @@ class _AgentRewrite:
             return self.fn
         agent_args = [_arg("instructions", instructions or _string(""))]
         if "fnc_ctx" in kw:
-            agent_args.append(
-                _arg("tools", _call("find_function_tools", [cst.Arg(kw["fnc_ctx"].value)]))
-            )
-            self.fixer.needs.other.add(("livekit.agents.llm", "find_function_tools"))
+            agent_args.append(_arg("tools", self._tools(kw["fnc_ctx"].value, i, removed)))
         if chat_ctx is not None:
             agent_args.append(_arg("chat_ctx", chat_ctx))
         start_args = [_arg("agent", _call("Agent", agent_args)), _arg("room", room)]
@@ -459,6 +492,51 @@ class _AgentRewrite:
         if name != var:
             fn = ensure_type(fn.visit(_Rename(var, name)), cst.FunctionDef)
         return ensure_type(fn.visit(_Events(self.fixer, name)), cst.FunctionDef)
+
+    def _tools(
+        self, fnc_ctx: cst.BaseExpression, before: int, removed: set[int]
+    ) -> cst.BaseExpression:
+        """`[f, g]` for `fnc_ctx = llm.FunctionContext()` + `@fnc_ctx.ai_callable()` functions
+        in this body (which become `@function_tool()`), else `find_function_tools(fnc_ctx)`."""
+        j = self._bound_at(fnc_ctx.value, before) if isinstance(fnc_ctx, cst.Name) else None
+        made = _assign(self.body[j])[1] if j is not None else None  # type: ignore[index]
+        if (
+            isinstance(fnc_ctx, cst.Name)
+            and isinstance(made, cst.Call)
+            and _last(made.func) == "FunctionContext"
+            and not made.args
+        ):
+            var = fnc_ctx.value
+            registered = [
+                k for k, s in enumerate(self.body)
+                if isinstance(s, cst.FunctionDef)
+                and any(m.matches(d.decorator, m.Call(func=m.Attribute(value=m.Name(var), attr=m.Name("ai_callable")))) for d in s.decorators)
+            ]  # fmt: skip
+            if registered and _uses(self.fn, var) == 2 + len(registered):
+                names = []
+                for k in registered:
+                    fn = self.body[k]
+                    assert isinstance(fn, cst.FunctionDef)
+                    decorators = [
+                        self.fixer.function_tool(d) if _last(d.decorator) == "ai_callable" else d
+                        for d in fn.decorators
+                    ]
+                    self.body[k] = fn.with_changes(decorators=decorators)
+                    names.append(cst.Element(fn.name))
+                removed.add(j)  # type: ignore[arg-type]
+                return cst.List(_element_commas(names))
+        self.fixer.needs.other.add(("livekit.agents.llm", "find_function_tools"))
+        return _call("find_function_tools", [cst.Arg(fnc_ctx)])
+
+    def _other_agent_attributes(self, var: str) -> bool:
+        """The agent is used beyond what an AgentSession has under the same name (say, on...):
+        `chat_ctx_copy()`, `set_chat_ctx()`, `fnc_ctx` have no mechanical 1.x spelling."""
+        used = {
+            a.attr.value
+            for a in m.findall(self.fn, m.Attribute(value=m.Name(var)))
+            if isinstance(a, cst.Attribute)
+        }
+        return bool(used - SESSION_METHODS)
 
     def _agent(self, stmt: cst.CSTNode) -> tuple[str, cst.Call] | None:
         assigned = _assign(stmt)
@@ -585,6 +663,14 @@ class _AgentRewrite:
         for a in new.args:
             key = a.keyword.value if a.keyword else ""
             value = self.inline_model if key == "model" and self.inline_model else a.value
+            if (
+                key == "turn_detector"
+                and m.matches(value, m.Call(args=[]))
+                and _last(value) == "EOUModel"
+            ):
+                # 0.x's turn-detector plugin class; 1.8.9's on-device successor (LK024's fix)
+                value = cst.parse_expression("inference.TurnDetector()")
+                self.fixer.needs.agents.add("inference")
             args.append(a.with_changes(keyword=cst.Name(SESSION_KWARGS.get(key, key)), value=value))
         session = new.with_changes(func=cst.Name("AgentSession"), args=args)
         assert isinstance(stmt, cst.SimpleStatementLine)
@@ -665,6 +751,13 @@ def _layout(func: str, args: Sequence[cst.Arg], indent: str, width: int) -> str:
     return f"{func}(\n" + "\n".join(lines) + f"\n{indent})"
 
 
+def _element_commas(elements: Sequence[cst.Element]) -> list[cst.Element]:
+    return [
+        e.with_changes(comma=_SEP if i < len(elements) - 1 else cst.MaybeSentinel.DEFAULT)
+        for i, e in enumerate(elements)
+    ]
+
+
 def _commas(args: Sequence[cst.Arg]) -> list[cst.Arg]:
     sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     return [
@@ -697,6 +790,14 @@ class _Events(cst.CSTTransformer):
                 return updated
             fn, new_event = new
             decorators = list(fn.decorators)
+            if new_event == "conversation_item_added":  # 1.x adds interrupted replies too
+                gone = {
+                    j
+                    for j, x in enumerate(decorators)
+                    if j != i and _on(x, self.var, "agent_speech_interrupted")
+                }
+                decorators = [x for j, x in enumerate(decorators) if j not in gone]
+                i -= sum(j < i for j in gone)
             decorators[i] = d.with_changes(
                 decorator=deco.with_changes(
                     args=[deco.args[0].with_changes(value=_string(new_event))]
@@ -728,6 +829,17 @@ class _Events(cst.CSTTransformer):
         self.fixer.needs.agents.add(cls)
         self.fixer.fixed.add("LK035")
         return fn.with_changes(params=fn.params.with_changes(params=[param])), new_event
+
+
+def _on(decorator: cst.Decorator, var: str, event: str) -> bool:
+    """`@var.on("event")`."""
+    return m.matches(
+        decorator.decorator,
+        m.Call(
+            func=m.Attribute(value=m.Name(var), attr=m.Name("on")),
+            args=[m.Arg(value=m.SimpleString(f'"{event}"') | m.SimpleString(f"'{event}'"))],
+        ),
+    )
 
 
 def _prepend(fn: cst.FunctionDef, code: str) -> cst.FunctionDef:
