@@ -66,7 +66,7 @@ GREP = [
         r"\b(FunctionContext|ai_callable|TypeInfo|ai_functions|AgentCallContext|ChatManager)\b",
         r"\b(USE_DOCSTRING|ChatImage|ChatAudio)\b",
         r"ChatContext\(\s*\)\s*\.append\(|\.append\([^)]*\b(text|role)\s*=|ChatMessage\.create\(",
-        r"ChatContext\(\s*messages\s*=|^\s*messages\s*=\s*\[",
+        r"ChatContext\(\s*messages\s*=",
         r"\.sessions\[|\._sessions\[|\.conversation\.item\.|\.response\.create\(",
         rf"""\.on\(\s*["']({EVENTS_0X})["']""",
         rf"^\s*({AGENT_KWARGS_0X})=(?!=)",
@@ -84,6 +84,7 @@ class Measured:
     flagged: set[int]
     fixed: dict[str, bool] | None = None
     left: str = ""
+    imports: str = ""
     v1_findings: int = 0
 
 
@@ -113,6 +114,7 @@ def fetch(entry: dict[str, str], cache: Path, mirrors: Path | None) -> bytes:
 
 EVENT = GREP[10]
 APPEND_OPEN = re.compile(r"\.append\(\s*$")
+MESSAGES = re.compile(r"^\s*messages\s*=\s*\[")
 APPEND_KW = re.compile(r"^\s*(text|role)\s*=")
 
 
@@ -150,6 +152,8 @@ def truth_lines(source: str) -> set[int]:
             found.add(n)
         elif APPEND_OPEN.search(line) and any(APPEND_KW.search(x) for x in code[n : n + 3]):
             found.add(n)  # `ctx.append(` with `text=` / `role=` on the next lines
+        elif MESSAGES.search(line) and n > 1 and code[n - 2].rstrip().endswith("ChatContext("):
+            found.add(n)  # `ChatContext(` then `messages=[` on the next line
     return found
 
 
@@ -222,7 +226,31 @@ def _has(module: object, name: str) -> bool:
     return True
 
 
-def measure_fix(path: str, source: str) -> tuple[dict[str, bool], str]:
+def import_result(after: str, where: Path) -> str:
+    """ "yes" if the fixed module imports under the installed 1.8.9 (in a subprocess, without
+    running `__main__`), "n/a: ..." if a package it imports is not installed here, else "no"."""
+    where.write_text(after)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(where)!r}, run_name='fixed')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=where.parent,
+    )
+    if done.returncode == 0:
+        return "yes"
+    last = (done.stderr.strip().splitlines() or ["?"])[-1]
+    plugin = re.search(r"cannot import name '(\w+)' from 'livekit.plugins'", last)
+    if plugin and importlib.util.find_spec(f"livekit.plugins.{plugin.group(1)}") is None:
+        return f"n/a: plugin {plugin.group(1)} not installed here"
+    if "attempted relative import" in last or (
+        last.startswith("ModuleNotFoundError") and "livekit" not in last
+    ):
+        return "n/a: needs the rest of its repository (" + last.split(": ", 1)[-1][:40] + ")"
+    return "no: " + last[:80]
+
+
+def measure_fix(path: str, source: str, source_path: Path) -> tuple[dict[str, bool], str]:
     try:
         result = fix_source(path, source)
     except SyntaxError:
@@ -239,13 +267,14 @@ def measure_fix(path: str, source: str) -> tuple[dict[str, bool], str]:
     left_grep = sorted(truth_lines(after))
     missing = unknown_names(after) if parses else []
     lost = comments(source) - comments(after)
+    imported = import_result(after, source_path) if parses and not missing else "no"
     checks = {
         "parses": parses,
         "comments": not lost,
         "no_removed": parses and not left_rules and not left_grep,
         "names": parses and not missing,
     }
-    notes = []
+    notes = [f"imports: {imported}"] if imported != "yes" else []
     if left_rules or left_grep:
         notes.append(f"left {','.join(left_rules)} lines {left_grep[:6]}")
     if missing:
@@ -264,18 +293,29 @@ def main() -> int:
     parser.add_argument("--show", action="store_true", help="print every disagreement")
     args = parser.parse_args()
     rows: list[Measured] = []
+    unparsable: list[dict[str, str]] = []
     for entry in json.loads(MANIFEST.read_text()):
         source = fetch(entry, args.cache, args.mirrors).decode("utf-8")
         name = f"{entry['repo']}/{entry['path']}"
         try:
             findings = check_source(name, source)
-        except SyntaxError:
-            print(f"{name}: does not parse; skipped")
+        except SyntaxError as e:  # the doctor reports it as a failure (exit 1), not as findings
+            print(f"does not parse: {name} (line {e.lineno}); not in recall, not clean after --fix")
+            unparsable.append(entry)
             continue
         flagged = {f.line for f in findings if f.rule in REMOVED_RULES}
         row = Measured(entry, truth_lines(source) if entry["kind"] == "0.x" else set(), flagged)
         if entry["kind"] == "0.x":
-            row.fixed, row.left = measure_fix(name, source)
+            scratch = (
+                args.cache / "fixed" / entry["repo"].replace("/", "+") / Path(entry["path"]).name
+            )
+            scratch.parent.mkdir(parents=True, exist_ok=True)
+            row.fixed, row.left = measure_fix(name, source, scratch)
+            row.imports = (
+                row.left.split("imports: ", 1)[-1].split(";")[0]
+                if "imports: " in row.left
+                else "yes"
+            )
         else:
             row.v1_findings = len(findings)
         rows.append(row)
@@ -285,18 +325,22 @@ def main() -> int:
                 print(f"  missed   {name}:{n}: {lines[n - 1].strip()[:90]}")
             for n in sorted(row.flagged - row.truth):
                 print(f"  not grep {name}:{n}: {lines[n - 1].strip()[:90]}")
-    report(rows)
+    report(rows, unparsable)
     return 0
 
 
-def report(rows: list[Measured]) -> None:
+def report(rows: list[Measured], unparsable: list[dict[str, str]]) -> None:
     old = [r for r in rows if r.entry["kind"] == "0.x"]
     new = [r for r in rows if r.entry["kind"] == "1.x"]
     print("| repository | path | commit | removed-API lines | flagged | after --fix |")
     print("|---|---|---|---:|---:|---|")
     for r in old:
         fixed = r.fixed or {}
-        verdict = "clean" if all(fixed.values()) else "not clean: " + r.left
+        verdict = (
+            ("clean, imports" if r.imports == "yes" else f"clean ({r.imports})")
+            if all(fixed.values())
+            else "not clean: " + r.left
+        )
         e = r.entry
         print(
             f"| {e['repo']} | `{e['path']}` | {e['commit'][:7]} | {len(r.truth)} | "
@@ -305,16 +349,27 @@ def report(rows: list[Measured]) -> None:
     truth = sum(len(r.truth) for r in old)
     hit = sum(len(r.truth & r.flagged) for r in old)
     flagged = sum(len(r.flagged) for r in old)
-    print(f"\n0.x files: {len(old)}")
+    for e in unparsable:
+        print(f"| {e['repo']} | `{e['path']}` | {e['commit'][:7]} | – | – | does not parse |")
+    n = len(old) + len(unparsable)
+    print(f"\n0.x files: {n} ({len(unparsable)} do not parse: the doctor exits 1 and says so)")
     print(f"recall: {hit}/{truth} removed-API lines flagged = {hit / max(truth, 1):.1%}")
     print(
         f"agreement: {hit}/{flagged} flagged lines on the grep list = {hit / max(flagged, 1):.1%}"
     )
     for key in ("parses", "comments", "no_removed", "names"):
-        n = sum(bool(r.fixed and r.fixed[key]) for r in old)
-        print(f"after --fix, {key}: {n}/{len(old)}")
+        k = sum(bool(r.fixed and r.fixed[key]) for r in old)
+        print(f"after --fix, {key}: {k}/{n}")
     clean = sum(bool(r.fixed and all(r.fixed.values())) for r in old)
-    print(f"after --fix, clean (all four): {clean}/{len(old)} = {clean / max(len(old), 1):.1%}")
+    print(f"after --fix, clean (all four): {clean}/{n} = {clean / max(n, 1):.1%}")
+    judged = [
+        r for r in old if r.fixed and all(r.fixed.values()) and not r.imports.startswith("n/a")
+    ]
+    ok = sum(r.imports == "yes" for r in judged)
+    print(
+        f"clean files whose every import is installed here: {len(judged)}; "
+        f"of those, the fixed module really imports under 1.8.9: {ok}"
+    )
     fp = sum(len(r.flagged) for r in new)
     total = sum(r.v1_findings for r in new)
     print(f"\n1.x files: {len(new)}; removed-API findings there (false positives): {fp}")
