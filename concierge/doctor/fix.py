@@ -736,8 +736,15 @@ def _fix_one(path: Path, root: Path, *, write: bool, lab: bool, max_bytes: int) 
     if problem:
         print(f"{path}: {problem}", file=sys.stderr)
         return None
-    verdict = "fixed" if not result.removed_left else "partly fixed (see below)"
-    print(f"{verdict} {path}: {', '.join(result.fixed)}", file=sys.stderr)
+    if result.removed_left:  # never reported as migrated while it still fails under 1.x
+        rules = sorted({f.rule for f in result.removed_left})
+        print(
+            f"partly fixed {path}: {', '.join(result.fixed)}; "
+            f"still fails under 1.x: {', '.join(rules)} (see below)",
+            file=sys.stderr,
+        )
+    else:
+        print(f"fixed {path}: {', '.join(result.fixed)}", file=sys.stderr)
     return result
 
 

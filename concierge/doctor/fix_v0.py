@@ -324,8 +324,8 @@ class V0Fixer(cst.CSTTransformer):
         if choices is not None:
             if isinstance(choices, cst.Tuple):
                 choices = cst.List([e.with_changes(comma=e.comma) for e in choices.elements])
-            elif not isinstance(choices, cst.List):
-                choices = _call("list", [cst.Arg(choices)])
+            elif not isinstance(choices, cst.List) and _name(choices) != "list":
+                choices = _call("list", [cst.Arg(choices)])  # a JSON schema enum is a list
             extra = cst.Dict([cst.DictElement(_string("enum"), choices)])
             new.append(_arg("json_schema_extra", extra))
         self.fixed.add("LK036")
@@ -488,7 +488,7 @@ class _AgentRewrite:
         self.fixer.needs.agents |= {"Agent", "AgentSession"}
         self.fixer.fixed |= {"LK031", "LK032", "LK033", "LK034"}
         fn = self.fn.with_changes(body=self.fn.body.with_changes(body=self.body))
-        name = "session" if var != "session" and _uses(self.fn, "session") == 0 else var
+        name = "session" if var != "session" and _uses(fn, "session") == 0 else var
         if name != var:
             fn = ensure_type(fn.visit(_Rename(var, name)), cst.FunctionDef)
         return ensure_type(fn.visit(_Events(self.fixer, name)), cst.FunctionDef)
@@ -614,6 +614,7 @@ class _AgentRewrite:
             prompt = system_prompt(source)
             if prompt is not None and (j is None or _uses(self.fn, chat_ctx.value) == 2):  # type: ignore[attr-defined]
                 instructions, chat_ctx = prompt, None
+                self.fixer.fixed.add("LK038")  # the 0.x system-prompt context is gone
                 if j is not None:
                     removed.add(j)
         if "model" in kw:
