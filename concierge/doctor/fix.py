@@ -40,6 +40,14 @@ from .checks_v0 import imports
 from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source, write_atomic
 from .fix_v0 import V0Fixer
 from .rules import AGENT_TURN_KWARGS, RULES, SESSION_TURN_KWARGS, Finding
+from .syntax import (
+    keyword_arg,
+    keywords_of,
+    last_of,
+    make_call,
+    name_of,
+    replace_args,
+)
 
 SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
     "prewarm_fnc": ("server", "setup_fnc"), "agent_name": ("session", "agent_name"),
@@ -131,50 +139,6 @@ class FixResult:
         return [f for f in self.left if RULES[f.rule].severity == "error"]
 
 
-def _name(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        head = _name(node.value)
-        return f"{head}.{node.attr.value}" if head else node.attr.value
-    if isinstance(node, cst.Subscript):
-        return _name(node.value)
-    return ""
-
-
-def _last(node: cst.BaseExpression) -> str:
-    return _name(node).rsplit(".", 1)[-1]
-
-
-def _kw(call: cst.Call) -> dict[str, cst.Arg]:
-    return {a.keyword.value: a for a in call.args if a.keyword is not None}
-
-
-def _arg(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(
-        keyword=cst.Name(name),
-        value=value,
-        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
-    )
-
-
-def _call(func: str, args: list[cst.Arg]) -> cst.Call:
-    return cst.Call(func=cst.parse_expression(func), args=_commas(args))
-
-
-def _commas(args: Sequence[cst.Arg]) -> list[cst.Arg]:
-    """Arguments separated by `, ` (the last one keeps no comma)."""
-    out = []
-    for i, a in enumerate(args):
-        comma: cst.Comma | cst.MaybeSentinel = (
-            cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-            if i < len(args) - 1
-            else cst.MaybeSentinel.DEFAULT
-        )
-        out.append(a.with_changes(comma=comma))
-    return out
-
-
 def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
     return cst.Dict(
         [
@@ -188,89 +152,6 @@ def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
             for i, (k, v) in enumerate(items.items())
         ]
     )
-
-
-def _comment_lines(comma: cst.Comma | cst.MaybeSentinel) -> list[cst.EmptyLine]:
-    """The comments a separator carries (the rest of its line, then whole lines), as lines
-    indented like the arguments."""
-    ws = comma.whitespace_after if isinstance(comma, cst.Comma) else None
-    if not isinstance(ws, cst.ParenthesizedWhitespace):
-        return []
-    lines = [line for line in ws.empty_lines if line.comment is not None]
-    if ws.first_line.comment is not None:
-        lines.insert(
-            0,
-            cst.EmptyLine(indent=ws.indent, whitespace=ws.last_line, comment=ws.first_line.comment),
-        )
-    return lines
-
-
-def _separator(call: cst.Call) -> cst.Comma:
-    """A bare separator in the call's own layout (a newline and indent when it is multi-line)."""
-    sep = next((a.comma for a in call.args[:-1] if isinstance(a.comma, cst.Comma)), None)
-    if sep is None:
-        return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    if isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
-        bare = sep.whitespace_after.with_changes(
-            first_line=cst.TrailingWhitespace(), empty_lines=[]
-        )
-        return sep.with_changes(whitespace_after=bare)
-    return sep
-
-
-def _with_comments(comma: cst.Comma, lines: list[cst.EmptyLine]) -> cst.Comma:
-    ws = comma.whitespace_after
-    if not lines or not isinstance(ws, cst.ParenthesizedWhitespace):
-        return comma
-    return comma.with_changes(
-        whitespace_after=ws.with_changes(empty_lines=[*lines, *ws.empty_lines])
-    )
-
-
-def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Call:
-    """`call` without the keywords in `drop`, with `add` where the first dropped one was (or at
-    the end). Separators are the call's own, so a multi-line call stays multi-line, and comments
-    written beside a dropped argument are kept (after the argument that replaces it)."""
-    if not call.args:
-        return call.with_changes(args=_commas(add))
-    sep, last = _separator(call), call.args[-1]
-    out: list[cst.Arg] = []
-    kept_comments: list[cst.EmptyLine] = []
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value in drop:
-            out += add
-            add = []
-            kept_comments += _comment_lines(a.comma)
-            continue
-        out.append(a)
-    out += add
-    if not out:
-        return call.with_changes(args=[])
-    middle = [
-        a.with_changes(
-            comma=a.comma if isinstance(a.comma, cst.Comma) and a is not last else sep,
-            whitespace_after_arg=cst.SimpleWhitespace(""),
-        )
-        for a in out[:-1]
-    ]
-    end_comma = last.comma
-    if out[-1] is not last and isinstance(end_comma, cst.Comma):
-        # `last` was dropped (its comments are among kept_comments); the new last keeps its own
-        ws = end_comma.whitespace_after
-        if isinstance(ws, cst.ParenthesizedWhitespace):
-            bare = ws.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
-            end_comma = end_comma.with_changes(whitespace_after=bare)
-        end_comma = _with_comments(end_comma, _comment_lines(out[-1].comma))
-    end = out[-1].with_changes(comma=end_comma, whitespace_after_arg=last.whitespace_after_arg)
-    args = [*middle, end]
-    if kept_comments:  # after the first argument that was added
-        i = next(
-            (i for i, a in enumerate(args) if a.keyword and a.keyword.value not in _kw(call)), -1
-        )
-        comma = args[i].comma
-        if isinstance(comma, cst.Comma):
-            args[i] = args[i].with_changes(comma=_with_comments(comma, kept_comments))
-    return call.with_changes(args=args)
 
 
 def _arg_indent(call: cst.Call) -> str | None:
@@ -308,7 +189,7 @@ def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg 
     for name in sorted((n for n in kw if n in names), key=lambda n: n != "turn_detection"):
         value = kw[name].value
         if name == "turn_detection":
-            options.append(_arg("turn_detection", value))
+            options.append(keyword_arg("turn_detection", value))
         elif name in ENDPOINTING:
             endpointing[ENDPOINTING[name]] = value
         elif name in INTERRUPTION:
@@ -322,12 +203,12 @@ def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg 
             preemptive = _preemptive(value)
             if preemptive is None:
                 return None
-            options.append(_arg("preemptive_generation", preemptive))
+            options.append(keyword_arg("preemptive_generation", preemptive))
     if endpointing:
-        options.append(_arg("endpointing", _dict(endpointing)))
+        options.append(keyword_arg("endpointing", _dict(endpointing)))
     if interruption:
-        options.append(_arg("interruption", _dict(interruption)))
-    return _arg("turn_handling", _call("TurnHandlingOptions", options))
+        options.append(keyword_arg("interruption", _dict(interruption)))
+    return keyword_arg("turn_handling", make_call("TurnHandlingOptions", options))
 
 
 def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[str]] | None:
@@ -341,7 +222,7 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
         value = kw[key].value
         if not (
             isinstance(value, cst.Call)
-            and _last(value.func) in ("RoomInputOptions", "RoomOutputOptions")
+            and last_of(value.func) in ("RoomInputOptions", "RoomOutputOptions")
         ):
             return None
         used.add(key)
@@ -353,7 +234,7 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
                 fields["video_input" if name == "video_enabled" else name] = a.value
             elif name in table and table[name][1]:
                 target, cls, sub = table[name]
-                grouped.setdefault(target, (cls, []))[1].append(_arg(sub, a.value))
+                grouped.setdefault(target, (cls, []))[1].append(keyword_arg(sub, a.value))
             elif name in table and m.matches(a.value, m.Name("False")):
                 fields[table[name][0]] = a.value
             elif not (name in table and m.matches(a.value, m.Name("True"))):
@@ -361,9 +242,10 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
     for target, (cls, args) in grouped.items():
         if target in fields:
             return None  # disabled and configured at once: not a clean mapping
-        fields[target] = _call(f"{prefix}{cls}", args)
-    return _arg(
-        "room_options", _call(f"{prefix}RoomOptions", [_arg(k, v) for k, v in fields.items()])
+        fields[target] = make_call(f"{prefix}{cls}", args)
+    return keyword_arg(
+        "room_options",
+        make_call(f"{prefix}RoomOptions", [keyword_arg(k, v) for k, v in fields.items()]),
     ), used
 
 
@@ -390,15 +272,17 @@ class _Fixer(cst.CSTTransformer):
         calls = m.findall(module, m.Call(func=m.Attribute(attr=m.Name("run_app"))))
         for call in calls:
             assert isinstance(call, cst.Call)
-            if _name(call.func) != "cli.run_app" and not _name(call.func).endswith(".cli.run_app"):
+            if name_of(call.func) != "cli.run_app" and not name_of(call.func).endswith(
+                ".cli.run_app"
+            ):
                 continue  # `cli.run_app` and `agents.cli.run_app` alike
             opts = call.args[0].value if len(call.args) == 1 else None
             if not (
                 isinstance(opts, cst.Call)
-                and _last(opts.func) in ("WorkerOptions", "ServerOptions")
+                and last_of(opts.func) in ("WorkerOptions", "ServerOptions")
             ):
                 continue
-            kw = _kw(opts)
+            kw = keywords_of(opts)
             entry = kw.get("entrypoint_fnc")
             if (
                 entry is None
@@ -420,10 +304,12 @@ class _Fixer(cst.CSTTransformer):
                 if not self._known_before(a.value, self.defined[fn]):
                     return  # `server = AgentServer(...)` goes above the entrypoint: it must not
                     # use a name bound only further down
-                (server_args if where == "server" else session_args).append(_arg(new, a.value))
-            head = _name(opts.func).rpartition(".")[0]  # `agents.WorkerOptions` -> `agents.`
+                (server_args if where == "server" else session_args).append(
+                    keyword_arg(new, a.value)
+                )
+            head = name_of(opts.func).rpartition(".")[0]  # `agents.WorkerOptions` -> `agents.`
             server_class = f"{head}.AgentServer" if head else "AgentServer"
-            self.server = (fn, _call(server_class, server_args), session_args)
+            self.server = (fn, make_call(server_class, server_args), session_args)
             self.worker_options = opts
             return
 
@@ -447,7 +333,9 @@ class _Fixer(cst.CSTTransformer):
             leading_lines=body[index].leading_lines,
         )
         body.insert(index, assign)
-        if _name(server_call.func) == "AgentServer":  # a qualified `agents.AgentServer` needs none
+        if (
+            name_of(server_call.func) == "AgentServer"
+        ):  # a qualified `agents.AgentServer` needs none
             AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
         RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", "WorkerOptions")
         return updated.with_changes(body=body)
@@ -457,7 +345,7 @@ class _Fixer(cst.CSTTransformer):
     ) -> cst.FunctionDef:
         if self.server is None or original.name.value != self.server[0]:
             return updated
-        decorator = cst.Decorator(_call("server.rtc_session", self.server[2]))
+        decorator = cst.Decorator(make_call("server.rtc_session", self.server[2]))
         self.fixed.add("LK001")
         return updated.with_changes(decorators=[*updated.decorators, decorator])
 
@@ -466,7 +354,7 @@ class _Fixer(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self.worker_options is not None and original is self.worker_options:
             return cst.Name("server")
-        last, kw = _last(updated.func), _kw(updated)
+        last, kw = last_of(updated.func), keywords_of(updated)
         for (callee, old), new in RENAMES.items():
             if last == callee and old in kw and new not in kw:
                 updated = updated.with_changes(
@@ -480,7 +368,10 @@ class _Fixer(cst.CSTTransformer):
             updated = self._session(updated)
         elif last in ("Agent", "AgentTask") or (last == "__init__" and self._in_agent_class()):
             updated = self._turn_kwargs(updated, AGENT_TURN_KWARGS)
-        if last == "start" and {"room_input_options", "room_output_options"} & _kw(updated).keys():
+        if (
+            last == "start"
+            and {"room_input_options", "room_output_options"} & keywords_of(updated).keys()
+        ):
             updated = self._room_options(updated)
         return updated
 
@@ -494,11 +385,11 @@ class _Fixer(cst.CSTTransformer):
     def _in_agent_class(self) -> bool:
         """`super().__init__(...)` inside a class deriving from Agent or AgentTask."""
         return bool(self.classes) and any(
-            _last(b.value) in ("Agent", "AgentTask") for b in self.classes[-1].bases
+            last_of(b.value) in ("Agent", "AgentTask") for b in self.classes[-1].bases
         )
 
     def _turn_kwargs(self, call: cst.Call, names: frozenset[str]) -> cst.Call:
-        kw = _kw(call)
+        kw = keywords_of(call)
         if not names & kw.keys() or "turn_handling" in kw:
             return call
         new = turn_handling_arg(kw, names)
@@ -506,12 +397,12 @@ class _Fixer(cst.CSTTransformer):
             return call
         AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "TurnHandlingOptions")
         self.fixed.add("LK008")
-        return _replace_args(call, set(names & kw.keys()), [_spread(new, call)])
+        return replace_args(call, set(names & kw.keys()), [_spread(new, call)])
 
     def _session(self, call: cst.Call) -> cst.Call:
         call = self._turn_kwargs(call, SESSION_TURN_KWARGS)
-        if self.lab and self.has_tools and "max_tool_steps" not in _kw(call):
-            call = _replace_args(call, set(), [_arg("max_tool_steps", cst.Integer("3"))])
+        if self.lab and self.has_tools and "max_tool_steps" not in keywords_of(call):
+            call = replace_args(call, set(), [keyword_arg("max_tool_steps", cst.Integer("3"))])
             self.fixed.add("LK007")
             end = call.args[-1]
             if isinstance(end.comma, cst.Comma) and isinstance(
@@ -532,11 +423,11 @@ class _Fixer(cst.CSTTransformer):
         return call
 
     def _room_options(self, call: cst.Call) -> cst.Call:
-        kw = _kw(call)
+        kw = keywords_of(call)
         if "room_options" in kw:
             return call
         legacy = next(kw[k].value for k in ("room_input_options", "room_output_options") if k in kw)
-        head = _name(legacy.func) if isinstance(legacy, cst.Call) else ""
+        head = name_of(legacy.func) if isinstance(legacy, cst.Call) else ""
         prefix = head.rsplit(".", 1)[0] + "." if "." in head else "room_io."
         made = room_options_arg(kw, prefix)
         if made is None:
@@ -547,7 +438,7 @@ class _Fixer(cst.CSTTransformer):
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", old)
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents.voice", old)
         self.fixed.add("LK014")
-        return _replace_args(call, made[1], [_spread(made[0], call)])
+        return replace_args(call, made[1], [_spread(made[0], call)])
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
@@ -578,7 +469,7 @@ def _first_bindings(module: cst.Module) -> dict[str, int]:
                     small.names, cst.ImportStar
                 ):
                     names += [
-                        _name(a.asname.name if a.asname else a.name).split(".")[0]  # type: ignore[arg-type]
+                        name_of(a.asname.name if a.asname else a.name).split(".")[0]  # type: ignore[arg-type]
                         for a in small.names
                     ]
         for n in names:
@@ -590,7 +481,7 @@ def _insert_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
     """`node` importing `name` too, in sorted place, in the statement's own layout."""
     assert not isinstance(node.names, cst.ImportStar)
     names = list(node.names)
-    i = next((i for i, a in enumerate(names) if _name(a.name) > name), len(names))
+    i = next((i for i, a in enumerate(names) if name_of(a.name) > name), len(names))
     if i < len(names):
         new = cst.ImportAlias(
             cst.Name(name), comma=names[i].comma if i < len(names) - 1 else _alias_sep(names)
@@ -615,11 +506,11 @@ class _AddNames(cst.CSTTransformer):
         self.module, self.names, self.done = module, set(names), False
 
     def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
-        if self.done or updated.module is None or _name(updated.module) != self.module:
+        if self.done or updated.module is None or name_of(updated.module) != self.module:
             return updated
         if isinstance(updated.names, cst.ImportStar) or updated.relative:
             return updated
-        have = {_name(a.name) for a in updated.names}
+        have = {name_of(a.name) for a in updated.names}
         for name in sorted(self.names - have):
             updated = _insert_alias(updated, name)
         self.done = True

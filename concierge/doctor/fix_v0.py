@@ -39,6 +39,14 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.helpers import ensure_type
 
+from .syntax import (
+    keyword_arg,
+    keywords_of,
+    last_of,
+    make_call,
+    name_of,
+    replace_args,
+)
 from .v0 import AGENT_CLASSES, DROPPED_KWARGS, MANUAL_KWARGS, SESSION_KWARGS
 
 #: Imports the rewrite may leave unused (removed only when nothing uses them any more).
@@ -71,44 +79,6 @@ SESSION_METHODS = {"start", "say", "on", "generate_reply", "interrupt"}
 CONTENT_RENAMES = {"ChatImage": "ImageContent", "ChatAudio": "AudioContent"}
 _SEP = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 KNOWN_KWARGS = set(SESSION_KWARGS) | DROPPED_KWARGS | {"chat_ctx", "fnc_ctx", "noise_cancellation"}
-
-
-def _name(node: cst.CSTNode) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        head = _name(node.value)
-        return f"{head}.{node.attr.value}" if head else node.attr.value
-    if isinstance(node, cst.Call):
-        return _name(node.func)
-    if isinstance(node, cst.Subscript):
-        return _name(node.value)
-    return ""
-
-
-def _last(node: cst.CSTNode) -> str:
-    return _name(node).rsplit(".", 1)[-1]
-
-
-def _kw(call: cst.Call) -> dict[str, cst.Arg]:
-    return {a.keyword.value: a for a in call.args if a.keyword is not None}
-
-
-def _arg(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(
-        keyword=cst.Name(name),
-        value=value,
-        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
-    )
-
-
-def _call(func: str, args: Sequence[cst.Arg]) -> cst.Call:
-    sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    return cst.Call(
-        func=cst.parse_expression(func),
-        args=[a.with_changes(comma=sep if i < len(args) - 1 else cst.MaybeSentinel.DEFAULT)
-              for i, a in enumerate(args)],
-    )  # fmt: skip
 
 
 def _expr(stmt: cst.CSTNode) -> cst.BaseExpression | None:
@@ -152,20 +122,20 @@ def system_prompt(expr: cst.BaseExpression) -> cst.BaseExpression | None:
         and isinstance(expr.func, cst.Attribute)
         and expr.func.attr.value == "append"
         and isinstance(expr.func.value, cst.Call)
-        and _last(expr.func.value.func) == "ChatContext"
+        and last_of(expr.func.value.func) == "ChatContext"
         and not expr.func.value.args
     ):
-        kw = _kw(expr)
+        kw = keywords_of(expr)
         role = kw["role"].value if "role" in kw else None
         if set(kw) <= {"text", "role"} and "text" in kw and _is_system(role):
             return kw["text"].value
-    if isinstance(expr, cst.Call) and _last(expr.func) == "ChatContext":
-        kw = _kw(expr)
+    if isinstance(expr, cst.Call) and last_of(expr.func) == "ChatContext":
+        kw = keywords_of(expr)
         messages = kw["messages"].value if "messages" in kw else None
         if isinstance(messages, cst.List) and len(messages.elements) == 1 and len(kw) == 1:
             message = messages.elements[0].value
-            if isinstance(message, cst.Call) and _last(message.func) in ("ChatMessage", "create"):
-                mk = _kw(message)
+            if isinstance(message, cst.Call) and last_of(message.func) in ("ChatMessage", "create"):
+                mk = keywords_of(message)
                 text = mk.get("content") or mk.get("text")
                 if text is not None and set(mk) <= {"role", "content", "text"}:
                     return (
@@ -248,14 +218,14 @@ class V0Fixer(cst.CSTTransformer):
         }
 
     def _livekit(self, node: cst.CSTNode) -> bool:
-        head = _name(node).split(".")[0]
+        head = name_of(node).split(".")[0]
         return self.imports.get(head, "").startswith("livekit")
 
     # --- tools --------------------------------------------------------------------------------
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         self.depth -= 1
-        bases = [b for b in updated.bases if _last(b.value) != "FunctionContext"]
+        bases = [b for b in updated.bases if last_of(b.value) != "FunctionContext"]
         if len(bases) == len(updated.bases):
             return updated
         self.fixed.add("LK036")
@@ -269,8 +239,8 @@ class V0Fixer(cst.CSTTransformer):
 
     def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
         deco = updated.decorator
-        if _last(deco) != "ai_callable" or not (
-            self._livekit(deco) or _name(deco) == "llm.ai_callable"
+        if last_of(deco) != "ai_callable" or not (
+            self._livekit(deco) or name_of(deco) == "llm.ai_callable"
         ):
             return updated  # `fnc_ctx.ai_callable()` registers on an instance: not mechanical
         return self.function_tool(updated)
@@ -283,9 +253,9 @@ class V0Fixer(cst.CSTTransformer):
         if isinstance(deco, cst.Call):
             for a in deco.args:
                 key = a.keyword.value if a.keyword else ""
-                if key == "name" or (key == "description" and _last(a.value) != "USE_DOCSTRING"):
+                if key == "name" or (key == "description" and last_of(a.value) != "USE_DOCSTRING"):
                     args.append(a)
-        return decorator.with_changes(decorator=_call("function_tool", args))
+        return decorator.with_changes(decorator=make_call("function_tool", args))
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
         new = CONTENT_RENAMES.get(updated.attr.value)
@@ -295,23 +265,23 @@ class V0Fixer(cst.CSTTransformer):
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        last = _last(updated.func)
+        last = last_of(updated.func)
         if last == "TypeInfo" and (
-            self._livekit(updated.func) or _name(updated.func) == "llm.TypeInfo"
+            self._livekit(updated.func) or name_of(updated.func) == "llm.TypeInfo"
         ):
             return self._field(updated)
-        if _name(updated.func).endswith("ChatMessage.create") and all(
+        if name_of(updated.func).endswith("ChatMessage.create") and all(
             a.keyword for a in updated.args
         ):
-            kw = _kw(updated)
+            kw = keywords_of(updated)
             if set(kw) <= {"text", "role"}:
                 self.fixed.add("LK038")
                 role = kw["role"].value if "role" in kw else _string("system")
                 content = (
                     cst.List([cst.Element(kw["text"].value)]) if "text" in kw else cst.List([])
                 )
-                head = _name(updated.func).rsplit(".", 1)[0]
-                return _call(head, [_arg("role", role), _arg("content", content)])
+                head = name_of(updated.func).rsplit(".", 1)[0]
+                return make_call(head, [keyword_arg("role", role), keyword_arg("content", content)])
         return updated
 
     def _field(self, call: cst.Call) -> cst.BaseExpression:
@@ -320,17 +290,17 @@ class V0Fixer(cst.CSTTransformer):
             (a.value for a in args if a.keyword is None or a.keyword.value == "description"), None
         )
         choices = next((a.value for a in args if a.keyword and a.keyword.value == "choices"), None)
-        new = [_arg("description", description)] if description is not None else []
+        new = [keyword_arg("description", description)] if description is not None else []
         if choices is not None:
             if isinstance(choices, cst.Tuple):
                 choices = cst.List([e.with_changes(comma=e.comma) for e in choices.elements])
-            elif not isinstance(choices, cst.List) and _name(choices) != "list":
-                choices = _call("list", [cst.Arg(choices)])  # a JSON schema enum is a list
+            elif not isinstance(choices, cst.List) and name_of(choices) != "list":
+                choices = make_call("list", [cst.Arg(choices)])  # a JSON schema enum is a list
             extra = cst.Dict([cst.DictElement(_string("enum"), choices)])
-            new.append(_arg("json_schema_extra", extra))
+            new.append(keyword_arg("json_schema_extra", extra))
         self.fixed.add("LK036")
         self.needs.other.add(("pydantic", "Field"))
-        return _call("Field", new)
+        return make_call("Field", new)
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -342,15 +312,15 @@ class V0Fixer(cst.CSTTransformer):
             and value.func.attr.value == "append"
             and value.args
             and all(a.keyword for a in value.args)
-            and set(_kw(value)) <= {"text", "role"}
-            and "text" in _kw(value)
+            and set(keywords_of(value)) <= {"text", "role"}
+            and "text" in keywords_of(value)
         ):  # `chat_ctx.append(text=, role=)` as a statement: the returned context is unused
             args = [  # the same arguments in the same layout; `text=` is now `content=`
                 a.with_changes(keyword=cst.Name("content")) if a.keyword.value == "text" else a  # type: ignore[union-attr]
                 for a in value.args
             ]
-            if "role" not in _kw(value):  # 0.x's default
-                args = [_arg("role", _string("system")).with_changes(comma=_SEP), *args]
+            if "role" not in keywords_of(value):  # 0.x's default
+                args = [keyword_arg("role", _string("system")).with_changes(comma=_SEP), *args]
             call = value.with_changes(
                 func=value.func.with_changes(attr=cst.Name("add_message")), args=args
             )
@@ -445,7 +415,7 @@ class _AgentRewrite:
             (k for k in range(i + 1, len(self.body)) if self._start(self.body[k], var) is not None),
             None,
         )
-        kw = _kw(call)
+        kw = keywords_of(call)
         if (
             start is None
             or any(a.keyword is None or a.star for a in call.args)
@@ -465,16 +435,19 @@ class _AgentRewrite:
         instructions, chat_ctx = self._instructions(kw, i, removed)
         if instructions is None and chat_ctx is None and "model" in kw:
             return self.fn
-        agent_args = [_arg("instructions", instructions or _string(""))]
+        agent_args = [keyword_arg("instructions", instructions or _string(""))]
         if "fnc_ctx" in kw:
-            agent_args.append(_arg("tools", self._tools(kw["fnc_ctx"].value, i, removed)))
+            agent_args.append(keyword_arg("tools", self._tools(kw["fnc_ctx"].value, i, removed)))
         if chat_ctx is not None:
-            agent_args.append(_arg("chat_ctx", chat_ctx))
-        start_args = [_arg("agent", _call("Agent", agent_args)), _arg("room", room)]
+            agent_args.append(keyword_arg("chat_ctx", chat_ctx))
+        start_args = [
+            keyword_arg("agent", make_call("Agent", agent_args)),
+            keyword_arg("room", room),
+        ]
         options = self._room_options(kw, participant)
         if options is not None:
-            start_args.append(_arg("room_options", options))
-        code = "await " + _layout(_name(start_call.func), start_args, "", self.width - 6)
+            start_args.append(keyword_arg("room_options", options))
+        code = "await " + _layout(name_of(start_call.func), start_args, "", self.width - 6)
         statement = cst.parse_statement(code)
         assert isinstance(statement, cst.SimpleStatementLine)
         old = self.body[start]
@@ -503,7 +476,7 @@ class _AgentRewrite:
         if (
             isinstance(fnc_ctx, cst.Name)
             and isinstance(made, cst.Call)
-            and _last(made.func) == "FunctionContext"
+            and last_of(made.func) == "FunctionContext"
             and not made.args
         ):
             var = fnc_ctx.value
@@ -518,7 +491,7 @@ class _AgentRewrite:
                     fn = self.body[k]
                     assert isinstance(fn, cst.FunctionDef)
                     decorators = [
-                        self.fixer.function_tool(d) if _last(d.decorator) == "ai_callable" else d
+                        self.fixer.function_tool(d) if last_of(d.decorator) == "ai_callable" else d
                         for d in fn.decorators
                     ]
                     self.body[k] = fn.with_changes(decorators=decorators)
@@ -526,7 +499,7 @@ class _AgentRewrite:
                 removed.add(j)  # type: ignore[arg-type]
                 return cst.List(_element_commas(names))
         self.fixer.needs.other.add(("livekit.agents.llm", "find_function_tools"))
-        return _call("find_function_tools", [cst.Arg(fnc_ctx)])
+        return make_call("find_function_tools", [cst.Arg(fnc_ctx)])
 
     def _other_agent_attributes(self, var: str) -> bool:
         """The agent is used beyond what an AgentSession has under the same name (say, on...):
@@ -543,7 +516,7 @@ class _AgentRewrite:
         if assigned is None or not isinstance(assigned[1], cst.Call):
             return None
         call = assigned[1]
-        last = _last(call.func)
+        last = last_of(call.func)
         if last not in AGENT_CLASSES or (
             last == "VoiceAssistant" and not self.fixer._livekit(call.func)
         ):
@@ -563,7 +536,7 @@ class _AgentRewrite:
         self, call: cst.Call
     ) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None]:
         positional = [a.value for a in call.args if a.keyword is None]
-        kw = _kw(call)
+        kw = keywords_of(call)
         room = positional[0] if positional else (kw["room"].value if "room" in kw else None)
         participant = (
             positional[1]
@@ -587,17 +560,17 @@ class _AgentRewrite:
                 isinstance(participant, cst.Name) and self._param_is_str(participant.value)
             )
             identity = participant if is_text else cst.Attribute(participant, cst.Name("identity"))
-            args.append(_arg("participant_identity", identity))
+            args.append(keyword_arg("participant_identity", identity))
         if "noise_cancellation" in kw:
-            audio = _call(
+            audio = make_call(
                 "room_io.AudioInputOptions",
-                [_arg("noise_cancellation", kw["noise_cancellation"].value)],
+                [keyword_arg("noise_cancellation", kw["noise_cancellation"].value)],
             )
-            args.append(_arg("audio_input", audio))
+            args.append(keyword_arg("audio_input", audio))
         if not args:
             return None
         self.fixer.needs.agents.add("room_io")
-        return _call("room_io.RoomOptions", args)
+        return make_call("room_io.RoomOptions", args)
 
     def _instructions(
         self, kw: dict[str, cst.Arg], before: int, removed: set[int]
@@ -632,9 +605,9 @@ class _AgentRewrite:
         """Take `instructions=` out of the realtime model (1.x ignores it there)."""
         j = self._bound_at(model.value, before) if isinstance(model, cst.Name) else None
         call = _assign(self.body[j])[1] if j is not None else model  # type: ignore[index]
-        if not isinstance(call, cst.Call) or "instructions" not in _kw(call):
+        if not isinstance(call, cst.Call) or "instructions" not in keywords_of(call):
             return None
-        text = _kw(call)["instructions"].value
+        text = keywords_of(call)["instructions"].value
         kept = [a for a in call.args if not (a.keyword and a.keyword.value == "instructions")]
         if kept:
             kept[-1] = kept[-1].with_changes(comma=call.args[-1].comma)
@@ -655,11 +628,10 @@ class _AgentRewrite:
         return None
 
     def _session_statement(self, stmt: cst.BaseStatement, call: cst.Call) -> cst.BaseStatement:
-        kw = _kw(call)
+        kw = keywords_of(call)
         drop = {k for k in kw if k not in SESSION_KWARGS}
-        from .fix import _replace_args  # one implementation of "drop keywords, keep comments"
 
-        new = _replace_args(call, drop, [])
+        new = replace_args(call, drop, [])
         args = []
         for a in new.args:
             key = a.keyword.value if a.keyword else ""
@@ -667,7 +639,7 @@ class _AgentRewrite:
             if (
                 key == "turn_detector"
                 and m.matches(value, m.Call(args=[]))
-                and _last(value) == "EOUModel"
+                and last_of(value) == "EOUModel"
             ):
                 # 0.x's turn-detector plugin class; 1.8.9's on-device successor (LK024's fix)
                 value = cst.parse_expression("inference.TurnDetector()")
@@ -681,7 +653,7 @@ class _AgentRewrite:
         """The 0.x realtime greeting after start -> `await session.generate_reply(...)`."""
         k = start + 1
         assigned = _assign(self.body[k]) if k < len(self.body) else None
-        if assigned is None or _name(assigned[1]).rsplit(".", 1)[-1] not in (
+        if assigned is None or name_of(assigned[1]).rsplit(".", 1)[-1] not in (
             "sessions",
             "_sessions",
         ):
@@ -689,22 +661,22 @@ class _AgentRewrite:
         rt = assigned[0]
         item = _expr(self.body[k + 1]) if k + 1 < len(self.body) else None
         reply_at, args = k + 1, []
-        if isinstance(item, cst.Call) and _name(item.func) == f"{rt}.conversation.item.create":
+        if isinstance(item, cst.Call) and name_of(item.func) == f"{rt}.conversation.item.create":
             message = item.args[0].value if len(item.args) == 1 else None
-            mk = _kw(message) if isinstance(message, cst.Call) else {}
+            mk = keywords_of(message) if isinstance(message, cst.Call) else {}
             role = mk["role"].value if "role" in mk else None
             if "content" not in mk or not isinstance(role, cst.SimpleString):
                 return
             key = {"user": "user_input", "system": "instructions"}.get(role.evaluated_value)  # type: ignore[arg-type]
             if key is None:
                 return
-            args, reply_at = [_arg(key, mk["content"].value)], k + 2
+            args, reply_at = [keyword_arg(key, mk["content"].value)], k + 2
         reply = _expr(self.body[reply_at]) if reply_at < len(self.body) else None
-        if not (isinstance(reply, cst.Call) and _name(reply.func) == f"{rt}.response.create"):
+        if not (isinstance(reply, cst.Call) and name_of(reply.func) == f"{rt}.response.create"):
             return
         if _uses(self.fn, rt) != 1 + (reply_at - k):
             return  # the realtime session is used elsewhere too
-        call = _call(f"{var}.generate_reply", args)
+        call = make_call(f"{var}.generate_reply", args)
         stmt = self.body[reply_at]
         assert isinstance(stmt, cst.SimpleStatementLine)
         self.body[reply_at] = stmt.with_changes(body=[cst.Expr(cst.Await(call))])
@@ -744,7 +716,7 @@ def _layout(func: str, args: Sequence[cst.Arg], indent: str, width: int) -> str:
         value = a.value
         if isinstance(value, cst.Call) and value.args and all(x.keyword for x in value.args):
             key_width = len(a.keyword.value) + 1 if a.keyword else 0
-            text = _layout(_name(value.func), list(value.args), inner, width - key_width)
+            text = _layout(name_of(value.func), list(value.args), inner, width - key_width)
         else:
             text = code(value)
         key = f"{a.keyword.value}=" if a.keyword else ""
@@ -756,14 +728,6 @@ def _element_commas(elements: Sequence[cst.Element]) -> list[cst.Element]:
     return [
         e.with_changes(comma=_SEP if i < len(elements) - 1 else cst.MaybeSentinel.DEFAULT)
         for i, e in enumerate(elements)
-    ]
-
-
-def _commas(args: Sequence[cst.Arg]) -> list[cst.Arg]:
-    sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    return [
-        a.with_changes(comma=sep if i < len(args) - 1 else cst.MaybeSentinel.DEFAULT)
-        for i, a in enumerate(args)
     ]
 
 
