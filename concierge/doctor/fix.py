@@ -16,8 +16,10 @@ use...):
 - LK007 a session in a module with tools gets `max_tool_steps=3` — livekit's default, so nothing
   changes — with a comment to size it.
 
-What is left (typed userdata, enum ids, confirmations, how to run the server...) is listed as
-what only a person can do. `fix_source` is pure; `fix_main` prints a unified diff or writes.
+The 0.x -> 1.x rewrites are `fix_v0`'s (run first, in the same pass over the file). What is
+left (typed userdata, enum ids, confirmations, how to run the server...) is listed as what only a
+person can do. `fix_source` is pure; `fix_main` prints a patch (notes on stderr) or writes each
+file atomically (`files.write_atomic`).
 """
 
 from __future__ import annotations
@@ -514,7 +516,32 @@ class _AddNames(cst.CSTTransformer):
         for name in sorted(self.names - have):
             updated = _insert_alias(updated, name)
         self.done = True
+        if updated.lpar is None and len(cst.Module([]).code_for_node(updated)) > 99:
+            return _one_per_line(updated)  # as ruff format would lay it out
         return updated
+
+
+def _one_per_line(node: cst.ImportFrom) -> cst.ImportFrom:
+    """`from m import (\n    a,\n    b,\n)`."""
+    assert not isinstance(node.names, cst.ImportStar)
+
+    def line(indent: str) -> cst.ParenthesizedWhitespace:
+        return cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(), indent=True, last_line=cst.SimpleWhitespace(indent)
+        )
+
+    names = list(node.names)
+    aliases = [
+        a.with_changes(
+            comma=cst.Comma(whitespace_after=line("" if i == len(names) - 1 else "    "))
+        )
+        for i, a in enumerate(names)
+    ]
+    return node.with_changes(
+        names=aliases,
+        lpar=cst.LeftParen(whitespace_after=line("    ")),
+        rpar=cst.RightParen(),
+    )
 
 
 def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
