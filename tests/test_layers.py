@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     # calls per machine through LiveKit's server and `start --workers` (bench --capacity --livekit)
     "bench_machine": 5,
     "bench_livekit": 5,
+    "bench_recovery": 5,
     "eval": 5,
     "__main__": 6,
     "__init__": 6,
