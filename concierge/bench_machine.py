@@ -65,6 +65,14 @@ TTS_RATE = 24000
 #: The callers' audio frame: 20 ms, one Opus packet (half the wake-ups of 10 ms frames, for
 #: dozens of callers in this one process; end of speech and first audio are timed to ±20 ms).
 CALLER_FRAME_MS = 20
+#: Variables the workers inherit that change what is measured; recorded with the figures.
+SETTINGS = (
+    "CONCIERGE_SYNC_TRANSCRIPTION",
+    "CONCIERGE_SESSIONS_PER_WORKER",
+    "CONCIERGE_LAG_LIMIT_S",
+    "CONCIERGE_RECOGNITION_PROCESSES",
+    "CONCIERGE_IDLE_PROCESSES",
+)
 
 
 @dataclass
@@ -425,9 +433,10 @@ async def machine_sweep(counts: Sequence[int], modes: Sequence[str]) -> dict[str
     """Every mode's sweep, and the summary that goes to bench/results.json."""
     clips = _clips()
     points: list[MachinePoint] = []
-    with tempfile.TemporaryDirectory(prefix="concierge-machine-") as tmp:
-        for mode in modes:
-            points += await sweep_mode(mode, counts, clips, Path(tmp))
+    work = Path(tempfile.mkdtemp(prefix="concierge-machine-"))  # kept: the logs explain a row
+    for mode in modes:
+        points += await sweep_mode(mode, counts, clips, work)
+    print(f"server and worker logs: {work}", flush=True)
     return summarize(points)
 
 
@@ -444,6 +453,8 @@ def summarize(points: Sequence[MachinePoint]) -> dict[str, Any]:
         "voice_capacity_machine_mb_per_call_max": max(per_call, default=None),
         "voice_capacity_machine_load_average": best.load_average if best else None,
         "voice_capacity_machine_points": [asdict(p) for p in points],
+        # the deployment knobs the workers ran with (inherited from this environment)
+        "voice_capacity_machine_settings": {v: os.environ.get(v, "") for v in SETTINGS},
     }
 
 

@@ -135,3 +135,12 @@ def test_the_machine_capacity_is_the_largest_n_that_held() -> None:
     assert summary["voice_capacity_machine_mb_per_call"] == 12.0
     assert len(summary["voice_capacity_machine_points"]) == 3
     assert summarize([point(8, ok=7, failed=1)])["voice_capacity_machine"] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "synced"), [("", True), ("1", True), ("0", False), ("off", False), (" False ", False)]
+)
+def test_transcript_sync_is_livekits_default_unless_switched_off(value: str, synced: bool) -> None:
+    from concierge.session import transcript_synced
+
+    assert transcript_synced({"CONCIERGE_SYNC_TRANSCRIPTION": value} if value else {}) is synced
