@@ -328,6 +328,8 @@ async def measure_point(
     used = after.user + after.system - mine.user - mine.system - watch.cpu_seconds
     point.callers_cpu = 100 * used / seconds
     _fill(point, rows)
+    # every turn of every call, beside the logs, for whoever wants to know why a row missed
+    (supervisor.log_path.parent / f"calls-{tag}.json").write_text(json.dumps(rows, indent=1))
     _fill_workers(point, watch, supervisor, server, rooms, seconds)
     point.workers_mb = watch.peak_mb
     point.mb_per_call = (watch.peak_mb - base_mb) / calls if watch.peak_mb else None
