@@ -310,6 +310,16 @@ table(
 )
 
 # %% [markdown]
+# What that buys, measured (README, "Calls per machine"; one run each on this 2-core machine,
+# callers on the same machine): through LiveKit's server and WebRTC, two thread-executor workers
+# held **4 calls** at p95 1.19 s with every order heard, at **50 MB per call**; one
+# process-executor worker held the same 4 at p95 1.20 s but **249 MB per call** — each job
+# process loads its own models, where a thread worker's calls share one copy. In-process (no
+# server, no WebRTC) one thread worker held 16. At 8 calls over WebRTC the workers used under
+# 60 % of a core each, yet their loops ran late: the load they reported reached 1.0, which is
+# exactly when LiveKit stops sending them calls — the load report working, the machine full.
+
+# %% [markdown]
 # ## Recap — what changed
 #
 # | legacy | migrated |
@@ -319,5 +329,6 @@ table(
 # | default `max_tool_steps` of 3 | `MAX_TOOL_STEPS` sized for multi-item orders |
 # | speech only with cloud keys | an offline pipeline you can measure |
 # | `session.on("metrics_collected", ...)` | `ChatMessage.metrics`, `session_usage_updated` |
+# | one worker process, default load (machine CPU) | `start --workers`: one prewarmed worker per core, `load_fnc` from calls and loop lag |
 #
 # **Next:** [7 · Supabase](07_supabase.ipynb)
