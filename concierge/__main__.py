@@ -24,6 +24,10 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .livekit_server import LocalServer
 
 AGENT_FILE = Path(__file__).resolve().parent / "server.py"
 
@@ -45,7 +49,7 @@ Options after `{command}` go to livekit's `start` command:
 def _server_command(command: str, extra: list[str]) -> int:
     from livekit.agents.__main__ import main as livekit_main
 
-    from .providers import load_env
+    from .providers import LIVEKIT_VARIABLES, load_env
 
     if "-h" in extra or "--help" in extra:
         print(SERVER_HELP.format(command=command), flush=True)
@@ -54,14 +58,16 @@ def _server_command(command: str, extra: list[str]) -> int:
         except SystemExit as done:  # argparse exits after printing help
             return int(done.code or 0)
     load_env()
-    from .server import LIVEKIT_VARIABLES
-
     missing = [v for v in LIVEKIT_VARIABLES if not os.environ.get(v)]
+    if missing and command == "dev":
+        return _dev_with_local_server(extra)
     if missing:
         print(
             f"`{command}` registers the agent with a LiveKit server and needs {', '.join(missing)} "
-            "(see .env.example). To talk to the agent offline: python -m concierge console "
-            "(or concierge.session.offline_session() in Python, or the lab: bash scripts/lab.sh).",
+            "(see .env.example). To try it on this machine: python -m concierge dev (starts "
+            "LiveKit's server on 127.0.0.1). To talk to the agent offline: python -m concierge "
+            "console (or concierge.session.offline_session() in Python, or the lab: bash "
+            "scripts/lab.sh).",
             file=sys.stderr,
         )
         return 2
@@ -69,6 +75,65 @@ def _server_command(command: str, extra: list[str]) -> int:
     if command == "dev":
         args += ["--dev", "--log-format", "colored", "--log-level", "DEBUG"]
     return livekit_main(args)
+
+
+#: The room `dev` invites you to (the agent is dispatched to it when you join).
+DEV_ROOM = "concierge-dev"
+
+
+def _dev_with_local_server(extra: list[str]) -> int:
+    """`dev` with no LiveKit variables: LiveKit's server on 127.0.0.1 for as long as the worker
+    runs, and how to join its room."""
+    from livekit.agents.__main__ import main as livekit_main
+
+    from .livekit_server import ServerUnavailable, start_server
+
+    try:
+        server = start_server()
+    except ServerUnavailable as e:
+        print(f"`dev` without LIVEKIT_URL runs LiveKit's server locally, but: {e}", file=sys.stderr)
+        return 2
+    try:
+        os.environ.update(server.env())
+        os.environ.setdefault("CONCIERGE_WORKER_HOST", "127.0.0.1")
+        from .server import server as agent_server
+
+        # Say how to join once the worker has registered: a room created before then would find
+        # no worker to dispatch the agent to.
+        agent_server.on(
+            "worker_registered", lambda *_: print(_join_instructions(server), flush=True)
+        )
+        args = ["start", str(AGENT_FILE), *extra, "--dev", "--log-format", "colored"]
+        return livekit_main([*args, "--log-level", "INFO"])
+    finally:
+        server.stop()
+
+
+def _join_instructions(server: LocalServer) -> str:
+    from livekit import api
+
+    from .server import AGENT_NAME
+
+    token = (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity("you")
+        .with_grants(api.VideoGrants(room_join=True, room=DEV_ROOM))
+        .with_room_config(
+            api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=AGENT_NAME)])
+        )
+        .to_jwt()
+    )
+    env = " ".join(f"{k}={v}" for k, v in server.env().items())
+    return (
+        f"LiveKit's server ({server.binary}) on {server.url} (127.0.0.1 only; log: "
+        f"{server.log_path}); it stops with this command.\n"
+        f"  {env}\n"
+        f"Join room {DEV_ROOM!r} (joining dispatches the agent {AGENT_NAME!r}) with this token:\n"
+        f"  JOIN_TOKEN={token}\n"
+        "  from any LiveKit client: livekit-client in a browser (room.connect(url, token)), or "
+        "Python: concierge.lab.room_caller.RoomCaller.joined(url, token) (README, "
+        '"Real LiveKit on this machine").'
+    )
 
 
 async def _seed(url: str | None) -> str:

@@ -657,7 +657,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the N to measure, comma-separated",
     )
     parser.add_argument("--capacity-modes", default="thread,process", help="executor modes")
+    parser.add_argument(
+        "--livekit",
+        action="store_true",
+        help="through LiveKit's server and WebRTC: dispatch → greeting, end of speech → first audio",
+    )
     args = parser.parse_args(argv)
+    if args.livekit:
+        from .bench_livekit import main as livekit_main
+
+        return livekit_main(Path(args.out).with_name("livekit.json"))
     if args.attack:
         from .bench_attack import attack_figures, attack_report
 

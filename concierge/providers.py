@@ -98,10 +98,8 @@ def detect_mode(env: Mapping[str, str] | None = None) -> Mode:
 
 
 def text_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Models:
-    """Models for a text-only session (notebooks, tests): an LLM and nothing else."""
-    load_env()
-    mode = detect_mode(env)
-    return Models(mode=mode, llm=_llm(mode, catalog, env))
+    """Models for a text-only session (notebooks, tests): `pick_models(..., speech=False)`."""
+    return pick_models(catalog, env, speech=False)
 
 
 PLUGIN_PACKAGES = {"openai": "livekit-plugins-openai"}
@@ -228,6 +226,9 @@ def prewarm_models(
 
 RECOGNITION_PROCESSES_VARIABLE = "CONCIERGE_RECOGNITION_PROCESSES"
 
+#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
+LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
 
 def recognition_pool_size(env: Mapping[str, str] | None = None) -> int:
     """How many recognition processes a thread-executor worker starts:
@@ -297,14 +298,19 @@ def pick_models(
     env: Mapping[str, str] | None = None,
     *,
     prewarmed: Prewarmed | None = None,
+    speech: bool = True,
 ) -> Models:
-    """Models for a voice session: LLM, STT, TTS, VAD and turn detection.
+    """The one place that picks a session's models, for every way a session starts (the worker's
+    job, `offline_session`, `voice_session`, the live panel): LLM, STT, TTS, VAD and turn
+    detection, or with `speech=False` the LLM alone (a text-only session).
 
     With `prewarmed` (the worker's `JobProcess.userdata`), the session shares the process's models
     and starts without loading any; without, they are loaded now.
     """
     load_env()
     mode = detect_mode(env)
+    if not speech:
+        return Models(mode=mode, llm=_llm(mode, catalog, env))
     if prewarmed is None:
         prewarmed = prewarm_models(catalog, env, decoders=0)
     models = Models(

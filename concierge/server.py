@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, JobContext, JobExecutorType, JobProcess
 
+from .menu import default_catalog
 from .providers import (
+    LIVEKIT_VARIABLES,
     Models,
     Prewarmed,
     pick_models,
@@ -35,6 +40,7 @@ from .providers import (
     recognition_pool_size,
     register_plugins,
 )
+from .room import room_view
 from .session import SessionView, start_session
 from .state import UserState, new_userdata
 from .store import Store, open_store
@@ -47,6 +53,7 @@ register_plugins()
 __all__ = [
     "AGENT_NAME",
     "LIVEKIT_VARIABLES",
+    "REPORT_DIR_VARIABLE",
     "LOAD_THRESHOLD",
     "entrypoint",
     "on_session_end",
@@ -59,9 +66,6 @@ __all__ = [
 
 logger = logging.getLogger("concierge")
 
-#: What a worker needs to register with a LiveKit server (the CLI and the live panel's room mode).
-LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
-
 #: The name a dispatch asks for (explicit dispatch: LiveKit sends a room to this agent by name).
 AGENT_NAME = "food-concierge"
 
@@ -69,6 +73,9 @@ AGENT_NAME = "food-concierge"
 #: sessions it was measured to hold, or an event loop running 0.19 s late. The rest is headroom for
 #: calls already dispatched and for bursts. (LiveKit's production default is 0.7.)
 LOAD_THRESHOLD = 0.75
+
+#: A directory where `on_session_end` writes each job's session report as `<job id>.json`.
+REPORT_DIR_VARIABLE = "CONCIERGE_REPORT_DIR"
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -79,9 +86,11 @@ def prewarm(proc: JobProcess) -> None:
     process it stays inline. The pool stops with the worker's process (or `close_process_models`).
     """
     threads = proc.executor_type == JobExecutorType.THREAD
-    proc.userdata["models"] = process_models(
-        recognition_processes=recognition_pool_size() if threads else 0
-    )
+    models = process_models(recognition_processes=recognition_pool_size() if threads else 0)
+    proc.userdata["models"] = models
+    # Pick one session's models now and drop them: what a session imports (the model's modules)
+    # is then imported here, not on a job's event loop while its caller waits (0.2-0.5 s seen).
+    pick_models(default_catalog(), prewarmed=models)
 
 
 def worker_load(server: AgentServer) -> float:
@@ -159,6 +168,7 @@ async def on_session_end(ctx: JobContext) -> None:
     state = session.userdata
     await state.save_cart()
     report = ctx.make_session_report(session).to_dict()
+    save_report(ctx.job.id, report)
     logger.info(
         "session for %s ended: %d cart line(s), %d order(s), %d history item(s)",
         state.user_id,
@@ -168,14 +178,49 @@ async def on_session_end(ctx: JobContext) -> None:
     )
 
 
+def save_report(job_id: str, report: dict[str, Any]) -> Path | None:
+    """Write the session report to `CONCIERGE_REPORT_DIR` (if set); where to ship it in production
+    (logs, analytics) is yours to choose. A write that fails is logged, never raised."""
+    folder = os.environ.get(REPORT_DIR_VARIABLE, "").strip()
+    if not folder:
+        return None
+    path = Path(folder) / f"{job_id}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, default=str), encoding="utf-8")
+    except OSError:
+        logger.exception("could not write the session report to %s", path)
+        return None
+    return path
+
+
 async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ()) -> None:
-    """One LiveKit room = one session: open the store, start the agent in the room, greet."""
+    """One LiveKit room = one session: open the store, start the agent in the room (serving the
+    cart to frontends, `concierge.room`), greet."""
     store = await open_store()
-    session = await serve_job(ctx, store, room=ctx.room, views=views)
+    session = await serve_job(ctx, store, room=ctx.room, views=[room_view(ctx.room), *views])
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-server = AgentServer(setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD)
+def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Deployment knobs from the environment, livekit's defaults where unset:
+    `CONCIERGE_WORKER_HOST` / `CONCIERGE_WORKER_PORT`, where the worker's health endpoint listens
+    (default every interface, port 8081; 0 in dev), and `CONCIERGE_IDLE_PROCESSES`, how many
+    prewarmed job processes wait for a job (default one per core)."""
+    env = os.environ if env is None else env
+    options: dict[str, Any] = {}
+    if env.get("CONCIERGE_WORKER_HOST", "").strip():
+        options["host"] = env["CONCIERGE_WORKER_HOST"].strip()
+    if env.get("CONCIERGE_WORKER_PORT", "").strip():
+        options["port"] = int(env["CONCIERGE_WORKER_PORT"])
+    if env.get("CONCIERGE_IDLE_PROCESSES", "").strip():
+        options["num_idle_processes"] = int(env["CONCIERGE_IDLE_PROCESSES"])
+    return options
+
+
+server = AgentServer(
+    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **worker_options()
+)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)

@@ -18,12 +18,16 @@
 # - the life of one job: dispatch → entrypoint → turns → room closes → `on_session_end`;
 # - how to run that whole life cycle in this notebook, with no LiveKit server, and read the
 #   session report it produces;
+# - the same job for real: the worker registers with LiveKit's server on 127.0.0.1, is dispatched
+#   into a room, and a caller orders through it;
 # - which command starts the server, when, and why;
 # - how `setup_fnc` (the old `prewarm_fnc`) loads the models once per process, and what it saves;
 # - why the server's load threshold is set on purpose.
 #
 # ## Prerequisites
-# Notebooks 1–4. No keys: the job runs in-process with livekit's own `fake_job_context()`.
+# Notebooks 1–4. No keys: the job runs in-process with livekit's own `fake_job_context()`, then
+# through LiveKit's own server on 127.0.0.1 where it is installed (`scripts/lab.sh` builds it with
+# Go; without it the notebook says so and the in-process job stands).
 
 # %%
 from concierge.lab import cart_table, setup_notebook, show_source, table
@@ -233,6 +237,73 @@ print("\n".join(log.lines))
 cart_table(job.saved_cart)
 
 # %% [markdown]
+# ## The same job through a real LiveKit server
+#
+# Everything above ran in this kernel. In production the worker is its own process: it
+# **registers** with a LiveKit server, the server **dispatches** a job to it when a room needs
+# the agent (here by name: `agent_name="food-concierge"` means explicit dispatch only), the job
+# joins the room as a participant and talks to the caller over WebRTC. The lab runs that for real
+# on this machine with LiveKit's own open-source server, bound to 127.0.0.1
+# (`concierge.livekit_server`; `scripts/lab.sh` builds it with Go once).
+#
+# `run_room_job()` starts the server, starts the worker exactly as a deployer does
+# (`python -m concierge start`: livekit's process executor, `setup_fnc` prewarm), dispatches the
+# agent into a room, joins that room as a Python caller (`livekit.rtc`), types an order on
+# `lk.chat` (LiveKit's text input; a spoken order works the same way, see the tests), reads the
+# cart back **through the room** with the agent's `get_cart` RPC, hangs up and stops everything.
+
+# %%
+show_source(__import__("concierge.lab.room_job", fromlist=["run_room_job"]).run_room_job)
+
+# %%
+from concierge.lab.room_job import run_room_job
+from concierge.livekit_server import ServerUnavailable
+
+try:
+    room_job = await run_room_job("two churros")
+except ServerUnavailable as e:
+    room_job = None
+    print(f"No LiveKit server on this machine, so no real job here: {e}")
+    print("The in-process job above ran the same entrypoint and on_session_end without one.")
+
+# %% [markdown]
+# What happened, in order: the worker registered, the dispatch created a job, the agent joined
+# the room, and the order reached the cart — read back over the room, as a frontend would.
+
+# %%
+if room_job is not None:
+    lines = room_job.cart["cart"]["lines"]
+    table(
+        [
+            ("worker registered", room_job.worker_log[0]),
+            ("dispatch", f"{room_job.dispatch_id} → room {room_job.room!r}"),
+            ("job (the agent participant)", room_job.agent_identity),
+            ("the agent said", " / ".join(room_job.replies)),
+            ("cart, via get_cart", ", ".join(f"{ln['quantity']} × {ln['name']}" for ln in lines)),
+            ("whole run", f"{room_job.seconds:.0f} s (most of it the worker process starting)"),
+        ],
+        ["step", "what we saw"],
+    )
+
+# %% [markdown]
+# The server's own log, trimmed to the lines that tell the job's story (the rest is transport
+# detail: ICE, data channels, statistics), then the worker's side of it. Note the last worker
+# line: `on_session_end` ran in the job process when the room closed.
+
+# %%
+if room_job is not None:
+    print("\n".join(room_job.server_log))
+    print()
+    print("\n".join(room_job.worker_log))
+
+# %%
+if room_job is not None:
+    assert [(ln["item_id"], ln["quantity"]) for ln in room_job.cart["cart"]["lines"]] == [("churros", 2)]
+    assert any("worker registered" in line for line in room_job.server_log)
+    assert any("assigned job to worker" in line for line in room_job.server_log)
+    assert any(line.startswith("session for") for line in room_job.worker_log)
+
+# %% [markdown]
 # ## The session report
 #
 # `ctx.make_session_report()` gathers what livekit recorded about the session. In production you
@@ -269,7 +340,7 @@ print("tool calls:", sum(1 for i in history if i["type"] == "function_call"))
 # | command | when | what it runs |
 # |---|---|---|
 # | `python -m concierge start` | production: a server or the `Dockerfile` | checks `LIVEKIT_URL` / `LIVEKIT_API_KEY` / `LIVEKIT_API_SECRET`, then livekit's own `python -m livekit.agents start concierge/server.py` |
-# | `python -m concierge dev` | your laptop, against LiveKit Cloud | the same with `--dev`: debug logs, no load limit |
+# | `python -m concierge dev` | your laptop | with no LiveKit variables: starts LiveKit's server on 127.0.0.1, prints a token to join, runs the worker; with them (LiveKit Cloud): the same with `--dev` |
 # | `lk agent dev`, `lk agent console` | with the LiveKit CLI installed: code reload, your microphone | the LiveKit CLI drives `python -m livekit.agents` itself — what livekit 1.8.9 recommends |
 # | `python -m concierge console` | no keys: type to the agent in a terminal | the same session builder, offline, text (`--audio` wraps livekit's deprecated built-in console) |
 #
@@ -302,7 +373,7 @@ print("exit code", run.returncode, "|", run.stderr.strip())
 # |---|---|
 # | `cli.run_app(WorkerOptions(entrypoint_fnc=entrypoint))` | `server = AgentServer(...)` + `@server.rtc_session(...)` |
 # | nothing runs after the room closes | `on_session_end` saves the cart and logs the session report |
-# | the only way to try a job is a LiveKit server | `fake_job_context()` runs a whole job in-process |
+# | the only way to try a job is a LiveKit server | `fake_job_context()` runs a whole job in-process; LiveKit's own server on 127.0.0.1 runs it for real |
 # | `WorkerOptions(prewarm_fnc=...)`, or models loaded in every call | `AgentServer(setup_fnc=...)`: models once per process, in `JobProcess.userdata` |
 # | load limit left to defaults (machine CPU) | `load_fnc` from sessions vs. measured capacity and loop lag; `load_threshold` chosen |
 # | `python agent.py start` through the built-in CLI | `python -m concierge start` → `python -m livekit.agents start`, or `lk agent dev` |

@@ -30,3 +30,9 @@ apt_install() {
   apt-get update -qq >/dev/null || echo "==> apt-get update failed (no Debian mirror?); trying the install anyway"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# LiveKit's own server (issue 21): the lab and the tests run the worker against it on 127.0.0.1.
+# Built once per machine with Go (`go install`, cached); without Go everything else still runs
+# and this says in one sentence how to get the server.
+"$VENV/bin/python" -m concierge.livekit_server >/dev/null ||
+  echo "==> going on without LiveKit's server: the notebooks and tests that need it say so"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -41,3 +42,14 @@ async def store() -> AsyncIterator[Store]:
     s = await open_store("memory")
     yield s
     await s.close()
+
+
+@pytest.fixture(scope="session")
+def livekit_binary() -> Path:
+    """LiveKit's server (built by scripts/test.sh with Go); skipped, saying why, when there is none."""
+    from concierge.livekit_server import ServerUnavailable, server_binary
+
+    try:
+        return server_binary()
+    except ServerUnavailable as e:
+        pytest.skip(str(e))

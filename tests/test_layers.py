@@ -32,8 +32,12 @@ LAYERS: dict[str, int] = {
     "providers": 3,
     "session": 3,
     "server": 3,
+    # what a frontend reads from the agent's room (the `get_cart` RPC, the cart attribute)
+    "room": 3,
     "worker_load": 3,
     "live": 4,
+    # LiveKit's server on 127.0.0.1 (found or built, started, stopped) and a worker against it
+    "livekit_server": 4,
     "doctor": 4,
     "lab": 5,
     "bench": 5,
@@ -41,6 +45,7 @@ LAYERS: dict[str, int] = {
     "console": 5,
     "bench_capacity": 5,
     "bench_recovery": 5,
+    "bench_livekit": 5,
     "eval": 5,
     "__main__": 6,
     "__init__": 6,

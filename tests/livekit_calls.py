@@ -1,0 +1,170 @@
+"""Shared by the LiveKit tests: one server + one `python -m concierge start` worker per module,
+callers dispatched to the agent by name, and checks on what they receive.
+
+The worker is started exactly as a deployer starts it (livekit's process executor, `setup_fnc`
+prewarm); it and the tests share one SQLite file store (CONCIERGE_STORE) and a report directory
+(CONCIERGE_REPORT_DIR), so what a call leaves behind is read back from the store, not the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from livekit import api, rtc
+
+from concierge.lab.room_caller import RATE, RoomCaller
+from concierge.livekit_server import LocalServer, Worker, local_server, start_worker
+from concierge.server import AGENT_NAME
+from concierge.store import Store, open_store
+
+
+@dataclass
+class Stack:
+    """A LiveKit server, a worker registered with it, and what they share with the tests."""
+
+    server: LocalServer
+    worker: Worker
+    store_url: str
+    reports: Path
+
+    def new_worker(self) -> Worker:
+        self.worker = start_worker(
+            self.server,
+            env={"CONCIERGE_STORE": self.store_url, "CONCIERGE_REPORT_DIR": str(self.reports)},
+            log_path=self.reports.parent / f"worker-{time.monotonic_ns()}.log",
+        )
+        return self.worker
+
+    @contextlib.asynccontextmanager
+    async def store(self) -> AsyncIterator[Store]:
+        opened = await open_store(self.store_url)
+        try:
+            yield opened
+        finally:
+            await opened.close()
+
+    @contextlib.asynccontextmanager
+    async def call(self, room: str, user_id: str) -> AsyncIterator[tuple[RoomCaller, float]]:
+        """Join `room` as a caller, dispatch the agent to it by name; yields the caller once the
+        agent's audio track has reached it, and the monotonic time of the dispatch."""
+        async with RoomCaller.joined(self.server.url, self.server.token(user_id, room)) as caller:
+            dispatched = time.monotonic()
+            await dispatch(self.server, room, user_id)
+            await caller.wait_for_agent()
+            yield caller, dispatched
+
+
+async def dispatch(server: LocalServer, room: str, user_id: str) -> None:
+    """Explicit dispatch by agent name, as a backend does (the user id in the job metadata)."""
+    async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
+        await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(
+                agent_name=AGENT_NAME, room=room, metadata=json.dumps({"user_id": user_id})
+            )
+        )
+
+
+@contextlib.contextmanager
+def running_stack(binary: Path, tmp: Path) -> Iterator[Stack]:
+    """A server and a prewarmed worker for one test module; both stopped at the end."""
+    reports = tmp / "reports"
+    with local_server(binary=binary, log_path=tmp / "livekit-server.log") as server:
+        stack = Stack(server, None, f"sqlite:///{tmp / 'store.db'}", reports)  # type: ignore[arg-type]
+        stack.new_worker()
+        try:
+            stack.worker.wait_ready()
+            yield stack
+        finally:
+            stack.worker.stop(timeout=15)  # a drain that lingers is killed: the test is over
+
+
+def sockets_of(pids: set[int]) -> list[tuple[str, str]]:
+    """(local, peer) addresses of every TCP/UDP socket these processes hold, from `ss`."""
+    out = subprocess.run(["ss", "-tunapH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        if any(f"pid={pid}," in line for pid in pids):
+            parts = line.split()
+            found.append((parts[4], parts[5]))
+    return found
+
+
+def process_tree(pid: int) -> set[int]:
+    """`pid` and all its descendants (the worker's forkserver and job processes)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        child, parent = map(int, line.split())
+        children.setdefault(parent, []).append(child)
+    tree, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        tree.add(p)
+        todo += children.get(p, [])
+    return tree
+
+
+async def wait_for_report(stack: Stack, room: str, timeout: float = 60) -> dict[str, Any]:
+    """The session report `on_session_end` saved for the job in `room` (CONCIERGE_REPORT_DIR)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in stack.reports.glob("*.json") if stack.reports.exists() else ():
+            with contextlib.suppress(ValueError):  # a report still being written
+                report: dict[str, Any] = json.loads(path.read_text())
+                if report.get("room") == room:
+                    return report
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no session report for room {room!r} within {timeout:.0f} s")
+
+
+def own_addresses() -> set[str]:
+    """Every IP address of this machine's interfaces (loopback and the others)."""
+    import psutil
+
+    return {
+        a.address.split("%")[0]
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family in (socket.AF_INET, socket.AF_INET6)
+    } | {"0.0.0.0", "::"}
+
+
+def _host(address: str) -> str:
+    return _host_port(address)[0]
+
+
+def _host_port(address: str) -> tuple[str, str]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]").split("%")[0], port
+
+
+def loopback_only(local: str, peer: str) -> bool:
+    """The socket is bound to a loopback address and talks to nothing else (unconnected: `*`)."""
+    (lhost, _), (phost, pport) = _host_port(local), _host_port(peer)
+    is_loop = lambda host: host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")  # noqa: E731
+    return is_loop(lhost) and (is_loop(phost) or pport == "*")
+
+
+def voiced_seconds(pcm16: bytes, hop: int = RATE // 50) -> float:
+    """How much of `pcm16` (mono, `RATE`) is speech: 20 ms windows louder than quiet, summed.
+    Pauses a busy machine inserts into played-out audio do not count."""
+    s = np.frombuffer(pcm16, np.int16).astype(float)
+    n = len(s) // hop
+    loudness = np.sqrt((s[: n * hop].reshape(n, hop) ** 2).mean(1))
+    return float((loudness > 300).sum()) * hop / RATE
+
+
+def pcm_at_rate(pcm16: bytes, rate: int) -> bytes:
+    from concierge.offline.stt import to_pcm16_mono
+
+    return to_pcm16_mono(rtc.AudioFrame(pcm16, rate, 1, len(pcm16) // 2), RATE)

@@ -1,0 +1,176 @@
+"""The production path end to end: LiveKit's server on 127.0.0.1, `python -m concierge start` as a
+deployer runs it, and callers over WebRTC (`livekit.rtc`) in rooms the agent is dispatched to.
+
+One server and one worker serve the whole module (`stack`); each test uses its own rooms and users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from livekit import rtc
+
+from concierge.lab.room_caller import RATE
+from concierge.livekit_server import LocalServer
+from concierge.providers import missing_speech_engines
+from concierge.room import CART_ATTRIBUTE
+
+from .livekit_calls import (
+    Stack,
+    _host,
+    loopback_only,
+    own_addresses,
+    pcm_at_rate,
+    process_tree,
+    running_stack,
+    sockets_of,
+    voiced_seconds,
+    wait_for_report,
+)
+
+pytestmark = [
+    pytest.mark.livekit,
+    pytest.mark.skipif(
+        bool(missing_speech_engines()), reason=" ".join(missing_speech_engines().values())
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(livekit_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(livekit_binary, tmp_path_factory.mktemp("livekit")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def voice():
+    from concierge.offline.tts import offline_tts
+
+    return offline_tts()
+
+
+def agent_lines(transcripts: list[tuple[str, str]]) -> list[str]:
+    return [text for who, text in transcripts if who.startswith("agent-")]
+
+
+async def settle(caller, predicate, timeout: float = 15):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+ORDER = ["three churros", "a large horchata", "checkout", "yes"]
+
+
+async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
+    user = "caller-spoken"
+    async with stack.call("spoken-order", user) as (caller, dispatched):
+        pids = process_tree(stack.worker.process.pid) | {os.getpid()}
+        assert stack.server.process is not None
+        server_pid = stack.server.process.pid
+        greeting = await caller.next_agent_speech(after=dispatched)
+        replies = [greeting]
+        for text in ORDER:
+            end = await caller.say(voice.pcm16(text), 24000)
+            replies.append(await caller.next_agent_speech(after=end))
+            if text == "a large horchata":
+                cart = await caller.cart()
+                assert [(ln["item_id"], ln["quantity"]) for ln in cart["cart"]["lines"]] == [
+                    ("churros", 3),
+                    ("horchata", 1),
+                ]
+                await settle(caller, lambda: CART_ATTRIBUTE in (caller.agent.attributes or {}))
+                assert json.loads(caller.agent.attributes[CART_ATTRIBUTE])["cart"] == cart["cart"]
+        server_sockets, client_sockets = sockets_of({server_pid}), sockets_of(pids)
+        final = await caller.cart()
+        # every transcript arrived on lk.transcription: the caller's words as the agent heard them
+        await settle(caller, lambda: len(agent_lines(caller.transcripts)) >= len(ORDER) + 1)
+        heard = [text for who, text in caller.transcripts if who == user]
+        said = agent_lines(caller.transcripts)
+
+    # the recogniser in the worker understood every spoken turn
+    assert [h for i, h in enumerate(heard) if i == 0 or h != heard[i - 1]] == ORDER
+    # each answer arrived as that much speech: the whole sentence, not a clip or another one
+    assert len(replies) == len(said) == len(ORDER) + 1
+    for reply, text in zip(replies, said, strict=True):
+        received = voiced_seconds(reply.pcm16)
+        direct = voiced_seconds(pcm_at_rate(voice.pcm16(text), 24000))
+        assert 0.8 < received / direct < 1.25, (text, received, direct)
+    assert "placed" in said[-1]
+    assert final["cart"]["lines"] == [] and len(final["orders"]) == 1
+    # the order is in the store the worker shares with us
+    async with stack.store() as store:
+        orders = await store.list_orders(user)
+    assert [[(ln.item_id, ln.quantity) for ln in o.lines] for o in orders] == [
+        [("churros", 3), ("horchata", 1)]
+    ]
+    assert orders[0].order_id == final["orders"][0]["order_id"]
+    # the server holds sockets on 127.0.0.1 only; nothing the server, the worker, its job
+    # processes or the caller connected talks to anything but loopback
+    assert server_sockets and all(loopback_only(*s) for s in server_sockets), server_sockets
+    connected = [(local, peer) for local, peer in client_sockets if not peer.endswith(":*")]
+    assert connected and all(loopback_only(*s) for s in connected), connected
+    # libwebrtc (in the caller and the job) also binds unconnected UDP host candidates on this
+    # machine's own addresses — the Python SDK has no interface filter — and no socket is bound
+    # to an address that is not this machine's (README, Known limits)
+    own = own_addresses()
+    assert all(_host(local) in own for local, _peer in client_sockets), client_sockets
+    # on_session_end ran after the caller left and saved the session report
+    report = await wait_for_report(stack, "spoken-order")
+    assert report["agent_name"] == "food-concierge" and report["user_turns"] >= len(ORDER)
+    users = [i for i in report["chat_history"]["items"] if i.get("role") == "user"]
+    assert [u["content"][0] for u in users][: len(ORDER)] == ORDER
+
+
+async def test_two_callers_in_two_rooms_never_see_each_others_cart(stack: Stack) -> None:
+    async with (
+        stack.call("room-a", "caller-a") as (a, a_dispatched),
+        stack.call("room-b", "caller-b") as (b, b_dispatched),
+    ):
+        await a.next_agent_speech(after=a_dispatched, timeout=60)  # the greetings
+        await b.next_agent_speech(after=b_dispatched, timeout=60)
+        await asyncio.gather(a.type("two churros"), b.type("a falafel bowl"))
+        await settle(a, lambda: len(agent_lines(a.transcripts)) >= 2, timeout=60)
+        await settle(b, lambda: len(agent_lines(b.transcripts)) >= 2, timeout=60)
+        cart_a, cart_b = await a.cart(), await b.cart()
+        assert a.agent.identity != b.agent.identity
+        assert set(a.room.remote_participants) == {a.agent.identity}
+    assert (cart_a["user_id"], cart_b["user_id"]) == ("caller-a", "caller-b")
+    assert [ln["item_id"] for ln in cart_a["cart"]["lines"]] == ["churros"]
+    assert [ln["item_id"] for ln in cart_b["cart"]["lines"]] == ["falafel_bowl"]
+
+
+async def test_the_server_refuses_expired_and_forged_tokens(stack: Stack) -> None:
+    from datetime import timedelta
+
+    server: LocalServer = stack.server
+    expired = server.token("late", "room-x", ttl=timedelta(seconds=-60))
+    forged = LocalServer(
+        server.binary, server.http_port, server.udp_port, server.api_key, "x" * 43, server.log_path
+    ).token("forger", "room-x")
+    for token in (expired, forged):
+        room = rtc.Room()
+        with pytest.raises(rtc.ConnectError):
+            await room.connect(server.url, token)
+
+
+async def test_a_token_for_another_room_never_enters_this_one(stack: Stack) -> None:
+    async with stack.call("room-private", "caller-private") as (owner, _):
+        intruder = rtc.Room()
+        await intruder.connect(stack.server.url, stack.server.token("intruder", "room-other"))
+        try:
+            assert intruder.name == "room-other"  # the room is the token's, not the caller's choice
+            assert intruder.remote_participants == {}
+            assert "intruder" not in owner.room.remote_participants
+        finally:
+            await intruder.disconnect()
+
+
+assert RATE == 16000
