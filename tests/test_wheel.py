@@ -1,8 +1,8 @@
 """The package as users get it: a wheel installed into a fresh venv, run outside the repository.
 
-The wheel is built from a copy of the sources (so the build leaves nothing in the checkout) with
-pip's build isolation, which fetches the build backend from the package index: hence the
-`network` mark (`-m "not network"` deselects it; CI runs it). The new venv does not see the
+The wheel is built from a copy of the sources (so the build leaves nothing in the checkout) by
+the build backend the lock installed (setuptools, without build isolation: nothing is fetched
+from the package index, so the test runs offline and on the locked version). The new venv does not see the
 system's or the test venv's packages; a `.pth` file lends it the test venv's installed
 dependencies (not the repository, not the editable install), so nothing else is downloaded.
 Then, with no variables set and the working directory outside the repository, it seeds the
@@ -21,11 +21,7 @@ import textwrap
 import venv
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-
-pytestmark = pytest.mark.network
 
 CONVERSATION = textwrap.dedent(
     """
@@ -92,7 +88,8 @@ def test_installed_wheel_seeds_and_converses_outside_the_repository(tmp_path: Pa
     src = _copy_sources(tmp_path / "src")
     dist = tmp_path / "dist"
     _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+        + ["-q", "-w", dist, src],
         tmp_path,
         dict(os.environ),
     )
