@@ -104,6 +104,7 @@ async def run_text_console(
     store_url: str | None = None,
 ) -> int:
     """Read turns with `read_line` until EOF or "quit"; print tools, reply and cart per turn."""
+    from .providers import turn_error_message
     from .session import offline_session
     from .store import open_store
 
@@ -129,8 +130,12 @@ async def run_text_console(
                 if not text:
                     continue
                 if text.lower() != "cart":
-                    result: Any = await session.run(user_input=text)
-                    print("\n".join(_describe_events(result)), file=out)
+                    try:
+                        result: Any = await session.run(user_input=text)
+                    except Exception as e:  # the turn failed; the session and the cart stay
+                        print(f"  error  {turn_error_message(e)}", file=out)
+                    else:
+                        print("\n".join(_describe_events(result)), file=out)
                 print(f"  cart   {session.userdata.cart.summary()}", file=out, flush=True)
             items_left = session.userdata.cart.item_count
     finally:
@@ -183,9 +188,10 @@ def main(argv: Sequence[str]) -> int:
             f"unrecognized arguments: {' '.join(extra)} (text mode takes --user and --store; "
             "other arguments go to livekit's console with --audio)"
         )
-    from .providers import load_env
+    from .providers import load_env, quiet_cloud_tracebacks
 
     load_env()
+    quiet_cloud_tracebacks()
     # A refusing tool is part of the conversation here (shown as an `error` line): livekit's own
     # "ToolError while executing tool" warning would only repeat it on stderr.
     logging.getLogger("livekit.agents").setLevel(logging.ERROR)
