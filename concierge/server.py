@@ -175,7 +175,17 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
 
-server = AgentServer(setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD)
+#: How long `prewarm` may take before livekit gives the process up ("error initializing process").
+#: livekit's 10 s default is a few loads of the speech engines on a machine that is busy with
+#: other calls (or a CI box running tests beside it); a job that waits is better than one refused.
+PREWARM_TIMEOUT_S = 120.0
+
+server = AgentServer(
+    setup_fnc=prewarm,
+    load_fnc=worker_load,
+    load_threshold=LOAD_THRESHOLD,
+    initialize_process_timeout=PREWARM_TIMEOUT_S,
+)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)
