@@ -132,13 +132,27 @@ def test_a_store_that_cannot_be_reached_is_one_sentence_not_a_traceback() -> Non
     ]
 
 
+BROKEN_MENUS = {
+    "is not valid TOML": "[[restaurant]\nname = ",
+    "is not a valid menu: duplicate item id 'churros'": (
+        '[[restaurants]]\nid = "r"\nname = "R"\n'
+        + '[[restaurants.items]]\nid = "churros"\nname = "Churros"\nprice = "5.00"\n' * 2
+    ),
+}
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite file"])
+@pytest.mark.parametrize("problem", list(BROKEN_MENUS))
 @pytest.mark.parametrize("command", ["console", "eval"])
-def test_a_bad_menu_file_is_one_sentence_naming_the_file(command: str, tmp_path: Path) -> None:
+def test_a_bad_menu_file_is_one_sentence_naming_the_file(
+    command: str, problem: str, store: str, tmp_path: Path
+) -> None:
     broken = tmp_path / "menu.toml"
-    broken.write_text("[[restaurant]\nname = ")
-    proc = _cli([command], {"CONCIERGE_MENU": str(broken)})
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert f"The menu file {broken} is not valid TOML" in proc.stderr
+    broken.write_text(BROKEN_MENUS[problem])
+    url = "memory" if store == "memory" else f"sqlite:///{tmp_path / 'concierge.db'}"
+    proc = _cli([command], {"CONCIERGE_MENU": str(broken), "CONCIERGE_STORE": url})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"The menu file {broken} {problem}" in proc.stderr
 
 
 def test_a_refusing_tool_shows_what_it_tells_the_user_and_nothing_on_stderr() -> None:
