@@ -53,7 +53,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from dotenv import load_dotenv
-from livekit.agents import APIConnectionError, APIStatusError, inference, llm, stt, tts, vad
+from livekit.agents import APIConnectionError, APIError, inference, llm, stt, tts, vad
 
 from .menu import Catalog
 
@@ -121,10 +121,11 @@ def turn_error_message(error: BaseException) -> str:
     """A failed turn as one sentence: a cloud model that could not be reached says what to do."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, APIConnectionError | APIStatusError | TimeoutError):
+        if isinstance(seen, APIError):  # livekit's: a timeout is an APIConnectionError too
+            what = "could not be reached" if isinstance(seen, APIConnectionError) else "refused"
             return (
-                f"The cloud model could not be reached ({_first_line(seen)}); nothing was lost, "
-                "the cart is as it was. Set CONCIERGE_OFFLINE=1 to run on the offline stand-in."
+                f"The cloud model {what} ({_first_line(seen)}); nothing was lost, the cart is "
+                "as it was. Set CONCIERGE_OFFLINE=1 to run on the offline stand-in."
             )
         seen = seen.__cause__ or seen.__context__
     return f"{type(error).__name__}: {_first_line(error)}"
@@ -140,7 +141,7 @@ class _NoCloudTracebacks(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, APIConnectionError | APIStatusError)
+        return not isinstance(error, APIError)
 
 
 def quiet_cloud_tracebacks() -> None:

@@ -21,12 +21,15 @@ fi
 export UV_PYTHON_DOWNLOADS=never  # lock with the Python at hand; never fetch one
 "$TOOLS/bin/uv" lock --python "$PY" "$@"
 for arg in "$@"; do [ "$arg" = --dry-run ] && exit 0; done
-for extra in lab test; do
+# base: the agent alone (the Dockerfile's worker); lab, test: what scripts/lab.sh, test.sh install
+for extra in base lab test; do
+  what=(--extra "$extra") name="concierge-lab[$extra]"
+  [ "$extra" = base ] && what=() name="concierge-lab"
   {
-    echo "# concierge-lab[$extra], locked: generated from uv.lock by scripts/lock.sh (do not edit)."
-    echo "# scripts/bootstrap.sh installs it with pip --require-hashes, then the project with --no-deps."
+    echo "# $name, locked: generated from uv.lock by scripts/lock.sh (do not edit)."
+    echo "# Installed with pip --require-hashes, then the project itself with --no-deps."
     "$TOOLS/bin/uv" export --frozen --format requirements.txt --no-header --no-emit-project \
-      --extra "$extra" --group bootstrap
+      "${what[@]}" --group bootstrap
   } >"requirements/$extra.txt"
 done
 "$TOOLS/bin/python" scripts/check_wheels.py --write

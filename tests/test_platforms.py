@@ -61,14 +61,16 @@ def _files(entry: dict[str, Any]) -> set[str]:
     return {f["hash"] for f in files}
 
 
-@pytest.mark.parametrize("extra", ["lab", "test"])
+@pytest.mark.parametrize("extra", ["base", "lab", "test"])
 def test_the_pip_files_are_the_locks_export(lock: check_wheels.Lock, extra: str) -> None:
-    """What bootstrap.sh installs on every supported target is what uv.lock resolved there, every
-    file pinned by its hash (pip's --require-hashes refuses anything else)."""
+    """What bootstrap.sh (lab, test) and the Dockerfile (base) install on every supported target
+    is what uv.lock resolved there, every file pinned by its hash (pip's --require-hashes refuses
+    anything else)."""
     exported = _exported(ROOT / "requirements" / f"{extra}.txt")
+    extras = () if extra == "base" else (extra,)
     for platform, python in TARGETS:
         env = check_wheels.marker_env(platform, python)
-        needed = check_wheels.closure(env, (extra,), lock, groups=("bootstrap",))
+        needed = check_wheels.closure(env, extras, lock, groups=("bootstrap",))
         for name, entry in needed.items():
             key = f"{name}=={entry['version']}"
             assert key in exported, (

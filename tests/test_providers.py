@@ -134,3 +134,16 @@ def test_cloud_speech_has_the_offline_engines_behind_it(catalog: Catalog) -> Non
         cloud = getattr(cloud, "wrapped_stt", cloud)  # whisper does not stream: livekit wraps it
         assert type(cloud).__module__.startswith("livekit.plugins.openai")
         assert type(behind) is type(standin)
+
+
+def test_only_a_cloud_models_failure_is_blamed_on_the_cloud() -> None:
+    from livekit.agents import APIStatusError
+
+    from concierge.store import StoreUnavailableError
+
+    refused = turn_error_message(APIStatusError("invalid api key", status_code=401))
+    assert refused.startswith("The cloud model refused") and "CONCIERGE_OFFLINE=1" in refused
+    try:
+        raise StoreUnavailableError("The store timed out.", reason="timeout") from TimeoutError()
+    except StoreUnavailableError as e:
+        assert turn_error_message(e) == "StoreUnavailableError: The store timed out."
