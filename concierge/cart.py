@@ -31,15 +31,24 @@ from typing import Any, Literal
 from .menu import Catalog, MenuItem, UnknownItemError, format_usd
 
 MIN_QUANTITY = 1
+#: At most this many of one menu item per order, across all its lines (sizes, notes).
 MAX_QUANTITY = 20
-#: Longest special request kept on a line (the Supabase schema checks the same limit).
+#: Longest special request kept on a line.
 MAX_NOTES = 200
+#: Most lines one cart (and so one save or checkout request) may hold.
+MAX_LINES = 50
+# The Supabase schema enforces the same three caps (migration 20261208000000): keep them equal.
 
 logger = logging.getLogger("concierge")
 
 
 class CartError(ValueError):
     """A cart change that was refused; the cart is unchanged."""
+
+
+class CartLimitError(CartError):
+    """A cart over one of the caps (lines, quantity of one item, notes): both stores refuse it
+    before writing anything, with a sentence saying which cap."""
 
 
 def clean_notes(notes: str) -> str:
@@ -52,14 +61,47 @@ def clean_notes(notes: str) -> str:
     if not isinstance(notes, str):
         raise CartError(f"Notes must be text, not {type(notes).__name__}.")
     folded = " ".join(notes.split())
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in folded):
-        raise CartError("Notes can only hold ordinary text (no control characters).")
-    if len(folded) > MAX_NOTES:
-        raise CartError(
-            f"Notes can be at most {MAX_NOTES} characters ({len(folded)} given); "
+    check_notes(folded)
+    return folded
+
+
+def check_notes(notes: str) -> None:
+    """Refuse (`CartLimitError`) notes with control or surrogate characters, or too long."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in notes):
+        raise CartLimitError("Notes can only hold ordinary text (no control characters).")
+    if len(notes) > MAX_NOTES:
+        raise CartLimitError(
+            f"Notes can be at most {MAX_NOTES} characters ({len(notes)} given); "
             "please shorten the request."
         )
-    return folded
+
+
+def check_cart_limits(lines: Sequence[CartLine]) -> None:
+    """Refuse (`CartLimitError`) lines over a cap: more than `MAX_LINES` lines, a line's quantity
+    outside 1..`MAX_QUANTITY`, notes `check_notes` refuses, or more than `MAX_QUANTITY` of one
+    item across its lines, checked in that order (the schema's `cart_request` checks the same,
+    in the same order, with the same sentences). The stores run it on every save and checkout,
+    whoever built the lines."""
+    if len(lines) > MAX_LINES:
+        raise CartLimitError(
+            f"A cart can hold at most {MAX_LINES} lines ({len(lines)} given); "
+            "please combine or remove some."
+        )
+    for ln in lines:
+        if isinstance(ln.quantity, bool) or not MIN_QUANTITY <= ln.quantity <= MAX_QUANTITY:
+            raise CartLimitError(
+                f"Quantity of {ln.item_id} must be a whole number from {MIN_QUANTITY} to "
+                f"{MAX_QUANTITY}."
+            )
+    totals: dict[str, int] = {}
+    for ln in lines:
+        check_notes(ln.notes)
+        totals[ln.item_id] = totals.get(ln.item_id, 0) + ln.quantity
+    for item_id, total in totals.items():
+        if total > MAX_QUANTITY:
+            raise CartLimitError(
+                f"At most {MAX_QUANTITY} of one item per order: the cart has {total} of {item_id}."
+            )
 
 
 @dataclass(frozen=True)
@@ -221,19 +263,23 @@ class Cart:
             unit_price_cents=unit,
             notes=clean_notes(notes),
         )
+        held = self._held(item.id)
+        if held + quantity > MAX_QUANTITY:
+            raise CartError(
+                f"You already have {held} {item.name} in the cart; at most {MAX_QUANTITY} of "
+                f"one item per order, so {quantity} more is too many."
+            )
         for i, existing in enumerate(self.lines):
             if existing.key == line.key:
-                merged = existing.quantity + quantity
-                if merged > MAX_QUANTITY:
-                    raise CartError(
-                        f"You already have {existing.quantity} {item.name} in the cart; "
-                        f"at most {MAX_QUANTITY} of one item per order, so {quantity} more "
-                        f"is too many."
-                    )
-                line = replace(existing, quantity=merged)
+                line = replace(existing, quantity=existing.quantity + quantity)
                 self.lines[i] = line
                 break
         else:
+            if len(self.lines) >= MAX_LINES:
+                raise CartLimitError(
+                    f"A cart can hold at most {MAX_LINES} lines: please combine or remove some "
+                    "before adding another."
+                )
             self.lines.append(line)
         self._notify("add", line)
         return line
@@ -262,7 +308,14 @@ class Cart:
     ) -> CartLine:
         """Set how many of a line the cart holds ("make that one pizza"); returns the new line."""
         target = self._find_line(item_id, size, "change")
-        check_quantity(quantity, self._known_item(catalog, item_id))
+        item = self._known_item(catalog, item_id)
+        check_quantity(quantity, item)
+        others = self._held(item_id) - target.quantity
+        if others + quantity > MAX_QUANTITY:
+            raise CartError(
+                f"The cart has {others} more {item.name} on other lines; at most "
+                f"{MAX_QUANTITY} of one item per order."
+            )
         line = replace(target, quantity=quantity)
         self.lines[self.lines.index(target)] = line
         self._notify("change", line)
@@ -367,6 +420,10 @@ class Cart:
             revision=int(d.get("revision", 0)),
         )
 
+    def _held(self, item_id: str) -> int:
+        """How many of `item_id` the cart holds, across its lines."""
+        return sum(ln.quantity for ln in self.lines if ln.item_id == item_id)
+
     @staticmethod
     def _known_item(catalog: Catalog, item_id: str) -> MenuItem:
         try:
@@ -394,7 +451,8 @@ def merge_lines(
     """Three-way merge of cart lines: `theirs` (the saved cart now) plus what changed from
     `base` (the saved cart this session last saw) to `mine` (this session's cart).
 
-    Per line key the quantity is `theirs + (mine - base)`, kept within 0..MAX_QUANTITY, so an
+    Per line key the quantity is `theirs + (mine - base)`, kept within 0..MAX_QUANTITY (per
+    item, across its lines, earlier lines first), so an
     add made here and an add made elsewhere both survive, and a line removed here stays removed.
     Lines keep `theirs`' order, with lines new here after them.
     """
@@ -409,10 +467,12 @@ def merge_lines(
     latest = {ln.key: ln for ln in (*base, *theirs, *mine)}
     order = list(dict.fromkeys([ln.key for ln in theirs] + [ln.key for ln in mine]))
     merged = []
+    held: dict[str, int] = {}  # per item, across lines: the merge keeps the per-item cap too
     for key in order:
         qty = q_theirs.get(key, 0) + q_mine.get(key, 0) - q_base.get(key, 0)
-        qty = min(max(qty, 0), MAX_QUANTITY)
+        qty = min(max(qty, 0), MAX_QUANTITY - held.get(key[0], 0))
         if qty:
+            held[key[0]] = held.get(key[0], 0) + qty
             merged.append(replace(latest[key], quantity=qty))
     return merged
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from ..cart import Cart, CartLine, Order
+from ..cart import Cart, CartLine, Order, check_cart_limits
 from ..menu import Catalog, MenuItem, Restaurant
 from .base import (
     CartConflictError,
@@ -384,13 +384,24 @@ def _read_cart(db: sqlite3.Connection, user_id: str) -> Cart:
     row = db.execute("SELECT cart_id, revision FROM carts WHERE user_id = ?", (user_id,)).fetchone()
     if row is None:
         return Cart(user_id=user_id)
-    lines = []
-    for (raw,) in db.execute(
-        "SELECT line FROM cart_lines WHERE user_id = ? ORDER BY position", (user_id,)
-    ):
-        saved = CartLine.from_dict(json.loads(raw))
-        lines.append(_menu_line(db, saved) or saved)  # a retired item keeps its saved line
+    # A retired item keeps its saved line.
+    lines = [_menu_line(db, saved) or saved for saved in _saved_lines(db, user_id)]
     return Cart(user_id=user_id, lines=lines, cart_id=row[0], revision=row[1])
+
+
+def _saved_lines(db: sqlite3.Connection, user_id: str) -> list[CartLine]:
+    """The saved cart's lines as saved (names and prices of the day it was saved)."""
+    return [
+        CartLine.from_dict(json.loads(raw))
+        for (raw,) in db.execute(
+            "SELECT line FROM cart_lines WHERE user_id = ? ORDER BY position", (user_id,)
+        )
+    ]
+
+
+def _contents(lines: list[CartLine]) -> list[tuple[str, str | None, int, str]]:
+    """What a request must repeat of the saved cart: items, sizes, quantities, notes, in order."""
+    return [(ln.item_id, ln.size, ln.quantity, ln.notes) for ln in lines]
 
 
 def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
@@ -400,7 +411,9 @@ def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
     ).fetchone()
     saved = (row[0], row[1]) if row else None
     based_on = saved == (cart.cart_id, cart.revision) if saved else cart.revision == 0
-    ordered = db.execute("SELECT 1 FROM orders WHERE cart_id = ?", (cart.cart_id,)).fetchone()
+    ordered = db.execute(
+        "SELECT 1 FROM orders WHERE user_id = ? AND cart_id = ?", (cart.user_id, cart.cart_id)
+    ).fetchone()
     if not based_on or (saved is None and ordered):
         applied = db.execute(
             "SELECT 1 FROM cart_writes WHERE user_id = ? AND write_key = ?",
@@ -411,6 +424,7 @@ def _check_based_on_saved(db: sqlite3.Connection, cart: Cart) -> int:
 
 
 def _write_cart(db: sqlite3.Connection, cart: Cart) -> int:
+    check_cart_limits(cart.lines)
     revision = _check_based_on_saved(db, cart) + 1
     db.execute(
         "INSERT INTO carts (user_id, cart_id, updated_at, revision) VALUES (?, ?, ?, ?) "
@@ -447,11 +461,20 @@ def _checkout(db: sqlite3.Connection, cart: Cart) -> Order:
         return _read_order(db, existing[0])
     if cart.is_empty():
         Order.from_cart(cart)  # raises the CartError for an empty cart
+    check_cart_limits(cart.lines)
     _check_based_on_saved(db, cart)
-    priced = [(line, _menu_line(db, line)) for line in cart.lines]
+    for line in cart.lines:
+        _menu_line(db, line)  # refuses a size the item does not come in
+    # What is ordered: the cart as saved, or the request itself when nothing is saved.
+    is_saved = db.execute("SELECT 1 FROM carts WHERE user_id = ?", (cart.user_id,)).fetchone()
+    saved = None if is_saved is None else _saved_lines(db, cart.user_id)
+    placing = cart.lines if saved is None else saved
+    priced = [(line, _menu_line(db, line)) for line in placing]
     retired = [line.item_id for line, now in priced if now is None]
     if retired:
         raise ItemsUnavailableError(list(dict.fromkeys(retired)))
+    if saved is not None and _contents(saved) != _contents(cart.lines):
+        raise CartConflictError(_read_cart(db, cart.user_id))
     lines = [now for _, now in priced if now is not None]
     order = Order.from_cart(
         Cart(cart.user_id, lines, cart.cart_id, cart.revision), str(uuid.uuid4())

@@ -42,7 +42,7 @@ from tenacity import (
     wait_random,
 )
 
-from ..cart import Cart, CartError, CartLine, Order
+from ..cart import Cart, CartError, CartLimitError, CartLine, Order
 from ..menu import Catalog, MenuItem, Restaurant
 from .base import (
     CartConflictError,
@@ -506,7 +506,14 @@ def _reason(exc: BaseException) -> str:
     return "the connection broke"
 
 
-def _refusal(what: str, e: APIError) -> StoreError:
+#: What the schema raises for a cart over a cap (lines: 54000, PostgREST's 413; quantity per
+#: item and notes: 23514). Its sentence is the one concierge/cart.py words for the same cap.
+CAP_SQLSTATES = ("54000", "23514")
+#: The calls whose request carries cart lines (elsewhere, e.g. in `seed`, a 23514 is no cart's).
+CART_WRITES = ("save_cart", "checkout")
+
+
+def _refusal(what: str, e: APIError) -> StoreError | CartLimitError:
     """A 4xx answer as a typed error; PostgREST's message stays in the text for whoever debugs."""
     code, message = e.code or "", (e.message or "").rstrip(".")
     if code == "PGRST303":
@@ -520,4 +527,6 @@ def _refusal(what: str, e: APIError) -> StoreError:
         )
     if code == "42501":
         return StoreError(f"Supabase {what}: not allowed for this user ({message})")
+    if code in CAP_SQLSTATES and what in CART_WRITES:
+        return CartLimitError(e.message or message)
     return StoreError(f"Supabase {what}: refused ({message})")

@@ -12,9 +12,23 @@ from dataclasses import replace
 
 import pytest
 
-from concierge.cart import Cart, CartError
+from concierge.cart import (
+    MAX_LINES,
+    MAX_NOTES,
+    MAX_QUANTITY,
+    Cart,
+    CartError,
+    CartLimitError,
+    CartLine,
+)
 from concierge.menu import Catalog, default_catalog
-from concierge.store import CartConflictError, ItemsUnavailableError, Store, load_seed
+from concierge.store import (
+    CartConflictError,
+    ItemsUnavailableError,
+    SeedData,
+    Store,
+    load_seed,
+)
 
 from .conftest import ALEX, DEMO, Backend
 
@@ -204,6 +218,12 @@ async def test_checkout_prices_from_the_current_menu(backend: Backend, new_user:
     assert order.lines[0].unit_price_cents == 500 and order.total_cents == 1000
 
 
+def _seed_without(full: SeedData, item_id: str) -> SeedData:
+    """The seed with one item dropped from the menu (seeding it retires that item)."""
+    items = [it for it in full.catalog.items.values() if it.id != item_id]
+    return replace(full, catalog=Catalog(full.catalog.restaurants.values(), items))
+
+
 async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_user: str) -> None:
     admin = await backend.admin()
     store = await backend.store(new_user)
@@ -215,13 +235,7 @@ async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_use
     cart.add(default_catalog(), "edamame", 1)
     await store.save_cart(cart)
     full = load_seed()
-    smaller = replace(
-        full,
-        catalog=Catalog(
-            full.catalog.restaurants.values(),
-            [it for it in full.catalog.items.values() if it.id != "churros"],
-        ),
-    )
+    smaller = _seed_without(full, "churros")
     try:
         await admin.seed(smaller)
         assert "churros" not in (await (await backend.store(new_user)).load_catalog()).items
@@ -234,3 +248,109 @@ async def test_items_dropped_from_the_menu_are_retired(backend: Backend, new_use
     finally:
         await admin.seed(full)
     assert "churros" in (await admin.load_catalog()).items
+
+
+# --- issue #26: caps, and checkout of the cart as saved -----------------------------------------
+
+
+def _line(item_id: str, size: str | None, quantity: int, notes: str = "") -> CartLine:
+    """A line built by hand, as a hostile or buggy client could send it (no `Cart.add` checks)."""
+    item = default_catalog().item(item_id)
+    return CartLine(item.id, item.name, item.restaurant_id, "", size, quantity,
+                    item.unit_price_cents(size), notes)  # fmt: skip
+
+
+OVER_A_CAP = {
+    "51 lines": (
+        [_line("fries", "small", 1, f"bag {i}") for i in range(MAX_LINES + 1)],
+        f"A cart can hold at most {MAX_LINES} lines ({MAX_LINES + 1} given); please combine "
+        "or remove some.",
+    ),
+    "21 of one item across sizes": (
+        [_line("coke", "large", 15), _line("coke", "small", 6)],
+        f"At most {MAX_QUANTITY} of one item per order: the cart has 21 of coke.",
+    ),
+    "five lines of 20": (
+        [_line("coke", "large", 20, f"cup {i}") for i in range(5)],
+        f"At most {MAX_QUANTITY} of one item per order: the cart has 100 of coke.",
+    ),
+    "a control character in notes": (
+        [_line("coke", "large", 1, "ring\x07the bell")],
+        "Notes can only hold ordinary text (no control characters).",
+    ),
+    "notes too long": (
+        [_line("coke", "large", 1, "é" * (MAX_NOTES + 1))],
+        f"Notes can be at most {MAX_NOTES} characters ({MAX_NOTES + 1} given); please shorten "
+        "the request.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OVER_A_CAP)
+async def test_a_cart_over_a_cap_is_refused_with_the_same_sentence_and_nothing_written(
+    backend: Backend, new_user: str, case: str
+) -> None:
+    lines, sentence = OVER_A_CAP[case]
+    store = await backend.store(new_user)
+    kept = Cart(user_id=new_user)
+    kept.add(default_catalog(), "churros", 1)
+    await store.save_cart(kept)
+    over = Cart(new_user, list(lines), kept.cart_id, kept.revision)
+    with pytest.raises(CartLimitError) as saving:
+        await store.save_cart(over.copy())
+    with pytest.raises(CartLimitError) as ordering:
+        await store.checkout(over)
+    assert str(saving.value) == str(ordering.value) == sentence
+    assert (await store.load_cart(new_user)).lines == kept.lines, "the saved cart is kept"
+    assert await store.list_orders(new_user) == []
+
+
+async def test_a_cart_at_the_caps_saves_and_checks_out(backend: Backend, new_user: str) -> None:
+    cat = default_catalog()
+    cart = Cart(user_id=new_user)
+    for item in list(cat.items.values())[: MAX_LINES // 2]:
+        for notes in ("a", "b"):
+            cart.add(cat, item.id, 1, size=item.sizes[0] if item.has_sizes else None, notes=notes)
+    cart.set_quantity(cat, cart.lines[0].item_id, cart.lines[0].size, MAX_QUANTITY - 1)
+    assert len(cart.lines) == MAX_LINES
+    store = await backend.store(new_user)
+    await store.save_cart(cart)
+    order = await store.checkout(cart)
+    assert order.lines == tuple(cart.lines)
+
+
+async def test_checkout_orders_the_saved_cart_never_other_lines(
+    backend: Backend, new_user: str
+) -> None:
+    store = await backend.store(new_user)
+    saved = Cart(user_id=new_user)
+    saved.add(default_catalog(), "coke", 1, size="small")
+    await store.save_cart(saved)
+    pizzas = Cart(new_user, [_line("pepperoni_pizza", "large", 20)], saved.cart_id, saved.revision)
+    with pytest.raises(CartConflictError) as conflict:
+        await store.checkout(pizzas)
+    assert conflict.value.current.lines == saved.lines
+    assert await store.list_orders(new_user) == []
+    assert (await store.load_cart(new_user)).lines == saved.lines
+
+
+async def test_a_retired_item_of_the_saved_cart_is_reported_though_left_out(
+    backend: Backend, new_user: str
+) -> None:
+    admin = await backend.admin()
+    store = await backend.store(new_user)
+    saved = Cart(user_id=new_user)
+    saved.add(default_catalog(), "churros", 1)
+    saved.add(default_catalog(), "edamame", 1)
+    await store.save_cart(saved)
+    without = Cart(new_user, saved.lines[1:], saved.cart_id, saved.revision)
+    full = load_seed()
+    smaller = _seed_without(full, "churros")
+    try:
+        await admin.seed(smaller)
+        with pytest.raises(ItemsUnavailableError) as refused:
+            await store.checkout(without)
+        assert refused.value.item_ids == ("churros",)
+        assert await store.list_orders(new_user) == []
+    finally:
+        await admin.seed(full)

@@ -2,6 +2,11 @@
 begin;
 select plan(18);
 
+-- The API roles cannot create temporary tables: the superuser makes the one this file keeps
+-- the first answer in, and lets the user write it.
+create temp table first_call (o jsonb);
+grant select, insert on first_call to authenticated;
+
 set local role authenticated;
 select set_config('request.jwt.claims',
   '{"sub":"cccccccc-cccc-4ccc-8ccc-cccccccccccc","role":"authenticated"}', true);
@@ -11,7 +16,7 @@ select public.save_cart('cccccccc-cccc-4ccc-8ccc-cccccccccccc', 'c0000000-0000-4
     {"item_id":"classic_cheeseburger","size":null,"quantity":1,"notes":""}]');
 
 -- The caller's prices are ignored: the menu's are used (coke large 299, cheeseburger 999).
-create temp table first_call as
+insert into first_call
   select public.checkout('cccccccc-cccc-4ccc-8ccc-cccccccccccc', 'c0000000-0000-4000-8000-00000000000c', 1,
     'key-1', '[{"item_id":"coke","size":"large","quantity":2,"notes":"no ice","unit_price_cents":1},
       {"item_id":"classic_cheeseburger","size":null,"quantity":1,"notes":""}]') as o;

@@ -3,6 +3,9 @@
 begin;
 select plan(12);
 
+create temp table stale (r jsonb);  -- made by the superuser: the API roles cannot
+grant select, insert on stale to authenticated;
+
 set local role authenticated;
 select set_config('request.jwt.claims',
   '{"sub":"eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee","role":"authenticated"}', true);
@@ -15,7 +18,7 @@ select is(public.save_cart('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee', 'e0000000-000
   '2', 'a save based on the saved revision moves it on');
 
 -- Session two still holds revision 1: its write is not applied (no lost update).
-create temp table stale as select public.save_cart('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee',
+insert into stale select public.save_cart('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee',
   'e0000000-0000-4000-8000-00000000000e', 1,
   '[{"item_id":"edamame","size":null,"quantity":1,"notes":""}]') as r;
 select is((select r ->> 'status' from stale), 'conflict', 'a save based on an older revision is refused');
