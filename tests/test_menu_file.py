@@ -120,3 +120,20 @@ def test_a_bad_menu_file_is_the_same_sentence_on_every_store(
         messages.add(str(raised.value))
     (message,) = messages
     assert str(menu) in message and "\n" not in message
+
+
+def test_a_store_file_from_before_the_menu_was_recorded_is_upgraded_and_reseeded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "concierge.db"
+    monkeypatch.delenv("CONCIERGE_MENU", raising=False)
+    asyncio.run(_items(f"sqlite:///{path}"))
+    with sqlite3.connect(path) as db:  # as version 2 left it: no record of the menu
+        db.execute("DROP TABLE seed_info")
+        db.execute("PRAGMA user_version = 2")
+    smaller = tmp_path / "menu.toml"
+    smaller.write_text(_menu_without({"churros"}))
+    monkeypatch.setenv("CONCIERGE_MENU", str(smaller))
+    assert asyncio.run(_items(f"sqlite:///{path}")) == sorted(set(ITEM_IDS) - {"churros"})
