@@ -7,6 +7,7 @@ lines, with no keys, no LiveKit server and no audio device.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,12 @@ def _cli(
     )
 
 
+def _interruptible() -> None:
+    """Ctrl-C interrupts, as in a terminal, even when these tests run in a background job (whose
+    children inherit SIGINT ignored: the console then never sees the Ctrl-C at all)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn_console(extra_env: dict[str, str] | None = None) -> pexpect.spawn:
     """The console in a pseudo-terminal (a real TTY, a real prompt)."""
     return pexpect.spawn(
@@ -52,6 +59,7 @@ def _spawn_console(extra_env: dict[str, str] | None = None) -> pexpect.spawn:
         env={**_env(), **(extra_env or {})},
         encoding="utf-8",
         timeout=120,  # per expected line; a loaded machine takes seconds to import livekit
+        preexec_fn=_interruptible,
     )
 
 
