@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 import venv
 from pathlib import Path
 
@@ -84,7 +85,31 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _build_backend_problem() -> str | None:
+    """Why this venv cannot build the package offline (its build backend is not what
+    pyproject.toml asks for: a venv not installed from the lock); None when it can."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]:
+        need = Requirement(text)
+        try:
+            have = version(need.name)
+        except PackageNotFoundError:
+            have = "none"
+        if have == "none" or not need.specifier.contains(have):
+            return (
+                f"the build backend {need} is not installed here ({need.name} {have}): this venv "
+                "was not installed from the lock; run bash scripts/test.sh, or "
+                "pip install --require-hashes -r requirements/test.txt"
+            )
+    return None
+
+
 def test_installed_wheel_seeds_and_converses_outside_the_repository(tmp_path: Path) -> None:
+    problem = _build_backend_problem()
+    assert problem is None, problem
     src = _copy_sources(tmp_path / "src")
     dist = tmp_path / "dist"
     _run(
