@@ -89,7 +89,7 @@ class Recorder:
         self._loud_at: float | None = None
         self._skip_turns = len(handle.transcript.turns)
         self._skip_starts = self.voice.speaker.segments
-        self._skip_delays = len(self.voice.mic.transport_delays)
+        self.delays: list[float] = []  # browser capture → kernel, s (the panel keeps a window)
         inner = self.voice.widget.on_audio
         self.voice.widget.on_audio = lambda pcm, sent_at: (
             self._tap(pcm, sent_at),
@@ -101,6 +101,8 @@ class Recorder:
     def _tap(self, pcm16: bytes, sent_at: float | None) -> None:
         import numpy as np
 
+        if sent_at is not None:
+            self.delays.append(time.time() - sent_at)
         at = sent_at if sent_at is not None else time.time()
         samples = np.frombuffer(pcm16, dtype=np.int16)
         loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SPEECH_LEVEL)
@@ -114,7 +116,7 @@ class Recorder:
         speaker = self.voice.speaker
         turns = [t for t in self.handle.transcript.turns[self._skip_turns :] if t.spoken]
         timed = [t for t in turns if t.timing is not None and t.timing.spoken]
-        delays = self.voice.mic.transport_delays[self._skip_delays :]
+        delays = self.delays
         return {
             "ends": self.ends,
             "kernel_starts": [

@@ -59,7 +59,6 @@ def build(source: Path) -> float:
         cell.metadata.pop("execution", None)
         cell.id = f"cell-{index:02d}"  # stable ids: rebuilding does not churn the diff
     renumber_widgets(nb)
-    forget_live_sockets(nb)
     sanitize_paths(nb)
     target = source.with_suffix(".ipynb")
     nbformat.write(nb, target)
@@ -222,21 +221,6 @@ def renumber_widgets(nb: nbformat.NotebookNode) -> None:
     nb.metadata["widgets"][WIDGET_STATE]["state"] = {
         new_ids[old]: renamed["state"][new_ids[old]] for old in order + rest
     }
-
-
-#: Widget traits that only mean something while their kernel runs: a live panel's audio socket.
-KERNEL_ONLY_TRAITS = {"socket_url": "", "socket_proof": ""}
-
-
-def forget_live_sockets(nb: nbformat.NotebookNode) -> None:
-    """Blank the live panel's socket address and secrets in the saved widget state: the kernel
-    that served them is gone once the notebook is built, and random values would churn the diff."""
-    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    for model in state.values():
-        fields = model.get("state", {})
-        for name, blank in KERNEL_ONLY_TRAITS.items():
-            if name in fields:
-                fields[name] = blank
 
 
 def _check(target: Path) -> bool:

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from concierge.live.audio_socket import decode, direct_transport_enabled, encode
 from concierge.live.voice import BrowserVoice
 
+from .audio_page import ORIGIN, ask, dial, ticket
+
 
 @pytest.fixture
 async def voice() -> AsyncIterator[BrowserVoice]:
@@ -32,25 +34,26 @@ async def _hello(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     return header
 
 
-async def test_only_the_widgets_token_opens_the_socket_and_the_kernel_proves_itself(
+async def test_only_a_ticket_from_the_comm_opens_the_socket_and_the_kernel_proves_itself(
     voice: BrowserVoice,
 ) -> None:
-    url = voice.widget.socket_url
-    assert url.startswith("ws://127.0.0.1:")
+    answer = ask(voice.widget, ask_id="view-1")
+    url = answer["url"]
+    assert url.startswith("ws://127.0.0.1:") and answer["ask"] == "view-1"
     async with aiohttp.ClientSession() as http:
         for wrong in (url.rsplit("/", 1)[0] + "/guess", url + "x", url.rsplit("/", 1)[0] + "/"):
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                await http.ws_connect(wrong)
+                await http.ws_connect(wrong, origin=ORIGIN)
             assert refused.value.status in (403, 404)
-        async with http.ws_connect(url) as ws:
-            assert await _hello(ws) == {"type": "hello", "proof": voice.widget.socket_proof}
+        async with http.ws_connect(url, origin=ORIGIN) as ws:
+            assert await _hello(ws) == {"type": "hello", "proof": answer["proof"]}
 
 
 async def test_microphone_audio_through_the_socket_reaches_the_session_in_order(
     voice: BrowserVoice,
 ) -> None:
     chunks = [bytes([n]) * 3200 for n in range(1, 9)]  # eight 100 ms chunks, each recognisable
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         for chunk in chunks:
             await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, chunk))
@@ -68,7 +71,7 @@ async def test_replies_and_barge_in_go_through_the_socket_once_the_page_holds_it
     widget.send = lambda content, buffers=None: by_comm.append(content)  # type: ignore[method-assign]
     widget.play(b"\x01\x00" * 240, 24000, 1)  # no page connected yet: a comm message
     assert [m["type"] for m in by_comm] == ["play"]
-    async with aiohttp.ClientSession() as http, http.ws_connect(widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, widget) as ws:
         await _hello(ws)
         widget.play(b"\x02\x00" * 480, 24000, 2)
         widget.play(b"\x03\x00" * 480, 24000, 2)
@@ -101,7 +104,7 @@ async def test_garbage_from_the_page_is_dropped_and_the_call_goes_on(
         encode({"type": "audio", "t": "soon"}, bytes(3200)),
         encode({"type": "audio"}, b"\x05"),  # half a sample: dropped, later ones stay aligned
     ]
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         for message in hostile:
             await (ws.send_str(message) if isinstance(message, str) else ws.send_bytes(message))
@@ -130,10 +133,10 @@ def test_a_frame_decodes_to_what_was_encoded_with_its_payload_at_an_even_offset(
 async def test_the_server_stops_with_its_last_widget() -> None:
     voice = BrowserVoice()
     await voice.widget.open_direct()
-    url = voice.widget.socket_url
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(url)
+        ws = await dial(http, voice.widget)
         await _hello(ws)
+        unused = ticket(voice.widget)
         await voice.aclose()  # the panel stopped: the page's socket closes, the port with it
         assert (await ws.receive(timeout=5)).type in (
             aiohttp.WSMsgType.CLOSE,
@@ -141,8 +144,8 @@ async def test_the_server_stops_with_its_last_widget() -> None:
         )
         await ws.close()
         with pytest.raises(aiohttp.ClientConnectionError):
-            await http.ws_connect(url)
-    assert voice.widget.socket_url == ""
+            await http.ws_connect(unused, origin=ORIGIN)
+    assert not voice.widget.direct
 
 
 async def test_comm_only_when_asked_and_a_wrong_setting_says_what_is_allowed(
@@ -151,7 +154,8 @@ async def test_comm_only_when_asked_and_a_wrong_setting_says_what_is_allowed(
     monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "comm")
     voice = BrowserVoice()
     await voice.widget.open_direct()
-    assert voice.widget.socket_url == "" and voice.widget.channel is None
+    assert not voice.widget.direct and voice.widget.channel is None
+    assert "url" not in ask(voice.widget)  # the page is told to use comm messages
     await voice.aclose()
     monkeypatch.setenv("CONCIERGE_VOICE_TRANSPORT", "websocket")
     with pytest.raises(ValueError, match="'auto'.*'comm'"):
@@ -161,11 +165,10 @@ async def test_comm_only_when_asked_and_a_wrong_setting_says_what_is_allowed(
 async def test_the_widget_shown_twice_plays_the_agent_once_on_the_page_that_spoke(
     voice: BrowserVoice,
 ) -> None:
-    url = voice.widget.socket_url
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(url) as first,
-        http.ws_connect(url) as second,
+        dial(http, voice.widget) as first,
+        dial(http, voice.widget) as second,
     ):
         await _hello(first)
         await _hello(second)
@@ -189,7 +192,7 @@ async def test_no_loopback_to_listen_on_leaves_the_widget_on_comm_messages(
     monkeypatch.setattr(aiohttp.web.TCPSite, "start", refuse)
     voice = BrowserVoice()
     await voice.widget.open_direct()  # says so in the log, and the panel still starts
-    assert voice.widget.socket_url == "" and voice.widget.channel is None
+    assert not voice.widget.direct and voice.widget.channel is None
     sent: list[dict[str, Any]] = []
     voice.widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
     voice.widget.play(bytes(480), 24000, 1)

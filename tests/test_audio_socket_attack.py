@@ -22,8 +22,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from concierge.live.audio_socket import MAX_BACKLOG_BYTES, decode, encode
+from concierge.live.audio_socket import MAX_BACKLOG_BYTES, MAX_PAGES, decode, encode
 from concierge.live.voice import BrowserVoice
+
+from .audio_page import ORIGIN, dial, ticket
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ async def _hello(ws: aiohttp.ClientWebSocketResponse) -> None:
     assert decode((await ws.receive(timeout=5)).data)[0]["type"] == "hello"
 
 
-async def _deaf_page(url: str) -> socket.socket:
+async def _deaf_page(url: str, origin: str = ORIGIN) -> socket.socket:
     """A client that opens the WebSocket and then never reads a byte (a hung tab, a stray tool)."""
     where = urlparse(url)
     sock = socket.socket()
@@ -56,7 +58,8 @@ async def _deaf_page(url: str) -> socket.socket:
         sock,
         (
             f"GET {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {origin}\r\n\r\n"
         ).encode(),
     )
     return sock
@@ -75,7 +78,7 @@ async def test_a_page_that_never_reads_is_dropped_and_the_panel_still_stops() ->
     widget, channel = voice.widget, voice.widget.channel
     assert channel is not None
     port = channel.server.port
-    deaf = await _deaf_page(widget.socket_url)
+    deaf = await _deaf_page(ticket(widget))
     for _ in range(100):
         if channel.connected:
             break
@@ -112,7 +115,7 @@ async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_
     await voice.widget.open_direct()
     assert voice.widget.channel is not None
     port = voice.widget.channel.server.port
-    deaf = [await _deaf_page(voice.widget.socket_url) for _ in range(3)]
+    deaf = [await _deaf_page(ticket(voice.widget)) for _ in range(3)]
     await asyncio.sleep(0.2)
     pages = voice.widget.channel._pages.values()
     for _ in range(1000):  # until every socket is full and agent audio queues up behind it
@@ -141,7 +144,7 @@ async def test_a_deeply_nested_header_is_a_bad_frame_and_the_call_goes_on(
 ) -> None:
     channel = voice.widget.channel
     assert channel is not None
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         await ws.send_bytes(_raw(b"[" * 100_000))
         await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x07" * 640))
@@ -173,7 +176,7 @@ async def test_numbers_no_page_can_send_are_bad_messages_without_a_traceback(
     widget = voice.widget
     seen: list[tuple[Any, ...]] = []
     widget.on_started = lambda *args: seen.append(args)
-    async with aiohttp.ClientSession() as http, http.ws_connect(widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, widget) as ws:
         await _hello(ws)
         for frame in HOSTILE_NUMBERS:
             await ws.send_bytes(frame)
@@ -189,7 +192,7 @@ async def test_numbers_no_page_can_send_are_bad_messages_without_a_traceback(
 async def test_widgets_opened_at_once_share_one_server_and_leave_no_port_behind() -> None:
     voices = [BrowserVoice() for _ in range(3)]
     await asyncio.gather(*(v.widget.open_direct() for v in voices))
-    ports = {urlparse(v.widget.socket_url).port for v in voices}
+    ports = {urlparse(ticket(v.widget)).port for v in voices}
     assert len(ports) == 1
     for v in voices:
         await v.aclose()
@@ -199,7 +202,6 @@ async def test_widgets_opened_at_once_share_one_server_and_leave_no_port_behind(
 async def test_closing_the_panel_while_pages_flood_it_closes_them_all_promptly() -> None:
     voice = BrowserVoice()
     await voice.widget.open_direct()
-    url = voice.widget.socket_url
     chunk = encode({"type": "audio", "t": time.time() * 1000}, bytes(3200))
 
     async def flood(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -212,7 +214,8 @@ async def test_closing_the_panel_while_pages_flood_it_closes_them_all_promptly()
             pass
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        pages = [await http.ws_connect(url) for _ in range(30)]
+        pages = [await dial(http, voice.widget) for _ in range(MAX_PAGES)]
+        late = ticket(voice.widget)
         floods = [asyncio.create_task(flood(ws)) for ws in pages]
         await asyncio.sleep(0.2)
         started = time.perf_counter()
@@ -224,7 +227,7 @@ async def test_closing_the_panel_while_pages_flood_it_closes_them_all_promptly()
     assert closing < 2.5
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as http:
-            await http.ws_connect(url)
+            await http.ws_connect(late, origin=ORIGIN)
 
 
 # The page's side (voice.js), run in Node with just enough of a browser faked around it: a
@@ -247,10 +250,13 @@ globalThis.WebSocket = class {
   }
 };
 const clicks = [];
-const node = () => ({
-  classList: { add() {}, remove() {}, toggle() {} }, style: {}, dataset: {}, textContent: "",
-  querySelector: () => node(), addEventListener: (_kind, fn) => clicks.push(fn),
-});
+const node = () => {
+  const found = {};
+  return {
+    classList: { add() {}, remove() {}, toggle() {} }, style: {}, dataset: {}, textContent: "",
+    querySelector: (sel) => (found[sel] ??= node()), addEventListener: (_kind, fn) => clicks.push(fn),
+  };
+};
 let worklet = null;
 globalThis.navigator = { mediaDevices: { getUserMedia: async () => ({ getTracks: () => [] }) } };
 globalThis.AudioWorkletNode = class { constructor() { this.port = {}; worklet = this; } connect(n) { return n; } };
@@ -261,14 +267,24 @@ globalThis.AudioContext = class {
   createGain() { return { gain: {}, connect: (n) => n }; }
   resume() {} close() {}
 };
+globalThis.location = { origin: "http://127.0.0.1:8888" };
 function model() {
-  const state = { socket_url: "ws://127.0.0.1:1/token", socket_proof: "proof", played_samples: 0, enabled: true };
+  const state = { direct: true, played_samples: 0, enabled: true };
   const on = {};
   return {
-    state, byComm: [],
+    state, byComm: [], asks: [],
     get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
-    send(header) { this.byComm.push(header.type); },
+    send(header) {
+      this.byComm.push(header.type);
+      if (header.type === "connect") this.asks.push(header);
+      if (header.type === "mic") state.active = header.active;  // what the kernel does with it
+    },
     on: (e, f) => { (on[e] ??= []).push(f); }, off: (e, f) => { on[e] = (on[e] || []).filter((g) => g !== f); },
+    emit(e) { for (const f of on[e] || []) f(); },
+    grant(i = -1, extra = {}) {  // the kernel answers a view's request (by default the latest)
+      const answer = { type: "socket", ask: this.asks.at(i).ask, url: "ws://127.0.0.1:1/ticket", proof: "proof", ...extra };
+      for (const f of on["msg:custom"] || []) f(answer, []);
+    },
   };
 }
 const { default: widget } = await import(pathToFileURL(process.argv[2]).href);
@@ -277,6 +293,7 @@ const out = {};
 // 1. the view is removed before the kernel's hello arrives
 let m = model();
 let teardown = widget.render({ model: m, el: node() });
+m.grant();
 const early = sockets.at(-1);
 early.readyState = 1;
 teardown();
@@ -286,6 +303,7 @@ out.removed_view = { socket_closed: !!early.closed, transport: m.state.transport
 // 2. the kernel closes the socket mid-call: chunks sent while it is closing must not vanish
 m = model();
 widget.render({ model: m, el: node() });
+m.grant();
 const ws = sockets.at(-1);
 ws.readyState = 1;
 ws.hear({ type: "hello", proof: "proof" });
@@ -299,16 +317,39 @@ out.closing = { direct: ws.sent, lost: ws.lost, by_comm: m.byComm.filter((t) => 
 // 3. the kernel was busy (a blocking cell) and never answered the first socket: Talk tries again
 m = model();
 widget.render({ model: m, el: node() });
+m.grant();
 const missed = sockets.at(-1);
 missed.readyState = 3;
 missed.onclose();  // the page gave up waiting for the hello
 const before = sockets.length;
-await clicks.at(-1)();  // Talk
+await clicks.at(-1)();  // Talk: a new request, a new ticket
+m.grant();
 const again = sockets.at(-1);
 again.readyState = 1;
 again.hear({ type: "hello", proof: "proof" });
 chunk();
-out.retry = { new_sockets: sockets.length - before, transport: m.state.transport, direct: again.sent };
+out.retry = {
+  new_sockets: sockets.length - before, transport: m.state.transport, direct: again.sent, asks: m.asks.length,
+};
+
+// 5. two views of one model ask at once: an answer opens a socket only in the view that asked,
+// an answer without a ticket opens none, and no secret ever becomes a trait (traits are saved)
+m = model();
+widget.render({ model: m, el: node() });
+widget.render({ model: m, el: node() });
+const base = sockets.length;
+m.grant(0);
+const afterFirst = sockets.length - base;
+m.grant(0);  // the same answer again (a late duplicate): that view asks nothing any more
+m.grant(1, { url: undefined, proof: undefined });  // the kernel offers comm only
+out.tickets = {
+  asks: m.asks.length,
+  origins: [...new Set(m.asks.map((a) => a.origin))],
+  sockets_after_first: afterFirst,
+  sockets: sockets.length - base,
+  url: sockets.at(-1).url,
+  secret_traits: Object.keys(m.state).filter((k) => /url|proof|token|ticket/.test(k)),
+};
 
 // 4. the panel's session stopped: its Talk button must not open a microphone nobody hears
 m = model();
@@ -319,6 +360,22 @@ widget.render({ model: m, el });
 m.state.enabled = false;
 await clicks.at(-1)();  // Talk, on a stopped panel
 out.stopped_panel = { microphone_opened: asked, active: m.state.active ?? false };
+
+// 6. Talk follows the kernel's `enabled` both ways: off while the panel is not live, on once it is
+m = model();
+m.state.enabled = false;
+const shown = node();
+widget.render({ model: m, el: shown });
+const talk = shown.querySelector(".concierge-mic");
+const offAtFirst = talk.disabled;
+m.state.enabled = true;
+m.emit("change:enabled");
+const onWhenLive = !talk.disabled;
+await clicks.at(-1)();  // Talk: the microphone opens
+const opened = m.state.active;
+m.state.enabled = false;
+m.emit("change:enabled");  // the panel stopped: the microphone closes with it
+out.follows_status = { off_at_first: offAtFirst, on_when_live: onWhenLive, opened, closed: m.state.active === false, off_again: talk.disabled };
 console.log(JSON.stringify(out));
 process.exit(0);  // the connect timeouts left running would keep Node up for seconds
 """
@@ -358,15 +415,50 @@ def test_microphone_chunks_sent_while_the_kernel_closes_the_socket_go_by_comm(
 ) -> None:
     """A WebSocket that is closing silently drops what is sent on it; until its close event the
     page still held it as its direct socket, so those chunks of the user's speech were lost."""
-    assert page_side["closing"] == {"direct": 1, "lost": 0, "by_comm": 1}
+    # direct: the microphone's "on" report, then the first chunk; the second goes by comm
+    assert page_side["closing"] == {"direct": 2, "lost": 0, "by_comm": 1}
 
 
 def test_talk_tries_the_socket_again_when_the_kernel_missed_the_first_hello(
     page_side: dict[str, Any],
 ) -> None:
     """A cell that blocks the kernel right after the panel appears delays the hello past the
-    page's wait: the page used comm messages for the rest of the session."""
-    assert page_side["retry"] == {"new_sockets": 1, "transport": "direct", "direct": 1}
+    page's wait: the page used comm messages for the rest of the session. (A ticket opens one
+    connection: the retry asks for a new one.)"""
+    assert page_side["retry"] == {
+        "new_sockets": 1,
+        "transport": "direct",
+        "direct": 1,
+        "asks": 2,
+    }
+
+
+def test_a_ticket_opens_a_socket_only_in_the_view_that_asked_for_it(
+    page_side: dict[str, Any],
+) -> None:
+    """The kernel's answer reaches every view of the widget; only the one whose request it
+    answers dials, once. Each request carries the page's own origin, and nothing secret is kept
+    as a trait (traits are what a saved notebook stores)."""
+    assert page_side["tickets"] == {
+        "asks": 2,
+        "origins": ["http://127.0.0.1:8888"],
+        "sockets_after_first": 1,
+        "sockets": 1,
+        "url": "ws://127.0.0.1:1/ticket",
+        "secret_traits": [],
+    }
+
+
+def test_talk_follows_the_panels_status_both_ways(page_side: dict[str, Any]) -> None:
+    """The kernel derives `enabled` from the panel's one status (concierge/live/status.py): Talk
+    is off until the session is live, on while it is, and turning it off closes the microphone."""
+    assert page_side["follows_status"] == {
+        "off_at_first": True,
+        "on_when_live": True,
+        "opened": True,
+        "closed": True,
+        "off_again": True,
+    }
 
 
 def test_talk_on_a_stopped_panel_opens_no_microphone(page_side: dict[str, Any]) -> None:
@@ -458,7 +550,7 @@ async def test_microphone_audio_faster_than_speech_is_dropped_past_a_burst(
     from concierge.live.voice import MIC_BURST_S, MIC_RATE
 
     second = bytes(MIC_RATE * 2)
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         for _ in range(10):
             await ws.send_bytes(encode({"type": "audio"}, second))
@@ -493,7 +585,7 @@ async def test_playback_reports_count_only_for_segments_the_kernel_sent_once_eac
     speaker = voice.speaker
     await speaker.capture_frame(rtc.AudioFrame(bytes(960), 24000, 1, 480))  # segment 1 starts
     speaker.flush()
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         for seg in range(2, 2002):
             await ws.send_bytes(encode({"type": "started", "seg": seg, "at": 1.0, "latency": 0}))
@@ -515,17 +607,17 @@ async def test_the_microphone_delay_reaches_the_page_once_a_second_however_small
     thousands of widget messages a second to the page."""
     synced: list[float] = []
     voice.widget.observe(lambda change: synced.append(change["new"]), names="mic_delay_ms")
-    async with aiohttp.ClientSession() as http, http.ws_connect(voice.widget.socket_url) as ws:
+    async with aiohttp.ClientSession() as http, dial(http, voice.widget) as ws:
         await _hello(ws)
         started = time.perf_counter()
         for _ in range(2000):
             await ws.send_bytes(encode({"type": "audio", "t": time.time() * 1000}, b"\x01\x00"))
         for _ in range(200):
-            if len(voice.mic.transport_delays) == 2000:
+            if voice.mic.chunks == 2000:
                 break
             await asyncio.sleep(0.01)
         took = time.perf_counter() - started
-    assert len(voice.mic.transport_delays) == 2000
+    assert voice.mic.chunks == 2000
     assert 1 <= len(synced) <= took + 1
 
 
@@ -541,8 +633,10 @@ PAGE_VALUES = st.one_of(
 
 
 @given(
-    kind=st.sampled_from(["audio", "started", "stop", ""]),
-    fields=st.dictionaries(st.sampled_from(["t", "seg", "at", "transit", "latency"]), PAGE_VALUES),
+    kind=st.sampled_from(["audio", "started", "mic", "stop", ""]),
+    fields=st.dictionaries(
+        st.sampled_from(["t", "seg", "at", "transit", "latency", "active", "error"]), PAGE_VALUES
+    ),
     payload=st.binary(max_size=33),
 )
 def test_whatever_a_page_sends_the_session_gets_finite_numbers_and_whole_samples(
@@ -585,7 +679,7 @@ async def test_an_unknown_transport_setting_is_said_in_the_panel_and_the_default
             in handle.note.value
         )
         assert "Using &#x27;auto&#x27;" in handle.note.value
-        assert handle.voice is not None and handle.voice.widget.socket_url.startswith("ws://")
+        assert handle.voice is not None and ticket(handle.voice.widget).startswith("ws://")
         await handle.say("two churros")
         assert [(r[0], r[3]) for r in handle.cart_view.rows] == [("Churros", 2)]
     finally:

@@ -10,6 +10,7 @@ Light and dark screenshots land in test-artifacts/.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,7 +108,9 @@ def test_a_stopped_panels_talk_button_is_off(page: Any) -> None:
 
     first = page.locator(".concierge-panel").first
     expect(first.locator("button.concierge-mic")).to_be_disabled()
-    expect(first.locator(".concierge-voice-state")).to_contain_text("session has stopped")
+    expect(first.locator(".concierge-status-note")).to_contain_text("session has stopped")
+    expect(first.locator(".concierge-badge[data-kind='mic']")).to_have_text("microphone off")
+    expect(first.locator("button.jupyter-button", has_text="Send")).to_be_disabled()
     expect(panel(page).locator("button.concierge-mic")).to_be_enabled()
 
 
@@ -133,6 +136,7 @@ def test_spoken_order_fills_the_cart_and_the_page_plays_the_reply(page: Any) -> 
         timeout=20_000,
     )
     check_metrics_add_up(page)
+    check_nothing_cut_off(page)
     shoot(page, "live-voice-light.png")
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
@@ -172,7 +176,11 @@ def start_talking(page: Any) -> None:
     mic = panel(page).locator(".concierge-voice")
     if mic.get_attribute("data-active") != "true":
         mic.locator("button.concierge-mic").click()
-    expect(mic.locator(".concierge-voice-state")).to_contain_text("Listening")
+    expect(mic).to_have_attribute("data-active", "true")
+    # the pill is the kernel's word (one status for the whole panel): a round trip, on a busy kernel
+    expect(panel(page).locator(".concierge-badge[data-kind='mic']")).to_have_text(
+        re.compile("microphone on|you're speaking"), timeout=30_000
+    )
 
 
 def check_metrics_add_up(page: Any) -> None:
@@ -199,6 +207,28 @@ def check_metrics_add_up(page: Any) -> None:
         *stages, whole_shown = shown
         assert all(s >= 0 for s in stages)
         assert abs(sum(stages) - whole_shown) <= TOLERANCE_MS + len(stages)  # 1 ms rounding each
+
+
+def check_nothing_cut_off(page: Any) -> None:
+    """At the panel's default width every pill, the sentence under them and every control shows
+    whole: nothing overflows its own box or the panel's."""
+    clipped = page.evaluate(
+        """(panel) => {
+          const box = panel.getBoundingClientRect();
+          const out = [];
+          const shown = panel.querySelectorAll(
+            ".concierge-card, .concierge-status, .concierge-badge, .concierge-status-note, " +
+            ".concierge-voice > *, .widget-text, .jupyter-button");
+          for (const el of shown) {
+            const r = el.getBoundingClientRect();
+            if (el.scrollWidth > el.clientWidth + 1 || r.right > box.right + 1 || r.left < box.left - 1)
+              out.push(`${el.className}: ${el.textContent.trim().slice(0, 40)}`);
+          }
+          return out;
+        }""",
+        panel(page).element_handle(),
+    )
+    assert clipped == []
 
 
 def shoot(page: Any, name: str) -> None:

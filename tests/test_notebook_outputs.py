@@ -43,11 +43,11 @@ def test_no_output_holds_an_absolute_path(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_no_saved_widget_holds_a_live_audio_socket(path: Path) -> None:
-    """The live panel's socket address and secrets die with the kernel that built the notebook:
-    saved, they would only churn the diff (and make the page dial a dead port)."""
+    """The live panel's socket tickets and proof are never widget traits (concierge/live/
+    audio_socket.py), so a saved notebook holds none of them: no address, no secret."""
     text = path.read_text()
     assert "ws://127.0.0.1" not in text, _rerun(path)
-    for name in build_notebooks.KERNEL_ONLY_TRAITS:
+    for name in ("socket_url", "socket_proof", "token", "ticket"):
         assert not re.search(rf'"{name}": "[^"]', text), f"{_rerun(path)}; widget trait {name}"
 
 

@@ -12,14 +12,31 @@ notebook, a browser that forbids it), the widget keeps using comm messages: the 
 socket when it renders and falls back on any failure, and `CONCIERGE_VOICE_TRANSPORT=comm` skips
 the socket altogether.
 
-Safety: the server listens on 127.0.0.1 only; each widget has its own random token in the URL (it
-reaches the page through the widget's authenticated comm channel), and a wrong token is refused
-before the WebSocket opens. The page only sends microphone audio once the kernel has answered with
-the widget's second secret (`proof`), so it never streams to some other program on that port.
+Who may connect (tried as a hostile user would, issue 22):
+- **Tickets, not a standing token.** Nothing secret is a synced trait, so nothing secret lands in
+  the notebook's saved widget state. The page asks for a ticket over the widget's comm channel
+  (which Jupyter authenticates) and gets it in a one-off custom message; a ticket opens one
+  WebSocket handshake, once (used or refused, it is gone). A channel holds at most `MAX_TICKETS`
+  unused ones (the oldest is revoked), and they die with the channel.
+- **The page's own origin only.** The page reports `location.origin` with its request; the
+  ticket is bound to it, and a handshake whose `Origin` header differs is refused (403), so
+  another site's page that learned a ticket cannot use it. A handshake with no `Origin` is refused
+  too: a browser always sends one, so it is not the panel's page. (A local program can write any
+  header it likes; the ticket, which only travels over Jupyter's authenticated channel, is what
+  keeps it out.) An opaque origin (`"null"`: a sandboxed frame, a file) gets no ticket: any page
+  could claim it. The page then keeps using comm messages.
+- The server listens on 127.0.0.1 only; the page only sends microphone audio once the kernel has
+  answered with the channel's `proof` (delivered with the ticket), so it never streams to some
+  other program that took the port.
 
 A frame, both ways: a 4-byte little-endian header length, a UTF-8 JSON header (`{"type": ...}`,
 padded to an even length), then the raw payload (int16 PCM, possibly empty). A frame that does not
 parse is counted and dropped; the connection stays up.
+
+Bounded whatever a page sends: every structure a frame touches has a cap (tickets `MAX_TICKETS`,
+pages `MAX_PAGES`, queued agent audio `MAX_BACKLOG_BYTES`; on the voice's side the microphone's
+frame queue, its delay window and the speaker's kept frames, see `.voice`), and a frame that
+carries nothing to hear (an empty chunk) is counted and dropped, not recorded.
 
 A page that stops reading (a hung tab, some other program holding the URL) must not cost the kernel
 memory or its shutdown: agent audio queued for it is capped (`MAX_BACKLOG_BYTES`, then that page is
@@ -35,6 +52,7 @@ import logging
 import os
 import secrets
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +67,12 @@ MAX_FRAME_BYTES = 1 << 20
 MAX_BACKLOG_BYTES = 1 << 20
 #: How long a page has to answer the kernel's close before its connection is cut.
 CLOSE_TIMEOUT_S = 1.0
+#: Unused tickets one channel holds (a view asks once when it renders, again on Talk).
+MAX_TICKETS = 4
+#: Connections one channel serves at once (the panel shown in a few views of a few tabs).
+MAX_PAGES = 8
+#: The longest origin a page may report (scheme, host and port; no real one comes close).
+MAX_ORIGIN_CHARS = 256
 _HEADER_LENGTH = struct.Struct("<I")
 
 Handler = Callable[[dict[str, Any], bytes], None]
@@ -105,23 +129,56 @@ class _Page:
             self.transport.abort()
 
 
+def page_origin(value: Any) -> str | None:
+    """The origin a page reported, if a ticket may be bound to it: a short string without
+    whitespace, and not the opaque `"null"` that any sandboxed page would report."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ORIGIN_CHARS:
+        return None
+    if value == "null" or any(c.isspace() for c in value) or "://" not in value:
+        return None
+    return value
+
+
 class AudioChannel:
-    """One widget's end of the socket: its secrets, its open connections, what it received."""
+    """One widget's end of the socket: its proof, its tickets, its open connections, what it
+    received."""
 
     def __init__(self, server: AudioSocketServer, on_frame: Handler) -> None:
         self.server = server
-        self.token = secrets.token_urlsafe(24)
         self.proof = secrets.token_urlsafe(24)
         self.on_frame = on_frame
         self.bad_frames = 0
         self.dropped_pages = 0  # pages cut off for not reading what the kernel sent them
+        self.refused = 0  # handshakes refused: a wrong origin, too many pages, a closing panel
+        self._tickets: deque[str] = deque()  # unused, oldest first
         self._pages: dict[web.WebSocketResponse, _Page] = {}
         self._talking: web.WebSocketResponse | None = None  # the page that sent audio last
         self._closed = False
 
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.server.port}/{self.token}"
+    def ticket(self, origin: str) -> str:
+        """A URL that opens one connection, once, from a page of `origin` (see the module
+        docstring). The oldest unused ticket is revoked past `MAX_TICKETS`."""
+        if self._closed:
+            raise RuntimeError("this audio channel is closed")
+        ticket = secrets.token_urlsafe(24)
+        self._tickets.append(ticket)
+        self.server.tickets[ticket] = (self, origin)
+        while len(self._tickets) > MAX_TICKETS:
+            self.server.tickets.pop(self._tickets.popleft(), None)
+        return f"ws://127.0.0.1:{self.server.port}/{ticket}"
+
+    def spend(self, ticket: str) -> None:
+        """`ticket` was presented: it opens nothing again."""
+        with contextlib.suppress(ValueError):
+            self._tickets.remove(ticket)
+        self.server.tickets.pop(ticket, None)
+
+    def admits(self, origin: str | None, wanted: str) -> bool:
+        """Whether a handshake from `origin`, on a ticket bound to `wanted`, may open a page."""
+        if origin != wanted or self._closed or len(self._pages) >= MAX_PAGES:
+            self.refused += 1
+            return False
+        return True
 
     @property
     def connected(self) -> bool:
@@ -198,7 +255,7 @@ class AudioChannel:
         """Close every page's connection (at most `CLOSE_TIMEOUT_S` each, all at once) and leave
         the server, which stops with its last channel."""
         self._closed = True
-        self.server.forget(self)  # no new page gets in from here
+        self.server.forget(self)  # no new page gets in from here: its tickets are revoked
         try:
             pages = list(self._pages.values())
             await asyncio.gather(*(self._close_page(p) for p in pages), return_exceptions=True)
@@ -221,7 +278,8 @@ class AudioSocketServer:
 
     def __init__(self) -> None:
         self.port = 0
-        self._channels: dict[str, AudioChannel] = {}
+        self.tickets: dict[str, tuple[AudioChannel, str]] = {}  # ticket → its channel, origin
+        self._channels: set[AudioChannel] = set()
         self._runner: web.AppRunner | None = None
         self._lock = asyncio.Lock()  # one start or stop at a time, however many widgets open
 
@@ -236,7 +294,7 @@ class AudioSocketServer:
             if server._runner is None:
                 await server._start()
             channel = AudioChannel(server, on_frame)
-            server._channels[channel.token] = channel
+            server._channels.add(channel)
         return channel
 
     async def _start(self) -> None:
@@ -253,17 +311,24 @@ class AudioSocketServer:
         self._runner = runner
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        channel = self._channels.get(request.match_info["token"])
-        if channel is None:
-            raise web.HTTPForbidden(text="unknown token")
+        ticket = request.match_info["token"]
+        found = self.tickets.get(ticket)
+        if found is None:
+            raise web.HTTPForbidden(text="unknown or used ticket")
+        channel, origin = found
+        channel.spend(ticket)  # used or refused, it is gone
+        if not channel.admits(request.headers.get("Origin"), origin):
+            raise web.HTTPForbidden(text="not the panel's page, or too many pages")
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         await channel.serve(ws, request.transport)
         return ws
 
     def forget(self, channel: AudioChannel) -> None:
-        """Refuse `channel`'s token from now on."""
-        self._channels.pop(channel.token, None)
+        """Refuse `channel`'s tickets from now on."""
+        self._channels.discard(channel)
+        for ticket in list(channel._tickets):
+            channel.spend(ticket)
 
     async def unregister(self, channel: AudioChannel) -> None:
         """Forget `channel`; stop listening when it was the last."""

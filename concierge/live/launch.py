@@ -44,7 +44,8 @@ from ..providers import (
     turn_error_message,
 )
 from .cloud import CLOUD_VARIABLES, Credentials
-from .voice import BrowserVoice, in_loop
+from .status import Controls
+from .voice import BrowserVoice, MicWidget, in_loop
 from .widgets import (
     STYLE,
     CartView,
@@ -200,8 +201,7 @@ class LiveHandle:
         socket), and make the panel say so instead of looking ready (chat box and Talk off)."""
         with contextlib.suppress(Exception):
             await self.stop()
-        self.status.agent_state = "failed to start"
-        self.status.render()
+        self.status.apply("failed")
         reason = str(error) or type(error).__name__  # an interrupted cell says nothing itself
         self.note.value = (
             f"<div class='concierge-error'>The agent could not start: {_esc(reason)}. Fix that "
@@ -227,9 +227,7 @@ class LiveHandle:
             await self._cloud.stop()  # ends the job: its on_session_end saves the cart
             self._cloud = None
         self.session = None
-        self.chat.disabled = True
-        self.status.agent_state = "stopped"
-        self.status.render()
+        self.status.apply("stopped")  # the chat box, Send and Talk follow (see StatusBadge)
 
 
 _current: LiveHandle | None = None
@@ -288,7 +286,7 @@ def _new_handle(mode: str) -> LiveHandle:
     status = StatusBadge(mode)
     handle = LiveHandle(
         mode=mode,
-        panel=w.VBox(),
+        panel=w.VBox(layout=w.Layout(grid_gap="6px")),  # the views have no margins of their own
         cart_view=CartView(_empty_cart()),
         transcript=TranscriptView(),
         metrics=MetricsStrip(),
@@ -304,6 +302,11 @@ def _new_handle(mode: str) -> LiveHandle:
     send = w.Button(description="Send", button_style="primary")
     send.on_click(lambda _b: handle._on_chat({"new": handle.chat.value}))
     handle.chat.observe(handle._on_chat, names="value")
+
+    def typing(allowed: Controls) -> None:
+        handle.chat.disabled = send.disabled = not allowed.send
+
+    status.govern(typing)
     handle.controls.children = [handle.chat, send]
     side = w.Layout(flex="1 1 0", min_width="0")
     handle.panel.children = [
@@ -340,6 +343,7 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
     audio: dict[str, Any] = {}
     if models.stt is not None and models.tts is not None:
         handle.voice = BrowserVoice()
+        _govern_voice(handle.status, handle.voice.widget, handle._loop)
         if (transport_note := await handle.voice.widget.open_direct()) is not None:
             notes.append(transport_note)
         audio = {"audio_input": handle.voice.mic, "audio_output": handle.voice.speaker}
@@ -357,6 +361,19 @@ async def _start_offline(handle: LiveHandle, store: Any, user_id: str, voice: bo
         output.set_audio_enabled(False)  # typed turns answer in text until the mic is used
         handle.voice.bind(output.set_audio_enabled)
         handle.controls.children = [handle.voice.widget, *handle.controls.children]
+
+
+def _govern_voice(status: StatusBadge, widget: MicWidget, loop: Any) -> None:
+    """The microphone widget in the one status: its Talk button follows the panel's state, and
+    what the browser reports of the microphone goes into that state (on the session's loop: the
+    browser's trait changes arrive on a kernel subshell's thread, see .voice)."""
+    status.apply("voice", True)
+    status.govern(lambda allowed: setattr(widget, "enabled", allowed.talk))
+
+    def reported(_change: dict[str, Any]) -> None:
+        in_loop(loop, status.apply, "mic", (widget.active, widget.error))
+
+    widget.observe(reported, names=["active", "error"])
 
 
 def _models(catalog: Any, voice: bool | None) -> tuple[Models, list[str]]:

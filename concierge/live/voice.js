@@ -2,8 +2,9 @@
 // Mic: getUserMedia → AudioContext at 16 kHz → AudioWorklet → 100 ms int16 chunks → the kernel.
 // Speaker: "play" messages carry int16 PCM, scheduled back to back on one AudioContext;
 // "stop" (barge-in: the session cleared its audio output) stops everything scheduled at once.
-// Transport: a WebSocket straight to the kernel's loop when the kernel offers one and answers with
-// the widget's proof (concierge/live/audio_socket.py says why), else comm messages (model.send).
+// Transport: a WebSocket straight to the kernel's loop when the kernel offers one (a one-use
+// ticket asked for by comm, bound to this page's origin) and answers with its proof
+// (concierge/live/audio_socket.py says why), else comm messages (model.send).
 // Counters are synced back as traits so the kernel (and tests) see what the browser really played.
 
 const CHUNK = 1600; // samples per message: 100 ms at 16 kHz
@@ -71,14 +72,10 @@ function render({ model, el }) {
   el.innerHTML = `
     <button class="concierge-mic" type="button">${MIC_ICON}<span>Talk</span></button>
     <div class="concierge-meter" title="microphone level"><div></div></div>
-    <span class="concierge-voice-state">Microphone off</span>
-    <span class="concierge-speaker" title="agent audio">agent audio: idle</span>
     <span class="concierge-transport" title="how audio travels between this page and the kernel">${VIA.comm}</span>`;
   const button = el.querySelector(".concierge-mic");
   const label = button.querySelector("span");
   const meter = el.querySelector(".concierge-meter div");
-  const state = el.querySelector(".concierge-voice-state");
-  const speaker = el.querySelector(".concierge-speaker");
   const via = el.querySelector(".concierge-transport");
 
   let mic = null; // { ctx, stream, node }
@@ -107,15 +104,39 @@ function render({ model, el }) {
     via.textContent = VIA[kind];
     sync({ transport: kind });
   };
+  // The microphone's state goes to the kernel as a message, not a trait update: the kernel sets
+  // `active`/`error` itself, and the panel's status pill follows. (Trait updates from the page
+  // wait behind ipywidgets' throttle for the kernel's idle status; after a busy cell, notebook 9
+  // saw them never arrive, and the pill said "microphone off" beside a live microphone.)
+  const reportMic = (active, error) => {
+    el.dataset.active = String(active);
+    el.dataset.error = error;
+    toKernel({ type: "mic", active, error });
+  };
   const toKernel = (header, pcm) => {
     // a socket the kernel is closing drops what is sent on it: comm carries it instead
     if (direct && direct.readyState === WebSocket.OPEN) direct.send(frame(header, pcm));
     else model.send(header, undefined, pcm ? [pcm] : []);
   };
 
+  // The socket, in two steps (concierge/live/audio_socket.py says why): ask the kernel by comm
+  // for a one-use ticket bound to this page's origin, then open it; the kernel's hello must carry
+  // the proof that came with the ticket. Nothing secret is ever a trait (traits are saved).
+  let asking = null; // the id of this view's open request for a ticket
+  let askTimer = null;
   function connect() {
-    const url = model.get("socket_url");
-    if (!url || direct || pending || gone) return;
+    if (!model.get("direct") || direct || pending || asking || gone) return;
+    asking = `${Date.now()}-${Math.random().toString(36).slice(2)}`; // other views ignore it
+    askTimer = setTimeout(() => { asking = null; }, CONNECT_MS); // a busy kernel: Talk asks again
+    model.send({ type: "connect", origin: location.origin, ask: asking });
+  }
+  function onTicket(msg) {
+    if (!asking || msg.ask !== asking) return;
+    clearTimeout(askTimer);
+    asking = null;
+    if (msg.url && !gone) dial(msg.url, msg.proof); // no url: the kernel offers comm only
+  }
+  function dial(url, proof) {
     let ws;
     try { ws = new WebSocket(url); } catch (e) { return; } // a page that forbids it: comm
     ws.binaryType = "arraybuffer";
@@ -125,7 +146,7 @@ function render({ model, el }) {
       let header, payload;
       try { [header, payload] = unframe(data); } catch (e) { return; }
       if (header.type === "hello") {
-        if (header.proof !== model.get("socket_proof")) { ws.close(); return; }
+        if (header.proof !== proof) { ws.close(); return; }
         clearTimeout(giveUp);
         pending = null;
         direct = ws;
@@ -138,12 +159,6 @@ function render({ model, el }) {
       if (direct === ws) { direct = null; useTransport("comm"); }
     };
   }
-  const showSpeaker = () => {
-    const seconds = (model.get("played_samples") / 24000).toFixed(1);
-    speaker.textContent = live.size ? "agent audio: playing" : `agent audio: idle (${seconds} s played)`;
-    speaker.classList.toggle("on", live.size > 0);
-  };
-
   function playback() {
     if (!out) out = new AudioContext();
     if (out.state === "suspended") out.resume();
@@ -152,7 +167,6 @@ function render({ model, el }) {
 
   async function start() {
     if (!model.get("enabled")) return;
-    state.classList.remove("concierge-voice-error");
     connect(); // again: a kernel busy in a blocking cell may have missed the first hello
     try {
       if (!navigator.mediaDevices) throw new Error("insecure");
@@ -175,13 +189,9 @@ function render({ model, el }) {
       playback();
       button.classList.add("on");
       label.textContent = "Stop";
-      state.textContent = "Listening — order out loud";
-      sync({ active: true, error: "" });
+      reportMic(true, "");
     } catch (err) {
-      const text = explain(err);
-      state.textContent = text;
-      state.classList.add("concierge-voice-error");
-      sync({ active: false, error: text });
+      reportMic(false, explain(err)); // the panel's status says it, in words
     }
   }
 
@@ -194,18 +204,16 @@ function render({ model, el }) {
     meter.style.width = "0%";
     button.classList.remove("on");
     label.textContent = "Talk";
-    state.textContent = "Microphone off";
-    sync({ active: false });
+    reportMic(false, "");
   }
 
   button.addEventListener("click", () => (mic ? stopMic() : start()));
 
-  // The kernel switched this panel off (its session stopped): no microphone for nobody to hear.
+  // Talk follows the panel's status (the kernel derives `enabled` from it, with every pill): off
+  // while its session is not live, and then no microphone stays open for nobody to hear.
   function showEnabled() {
-    if (model.get("enabled")) return;
-    stopMic();
-    button.disabled = true;
-    state.textContent = "This panel's session has stopped — talk in the newest panel, or run launch() again.";
+    button.disabled = !model.get("enabled");
+    if (button.disabled) stopMic();
   }
 
   function play(msg, buffers) {
@@ -227,7 +235,6 @@ function render({ model, el }) {
     src.onended = () => {
       live.delete(src);
       sync({ played_samples: model.get("played_samples") + samples.length, playing: live.size > 0 }, live.size > 0);
-      showSpeaker();
     };
     live.add(src);
     src.start(when);
@@ -237,10 +244,8 @@ function render({ model, el }) {
       const latency = (ctx.outputLatency || 0) * 1000; // the device's, as the browser reports it
       const at = now + (when - ctx.currentTime) * 1000 + latency;
       toKernel({ type: "started", seg: msg.seg, at, transit: msg.t ? now - msg.t : null, latency });
-      el.dataset.starts = `${el.dataset.starts ? el.dataset.starts + "," : ""}${at / 1000}`;
     }
     sync({ received_samples: model.get("received_samples") + samples.length, playing: true }, true);
-    showSpeaker();
   }
 
   function stopPlayback() {
@@ -262,22 +267,23 @@ function render({ model, el }) {
       stops: model.get("stops") + 1,
       playing: false,
     });
-    showSpeaker();
   }
 
   const onMsg = (msg, buffers) => {
     if (msg.type === "play") play(msg, buffers);
     else if (msg.type === "stop") stopPlayback();
   };
-  model.on("msg:custom", onMsg);
+  const onComm = (msg, buffers) => (msg.type === "socket" ? onTicket(msg) : onMsg(msg, buffers));
+  model.on("msg:custom", onComm);
   model.on("change:mic_delay_ms", () => { el.dataset.mic_delay_ms = String(model.get("mic_delay_ms")); });
-  model.on("change:socket_url", connect);
+  model.on("change:direct", connect);
   model.on("change:enabled", showEnabled);
   connect();
   showEnabled();
   return () => {
-    model.off("msg:custom", onMsg);
-    model.off("change:socket_url", connect);
+    model.off("msg:custom", onComm);
+    model.off("change:direct", connect);
+    clearTimeout(askTimer);
     model.off("change:enabled", showEnabled);
     gone = true;
     stopMic();

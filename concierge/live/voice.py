@@ -32,6 +32,7 @@ import logging
 import math
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from livekit.agents.voice import io
 
 from ..offline.audio_io import RecordingOutput
 from ..offline.stt import to_pcm16_mono
-from .audio_socket import AudioChannel, AudioSocketServer, direct_transport_enabled
+from .audio_socket import AudioChannel, AudioSocketServer, direct_transport_enabled, page_origin
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ CHUNK_MS = 100
 #: How far ahead of the wall clock the page's microphone audio may run (the backlog a page sends
 #: after the kernel was busy); more than that is no microphone, and would only pile up unheard.
 MIC_BURST_S = 30.0
+#: Microphone frames waiting for the session: the burst above, and a little more.
+MIC_QUEUE_FRAMES = int(MIC_BURST_S * 1000 / FRAME_MS) + 100
+#: The longest microphone error the page may report (the browser's sentences are far shorter).
+MAX_ERROR_CHARS = 300
+#: Chunks whose capture → kernel delay the panel's median is taken over.
+DELAY_WINDOW = 50
+#: Agent audio frames the speaker keeps for inspection (the latest); the page played the rest.
+SPEAKER_FRAMES = 1000
 _HERE = Path(__file__).parent
 
 
@@ -89,17 +98,18 @@ class MicWidget(anywidget.AnyWidget):
 
     _esm = _HERE / "voice.js"
     _css = _HERE / "voice.css"
-    active = traitlets.Bool(False).tag(sync=True)  # the browser is capturing
-    error = traitlets.Unicode("").tag(sync=True)  # why the browser could not (plain words)
+    # the browser is capturing / why it could not (plain words): set from the page's "mic" message
+    active = traitlets.Bool(False).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
     received_samples = traitlets.Int(0).tag(sync=True)  # agent audio the browser got
     played_samples = traitlets.Int(0).tag(sync=True)  # ... and really played
     playing = traitlets.Bool(False).tag(sync=True)
     stops = traitlets.Int(0).tag(sync=True)  # barge-ins the browser carried out
     cut_samples = traitlets.Int(0).tag(sync=True)  # agent audio it had and then did not play
     mic_delay_ms = traitlets.Float(0.0).tag(sync=True)  # browser capture → kernel, recent median
-    # the direct socket (see .audio_socket): where the page may connect, and what proves the kernel
-    socket_url = traitlets.Unicode("").tag(sync=True)
-    socket_proof = traitlets.Unicode("").tag(sync=True)
+    # the kernel offers a direct socket (see .audio_socket): the page asks for a ticket by comm.
+    # No secret is a trait: traits are saved with the notebook's widget state.
+    direct = traitlets.Bool(False).tag(sync=True)
     transport = traitlets.Unicode("comm").tag(sync=True)  # the page says "direct" once connected
     enabled = traitlets.Bool(True).tag(sync=True)  # False once its session stopped: Talk is off
 
@@ -129,19 +139,28 @@ class MicWidget(anywidget.AnyWidget):
         if self.channel is None and wanted:
             try:
                 self.channel = await AudioSocketServer.open_channel(
-                    lambda header, payload: self._on_browser_msg(self, header, [payload])
+                    lambda header, payload: self._on_page_msg(header, [payload])
                 )
             except OSError as e:  # no loopback to listen on: widget messages still carry it all
                 log.warning("the live panel's audio socket could not start (%s); using comm", e)
                 return note
-            self.socket_proof, self.socket_url = self.channel.proof, self.channel.url
+            self.direct = True
         return note
 
     async def close_direct(self) -> None:
         if self.channel is not None:
             channel, self.channel = self.channel, None
-            self.socket_url = ""
+            self.direct = False
             await channel.close()
+
+    def _grant(self, origin: Any, ask: Any) -> None:
+        """Answer a view's request for the socket (a comm message, so from a Jupyter page): a
+        one-off message with a ticket bound to the view's origin, or without one (use comm)."""
+        answer: dict[str, Any] = {"type": "socket", "ask": str(ask)[:64]}
+        bound = page_origin(origin)
+        if self.channel is not None and bound is not None:
+            answer |= {"url": self.channel.ticket(bound), "proof": self.channel.proof}
+        self.send(answer)
 
     def _to_page(self, content: dict[str, Any], payload: bytes | None = None) -> None:
         """To the page: through the direct socket when the page holds one, else as a comm message."""
@@ -151,16 +170,32 @@ class MicWidget(anywidget.AnyWidget):
             self.send(content, buffers=None if payload is None else [payload])
 
     def _on_browser_msg(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        kind = content.get("type")  # comm: on a subshell's thread (see the module docstring)
+        """A comm message: on a subshell's thread (see the module docstring). Only this channel,
+        which Jupyter authenticates, hands out socket tickets."""
+        if content.get("type") == "connect":
+            self.in_loop(self._grant, content.get("origin"), content.get("ask"))
+        else:
+            self._on_page_msg(content, buffers)
+
+    def _on_page_msg(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        """What both transports carry from the page: microphone audio and playback reports."""
+        kind = content.get("type")
         try:
             if kind == "audio" and buffers:
                 t = content.get("t")
                 sent_at = _number(t) / 1000 if t is not None else None
                 pcm16 = bytes(buffers[0])
-                if len(pcm16) % 2:  # half a sample would shift every later one: drop it
-                    self.bad_messages += 1
-                    pcm16 = pcm16[:-1]
+                if len(pcm16) % 2 or not pcm16:  # half a sample would shift every later one,
+                    self.bad_messages += 1  # and a page never sends an empty chunk
+                    pcm16 = pcm16[: len(pcm16) - len(pcm16) % 2]
+                    if not pcm16:
+                        return
                 self.in_loop(self.receive_audio, pcm16, sent_at)
+            elif kind == "mic":
+                active, error = content["active"], content.get("error", "")
+                if not isinstance(active, bool) or not isinstance(error, str):
+                    raise ValueError("a microphone report is a bool and a sentence")
+                self.in_loop(self._set_mic, active, error[:MAX_ERROR_CHARS])
             elif kind == "started" and self.on_started is not None:
                 transit = content.get("transit")
                 transit = _number(transit) if transit is not None else None
@@ -169,6 +204,13 @@ class MicWidget(anywidget.AnyWidget):
                 self.in_loop(self.on_started, seg, at, transit, latency)
         except (KeyError, TypeError, ValueError):  # a malformed message: dropped, the call goes on
             self.bad_messages += 1
+
+    def _set_mic(self, active: bool, error: str) -> None:
+        """What the page reported of its microphone (a message, not a trait update: see
+        voice.js), set here so the kernel's observers, the panel's status among them, see both
+        values at once."""
+        with self.hold_trait_notifications():
+            self.active, self.error = active, error
 
     def receive_audio(self, pcm16: bytes, sent_at: float | None = None) -> None:
         """16 kHz mono int16 from the microphone (the browser's messages land here)."""
@@ -185,16 +227,23 @@ class MicWidget(anywidget.AnyWidget):
 
 
 class BrowserMicInput(io.AudioInput):
-    """A livekit audio input fed with the browser's microphone chunks, 20 ms frames at 16 kHz."""
+    """A livekit audio input fed with the browser's microphone chunks, 20 ms frames at 16 kHz.
+
+    Bounded whatever a page sends: frames wait in a queue of `MIC_QUEUE_FRAMES` at most (the
+    session reads them in real time; past that they are dropped and counted), and the transport
+    delays shown in the panel are a window of the last `DELAY_WINDOW` chunks."""
 
     def __init__(self) -> None:
         super().__init__(label="concierge-browser-mic")
-        self._frames: asyncio.Queue[rtc.AudioFrame | None] = asyncio.Queue()
+        self._frames: asyncio.Queue[rtc.AudioFrame | None] = asyncio.Queue(MIC_QUEUE_FRAMES)
         self._step = MIC_RATE * FRAME_MS // 1000 * 2
         self._rest = b""
-        self.transport_delays: list[float] = []  # browser capture → kernel, seconds
+        self.transport_delays: deque[float] = deque(maxlen=DELAY_WINDOW)  # capture → kernel, s
+        self.chunks = 0  # chunks pushed, all told
+        self.dropped_frames = 0  # frames the session had not read when the queue was full
 
     def push(self, pcm16: bytes, sent_at: float | None = None) -> None:
+        self.chunks += 1
         if sent_at is not None:
             self.transport_delays.append(time.time() - sent_at)
         data = self._rest + pcm16
@@ -202,9 +251,15 @@ class BrowserMicInput(io.AudioInput):
         self._rest = data[cut:]
         for i in range(0, cut, self._step):
             frame = rtc.AudioFrame(data[i : i + self._step], MIC_RATE, 1, self._step // 2)
-            self._frames.put_nowait(frame)
+            try:
+                self._frames.put_nowait(frame)
+            except asyncio.QueueFull:
+                self.dropped_frames += 1
 
     def close(self) -> None:
+        if self._frames.full():  # the end must get through: it replaces the oldest frame
+            self._frames.get_nowait()
+            self.dropped_frames += 1
         self._frames.put_nowait(None)
 
     async def __anext__(self) -> rtc.AudioFrame:
@@ -222,7 +277,7 @@ class BrowserSpeaker(RecordingOutput):
     """
 
     def __init__(self, widget: MicWidget) -> None:
-        super().__init__()
+        super().__init__(max_frames=SPEAKER_FRAMES)
         self.widget = widget
         self.segments = 0
         self.browser_started_at: dict[int, float] = {}  # segment → wall clock it started playing
@@ -309,7 +364,7 @@ class BrowserVoice:
         now = time.monotonic()
         if sent_at is not None and now - self._delay_shown_at >= 1.0:  # however small the chunks
             self._delay_shown_at = now
-            self.widget.mic_delay_ms = statistics.median(self.mic.transport_delays[-50:]) * 1000
+            self.widget.mic_delay_ms = statistics.median(self.mic.transport_delays) * 1000
 
     def _on_active(self, change: dict[str, Any]) -> None:
         if change["new"]:

@@ -27,6 +27,7 @@ import ipywidgets as w
 from ..cart import Cart, CartChange
 from ..menu import format_usd
 from ..timeline import STAGES, TurnTiming, turn_timing
+from .status import Controls, Event, PanelState, Pill, controls, note, pills
 
 _LINE = "color-mix(in srgb, var(--jp-ui-font-color1) 16%, transparent)"
 STYLE = f"""
@@ -64,11 +65,14 @@ STYLE = f"""
 .concierge-muted {{ color: var(--jp-ui-font-color2); }}
 .concierge-status {{ display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }}
 .concierge-badge {{ display: inline-flex; align-items: center; gap: 6px; padding: 2px 10px; border-radius: 12px;
-  border: 1px solid {_LINE}; font-size: 12px; color: var(--jp-ui-font-color1); background: transparent; }}
+  border: 1px solid {_LINE}; font-size: 12px; color: var(--jp-ui-font-color1); background: transparent;
+  white-space: nowrap; }}
+.concierge-status-note {{ margin-top: 4px; font-size: 12px; color: var(--jp-ui-font-color2); }}
 .concierge-dot {{ width: 8px; height: 8px; border-radius: 50%; background: var(--jp-ui-font-color3); }}
 .concierge-dot.ok {{ background: var(--jp-success-color1, #388e3c); }}
 .concierge-dot.busy {{ background: var(--jp-warn-color1, #f57c00); }}
 .concierge-dot.talk {{ background: var(--jp-brand-color1, #1976d2); }}
+.concierge-dot.error {{ background: var(--jp-error-color1, #d32f2f); }}
 .concierge-bar {{ display: flex; height: 8px; min-width: 80px; border-radius: 4px; overflow: hidden;
   background: var(--jp-layout-color2); }}
 .concierge-bar span {{ display: block; height: 100%; }}
@@ -92,6 +96,12 @@ TOOL_ICON = (
 )
 
 
+def full_width() -> w.Layout:
+    """A view as wide as the panel and no wider: ipywidgets' default margin on top of a 100% width
+    pushed each card's right edge past the panel, which cut it off."""
+    return w.Layout(width="100%", margin="0")
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value))
 
@@ -100,7 +110,7 @@ class CartView:
     """The cart as a table; the line that just changed flashes once."""
 
     def __init__(self, cart: Cart) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.highlighted: tuple[str, str | None, str] | None = None
         self.bind(cart)
 
@@ -197,7 +207,7 @@ class TranscriptView:
     While the user speaks, the recogniser's interim text shows in italics."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.turns: list[Turn] = []
         self.interim = ""
         self.render()
@@ -260,7 +270,7 @@ class MetricsStrip:
     Stages come from `timeline.turn_timing`: they add up to the whole, from one origin."""
 
     def __init__(self) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
+        self.widget = w.HTML(layout=full_width())
         self.turns: list[Turn] = []
         self.usage = ""
         self.render()
@@ -332,37 +342,58 @@ class MetricsStrip:
         )
 
 
-_STATE_DOT = {"listening": "ok", "idle": "ok", "thinking": "busy", "speaking": "talk"}
-
-
 class StatusBadge:
-    """Where the agent runs (offline / cloud), whether the panel is live, what agent and user do."""
+    """The status pills (where the agent runs, connection, agent, microphone) and the controls
+    they govern, all derived from one `PanelState` (see `.status`): events go in through
+    `apply`, and the pills, the sentence under them and every governed control are redrawn from
+    the whole state, so none of them can disagree with another."""
 
     def __init__(self, mode: str) -> None:
-        self.widget = w.HTML(layout=w.Layout(width="100%"))
-        self.mode, self.connected, self.agent_state, self.user_state = (
-            mode,
-            False,
-            "starting",
-            "listening",
-        )
+        self.widget = w.HTML(layout=full_width())
+        self.state = PanelState(mode=mode)
+        self._governed: list[Callable[[Controls], None]] = []
         self.render()
 
-    def render(self) -> None:
-        def badge(text: str, dot: str | None = None) -> str:
-            mark = f"<span class='concierge-dot {dot}'></span>" if dot is not None else ""
-            return f"<span class='concierge-badge'>{mark}{_esc(text)}</span>"
+    @property
+    def mode(self) -> str:
+        return self.state.mode
 
-        where = "runs offline, in this kernel" if self.mode == "offline" else "LiveKit room"
-        live = badge("live", "ok") if self.connected else badge("not connected", "")
+    @property
+    def connected(self) -> bool:
+        return self.state.connection == "live"
+
+    @property
+    def agent_state(self) -> str:
+        return self.state.agent
+
+    def apply(self, event: Event, value: Any = None) -> None:
+        new = self.state.step(event, value)
+        if new != self.state:
+            self.state = new
+            self.render()
+
+    def govern(self, follow: Callable[[Controls], None]) -> None:
+        """`follow(controls)` now and after every change: what a control may do comes from here."""
+        self._governed.append(follow)
+        follow(controls(self.state))
+
+    def render(self) -> None:
+        def badge(pill: Pill) -> str:
+            mark = f"<span class='concierge-dot {pill.dot}'></span>" if pill.kind != "where" else ""
+            return (
+                f"<span class='concierge-badge' data-kind='{pill.kind}'>{mark}{_esc(pill.text)}"
+                "</span>"
+            )
+
+        said = note(self.state)
+        below = f"<div class='concierge-status-note'>{_esc(said)}</div>" if said else ""
         self.widget.value = (
-            "<div class='concierge-status'>"
-            + badge(where)
-            + live
-            + badge(f"agent {self.agent_state}", _STATE_DOT.get(self.agent_state, ""))
-            + badge(f"you {self.user_state}", "talk" if self.user_state == "speaking" else "")
-            + "</div>"
+            f"<div class='concierge-status' data-connection='{self.state.connection}'>"
+            + "".join(badge(p) for p in pills(self.state))
+            + f"</div>{below}"
         )
+        for follow in self._governed:
+            follow(controls(self.state))
 
 
 def _usage_text(usage: Any) -> str:
@@ -433,16 +464,12 @@ class SessionObserver:
             delivered = there(handler)
             session.on(event, delivered)
             self._unsubscribe.append(lambda e=event, h=delivered: session.off(e, h))
-        self.status.connected = True
-        self.status.agent_state = getattr(session, "agent_state", "listening")
-        self.status.render()
+        self.status.apply("live", getattr(session, "agent_state", "listening"))
 
     def detach(self) -> None:
         for undo in self._unsubscribe:
             undo()
         self._unsubscribe.clear()
-        self.status.connected = False
-        self.status.render()
 
     def _redraw(self) -> None:
         self.transcript.render()
@@ -502,12 +529,10 @@ class SessionObserver:
         self.metrics.render()
 
     def _on_agent_state(self, ev: Any) -> None:
-        self.status.agent_state = ev.new_state
-        self.status.render()
+        self.status.apply("agent", ev.new_state)
 
     def _on_user_state(self, ev: Any) -> None:
-        self.status.user_state = ev.new_state
-        self.status.render()
+        self.status.apply("user", ev.new_state)
 
 
 def _refresh_user(turn: Turn) -> None:

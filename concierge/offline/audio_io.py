@@ -105,17 +105,24 @@ class SpeechInput(io.AudioInput):
 class RecordingOutput(io.AudioOutput):
     """A speaker that records what the agent says and plays it out in (simulated) real time."""
 
-    def __init__(self, *, sample_rate: int | None = None, playback_speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        sample_rate: int | None = None,
+        playback_speed: float = 1.0,
+        max_frames: int | None = None,
+    ) -> None:
         """`playback_speed` > 1 plays the recording out faster than real time (a 10 s reply
         "finishes" in 10 / speed s), which keeps tests and notebooks short; timings of when audio
-        *starts* are unaffected."""
+        *starts* are unaffected. `max_frames` keeps only the latest frames (a long-running
+        session's speaker must not hold everything it ever said)."""
         self.playback_speed = playback_speed
         super().__init__(
             label="concierge-recording-output",
             capabilities=io.AudioOutputCapabilities(pause=False),
             sample_rate=sample_rate,
         )
-        self.frames: list[rtc.AudioFrame] = []
+        self.frames: deque[rtc.AudioFrame] = deque(maxlen=max_frames)
         self.first_frame_at: float | None = None
         self.segment_first_frames: list[float] = []
         self.interruptions = 0
