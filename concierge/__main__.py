@@ -9,7 +9,7 @@
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
     python -m concierge bench --attack   # hostile input: 1 MB messages, 100 KB words
     python -m concierge bench --capacity # concurrent voice sessions one worker serves
-    python -m concierge eval [-v]        # pass rate of the dialogue corpus, per phenomenon
+    python -m concierge eval [-v]        # pass rates: tuned corpus per phenomenon, held-out sets per kind
 
 `start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point
 livekit-agents 1.8 recommends (its built-in `cli.run_app` CLI is deprecated); with the LiveKit CLI

@@ -368,6 +368,8 @@ class Catalog:
         hits = process.extract(
             token, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=None
         )
+        if not hits and len(token) >= 7:  # "milkshake": a compound ending in a menu word
+            return [(w, 0.75) for w in self._vocab if len(w) >= 4 and token.endswith(w)]
         return [(word, 1.0 - 0.25 * distance) for word, distance, _ in hits]
 
     def find_restaurant(self, text: str) -> tuple[str | None, list[str]]:
@@ -442,11 +444,12 @@ class Catalog:
             iid
             for iid, item in self.items.items()
             if (restaurant_id is None or item.restaurant_id == restaurant_id)
-            and (dietary is None or _has_tag(item, dietary))
+            and (dietary is None or has_tag(item, dietary))
         }
 
 
-def _has_tag(item: MenuItem, tag: str) -> bool:
+def has_tag(item: MenuItem, tag: str) -> bool:
+    """Whether `item` carries the dietary `tag` (a vegan dish is vegetarian too)."""
     if tag == "vegetarian":
         return bool(item.tags & {"vegetarian", "vegan"})
     return tag in item.tags

@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "bench_attack": 5,
     "console": 5,
     "bench_capacity": 5,
+    "bench_recovery": 5,
     "eval": 5,
     "__main__": 6,
     "__init__": 6,
