@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 
@@ -133,3 +136,24 @@ def test_speech_extra_leaves_pocketsphinx_out_where_it_has_no_wheel(
     for python, expected in (("3.11", True), ("3.12", False), ("3.13", True)):
         env = check_wheels.marker_env(check_wheels.PLATFORMS[0], python)
         assert ("pocketsphinx" in check_wheels.closure(env, ("speech",), lock)) is expected, python
+
+
+def _pins(reqs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {(canonicalize_name(n), str(SpecifierSet(s))) for n, s in reqs if n != "concierge-lab"}
+
+
+def test_the_lock_was_made_from_todays_pyproject() -> None:
+    """A dependency added to, dropped from or re-ranged in pyproject.toml without
+    `bash scripts/lock.sh` would install what the lock says, not what pyproject asks."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = [Requirement(r) for r in project["project"]["dependencies"]] + [
+        Requirement(r)
+        for extra in project["project"]["optional-dependencies"].values()
+        for r in extra
+    ]
+    locked = tomllib.loads((ROOT / "uv.lock").read_text())
+    (entry,) = [p for p in locked["package"] if p["name"] == "concierge-lab"]
+    recorded = entry["metadata"]["requires-dist"]
+    assert _pins([(r.name, str(r.specifier)) for r in declared]) == _pins(
+        [(r["name"], r.get("specifier", "")) for r in recorded]
+    ), "uv.lock is older than pyproject.toml's dependencies: run bash scripts/lock.sh"
