@@ -218,8 +218,17 @@ def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return options
 
 
+#: How long `prewarm` may take before livekit gives the process up ("error initializing process").
+#: livekit's 10 s default is a few loads of the speech engines on a machine that is busy with
+#: other calls (or a CI box running tests beside it); a job that waits is better than one refused.
+PREWARM_TIMEOUT_S = 120.0
+
 server = AgentServer(
-    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **worker_options()
+    setup_fnc=prewarm,
+    load_fnc=worker_load,
+    load_threshold=LOAD_THRESHOLD,
+    initialize_process_timeout=PREWARM_TIMEOUT_S,
+    **worker_options(),
 )
 
 
