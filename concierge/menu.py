@@ -21,7 +21,8 @@ import os
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib.resources import files
@@ -50,6 +51,20 @@ class MenuFileError(ValueError):
 
 class MissingMenuFileError(MenuFileError, FileNotFoundError):
     """No menu file where one was expected."""
+
+
+@contextmanager
+def menu_file_errors(path: str | Path | None = None) -> Iterator[None]:
+    """Turn what a menu file's content breaks (a duplicate id, a missing field, a bad price) into
+    one `MenuFileError` naming the file: every entry point reads a menu through this."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError) as e:
+        if isinstance(e, MenuFileError):
+            raise
+        source = Path(path) if path is not None else menu_path()
+        why = f"an entry has no {e.args[0]!r}" if isinstance(e, KeyError) else str(e)
+        raise MenuFileError(f"The menu file {source} is not a valid menu: {why}.") from None
 
 
 def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
@@ -282,7 +297,9 @@ class Catalog:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:
         """Read a menu TOML file (`menu_path()` by default: `CONCIERGE_MENU` or the packaged menu)."""
-        return cls.from_dict(read_menu_file(path))
+        raw = read_menu_file(path)
+        with menu_file_errors(path):
+            return cls.from_dict(raw)
 
     # --- exact lookups ------------------------------------------------------------------------
 

@@ -224,6 +224,12 @@ def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return options
 
 
+#: How long `prewarm` may take before livekit gives the process up ("error initializing process").
+#: livekit's 10 s default is a few loads of the speech engines on a machine that is busy with
+#: other calls (or a CI box running tests beside it); a job that waits is better than one refused.
+PREWARM_TIMEOUT_S = 120.0
+
+
 #: Imported once in livekit's forkserver (process executor), so every job process shares these
 #: modules' pages copy-on-write instead of importing them itself — the agent, and what its first
 #: session would import lazily (the stand-in model, the offline voices: a 0.5 s stall in a job's
@@ -253,9 +259,7 @@ server = AgentServer(
     load_fnc=worker_load,
     load_threshold=LOAD_THRESHOLD,
     job_executor_type=job_executor(),
-    # loading the models takes ~6 s on an idle 2-core machine; livekit's 10 s is too tight beside
-    # other work (a process that misses it is killed and started again, loading them again)
-    initialize_process_timeout=60.0,
+    initialize_process_timeout=PREWARM_TIMEOUT_S,
     preload_modules=PRELOAD_MODULES,
     **worker_options(),
 )
