@@ -8,6 +8,7 @@ transcripts on the `lk.transcription` text stream — so the cart travels the sa
 |---|---|---|
 | `get_cart` | RPC on the agent participant: `perform_rpc(destination_identity=agent, method="get_cart", payload="")` | `{"user_id", "cart": Cart.to_dict() + "total_cents", "orders": [{"order_id", "total_cents", "lines"}]}` |
 | `concierge.cart` | participant attribute of the agent, rewritten after every turn that ran tools | the same JSON |
+| `concierge.tools` | text stream from the agent, one per step that ran tools | `[{"name", "arguments", "output", "is_error"}]` |
 
 The job attaches it as a session view (`room_view(room)`), so the agent and its tools know
 nothing about it.
@@ -26,7 +27,14 @@ from livekit.agents import AgentSession
 from .session import SessionView
 from .state import UserState
 
-__all__ = ["CART_ATTRIBUTE", "GET_CART", "cart_payload", "room_view"]
+__all__ = [
+    "CART_ATTRIBUTE",
+    "GET_CART",
+    "TOOLS_TOPIC",
+    "cart_payload",
+    "room_view",
+    "tools_payload",
+]
 
 logger = logging.getLogger("concierge")
 
@@ -34,6 +42,8 @@ logger = logging.getLogger("concierge")
 GET_CART = "get_cart"
 #: The agent participant's attribute holding the same JSON, updated after each tool step.
 CART_ATTRIBUTE = "concierge.cart"
+#: The text-stream topic on which the agent sends the tool calls of each step, as they ran.
+TOOLS_TOPIC = "concierge.tools"
 
 
 def cart_payload(state: UserState) -> str:
@@ -48,6 +58,20 @@ def cart_payload(state: UserState) -> str:
         for o in state.orders
     ]
     return json.dumps({"user_id": state.user_id, "cart": cart, "orders": orders})
+
+
+def tools_payload(ev: Any) -> str:
+    """One step's tool calls (a `function_tools_executed` event) as the JSON `concierge.tools` carries."""
+    calls = [
+        {
+            "name": call.name,
+            "arguments": call.arguments,
+            "output": out.output if out is not None else "",
+            "is_error": bool(out is not None and out.is_error),
+        }
+        for call, out in zip(ev.function_calls, ev.function_call_outputs, strict=False)
+    ]
+    return json.dumps(calls)
 
 
 def room_view(room: rtc.Room) -> SessionView:
@@ -66,13 +90,26 @@ def room_view(room: rtc.Room) -> SessionView:
             except Exception:  # a frontend missing one update must not disturb the call
                 logger.warning("could not publish the cart to the room", exc_info=True)
 
-        def republish(*_args: object) -> None:
-            task = asyncio.ensure_future(publish())
+        async def send_tools(payload: str) -> None:
+            try:
+                await participant.send_text(payload, topic=TOOLS_TOPIC, compress=False)
+            except Exception:
+                logger.warning("could not send the tool calls to the room", exc_info=True)
+
+        def soon(work: Any) -> None:
+            task = asyncio.ensure_future(work)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
+        def republish(*_args: object) -> None:
+            soon(publish())
+
+        def after_tools(ev: Any) -> None:
+            soon(send_tools(tools_payload(ev)))
+            republish()
+
         participant.register_rpc_method(GET_CART, get_cart)
-        session.on("function_tools_executed", republish)
+        session.on("function_tools_executed", after_tools)
         republish()
 
     return attach

@@ -20,6 +20,8 @@ from livekit.agents.voice.events import (
 )
 
 from concierge.live.status import (
+    AGENT_LEFT,
+    LEFT_NOTE,
     PILL_CHARS,
     STOPPED_NOTE,
     Controls,
@@ -35,7 +37,7 @@ MIC_REPORTS = st.tuples(st.booleans(), st.sampled_from(["", "The browser refused
 
 EVENTS = st.one_of(
     st.tuples(st.just("live"), st.sampled_from(AGENT_STATES)),
-    st.tuples(st.just("agent"), st.sampled_from(AGENT_STATES)),
+    st.tuples(st.just("agent"), st.sampled_from([*AGENT_STATES, AGENT_LEFT])),
     st.tuples(st.just("user"), st.sampled_from(USER_STATES)),
     st.tuples(st.just("voice"), st.booleans()),
     st.tuples(st.just("mic"), MIC_REPORTS),
@@ -55,7 +57,7 @@ def assert_consistent(shown: dict[str, str], allowed: Controls, said: str, talk_
     assert not allowed.talk or live
     assert talk_on == allowed.talk
     # the agent is described only while there is one
-    assert shown["agent"].removeprefix("agent ") in AGENT_STATES if live else True
+    assert shown["agent"].removeprefix("agent ") in [*AGENT_STATES, AGENT_LEFT] if live else True
     if not live:
         assert shown["agent"] in ("agent starting", "agent off")
     # "you" are heard only through an open microphone on a live panel
@@ -67,10 +69,12 @@ def assert_consistent(shown: dict[str, str], allowed: Controls, said: str, talk_
         assert shown["agent"] == "agent off"
         assert shown["mic"] in ("microphone off", "typing only", "mic in room widget")
     assert (said == STOPPED_NOTE) == (shown["connection"] == "stopped")
+    # an agent that left the room is said so, with what to do (room and cloud modes)
+    assert (said == LEFT_NOTE) == (live and shown["agent"] == f"agent {AGENT_LEFT}")
 
 
 @settings(max_examples=400)
-@given(mode=st.sampled_from(["offline", "cloud"]), events=st.lists(EVENTS, max_size=14))
+@given(mode=st.sampled_from(["offline", "cloud", "room"]), events=st.lists(EVENTS, max_size=14))
 def test_every_reachable_status_is_consistent(mode: str, events: list[tuple[str, Any]]) -> None:
     state = PanelState(mode=mode)
     ended = False
@@ -102,7 +106,9 @@ def _note(status_html: str) -> str:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(events=st.lists(EVENTS.filter(lambda e: e[0] != "voice"), max_size=10))
+@given(
+    events=st.lists(EVENTS.filter(lambda e: e[0] != "voice" and e[1] != AGENT_LEFT), max_size=10)
+)
 async def test_the_real_panels_pills_and_controls_agree_after_any_events(
     events: list[tuple[str, Any]],
 ) -> None:

@@ -20,6 +20,11 @@ steps, on a thread of its own so the cell does not block (`concierge.live.cloud`
 LiveKit's in-notebook room (microphone) beside the same widgets, bound to the session when the
 job starts; typed turns are sent to that session on its own thread.
 
+`launch(mode="room")` is the production shape on this machine (`concierge.live.room_mode`): the
+local LiveKit server and a worker process, the page a participant of the agent's room through
+`livekit-client` (microphone in, agent audio out over WebRTC), and every figure in the panel
+relayed from the room; typed turns go to the agent on `lk.chat`.
+
 Launching again replaces the previous panel's session cleanly.
 """
 
@@ -56,7 +61,7 @@ from .widgets import (
     Turn,
 )
 
-Mode = Literal["auto", "offline", "cloud"]
+Mode = Literal["auto", "offline", "cloud", "room"]
 #: How long a typed turn waits for the cloud agent to join its room.
 JOIN_TIMEOUT_S = 30.0
 
@@ -66,7 +71,7 @@ def cloud_configured(env: Any = None) -> bool:
     return all(env.get(v) for v in CLOUD_VARIABLES)
 
 
-def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud"]:
+def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud", "room"]:
     """ "auto" means cloud when the three LiveKit variables are set, offline otherwise."""
     if mode == "auto":
         return "cloud" if cloud_configured(env) else "offline"
@@ -115,13 +120,20 @@ class LiveHandle:
     _cloud: Any = None  # live_cloud.CloudSession once the cloud job's session has started
     _cloud_room: str | None = None  # the room whose job's session this panel waits for
     _joined: asyncio.Event = field(default_factory=asyncio.Event)
+    link: Any = None  # room mode: room_mode.RoomLink, what the page relays from the room
 
     @property
     def cart(self) -> Any:
         return self.session.userdata.cart if self.session is not None else None
 
     async def say(self, text: str) -> str:
-        """One typed user turn; returns the agent's reply. Errors show in red."""
+        """One typed user turn; returns the agent's reply. Errors show in red.
+        (Room mode: the turn goes to the agent on `lk.chat`; the reply is its transcript.)"""
+        if self.link is not None:
+            try:
+                return await asyncio.wait_for(self.link.typed(text), JOIN_TIMEOUT_S)
+            except TimeoutError:
+                return f"The agent has not answered within {JOIN_TIMEOUT_S:.0f} s."
         if self.session is None and self._cloud_room is not None:  # cloud: wait for the agent
             try:
                 await asyncio.wait_for(self._joined.wait(), JOIN_TIMEOUT_S)
@@ -226,6 +238,10 @@ class LiveHandle:
         if self._cloud is not None:
             await self._cloud.stop()  # ends the job: its on_session_end saves the cart
             self._cloud = None
+        if self.link is not None:  # the page leaves the room: the job ends and saves the cart
+            self.link.widget.send({"type": "leave"})
+            self.link.widget.enabled = False
+            self.link = None
         self.session = None
         self.status.apply("stopped")  # the chat box, Send and Talk follow (see StatusBadge)
 
@@ -268,6 +284,8 @@ async def launch(
     try:
         if resolved == "offline":
             await _start_offline(handle, store, user_id, voice)
+        elif resolved == "room":
+            await _start_room(handle, user_id)
         else:
             handle.note.value = (
                 "<div class='concierge-muted'>LiveKit room mode: speak through the room widget "
@@ -392,6 +410,23 @@ def _empty_cart() -> Any:
     from ..cart import Cart
 
     return Cart(user_id="-")
+
+
+async def _start_room(handle: LiveHandle, user_id: str) -> None:
+    """The page joins the agent's room on the local server (see `concierge.live.room_mode`)."""
+    from .room_mode import RoomWidget, join_room
+
+    widget = RoomWidget()
+    handle.metrics.widget.layout.display = "none"  # turn stages do not travel the room yet
+    handle.status.govern(lambda allowed: setattr(widget, "enabled", allowed.talk))
+    handle.controls.children = [widget, *handle.controls.children]
+    handle.note.value = (
+        "<div class='concierge-muted'>Room mode: this page is a participant of the agent's "
+        "LiveKit room on this machine — talk (your microphone is on), or type.</div>"
+    )
+    handle.link = await join_room(
+        widget, handle.cart_view, handle.transcript, handle.status, user_id
+    )
 
 
 async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:

@@ -21,6 +21,15 @@ Event = Literal["live", "agent", "user", "voice", "mic", "stopped", "failed"]
 
 #: A sentence under the pills where a pill alone would not say what to do.
 STOPPED_NOTE = "This panel's session has stopped — talk in the newest panel, or run launch() again."
+#: The agent participant left the room (its worker stopped or crashed) while the panel was live.
+AGENT_LEFT = "left"
+LEFT_NOTE = "The agent left the room — run launch() again to reconnect (your cart is saved)."
+#: The "where" pill: which path the panel is on.
+WHERE = {
+    "offline": "offline, this kernel",
+    "cloud": "LiveKit Cloud",
+    "room": "room (local LiveKit)",
+}
 #: The longest text a pill may hold: at the panel's default width a pill never wraps or clips.
 PILL_CHARS = 22
 
@@ -30,7 +39,9 @@ class PanelState:
     """Everything the status shows. `agent`/`user` are livekit's `AgentState`/`UserState`; `mic`
     is what the browser reports (`MicWidget.active`, `.error`)."""
 
-    mode: str = "offline"  # "offline" (this kernel) or "cloud" (a LiveKit room)
+    mode: str = (
+        "offline"  # "offline" (this kernel), "cloud" (LiveKit Cloud), "room" (local LiveKit)
+    )
     connection: Connection = "starting"
     agent: str = "initializing"
     user: str = "listening"
@@ -76,7 +87,7 @@ _AGENT_DOT = {"listening": "ok", "idle": "ok", "thinking": "busy", "speaking": "
 def pills(state: PanelState) -> list[Pill]:
     """The four pills, always in this order, each derived from the whole state."""
     live = state.connection == "live"
-    where = "offline, this kernel" if state.mode == "offline" else "LiveKit room"
+    where = WHERE.get(state.mode, "LiveKit room")
     connection = {
         "starting": Pill("connection", "starting…", "busy"),
         "live": Pill("connection", "live", "ok"),
@@ -86,14 +97,15 @@ def pills(state: PanelState) -> list[Pill]:
     if state.connection == "starting":
         agent = Pill("agent", "agent starting", "busy")
     elif live:
-        agent = Pill("agent", f"agent {state.agent}", _AGENT_DOT.get(state.agent, ""))
+        dot = "error" if state.agent == AGENT_LEFT else _AGENT_DOT.get(state.agent, "")
+        agent = Pill("agent", f"agent {state.agent}", dot)
     else:
         agent = Pill("agent", "agent off")
     return [Pill("where", where), connection, agent, _mic_pill(state)]
 
 
 def _mic_pill(state: PanelState) -> Pill:
-    if state.mode != "offline":
+    if state.mode == "cloud":
         return Pill("mic", "mic in room widget")
     if not state.voice:
         return Pill("mic", "typing only")
@@ -114,13 +126,15 @@ class Controls:
 
 def controls(state: PanelState) -> Controls:
     live = state.connection == "live"
-    return Controls(send=live, talk=live and state.voice and state.mode == "offline")
+    return Controls(send=live, talk=live and state.voice and state.mode != "cloud")
 
 
 def note(state: PanelState) -> str:
     """The sentence under the pills, if one is needed."""
     if state.connection == "stopped":
         return STOPPED_NOTE
+    if state.connection == "live" and state.agent == AGENT_LEFT:
+        return LEFT_NOTE
     if state.connection == "live" and state.mic == "blocked":
         return state.mic_error
     return ""
