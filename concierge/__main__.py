@@ -1,6 +1,7 @@
 """`python -m concierge …`: run the agent server, check an agent, seed the store, benchmark, eval.
 
     python -m concierge start            # register the AgentServer with LiveKit (production)
+    python -m concierge start --workers  # one worker per core (thread executor), kept running
     python -m concierge dev              # same, with dev defaults (no load limit, debug logs)
     python -m concierge console          # type to the agent in this terminal (no keys needed)
     python -m concierge console --audio  # speak to it (livekit's deprecated console, PortAudio)
@@ -9,7 +10,8 @@
     python -m concierge bench [--quick]  # measure turn latency, concurrency, search, voice
     python -m concierge bench --attack   # hostile input: 1 MB messages, 100 KB words
     python -m concierge bench --capacity # concurrent voice sessions one worker serves
-    python -m concierge eval [-v]        # pass rate of the dialogue corpus, per phenomenon
+    python -m concierge bench --capacity --livekit  # calls per machine: server, W workers, callers
+    python -m concierge eval [-v]        # pass rates: tuned corpus per phenomenon, held-out sets per kind
 
 `start`/`dev` hand over to `python -m livekit.agents start concierge/server.py`, the entry point
 livekit-agents 1.8 recommends (its built-in `cli.run_app` CLI is deprecated); with the LiveKit CLI
@@ -37,7 +39,9 @@ python -m concierge {command}: run concierge/server.py's AgentServer as a LiveKi
 
 It registers with the LiveKit server named by LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET
 (.env is read) and waits for rooms to be dispatched to the agent "food-concierge". `start` is
-production; `dev` adds debug logs and lifts the load limit. Both run
+production; `dev` adds debug logs and lifts the load limit. `start --workers [W]` runs W workers
+(default: one per core), each with livekit's thread executor and its own health port, and starts
+a worker that dies again (concierge/workers.py). Both run
 `python -m livekit.agents start concierge/server.py [--dev]`, the entry point livekit-agents 1.8.9
 recommends; the LiveKit CLI's `lk agent dev` runs the same thing with code reload.
 No keys? `python -m concierge console` talks to the agent offline.
@@ -71,6 +75,17 @@ def _server_command(command: str, extra: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    if command == "start":
+        from .workers import main as workers_main
+        from .workers import split_workers_flag
+
+        try:
+            count, extra = split_workers_flag(extra)
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+        if count is not None:
+            return workers_main(count, extra)
     args = ["start", str(AGENT_FILE), *extra]
     if command == "dev":
         args += ["--dev", "--log-format", "colored", "--log-level", "DEBUG"]

@@ -626,12 +626,46 @@ def capacity_main(args: argparse.Namespace) -> int:
         f"({figures['voice_capacity_mode']} executor), p95 {figures['voice_capacity_p95_ms']} ms; "
         f"load average during the sweep {figures['load_average']}"
     )
-    out = Path(args.out)
+    merge_results(Path(args.out), figures)
+    return 0
+
+
+def merge_results(out: Path, figures: Mapping[str, Any]) -> None:
+    """Merge `figures` into the results file (other benchmarks' figures stay)."""
     results = json.loads(out.read_text()) if out.exists() else {}
     results.update(figures)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
     print(f"written to {out}")
+
+
+#: Calls at once through the server (`--capacity --livekit`); the target is 24 on 2 cores.
+MACHINE_CALLS = (4, 8, 12, 16, 24, 32)
+
+
+def capacity_livekit_main(args: argparse.Namespace) -> int:
+    """Sweep N callers through LiveKit's server and W workers; merge `voice_capacity_machine`."""
+    from .bench_machine import HEADER, machine_sweep
+    from .livekit_server import ServerUnavailable
+
+    given = args.capacity_sessions != ",".join(map(str, CAPACITY_SESSIONS))
+    counts = [int(n) for n in args.capacity_sessions.split(",")] if given else MACHINE_CALLS
+    modes = [m.strip() for m in args.capacity_modes.split(",")]
+    print(HEADER, flush=True)
+    try:
+        figures = asyncio.run(machine_sweep(counts, modes))
+    except ServerUnavailable as e:
+        print(f"bench --capacity --livekit needs LiveKit's server: {e}")
+        return 2
+    print(
+        f"\nvoice_capacity_machine = {figures['voice_capacity_machine']} calls "
+        f"({figures['voice_capacity_machine_mode']} executor, "
+        f"{figures['voice_capacity_machine_workers']} workers), p95 "
+        f"{figures['voice_capacity_machine_p95_ms']} ms, "
+        f"{figures['voice_capacity_machine_mb_per_call']} MB per call; load average "
+        f"{figures['voice_capacity_machine_load_average']}"
+    )
+    merge_results(Path(args.out), figures)
     return 0
 
 
@@ -649,7 +683,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--capacity",
         action="store_true",
-        help="sweep concurrent voice sessions per worker instead (minutes)",
+        help="sweep concurrent voice sessions per worker instead (minutes); with --livekit, "
+        "calls per machine through LiveKit's server and one worker per core",
     )
     parser.add_argument(
         "--capacity-sessions",
@@ -663,6 +698,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="through LiveKit's server and WebRTC: dispatch → greeting, end of speech → first audio",
     )
     args = parser.parse_args(argv)
+    if args.livekit and args.capacity:
+        return capacity_livekit_main(args)
     if args.livekit:
         from .bench_livekit import main as livekit_main
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from typing import Any, TextIO
 
 from .replies import Reply
 
-__all__ = ["LK_CONSOLE_ADVICE", "main", "portaudio_problem", "run_text_console"]
+__all__ = ["LK_CONSOLE_ADVICE", "main", "portaudio_problem", "run_text_console", "strip_control"]
 
 LK_CONSOLE_ADVICE = (
     "livekit-agents 1.8.9 deprecates its built-in Python console; the supported one is the "
@@ -72,6 +73,23 @@ def _describe_events(result: Any) -> list[str]:
     return lines
 
 
+#: What a terminal sends that is not text (ECMA-48): CSI sequences (`ESC [ 2 J`, the arrow keys
+#: where no line editor reads them), OSC strings (`ESC ] 0 ; title BEL`), the other escapes, and
+#: the remaining C0 and C1 control characters. Typed or pasted, they are not part of an order.
+_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, to BEL or ST
+    r"|\x1bO[ -~]"  # SS3: the arrow and function keys in application mode
+    r"|\x1b[ -/]*[0-~]"  # other escape sequences
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # what is left: lone controls (tab, newline kept)
+)
+
+
+def strip_control(text: str) -> str:
+    """`text` as the person meant it: terminal control sequences removed, tabs as spaces."""
+    return _CONTROL.sub("", text).replace("\t", " ")
+
+
 def _read_on_daemon_thread(read_line: Callable[[str], str], prompt: str) -> asyncio.Future[str]:
     """`read_line(prompt)` off the loop, on a daemon thread: after Ctrl-C the process exits at
     once instead of waiting (as `asyncio.to_thread`'s worker would) for one more line."""
@@ -104,6 +122,7 @@ async def run_text_console(
     store_url: str | None = None,
 ) -> int:
     """Read turns with `read_line` until EOF or "quit"; print tools, reply and cart per turn."""
+    from .providers import turn_error_message
     from .session import offline_session
     from .store import open_store
 
@@ -121,7 +140,8 @@ async def run_text_console(
             )
             while True:
                 try:
-                    text = (await _read_on_daemon_thread(read_line, "you> ")).strip()
+                    line = await _read_on_daemon_thread(read_line, "you> ")
+                    text = strip_control(line).strip()
                 except EOFError:
                     break
                 if text.lower() in QUIT:
@@ -129,8 +149,12 @@ async def run_text_console(
                 if not text:
                     continue
                 if text.lower() != "cart":
-                    result: Any = await session.run(user_input=text)
-                    print("\n".join(_describe_events(result)), file=out)
+                    try:
+                        result: Any = await session.run(user_input=text)
+                    except Exception as e:  # the turn failed; the session and the cart stay
+                        print(f"  error  {turn_error_message(e)}", file=out)
+                    else:
+                        print("\n".join(_describe_events(result)), file=out)
                 print(f"  cart   {session.userdata.cart.summary()}", file=out, flush=True)
             items_left = session.userdata.cart.item_count
     finally:
@@ -183,9 +207,10 @@ def main(argv: Sequence[str]) -> int:
             f"unrecognized arguments: {' '.join(extra)} (text mode takes --user and --store; "
             "other arguments go to livekit's console with --audio)"
         )
-    from .providers import load_env
+    from .providers import load_env, quiet_cloud_tracebacks
 
     load_env()
+    quiet_cloud_tracebacks()
     # A refusing tool is part of the conversation here (shown as an `error` line): livekit's own
     # "ToolError while executing tool" warning would only repeat it on stderr.
     logging.getLogger("livekit.agents").setLevel(logging.ERROR)

@@ -19,6 +19,7 @@ the agent imports this module: the worker only ever sees the three LiveKit varia
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "GO_MODULE",
@@ -141,10 +143,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def server_config(http_port: int, udp_port: int, api_key: str, api_secret: str) -> str:
-    """The YAML that keeps every socket of the server on 127.0.0.1 (see the module docstring)."""
+def server_config(
+    http_port: int, udp_port: int, api_key: str, api_secret: str, redis: str | None = None
+) -> str:
+    """The YAML that keeps every socket of the server on 127.0.0.1 (see the module docstring).
+
+    With `redis` ("127.0.0.1:6379"), the server is one node of several sharing that Redis:
+    LiveKit's distributed mode, where a room, a caller and an agent worker may each be on
+    another node and the nodes route between them."""
+    shared = f"redis:\n  address: {redis}\n" if redis else ""
     return f"""\
-port: {http_port}
+{shared}port: {http_port}
 bind_addresses: ["127.0.0.1"]
 keys:
   {api_key}: {api_secret}
@@ -173,6 +182,7 @@ class LocalServer:
     api_key: str
     api_secret: str
     log_path: Path
+    redis: str | None = None  # "host:port" of the Redis this node shares with others
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -210,7 +220,9 @@ class LocalServer:
         if self.running:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        config = server_config(self.http_port, self.udp_port, self.api_key, self.api_secret)
+        config = server_config(
+            self.http_port, self.udp_port, self.api_key, self.api_secret, self.redis
+        )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(self.binary), "--dev", "--config-body", config],
@@ -260,14 +272,37 @@ class LocalServer:
         except FileNotFoundError:
             return []
 
+    def assignments(self) -> list[tuple[str, str]]:
+        """(room, worker id) of every job this server's dispatcher assigned so far, in order."""
+        return [
+            (fields["room"], fields["workerID"])
+            for fields in _log_fields(self.log_lines(), "assigned job to worker")
+        ]
+
+
+def _log_fields(lines: list[str], message: str) -> list[dict[str, Any]]:
+    """The JSON fields of the log lines carrying `message` (the server's and livekit-agents')."""
+    found = []
+    for line in lines:
+        if message in line and "{" in line:
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line[line.index("{") :]))
+    return found
+
 
 def start_server(
-    *, binary: Path | None = None, log_path: Path | None = None, timeout: float = 30
+    *,
+    binary: Path | None = None,
+    log_path: Path | None = None,
+    timeout: float = 30,
+    redis: str | None = None,
+    api_secret: str | None = None,
 ) -> LocalServer:
     """Start the server on free loopback ports with a fresh secret; `ServerUnavailable` if it can't.
 
     The key pair is `devkey` and a random secret (not `--dev`'s well-known `secret`): anyone on the
-    machine can reach 127.0.0.1.
+    machine can reach 127.0.0.1. Nodes of one deployment (`redis` shared) need the same
+    `api_secret`: pass the first node's to the others.
     """
     binary = binary or server_binary()
     log_path = log_path or Path(tempfile.mkdtemp(prefix="livekit-server-")) / "livekit-server.log"
@@ -277,8 +312,9 @@ def start_server(
             http_port=free_port(),
             udp_port=free_port(socket.SOCK_DGRAM),
             api_key="devkey",
-            api_secret=secrets.token_urlsafe(32),
+            api_secret=api_secret or secrets.token_urlsafe(32),
             log_path=log_path,
+            redis=redis,
         )
         try:
             server.start(timeout=timeout)
@@ -291,14 +327,25 @@ def start_server(
 
 @contextlib.contextmanager
 def local_server(
-    *, binary: Path | None = None, log_path: Path | None = None, timeout: float = 30
+    *,
+    binary: Path | None = None,
+    log_path: Path | None = None,
+    timeout: float = 30,
+    redis: str | None = None,
+    api_secret: str | None = None,
 ) -> Iterator[LocalServer]:
     """`start_server(...)` for a `with` block: the server stops when the block ends."""
-    server = start_server(binary=binary, log_path=log_path, timeout=timeout)
+    server = start_server(
+        binary=binary, log_path=log_path, timeout=timeout, redis=redis, api_secret=api_secret
+    )
     try:
         yield server
     finally:
         server.stop()
+
+
+_PREWARMED = '"process initialized"'
+_PREWARMED_THREAD = '"job runner initialized"'
 
 
 @dataclass
@@ -319,6 +366,15 @@ class Worker:
         """How many times the worker has registered with the server (again after a restart)."""
         return sum('"registered worker"' in line for line in self.log_lines())
 
+    def worker_pids(self) -> dict[str, int]:
+        """Worker id (as the server knows it) → the pid of the process that registered it; several
+        with `start --workers`, and a new id for each restart."""
+        return {
+            fields["id"]: fields["pid"]
+            for fields in _log_fields(self.log_lines(), '"registered worker"')
+            if "id" in fields and "pid" in fields
+        }
+
     def wait_registered(self, count: int = 1, *, timeout: float = 120) -> None:
         """Wait until the worker has registered `count` times; `RuntimeError` if it exits first."""
         deadline = time.monotonic() + timeout
@@ -332,10 +388,13 @@ class Worker:
 
     def wait_ready(self, processes: int = 1, *, timeout: float = 120) -> None:
         """Wait until the worker has registered and `processes` idle job processes have run
-        `setup_fnc` (prewarmed: a dispatch now starts a job without loading anything)."""
+        `setup_fnc` (prewarmed: a dispatch now starts a job without loading anything); with the
+        thread executor, idle job threads ("job runner initialized")."""
         self.wait_registered(timeout=timeout)
         deadline = time.monotonic() + timeout
-        while sum('"process initialized"' in line for line in self.log_lines()) < processes:
+        while sum(_PREWARMED in line or _PREWARMED_THREAD in line for line in self.log_lines()) < (
+            processes
+        ):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"the worker's job processes did not start within {timeout:.0f} s"

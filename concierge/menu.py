@@ -21,7 +21,8 @@ import os
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib.resources import files
@@ -50,6 +51,20 @@ class MenuFileError(ValueError):
 
 class MissingMenuFileError(MenuFileError, FileNotFoundError):
     """No menu file where one was expected."""
+
+
+@contextmanager
+def menu_file_errors(path: str | Path | None = None) -> Iterator[None]:
+    """Turn what a menu file's content breaks (a duplicate id, a missing field, a bad price) into
+    one `MenuFileError` naming the file: every entry point reads a menu through this."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError) as e:
+        if isinstance(e, MenuFileError):
+            raise
+        source = Path(path) if path is not None else menu_path()
+        why = f"an entry has no {e.args[0]!r}" if isinstance(e, KeyError) else str(e)
+        raise MenuFileError(f"The menu file {source} is not a valid menu: {why}.") from None
 
 
 def read_menu_file(path: str | Path | None = None) -> dict[str, Any]:
@@ -282,7 +297,9 @@ class Catalog:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:
         """Read a menu TOML file (`menu_path()` by default: `CONCIERGE_MENU` or the packaged menu)."""
-        return cls.from_dict(read_menu_file(path))
+        raw = read_menu_file(path)
+        with menu_file_errors(path):
+            return cls.from_dict(raw)
 
     # --- exact lookups ------------------------------------------------------------------------
 
@@ -351,6 +368,8 @@ class Catalog:
         hits = process.extract(
             token, self._vocab, scorer=OSA.distance, score_cutoff=limit, limit=None
         )
+        if not hits and len(token) >= 7:  # "milkshake": a compound ending in a menu word
+            return [(w, 0.75) for w in self._vocab if len(w) >= 4 and token.endswith(w)]
         return [(word, 1.0 - 0.25 * distance) for word, distance, _ in hits]
 
     def find_restaurant(self, text: str) -> tuple[str | None, list[str]]:
@@ -425,11 +444,12 @@ class Catalog:
             iid
             for iid, item in self.items.items()
             if (restaurant_id is None or item.restaurant_id == restaurant_id)
-            and (dietary is None or _has_tag(item, dietary))
+            and (dietary is None or has_tag(item, dietary))
         }
 
 
-def _has_tag(item: MenuItem, tag: str) -> bool:
+def has_tag(item: MenuItem, tag: str) -> bool:
+    """Whether `item` carries the dietary `tag` (a vegan dish is vegetarian too)."""
     if tag == "vegetarian":
         return bool(item.tags & {"vegetarian", "vegan"})
     return tag in item.tags

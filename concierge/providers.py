@@ -15,6 +15,13 @@ VAD is always Silero, run by livekit's own on-device inference (`inference.VAD(m
 `inference.TurnDetector(version="v1-mini")`; both ship in livekit-local-inference.
 Set `CONCIERGE_OFFLINE=1` to force the offline path even with keys present.
 
+**A cloud model that cannot be reached.** With keys set, each cloud model is wrapped in livekit's
+own `FallbackAdapter` (`llm.FallbackAdapter`, `stt.FallbackAdapter`, `tts.FallbackAdapter`) with the
+offline stand-in behind it: a session whose cloud model fails (no network, a refused connection)
+goes on offline, and says so once (`FALLBACK_NOTICE`, logged). `CONCIERGE_FALLBACK=none` turns
+that off — `eval` does, so it never scores the stand-in as the real model — and then a failed turn
+is one sentence (`turn_error_message`) naming `CONCIERGE_OFFLINE=1`, the cart kept.
+
 **Load once per process.** `prewarm_models()` loads what is slow to load and safe to share — Silero,
 the turn detector, the offline recogniser and voice — and `pick_models(..., prewarmed=...)` hands
 each session thin wrappers around them. The worker does this in `AgentServer(setup_fnc=...)`
@@ -46,7 +53,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from dotenv import load_dotenv
-from livekit.agents import inference, llm, stt, tts, vad
+from livekit.agents import APIConnectionError, APIError, inference, llm, stt, tts, vad
 
 from .menu import Catalog
 
@@ -95,6 +102,80 @@ def detect_mode(env: Mapping[str, str] | None = None) -> Mode:
     ):
         return "livekit-inference"
     return "offline"
+
+
+FALLBACK_VARIABLE = "CONCIERGE_FALLBACK"
+FALLBACK_NOTICE = (
+    "The cloud {what} ({name}) cannot be reached; this session goes on with the offline "
+    "stand-in (CONCIERGE_OFFLINE=1 starts offline; CONCIERGE_FALLBACK=none turns this off)."
+)
+
+
+def fallback_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether cloud models get the offline stand-in behind them (`CONCIERGE_FALLBACK`, default on)."""
+    raw = (os.environ if env is None else env).get(FALLBACK_VARIABLE, "offline").strip().lower()
+    return raw not in ("0", "no", "none", "off", "false")
+
+
+def turn_error_message(error: BaseException) -> str:
+    """A failed turn as one sentence: a cloud model that could not be reached says what to do."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, APIError):  # livekit's: a timeout is an APIConnectionError too
+            what = "could not be reached" if isinstance(seen, APIConnectionError) else "refused"
+            return (
+                f"The cloud model {what} ({_first_line(seen)}); nothing was lost, the cart is "
+                "as it was. Set CONCIERGE_OFFLINE=1 to run on the offline stand-in."
+            )
+        seen = seen.__cause__ or seen.__context__
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
+class _NoCloudTracebacks(logging.Filter):
+    """Drops livekit's own log of a cloud call that failed (a traceback per hop, ~130 lines):
+    where a person reads the output, the failed turn is said once, by `turn_error_message`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, APIError)
+
+
+def quiet_cloud_tracebacks() -> None:
+    """For the console and the panel (not the worker, whose logs keep everything)."""
+    livekit_logger = logging.getLogger("livekit.agents")
+    if not any(isinstance(f, _NoCloudTracebacks) for f in livekit_logger.filters):
+        livekit_logger.addFilter(_NoCloudTracebacks())
+
+
+#: livekit's FallbackAdapter for each kind of model, and the event it emits when one changes
+_ADAPTERS: dict[str, tuple[Any, str]] = {
+    "model": (llm.FallbackAdapter, "llm"),
+    "speech-to-text": (stt.FallbackAdapter, "stt"),
+    "voice": (tts.FallbackAdapter, "tts"),
+}
+
+
+def _behind(primary: Any, standin: Any, what: str, **options: Any) -> Any:
+    """`primary` with the offline `standin` behind it, in livekit's own FallbackAdapter, which
+    logs `FALLBACK_NOTICE` the first time `primary` cannot be reached."""
+    adapter_type, kind = _ADAPTERS[what]
+    adapter = adapter_type([primary, standin], **options)
+    first = getattr(adapter, f"_{kind}_instances")[0]  # `primary`, or livekit's wrapper around it
+    said = False
+
+    def changed(event: Any) -> None:
+        nonlocal said
+        if not said and not event.available and getattr(event, kind) is first:
+            said = True
+            name = getattr(primary, "model", None) or type(primary).__name__
+            logger.warning(FALLBACK_NOTICE.format(what=what, name=name))
+
+    adapter.on(f"{kind}_availability_changed", changed)
+    return adapter
 
 
 def text_models(catalog: Catalog, env: Mapping[str, str] | None = None) -> Models:
@@ -200,7 +281,8 @@ def prewarm_models(
     load_env()
     session_vad(), session_turn_detector()  # loads their native models, once per process
     models = Prewarmed()
-    if detect_mode(env) == "offline":
+    # offline, the engines are the session's; with keys, they stand behind the cloud ones
+    if detect_mode(env) == "offline" or fallback_enabled(env):
         missing = missing_speech_engines()
         models.notes.extend(missing.values())
         try:
@@ -320,16 +402,22 @@ def pick_models(
         turn_detection=session_turn_detector(),
         notes=list(prewarmed.notes),
     )
+    offline_stt, offline_tts = offline_speech(prewarmed)
+    if mode == "offline":
+        models.stt, models.tts = offline_stt, offline_tts
+        return models
+    env = os.environ if env is None else env
     if mode == "openai":
         openai = plugin("openai")
-        key = (os.environ if env is None else env)["OPENAI_API_KEY"]
+        key = env["OPENAI_API_KEY"]
         models.stt, models.tts = openai.STT(api_key=key), openai.TTS(api_key=key)
-    elif mode == "livekit-inference":
-        env = os.environ if env is None else env
-        models.stt = env.get("CONCIERGE_INFERENCE_STT", "deepgram/nova-3")
-        models.tts = env.get("CONCIERGE_INFERENCE_TTS", "cartesia/sonic-2")
     else:
-        models.stt, models.tts = offline_speech(prewarmed)
+        models.stt = inference.STT(env.get("CONCIERGE_INFERENCE_STT", "deepgram/nova-3"))
+        models.tts = inference.TTS(env.get("CONCIERGE_INFERENCE_TTS", "cartesia/sonic-2"))
+    if fallback_enabled(env) and offline_stt is not None:
+        models.stt = _behind(models.stt, offline_stt, "speech-to-text", vad=models.vad)
+    if fallback_enabled(env) and offline_tts is not None:
+        models.tts = _behind(models.tts, offline_tts, "voice")
     return models
 
 
@@ -370,13 +458,18 @@ def offline_speech(prewarmed: Prewarmed) -> tuple[stt.STT | None, tts.TTS | None
 
 
 def _llm(mode: Mode, catalog: Catalog, env: Mapping[str, str] | None) -> llm.LLM | str:
-    env = os.environ if env is None else env
-    if mode == "openai":
-        return plugin("openai").LLM(
-            model=env.get("CONCIERGE_OPENAI_MODEL", "gpt-4.1-mini"), api_key=env["OPENAI_API_KEY"]
-        )
-    if mode == "livekit-inference":
-        return env.get("CONCIERGE_INFERENCE_LLM", "openai/gpt-4.1-mini")
     from .offline.llm import StandInLLM
 
-    return StandInLLM(catalog)
+    env = os.environ if env is None else env
+    cloud: llm.LLM
+    if mode == "openai":
+        cloud = plugin("openai").LLM(
+            model=env.get("CONCIERGE_OPENAI_MODEL", "gpt-4.1-mini"), api_key=env["OPENAI_API_KEY"]
+        )
+    elif mode == "livekit-inference":
+        cloud = inference.LLM(env.get("CONCIERGE_INFERENCE_LLM", "openai/gpt-4.1-mini"))
+    else:
+        return StandInLLM(catalog)
+    if not fallback_enabled(env):
+        return cloud
+    return _behind(cloud, StandInLLM(catalog), "model")

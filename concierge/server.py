@@ -52,10 +52,12 @@ register_plugins()
 
 __all__ = [
     "AGENT_NAME",
+    "EXECUTOR_VARIABLE",
     "LIVEKIT_VARIABLES",
     "REPORT_DIR_VARIABLE",
     "LOAD_THRESHOLD",
     "entrypoint",
+    "job_executor",
     "on_session_end",
     "prewarm",
     "serve_job",
@@ -73,6 +75,9 @@ AGENT_NAME = "food-concierge"
 #: sessions it was measured to hold, or an event loop running 0.19 s late. The rest is headroom for
 #: calls already dispatched and for bursts. (LiveKit's production default is 0.7.)
 LOAD_THRESHOLD = 0.75
+
+#: Which livekit job executor the worker runs (`job_executor`).
+EXECUTOR_VARIABLE = "CONCIERGE_EXECUTOR"
 
 #: A directory where `on_session_end` writes each job's session report as `<job id>.json`.
 REPORT_DIR_VARIABLE = "CONCIERGE_REPORT_DIR"
@@ -198,6 +203,7 @@ async def greet_and_serve(ctx: JobContext, *, views: Sequence[SessionView] = ())
     """One LiveKit room = one session: open the store, start the agent in the room (serving the
     cart to frontends, `concierge.room`), greet."""
     store = await open_store()
+    ctx.add_shutdown_callback(store.close)  # after on_session_end has saved with it
     session = await serve_job(ctx, store, room=ctx.room, views=[room_view(ctx.room), *views])
     await session.generate_reply(instructions="Greet the user and ask what they'd like to eat.")
 
@@ -218,9 +224,47 @@ def worker_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return options
 
 
+#: How long `prewarm` may take before livekit gives the process up ("error initializing process").
+#: livekit's 10 s default is a few loads of the speech engines on a machine that is busy with
+#: other calls (or a CI box running tests beside it); a job that waits is better than one refused.
+PREWARM_TIMEOUT_S = 120.0
+
+
+#: Imported once in livekit's forkserver (process executor), so every job process shares these
+#: modules' pages copy-on-write instead of importing them itself — the agent, and what its first
+#: session would import lazily (the stand-in model, the offline voices: a 0.5 s stall in a job's
+#: loop otherwise). The models themselves load in `prewarm`, in each process.
+PRELOAD_MODULES = [
+    "concierge.server",
+    "concierge.offline.llm",
+    "concierge.offline.stt",
+    "concierge.offline.tts",
+]
+
+
+def job_executor(env: Mapping[str, str] | None = None) -> JobExecutorType:
+    """`CONCIERGE_EXECUTOR`: "process" (livekit's default, one process per call) or "thread"
+    (every call on a thread of this worker, sharing its models; what `start --workers` runs)."""
+    raw = (os.environ if env is None else env).get(EXECUTOR_VARIABLE, "").strip().lower()
+    if raw in ("", "process"):
+        return JobExecutorType.PROCESS
+    if raw == "thread":
+        return JobExecutorType.THREAD
+    logger.warning("%s=%r is neither thread nor process; using process", EXECUTOR_VARIABLE, raw)
+    return JobExecutorType.PROCESS
+
+
 server = AgentServer(
-    setup_fnc=prewarm, load_fnc=worker_load, load_threshold=LOAD_THRESHOLD, **worker_options()
+    setup_fnc=prewarm,
+    load_fnc=worker_load,
+    load_threshold=LOAD_THRESHOLD,
+    job_executor_type=job_executor(),
+    initialize_process_timeout=PREWARM_TIMEOUT_S,
+    preload_modules=PRELOAD_MODULES,
+    **worker_options(),
 )
+# the worker's own loop counts in its load (`WorkerLoad.watch_loop`)
+server.on("worker_started", WORKER_LOAD.watch_loop)
 
 
 @server.rtc_session(agent_name=AGENT_NAME, on_session_end=on_session_end)

@@ -17,13 +17,14 @@ When a block ends the session is closed and the cart saved, as `on_session_end` 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentSession, TurnHandlingOptions, llm
-from livekit.agents.voice import io
+from livekit.agents.voice import io, room_io
 
 from .agent import MAX_TOOL_STEPS, FoodConciergeAgent
 from .offline.audio_io import RecordingOutput, SpeechInput
@@ -80,6 +81,20 @@ def build_session(
     )
 
 
+#: `CONCIERGE_SYNC_TRANSCRIPTION=0`: the agent's transcript goes to the room as soon as it is
+#: written, not word by word in time with its voice. livekit 1.8.9's synchroniser estimates the
+#: speaking rate with a short-time Fourier transform of each reply's audio on the session's event
+#: loop (blocks of 0.4–1 s seen with 8 calls over WebRTC on 2 cores; README, "Calls per machine").
+SYNC_TRANSCRIPTION_VARIABLE = "CONCIERGE_SYNC_TRANSCRIPTION"
+
+
+def transcript_synced(env: Mapping[str, str] | None = None) -> bool:
+    """False when `CONCIERGE_SYNC_TRANSCRIPTION` is 0/false/no/off; livekit's default (synced)
+    otherwise."""
+    raw = (os.environ if env is None else env).get(SYNC_TRANSCRIPTION_VARIABLE, "")
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
 async def start_session(
     userdata: UserState,
     models: Models | None = None,
@@ -102,8 +117,13 @@ async def start_session(
     agent = FoodConciergeAgent(userdata.catalog)
     if room is None:  # livekit treats an explicit room=None as "a room", so leave it out
         await session.start(agent=agent)
-    else:
+    elif transcript_synced():
         await session.start(agent=agent, room=room)
+    else:
+        text = room_io.TextOutputOptions(sync_transcription=False)
+        await session.start(
+            agent=agent, room=room, room_options=room_io.RoomOptions(text_output=text)
+        )
     for view in views:
         try:
             view(session)

@@ -242,6 +242,74 @@ print(type(rewritten.server).__name__, "serving", rewritten.server._entrypoint_f
 print(manual_steps([fixed]))
 
 # %% [markdown]
+# ## Older still: an agent written for livekit-agents 0.x
+#
+# Most agents in the wild predate 1.0: a `VoicePipelineAgent`, tools on an `llm.FunctionContext`,
+# the system prompt in a `ChatContext`. 1.0 removed all of it, so such a file does not even
+# import. The lab ships a small one, `concierge/lab/legacy/agent_0x.py`:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    import concierge.lab.legacy.agent_0x  # noqa: F401
+except ModuleNotFoundError as e:
+    print("import fails under 1.8.9:", e)
+
+# %% [markdown]
+# The doctor reads it without importing it. Each removed API is an **error**, reported on every
+# line that uses it, with the 1.x way in the message:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from concierge.doctor import RULES
+
+file_0x = Path(legacy.__file__).with_name("agent_0x.py")  # the lab's copy, wherever it is installed
+report_0x = examine([file_0x])
+for f in report_0x.findings:
+    print(f"{f.line:3} {f.rule} {RULES[f.rule].name:22} {f.message[:60]}")
+
+# %% [markdown]
+# `doctor --fix` does the mechanical half: the tool class loses `FunctionContext`, each
+# `@llm.ai_callable` becomes `@function_tool`, each `llm.TypeInfo` a pydantic `Field`; the
+# `VoicePipelineAgent` becomes an `AgentSession` started with an `Agent(instructions=...,
+# tools=...)` (the system prompt *is* the instructions); the event handler gets the 1.x event;
+# the imports follow.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+fixed_0x = fix_source("concierge/lab/legacy/agent_0x.py", file_0x.read_text())
+print("fixed:", ", ".join(fixed_0x.fixed))
+print("still failing under 1.x:", fixed_0x.removed_left or "nothing")
+print(fixed_0x.diff())
+
+# %% [markdown]
+# Now run the result against livekit-agents 1.8.9: it imports, its tools have strict schemas
+# (the `choices` became an enum), and a real `AgentSession` calls them — here driven by the lab's
+# scripted stand-in model (not an AI: it sends exactly the tool call we give it).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from livekit.agents import Agent, AgentSession
+from livekit.agents.llm import find_function_tools
+
+from concierge.doctor.strict_schema import check_tool
+from concierge.menu import default_catalog
+from concierge.offline.llm import PlannedCall, ScriptedLLM
+
+migrated = types.ModuleType("pizza_counter_migrated")
+exec(compile(fixed_0x.after, "agent_0x_fixed.py", "exec"), migrated.__dict__)
+tools = find_function_tools(migrated.PizzaTools())
+for tool in tools:
+    print(tool.info.name, "strict-schema problems:", check_tool(tool) or "none")
+
+model = ScriptedLLM(default_catalog(), [PlannedCall("add_to_order", {"pizza": "diavola"})])
+async with AgentSession(llm=model) as session:
+    await session.start(Agent(instructions=migrated.PROMPT, tools=tools))
+    result = await session.run(user_input="a diavola please")
+for event in result.events:
+    print(type(event).__name__, getattr(getattr(event, "item", None), "output", "") or "")
+
+# %% [markdown]
 # ## Recap — what broke, and where it is fixed
 #
 # | failure | what 1.8.9 really does | fixed in |
@@ -252,5 +320,6 @@ print(manual_steps([fixed]))
 # | no `max_tool_steps` | capped at 3; orders cut short, or silence | 6 · Voice pipeline |
 # | `WorkerOptions` | converted silently; CLI deprecated | 5 · AgentServer |
 # | no / deprecated turn detection | `MultilingualModel` cannot load offline | 6 · Voice pipeline |
+# | a 0.x agent (`VoicePipelineAgent`, `FunctionContext`) | does not import | here: `doctor --fix` |
 #
 # **Next:** [3 · Tool schemas](03_tool_schemas.ipynb)

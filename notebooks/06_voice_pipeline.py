@@ -263,6 +263,63 @@ fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text
 # transcript exists — the silence the VAD waits for, then recognition. That is where voice agents are tuned: endpointing delays and the
 # turn detector — not the model or the tools.
 #
+# ## More calls: more workers, each prewarmed once, each saying how full it is
+#
+# One worker process holds as many calls as its one core of Python lets it: livekit 1.8.9's
+# per-call audio path (the VAD, the turn detector's buffers, each call's event loop) holds the
+# GIL. More calls per machine come from more worker processes behind LiveKit's dispatcher, not a
+# bigger one. Two things make that work:
+#
+# - **`setup_fnc` runs once per process.** `prewarm` (notebook 5) loads the models before a job
+#   arrives. With livekit's *thread* executor — what `python -m concierge start --workers` runs,
+#   one worker per core — every call on a worker shares that one copy; with the *process*
+#   executor each job process loads its own (livekit's forkserver shares the imported code,
+#   `preload_modules`, but not the loaded models).
+# - **`load_fnc` says how full the worker is.** LiveKit sends a new call only to a worker whose
+#   reported load is under `load_threshold`. Ours (`concierge.worker_load`) is the larger of live
+#   calls against the number one worker was measured to hold, and how late its event loops run —
+#   so a worker whose turns are getting late stops taking calls *before* its callers hear it.
+#
+# Here is that load function, live, for a worker measured to hold four calls:
+
+# %%
+import asyncio
+import time
+
+from concierge.server import LOAD_THRESHOLD
+from concierge.worker_load import WorkerLoad
+
+meter = WorkerLoad(capacity=4)
+rows = []
+for calls in range(1, 5):
+    meter.session_started()  # what each session does when it starts (serve_job)
+    rows.append((f"{calls} call(s), loop on time", f"{meter.load():.2f}"))
+for _ in range(3):
+    meter.session_ended()
+await asyncio.sleep(0.2)  # the loop's heartbeat ticks on time
+time.sleep(0.4)  # now something blocks this loop for 400 ms ...
+await asyncio.sleep(0.2)  # ... and the heartbeat sees it late
+blocked = meter.load()
+rows.append(("1 call, loop blocked 400 ms", f"{blocked:.2f}"))
+meter.stop()
+assert [float(load) for _, load in rows[:4]] == [0.25, 0.5, 0.75, 1.0] and blocked == 1.0
+table(
+    [(who, load, "full: LiveKit sends the next call elsewhere" if float(load) >= LOAD_THRESHOLD else "takes calls")
+     for who, load in rows],
+    ["this worker", "load it reports", f"against load_threshold={LOAD_THRESHOLD}"],
+)
+
+# %% [markdown]
+# What that buys, measured (README, "Calls per machine"; one run each on this 2-core machine,
+# callers on the same machine): through LiveKit's server and WebRTC, two thread-executor workers
+# held **4 calls** at p95 1.19 s with every order heard, at **50 MB per call**; one
+# process-executor worker held the same 4 at p95 1.20 s but **249 MB per call** — each job
+# process loads its own models, where a thread worker's calls share one copy. In-process (no
+# server, no WebRTC) one thread worker held 16. At 8 calls over WebRTC the workers used under
+# 60 % of a core each, yet their loops ran late: the load they reported reached 1.0, which is
+# exactly when LiveKit stops sending them calls — the load report working, the machine full.
+
+# %% [markdown]
 # ## Recap — what changed
 #
 # | legacy | migrated |
@@ -272,5 +329,6 @@ fig = bench.stage_chart(bench.stage_breakdown(results))  # dark=True: light text
 # | default `max_tool_steps` of 3 | `MAX_TOOL_STEPS` sized for multi-item orders |
 # | speech only with cloud keys | an offline pipeline you can measure |
 # | `session.on("metrics_collected", ...)` | `ChatMessage.metrics`, `session_usage_updated` |
+# | one worker process, default load (machine CPU) | `start --workers`: one prewarmed worker per core, `load_fnc` from calls and loop lag |
 #
 # **Next:** [7 · Supabase](07_supabase.ipynb)

@@ -27,7 +27,7 @@
 # `LIVEKIT_API_SECRET` for the room mode.
 
 # %%
-from concierge.lab import cart_table, setup_notebook, table
+from concierge.lab import SNAPSHOT, cart_table, setup_notebook, table
 
 print(setup_notebook())
 
@@ -92,7 +92,7 @@ print(await handle.say("make that 500 large sprites"))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table(handle.cart_view.rows + [("Total", "", "", "", handle.cart_view.total_text)], ["item", "restaurant", "size", "qty", "line total"])
+table(handle.cart_view.rows + [("Total", "", "", "", handle.cart_view.total_text)], ["item", "restaurant", "size", "qty", "line total"], caption="The cart widget's rows when this cell ran (a snapshot; the panel above stays current).")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -113,7 +113,7 @@ handle = await live.launch(store=store, user_id="demo")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-cart_table(handle.cart)
+cart_table(handle.cart, caption=SNAPSHOT)
 
 # %% [markdown]
 # This last panel stays live: type into its chat box and watch the cart. Run

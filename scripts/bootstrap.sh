@@ -13,10 +13,21 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-echo "==> installing concierge-lab[$1] into $VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-# (setuptools warns about editable installs in general; nothing to act on, so keep the output clean)
-PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
+# Installs come from the lock (requirements/$1.txt, exported from uv.lock by scripts/lock.sh): the
+# same versions on every machine and every day, each file checked against its hash. Then the
+# project itself, with nothing more (its build backend is in the lock too). A venv already
+# installed from this lock and pyproject.toml is left as it is (no package index needed).
+LOCK="$ROOT/requirements/$1.txt"
+stamp="$VENV/.concierge-lock"
+want="$1 $(cat "$LOCK" "$ROOT/pyproject.toml" | cksum)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing concierge-lab[$1] from requirements/$1.txt into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$LOCK"
+  # (setuptools warns about editable installs in general; nothing to act on, so keep the output clean)
+  PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-index --no-deps --no-build-isolation -e "$ROOT"
+  echo "$want" >"$stamp"
+fi
 export PATH="$VENV/bin:$PATH"
 
 # grep reads everything (no -q): an early exit would SIGPIPE ldconfig and, under pipefail, misreport

@@ -1,55 +1,45 @@
-"""Check that the lab installs from wheels alone (no compiler) where workshop attendees are.
+"""Check, offline, that the lock installs from wheels alone (no compiler) where attendees are.
 
-For each supported platform and Python version it takes every package `concierge-lab[lab]`
-installs there (the dependency tree of this environment, with each requirement's environment
-markers evaluated for that platform), reads the files PyPI lists for it (the Simple API pip
-itself reads, one request per package, no downloads), decides with `packaging.tags` whether a
-wheel of that version fits the platform's tags the way `pip --platform … --python-version …`
-would, and renders the answer as the table in docs/platforms.md:
+uv.lock (written by scripts/lock.sh) records every package the project installs, its environment
+markers, and the files PyPI had for the locked version. For each supported platform and Python
+this script walks the lock from `concierge-lab[lab]` (markers evaluated for that target), decides
+with `packaging.tags` whether a locked wheel fits the target's tags the way pip there would, and
+renders the answer as the table in docs/platforms.md:
 
     python scripts/check_wheels.py           # compare with docs/platforms.md; exit 1 on any change
     python scripts/check_wheels.py --write   # rewrite the table in docs/platforms.md
 
-It fails when a package needed somewhere has no wheel there, or when the table differs from the
-committed one (a dependency bump changed what installs where: review it, then `--write`).
-Packages are checked at the versions installed here, which is what `scripts/test.sh` just
-installed; pure-Python wheels (`py3-none-any`) install everywhere and are not asked about.
+It reads no network: the same commit gives the same answer next week (tests/test_platforms.py
+runs it). It fails when a package needed somewhere has no locked wheel there, or when the table
+differs from the committed one (a refreshed lock changed what installs where: review it, then
+`--write`). What PyPI holds *today* is the lock refresh's business (`bash scripts/lock.sh
+--upgrade --dry-run` reports the drift), never a test's.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata as md
-import json
 import sys
 import tomllib
-import urllib.request
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging import tags
-from packaging.requirements import Requirement
+from packaging.markers import Marker
 from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCK_FILE = ROOT / "uv.lock"
 TABLE_FILE = ROOT / "docs" / "platforms.md"
 BEGIN, END = "<!-- wheels:begin -->", "<!-- wheels:end -->"
+PROJECT = "concierge-lab"
 EXTRAS = ("lab",)  # what scripts/lab.sh installs (it pulls in `speech`)
 PYTHONS = ("3.11", "3.12", "3.13")
-INDEX = "https://pypi.org/simple"  # PyPI itself, whatever local indexes pip is configured with
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,8 @@ PLATFORMS = (
 def marker_env(platform: Platform, python: str) -> dict[str, str]:
     return {
         "python_version": python,
-        "python_full_version": f"{python}.0",
+        # a current patch release: uv.lock may split on one (e.g. `python_full_version < '3.11.5'`)
+        "python_full_version": f"{python}.9",
         "sys_platform": platform.sys_platform,
         "platform_system": platform.platform_system,
         "platform_machine": platform.platform_machine,
@@ -95,69 +86,68 @@ def marker_env(platform: Platform, python: str) -> dict[str, str]:
     }
 
 
-def _applies(req: Requirement, env: Mapping[str, str], extras: Iterable[str]) -> bool:
-    if req.marker is None:
-        return True
-    return any(req.marker.evaluate({**env, "extra": e}) for e in (*extras, ""))
+Lock = dict[str, list[dict[str, Any]]]  # package name -> its locked entries (one per version)
 
 
-def _installed(name: str) -> md.Distribution | None:
-    try:
-        return md.distribution(name)
-    except md.PackageNotFoundError:
-        return None
+def read_lock(path: Path = LOCK_FILE) -> Lock:
+    packages: Lock = {}
+    for package in tomllib.loads(path.read_text())["package"]:
+        packages.setdefault(canonicalize_name(package["name"]), []).append(package)
+    return packages
 
 
-def _is_pure(dist: md.Distribution) -> bool:
-    tags = [ln.split(":", 1)[1].strip() for ln in (dist.read_text("WHEEL") or "").splitlines()
-            if ln.startswith("Tag:")]  # fmt: skip
-    return bool(tags) and all(t.endswith("-none-any") for t in tags)
+def _applies(dep: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+    return "marker" not in dep or Marker(dep["marker"]).evaluate(dict(env))
 
 
-def project_requirements() -> list[Requirement]:
-    """`concierge-lab[lab]` as pyproject.toml declares it, self-references expanded."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project.get("optional-dependencies", {})
-    reqs, todo, seen = [], ["", *EXTRAS], set()
+def _entry(lock: Lock, dep: Mapping[str, Any]) -> dict[str, Any]:
+    """The locked package a dependency points at (uv names the version where there are several)."""
+    entries = lock[canonicalize_name(dep["name"])]
+    return next(e for e in entries if dep.get("version", e["version"]) == e["version"])
+
+
+def closure(
+    env: Mapping[str, str],
+    extras: Iterable[str] = EXTRAS,
+    lock: Lock | None = None,
+    groups: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """Every package the project with `extras` (and dependency `groups`) installs on this target:
+    name -> locked entry."""
+    lock = read_lock() if lock is None else lock
+    project = lock[PROJECT][0]
+    todo = list(project.get("dependencies", []))
+    for extra in extras:
+        todo += project.get("optional-dependencies", {}).get(extra, [])
+    for group in groups:
+        todo += project.get("dev-dependencies", {}).get(group, [])
+    found: dict[str, dict[str, Any]] = {}
     while todo:
-        extra = todo.pop()
-        if extra in seen:
+        dep = todo.pop()
+        if not _applies(dep, env):
             continue
-        seen.add(extra)
-        for text in project["dependencies"] if extra == "" else extras[extra]:
-            req = Requirement(text)
-            if canonicalize_name(req.name) == canonicalize_name(project["name"]):
-                todo.extend(req.extras)
-            else:
-                reqs.append(req)
-    return reqs
-
-
-def closure(env: Mapping[str, str]) -> dict[NormalizedName, Requirement]:
-    """Every package installed on this target: name → what to ask pip for."""
-    found: dict[NormalizedName, Requirement] = {}
-    todo = [r for r in project_requirements() if _applies(r, env, ())]
-    while todo:
-        req = todo.pop()
-        name = canonicalize_name(req.name)
-        if name in found:
-            continue
-        dist = _installed(req.name)
-        if dist is None:  # only needed on another platform: ask for the newest that fits
-            found[name] = Requirement(f"{name}{req.specifier}")
-            continue
-        found[name] = Requirement(f"{name}=={dist.version}")
-        for text in dist.requires or []:
-            sub = Requirement(text)
-            if _applies(sub, env, req.extras):
-                todo.append(sub)
+        entry = _entry(lock, dep)
+        name = canonicalize_name(entry["name"])
+        for extra in dep.get("extra", []):  # psycopg[binary] pulls in psycopg-binary
+            todo += entry.get("optional-dependencies", {}).get(extra, [])
+        if name not in found:
+            found[name] = entry
+            todo += entry.get("dependencies", [])
     return found
 
 
-def _needs_asking(req: Requirement) -> bool:
-    """Pure-Python wheels install anywhere; only compiled ones (or unknown ones) are looked up."""
-    dist = _installed(req.name)
-    return dist is None or not _is_pure(dist)
+def wheel_tags(entry: Mapping[str, Any]) -> set[Tag]:
+    found: set[Tag] = set()
+    for wheel in entry.get("wheels", []):
+        with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
+            found |= parse_wheel_filename(wheel["url"].rsplit("/", 1)[1])[3]
+    return found
+
+
+def is_pure(entry: Mapping[str, Any]) -> bool:
+    """Only pure-Python wheels (`py3-none-any`): installs anywhere, not a row of the table."""
+    offered = wheel_tags(entry)
+    return bool(offered) and all(t.abi == "none" and t.platform == "any" for t in offered)
 
 
 def target_tags(platform: Platform, python: str) -> set[Tag]:
@@ -176,74 +166,37 @@ def target_tags(platform: Platform, python: str) -> set[Tag]:
     }
 
 
-def index_files(name: str) -> list[dict[str, Any]]:
-    """The files PyPI lists for a project (PEP 691 JSON), yanked ones left out."""
-    request = urllib.request.Request(
-        f"{INDEX}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        files = json.load(response)["files"]
-    return [f for f in files if not f.get("yanked")]
+Cells = dict[str, dict[str, str | None]]
 
 
-def chosen_version(req: Requirement, files: list[dict[str, Any]]) -> Version | None:
-    """The version pip picks for `req`: the newest release that satisfies it, wheel or not."""
-    versions = set()
-    for f in files:
-        filename = f["filename"]
-        try:
-            if filename.endswith(".whl"):
-                versions.add(parse_wheel_filename(filename)[1])
-            elif filename.endswith((".tar.gz", ".zip")):
-                versions.add(parse_sdist_filename(filename)[1])
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-    fitting = [v for v in versions if req.specifier.contains(v) and not v.is_prerelease]
-    return max(fitting, default=None)
-
-
-def wheel_tags(files: list[dict[str, Any]], version: Version) -> set[Tag]:
-    found: set[Tag] = set()
-    for f in files:
-        if f["filename"].endswith(".whl"):
-            with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
-                _, v, _, file_tags = parse_wheel_filename(f["filename"])
-                if v == version:
-                    found |= file_tags
-    return found
-
-
-def availability() -> tuple[list[str], dict[str, dict[str, str | None]], list[str]]:
+def availability(lock: Lock | None = None) -> tuple[list[str], Cells, list[str]]:
     """Rows of the table, cells per (row, column), and the failures (needed but no wheel)."""
+    lock = read_lock() if lock is None else lock
     columns = [f"{p.name} · {py}" for p in PLATFORMS for py in PYTHONS]
-    direct = {canonicalize_name(r.name) for r in project_requirements()}
-    needed = {(p.name, py): closure(marker_env(p, py)) for p in PLATFORMS for py in PYTHONS}
-    everything: dict[str, Requirement] = {}
-    for reqs in needed.values():
-        for name, req in reqs.items():
-            everything.setdefault(name, req)
-    asked = sorted(name for name, req in everything.items() if _needs_asking(req))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        listed = dict(zip(asked, pool.map(index_files, asked), strict=True))
-    offered: dict[str, set[Tag]] = {}
-    for name in asked:
-        version = chosen_version(everything[name], listed[name])
-        offered[name] = wheel_tags(listed[name], version) if version is not None else set()
-    rows = sorted(direct | set(asked))
-    cells: dict[str, dict[str, str | None]] = {row: {} for row in rows}
+    needed = {(p, py): closure(marker_env(p, py), lock=lock) for p in PLATFORMS for py in PYTHONS}
+    project = lock[PROJECT][0]
+    direct = {
+        canonicalize_name(d["name"])
+        for d in project.get("dependencies", [])
+        + [d for e in EXTRAS for d in project.get("optional-dependencies", {}).get(e, [])]
+    }
+    everything = {name: entry for here in needed.values() for name, entry in here.items()}
+    compiled = {name for name, entry in everything.items() if not is_pure(entry)}
+    rows = sorted(direct | compiled)
+    cells: Cells = {row: {} for row in rows}
     failures = []
-    for p in PLATFORMS:
-        for py in PYTHONS:
-            column, here, accepted = f"{p.name} · {py}", needed[(p.name, py)], target_tags(p, py)
-            for row in rows:
-                has_wheel = row not in offered or bool(offered[row] & accepted)
-                if row not in here:
-                    cells[row][column] = "—" if has_wheel else "— no wheel"
-                elif has_wheel:
-                    cells[row][column] = "✓"
-                else:
-                    cells[row][column] = "✗"
-                    failures.append(f"{row} ({everything[row]}) has no wheel for {column}")
+    for (p, py), here in needed.items():
+        column, accepted = f"{p.name} · {py}", target_tags(p, py)
+        for row in rows:
+            entry = here.get(row, everything[row])
+            has_wheel = row not in compiled or bool(wheel_tags(entry) & accepted)
+            if row not in here:
+                cells[row][column] = "—" if has_wheel else "— no wheel"
+            elif has_wheel:
+                cells[row][column] = "✓"
+            else:
+                cells[row][column] = "✗"
+                failures.append(f"{row} {entry['version']} has no locked wheel for {column}")
     return rows, cells | {"": dict.fromkeys(columns)}, failures
 
 
@@ -278,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = not args.write and table != committed_table()
     if stale:
         print(
-            "docs/platforms.md's wheel table differs from what PyPI has for today's dependencies:\n"
+            "docs/platforms.md's wheel table differs from what uv.lock installs:\n"
             f"{table}\nReview it, then run `python scripts/check_wheels.py --write`.",
             file=sys.stderr,
         )

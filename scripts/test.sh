@@ -29,8 +29,9 @@ fi
 
 # System packages: PostgreSQL + pgTAP (Supabase store tests), Chromium (the real-browser test),
 # espeak-ng (generates the speech the voice tests listen to), PortAudio (the console's audio
-# mode), Node.js (runs the microphone widget's JavaScript in tests). Installed with apt-get where we
-# can; elsewhere the tests that need them say so and are skipped.
+# mode), Node.js (runs the microphone widget's JavaScript in tests), Redis (two LiveKit server nodes
+# share one in tests/test_livekit_nodes.py). Installed with apt-get where we can; elsewhere the
+# tests that need them say so and are skipped.
 need=()
 command -v pg_prove >/dev/null || need+=(postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
@@ -38,6 +39,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 have_portaudio || need+=(libportaudio2)
 command -v node >/dev/null || need+=(nodejs)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}" ||
     echo "==> could not install ${need[*]} (needs apt-get as root, and a Debian mirror); the tests that use them will be skipped"
@@ -54,5 +56,5 @@ for arg in "$@"; do
   case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then targets=(); fi ;; esac
 done
 python -m pytest "${targets[@]}" --nbval-lax --nbval-current-env -p tests.notebook_timing \
-  --nbval-cell-timeout=120 -p no:cacheprovider -n 2 --dist loadfile "$@"
+  --nbval-cell-timeout=120 -p no:cacheprovider -n 2 --dist loadfile --durations=12 "$@"
 echo "==> tests took $(( $(date +%s) - start )) s"

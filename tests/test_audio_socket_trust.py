@@ -229,7 +229,13 @@ async def test_a_flood_of_empty_and_tiny_frames_leaves_every_structure_bounded(
             largest = _largest(voice)
     finally:
         tracemalloc.stop()
-    assert voice.mic.chunks > 40_000  # the tiny chunks were heard, not refused at the door,
+    # every non-empty chunk reached the burst gate (none refused at the door): heard or, past the
+    # burst, dropped — how many of each depends on how fast this machine sent them
+    sent = 2 * 200_000 // len(comm) + sum(
+        1 for n in range(20_000) if n % len(socket_frames) in (1, 2)
+    )
+    assert voice.mic.chunks + voice.dropped_mic_chunks == sent + 1
+    assert voice.mic.chunks > 0
     assert voice.dropped_mic_seconds > 3000  # the big ones past the burst were dropped
     assert widget.bad_messages >= 40_000 + 3_000  # the empty chunks: counted, dropped
     assert largest[1] <= MOST_ENTRIES, largest

@@ -126,12 +126,13 @@ def test_diff_is_the_default_and_write_applies(
     agent.write_text(FIXTURE.read_text())
     monkeypatch.chdir(tmp_path)
     assert main(["--fix", "agent.py"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("--- a/agent.py\n+++ b/agent.py\n")
-    assert "+server = AgentServer(setup_fnc=prewarm)" in out and "What only a person can do:" in out
+    shown = capsys.readouterr()
+    assert shown.out.startswith("--- a/agent.py\n+++ b/agent.py\n")  # stdout is the patch alone
+    assert "+server = AgentServer(setup_fnc=prewarm)" in shown.out
+    assert "What only a person can do:" in shown.err and "What only" not in shown.out
     assert agent.read_text() == FIXTURE.read_text()  # a diff only
     assert main(["--fix", "--write", "agent.py"]) == 0
-    assert "fixed agent.py: LK001, LK008, LK014, LK022, LK025" in capsys.readouterr().out
+    assert "fixed agent.py: LK001, LK008, LK014, LK022, LK025" in capsys.readouterr().err
     assert {f.rule for f in check_source("agent.py", agent.read_text())} == {"LK012"}
     assert main(["--write", "agent.py"]) == 2  # --write without --fix is a usage error
 

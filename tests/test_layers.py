@@ -38,13 +38,18 @@ LAYERS: dict[str, int] = {
     "live": 4,
     # LiveKit's server on 127.0.0.1 (found or built, started, stopped) and a worker against it
     "livekit_server": 4,
+    # a machine's worth of workers (`start --workers`): supervises `python -m concierge start`s
+    "workers": 4,
     "doctor": 4,
     "lab": 5,
     "bench": 5,
     "bench_attack": 5,
     "console": 5,
     "bench_capacity": 5,
+    # calls per machine through LiveKit's server and `start --workers` (bench --capacity --livekit)
+    "bench_machine": 5,
     "bench_livekit": 5,
+    "bench_recovery": 5,
     "eval": 5,
     "__main__": 6,
     "__init__": 6,

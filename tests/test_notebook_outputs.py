@@ -25,10 +25,20 @@ _spec.loader.exec_module(build_notebooks)
 ALL = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def _rerun(path: Path) -> str:
+    """What to do when a committed notebook holds a run's outputs (JupyterLab saves them)."""
+    return (
+        f"notebooks/{path.name} holds outputs saved by a run of the lab on this machine, not the "
+        "shipped ones: run `git checkout notebooks/` to put them back (or, when you changed the "
+        "notebook on purpose, rebuild it: python scripts/build_notebooks.py)"
+    )
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_no_output_holds_an_absolute_path(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    assert build_notebooks.absolute_paths(nb) == []
+    found = build_notebooks.absolute_paths(nb)
+    assert found == [], f"{_rerun(path)}; paths: {found[:3]}"
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
@@ -36,15 +46,16 @@ def test_no_saved_widget_holds_a_live_audio_socket(path: Path) -> None:
     """The live panel's socket tickets and proof are never widget traits (concierge/live/
     audio_socket.py), so a saved notebook holds none of them: no address, no secret."""
     text = path.read_text()
-    assert "ws://127.0.0.1" not in text
+    assert "ws://127.0.0.1" not in text, _rerun(path)
     for name in ("socket_url", "socket_proof", "token", "ticket"):
-        assert not re.search(rf'"{name}": "[^"]', text), name
+        assert not re.search(rf'"{name}": "[^"]', text), f"{_rerun(path)}; widget trait {name}"
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_every_stderr_line_is_explained(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    assert build_notebooks.unexplained_stderr(nb) == []
+    found = build_notebooks.unexplained_stderr(nb)
+    assert found == [], f"{_rerun(path)}; stderr: {found[:3]}"
 
 
 def test_sanitizing_rewrites_a_traceback_through_a_virtualenv() -> None:
@@ -87,3 +98,14 @@ def test_an_unquoted_stderr_line_is_caught_and_a_quoted_one_is_not() -> None:
     lines = ["VAD inference is slower than realtime", "ToolError while executing tool"]
     told = "livekit logs `ToolError while executing tool` when a tool refuses bad input."
     assert build_notebooks.unexplained(lines, told) == ["VAD inference is slower than realtime"]
+
+
+def test_a_notebook_saved_by_a_run_says_how_to_put_the_shipped_one_back(tmp_path: Path) -> None:
+    """What a newcomer sees after running the lab: the fix, not only the temporary path."""
+    saved = tmp_path / "07_supabase.ipynb"
+    nb = nbformat.v4.new_notebook()
+    output = nbformat.v4.new_output("stream", name="stdout", text="/tmp/tmpab12cd/concierge.db\n")
+    nb.cells = [nbformat.v4.new_code_cell(outputs=[output])]
+    nbformat.write(nb, saved)
+    with pytest.raises(AssertionError, match=r"run `git checkout notebooks/`"):
+        test_no_output_holds_an_absolute_path(saved)

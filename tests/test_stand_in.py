@@ -13,6 +13,8 @@ from concierge.agent import FoodConciergeAgent
 from concierge.menu import Catalog, default_catalog
 from concierge.offline.llm import StandInLLM
 from concierge.offline.standin import IntentParser
+from concierge.offline.standin.history import Conversation
+from concierge.offline.standin.planner import plan_intent
 from concierge.offline.standin.validation import is_valid
 from concierge.session import offline_session
 from concierge.store import Store
@@ -335,3 +337,62 @@ def test_a_partial_swap_moves_exactly_the_units_named(
 
     expected = {a: held - n, b: n} if n < held else {b: n}
     assert asyncio.run(run()) == expected, say
+
+
+# --- the selector: kinds come from the menu, places and prices from the words --------------------
+
+_NOODLE_MENU = {
+    "restaurants": [
+        {
+            "id": "noodle_bar", "name": "Noodle Bar", "cuisine": "Thai",
+            "items": [
+                {"id": "pad_thai", "name": "Pad Thai", "category": "noodles", "price": "11.00"},
+                {"id": "drunken_noodles", "name": "Drunken Noodles", "category": "noodles",
+                 "price": "12.00", "tags": ["vegan"]},
+                {"id": "thai_iced_tea", "name": "Thai Iced Tea", "category": "beverage",
+                 "price": "4.00"},
+            ],
+        }
+    ]
+}  # fmt: skip
+
+
+def test_kinds_come_from_the_menu_not_from_the_code() -> None:
+    """A menu with kinds the code never heard of ("noodles", "beverage"): scoped removals, keeps
+    and "every" still work, because the selector learns its kinds from the catalog."""
+    catalog = Catalog.from_dict(_NOODLE_MENU)
+    parser = IntentParser(catalog)
+    lines = {("pad_thai", None): 1, ("drunken_noodles", None): 1, ("thai_iced_tea", None): 1}
+
+    def calls(said: str) -> list[tuple[str, str, int | None]]:
+        plan = plan_intent(catalog, parser.parse(said), Conversation(lines=dict(lines)), None)
+        return [(c.name, c.arguments["item_id"], c.arguments.get("quantity")) for c in plan.calls]
+
+    assert calls("only keep the beverages") == [
+        ("remove_from_cart", "pad_thai", None), ("remove_from_cart", "drunken_noodles", None)
+    ]  # fmt: skip
+    assert calls("remove the vegan stuff") == [("remove_from_cart", "drunken_noodles", None)]
+    assert calls("two of every noodle dish") == [
+        ("add_to_cart", "pad_thai", 2), ("add_to_cart", "drunken_noodles", 2)
+    ]  # fmt: skip
+    assert calls("drop the priciest item") == [("remove_from_cart", "drunken_noodles", None)]
+
+
+@pytest.mark.parametrize(
+    ("said", "left"),
+    [
+        ("drop the priciest item", {"tiramisu", "caesar_salad"}),
+        ("remove the cheapest thing", {"spaghetti_carbonara", "caesar_salad"}),
+        ("lose the middle one", {"spaghetti_carbonara", "caesar_salad"}),
+        ("remove the first item", {"tiramisu", "caesar_salad"}),
+        ("scratch the last thing", {"spaghetti_carbonara", "tiramisu"}),
+        ("only keep the dessert", {"tiramisu"}),
+        ("remove everything but the pasta", {"spaghetti_carbonara"}),
+        ("blorp the flurb", {"spaghetti_carbonara", "tiramisu", "caesar_salad"}),
+    ],
+)
+async def test_lines_picked_by_place_price_and_kind(store: Store, said: str, left: set) -> None:
+    async with offline_session(store=store, user_id="picker") as session:
+        await session.run(user_input="a spaghetti carbonara, a tiramisu and a caesar salad")
+        await session.run(user_input=said)
+        assert {ln.item_id for ln in session.userdata.cart.lines} == left

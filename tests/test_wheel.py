@@ -1,8 +1,8 @@
 """The package as users get it: a wheel installed into a fresh venv, run outside the repository.
 
-The wheel is built from a copy of the sources (so the build leaves nothing in the checkout) with
-pip's build isolation, which fetches the build backend from the package index: hence the
-`network` mark (`-m "not network"` deselects it; CI runs it). The new venv does not see the
+The wheel is built from a copy of the sources (so the build leaves nothing in the checkout) by
+the build backend the lock installed (setuptools, without build isolation: nothing is fetched
+from the package index, so the test runs offline and on the locked version). The new venv does not see the
 system's or the test venv's packages; a `.pth` file lends it the test venv's installed
 dependencies (not the repository, not the editable install), so nothing else is downloaded.
 Then, with no variables set and the working directory outside the repository, it seeds the
@@ -18,14 +18,11 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 import venv
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-
-pytestmark = pytest.mark.network
 
 CONVERSATION = textwrap.dedent(
     """
@@ -88,11 +85,36 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _build_backend_problem() -> str | None:
+    """Why this venv cannot build the package offline (its build backend is not what
+    pyproject.toml asks for: a venv not installed from the lock); None when it can."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]:
+        need = Requirement(text)
+        try:
+            have = version(need.name)
+        except PackageNotFoundError:
+            have = "none"
+        if have == "none" or not need.specifier.contains(have):
+            return (
+                f"the build backend {need} is not installed here ({need.name} {have}): this venv "
+                "was not installed from the lock; run bash scripts/test.sh, or "
+                "pip install --require-hashes -r requirements/test.txt"
+            )
+    return None
+
+
 def test_installed_wheel_seeds_and_converses_outside_the_repository(tmp_path: Path) -> None:
+    problem = _build_backend_problem()
+    assert problem is None, problem
     src = _copy_sources(tmp_path / "src")
     dist = tmp_path / "dist"
     _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+        + ["-q", "-w", dist, src],
         tmp_path,
         dict(os.environ),
     )

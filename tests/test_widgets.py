@@ -133,3 +133,27 @@ def test_mode_selection() -> None:
     assert live.resolve_mode("auto", env=creds) == "cloud"
     with pytest.raises(RuntimeError, match="LIVEKIT_URL"):
         live.resolve_mode("cloud", env={})
+
+
+@pytest.mark.parametrize("fallback", ["offline", "none"])
+async def test_a_key_with_no_network_is_one_sentence_in_the_panel(
+    store: Store,
+    unreachable_openai: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fallback: str,
+) -> None:
+    monkeypatch.setenv("CONCIERGE_FALLBACK", fallback)
+    h = await live.launch(store=store, display=False, voice=False)
+    try:
+        with caplog.at_level(logging.INFO):
+            reply = await h.say("three churros")
+        if fallback == "offline":
+            assert "Churros" in reply and h.cart.item_count == 3
+        else:
+            assert reply.startswith("The cloud model could not be reached"), reply
+            assert "CONCIERGE_OFFLINE=1" in reply and "\n" not in reply
+            assert h.cart.item_count == 0
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    finally:
+        await h.stop()

@@ -10,8 +10,10 @@
 By default nothing is imported, so it is safe on code you do not trust and fast on big trees;
 `--import` loads each module and checks every function tool's strict schema as the pinned
 livekit-agents builds it (`strict_schema`). Exit code: 1 when an error-level finding is shown
-(`--fail-on warning` to fail on deprecations too), 2 on a usage error, else 0. Files that are
-skipped (not regular, too big, not decodable, not parsable) are listed but do not fail the run.
+(`--fail-on warning` to fail on deprecations too) or a file could not be checked (it does not
+parse, or `--import` failed: such a file is never "nothing to migrate"), 2 on a usage error or
+when nothing could be checked, else 0. Files skipped by policy (not regular, too big, not
+decodable) are listed but do not fail the run.
 """
 
 from __future__ import annotations
@@ -50,8 +52,14 @@ class Report:
         return self.exit_code_for("error")
 
     def exit_code_for(self, fail_on: Severity) -> int:
-        """1 when a finding at `fail_on` or above was found, else 0."""
-        return 1 if any(at_least(f.severity, fail_on) for f in self.findings) else 0
+        """1 when a finding at `fail_on` or above was found or a file failed to check, else 0."""
+        found = any(at_least(f.severity, fail_on) for f in self.findings)
+        return 1 if found or self.failed else 0
+
+    @property
+    def failed(self) -> list[Skipped]:
+        """Files that should have been checked and could not be (no parse, failed import)."""
+        return [s for s in self.skipped if s.failed]
 
     @property
     def problems(self) -> list[tuple[str, str]]:
@@ -108,7 +116,8 @@ def examine(
         except (SyntaxError, ValueError) as e:  # ValueError: NUL bytes in the source
             line = getattr(e, "lineno", None)
             where = f" at line {line}" if line else ""
-            report.skipped.append(Skipped(name, f"syntax error{where}: {getattr(e, 'msg', e)}"))
+            reason = f"syntax error{where}: {getattr(e, 'msg', e)}"
+            report.skipped.append(Skipped(name, reason, failed=True))
             continue
         report.checked.append(name)
         if import_modules:
@@ -127,7 +136,9 @@ def _audit_imported(path: Path, report: Report) -> None:
     except BaseException as e:  # the user's module may fail (or exit) on import for any reason
         if isinstance(e, KeyboardInterrupt):
             raise
-        report.skipped.append(Skipped(str(path), f"--import failed: {type(e).__name__}: {e}"))
+        reason = f"--import failed: {type(e).__name__}: {e}"
+        report.checked.remove(str(path))  # counted once: as a file that could not be checked
+        report.skipped.append(Skipped(str(path), reason, failed=True))
         return
     tools = [v for v in vars(module).values() if isinstance(v, llm.FunctionTool)]
     for value in vars(module).values():

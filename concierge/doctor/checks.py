@@ -536,9 +536,12 @@ def check_script(path: str, text: str) -> list[Finding]:
 
 def check_source(path: str, source: str, *, lab: bool = False) -> list[Finding]:
     """Findings for one module's source. Raises SyntaxError if it does not parse."""
+    from .checks_v0 import check_v0  # it builds on this module's `dotted`
+
     tree = ast.parse(source, filename=path)
     checker = Checker(path, tree, lab=lab, lines=source.splitlines())
     checker.visit(tree)
+    checker.findings += check_v0(path, tree)
     if (
         lab
         and not checker.test

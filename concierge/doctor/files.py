@@ -1,4 +1,4 @@
-"""Which files the doctor reads, and how: safe on any tree someone points it at.
+"""Which files the doctor reads and writes, and how: safe on any tree someone points it at.
 
 The doctor is run on code it does not own, so reading a file must never hang, exhaust memory or
 follow a link out of the tree: only regular files are read (a FIFO blocks forever, `/dev/zero`
@@ -6,13 +6,21 @@ never ends), a symlink is followed only to a regular file (its target is stat-ed
 blind), a size cap skips generated or vendored giants with a message that says so, and Python
 sources are decoded the way the interpreter does (`tokenize.open` honours a PEP 263 coding line).
 Virtualenvs, `node_modules`, caches and build output are skipped unless asked for.
+
+Writing (`doctor --fix --write`) never harms a file: the new text goes to a temporary file in the
+same directory, is flushed to disk, and replaces the original in one `os.replace` (a crash or a
+full disk leaves the original whole); a read-only file is left alone; and a symlink is written
+through only when its target is inside the tree the doctor was given.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import stat
+import tempfile
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ SCRIPT_SUFFIXES = (".sh", ".bash", ".yml", ".yaml", ".toml", ".dockerfile")
 class Skipped:
     path: str
     reason: str
+    failed: bool = False  # it should have been checked and could not be (no parse, no import)
 
 
 def is_script(path: Path) -> bool:
@@ -96,3 +105,33 @@ def read_source(path: Path, *, max_bytes: int = MAX_BYTES) -> str | Skipped:
         return data.decode(encoding)
     except (UnicodeDecodeError, SyntaxError, LookupError) as e:
         return Skipped(str(path), f"cannot read it ({type(e).__name__}: {e})")
+
+
+def write_atomic(path: Path, data: bytes, *, root: Path) -> str | None:
+    """Replace `path`'s content with `data` in one step; the reason it was not written, or None.
+
+    `root` is the tree the doctor was given: a link whose target lies outside it is not followed.
+    """
+    target = path.resolve()
+    inside = root.resolve()
+    if target != inside and inside not in target.parents:
+        return f"not written: it links to {target}, outside {root}"
+    if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
+        return "not written: the file is read-only"  # marked so, even for a user who could
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".doctor", dir=target.parent)
+    except OSError as e:
+        return f"not written: {e.strerror or type(e).__name__}"
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        reason = "the disk is full" if e.errno == errno.ENOSPC else e.strerror or str(e)
+        return f"not written ({reason}); the file is unchanged"
+    return None

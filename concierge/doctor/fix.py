@@ -16,8 +16,10 @@ use...):
 - LK007 a session in a module with tools gets `max_tool_steps=3` — livekit's default, so nothing
   changes — with a comment to size it.
 
-What is left (typed userdata, enum ids, confirmations, how to run the server...) is listed as
-what only a person can do. `fix_source` is pure; `fix_main` prints a unified diff or writes.
+The 0.x -> 1.x rewrites are `fix_v0`'s (run first, in the same pass over the file). What is
+left (typed userdata, enum ids, confirmations, how to run the server...) is listed as what only a
+person can do. `fix_source` is pure; `fix_main` prints a patch (notes on stderr) or writes each
+file atomically (`files.write_atomic`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,18 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .checks import check_source, is_tool
-from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source
+from .checks_v0 import imports
+from .files import MAX_BYTES, SKIP_DIRS, Skipped, candidate_files, read_source, write_atomic
+from .fix_v0 import V0Fixer
 from .rules import AGENT_TURN_KWARGS, RULES, SESSION_TURN_KWARGS, Finding
+from .syntax import (
+    keyword_arg,
+    keywords_of,
+    last_of,
+    make_call,
+    name_of,
+    replace_args,
+)
 
 SERVER_ARGS = {  # WorkerOptions field -> where AgentServer.from_server_options puts it
     "prewarm_fnc": ("server", "setup_fnc"), "agent_name": ("session", "agent_name"),
@@ -111,58 +123,22 @@ class FixResult:
         return self.before != self.after
 
     def diff(self) -> str:
+        """A unified diff `patch -p1` and `git apply` take (with git's no-newline marker)."""
+        lines = difflib.unified_diff(
+            self.before.splitlines(keepends=True),
+            self.after.splitlines(keepends=True),
+            f"a/{self.path.lstrip('/')}",
+            f"b/{self.path.lstrip('/')}",
+        )
         return "".join(
-            difflib.unified_diff(
-                self.before.splitlines(keepends=True),
-                self.after.splitlines(keepends=True),
-                f"a/{self.path.lstrip('/')}",
-                f"b/{self.path.lstrip('/')}",
-            )
+            line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
+            for line in lines
         )
 
-
-def _name(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        head = _name(node.value)
-        return f"{head}.{node.attr.value}" if head else node.attr.value
-    if isinstance(node, cst.Subscript):
-        return _name(node.value)
-    return ""
-
-
-def _last(node: cst.BaseExpression) -> str:
-    return _name(node).rsplit(".", 1)[-1]
-
-
-def _kw(call: cst.Call) -> dict[str, cst.Arg]:
-    return {a.keyword.value: a for a in call.args if a.keyword is not None}
-
-
-def _arg(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(
-        keyword=cst.Name(name),
-        value=value,
-        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
-    )
-
-
-def _call(func: str, args: list[cst.Arg]) -> cst.Call:
-    return cst.Call(func=cst.parse_expression(func), args=_commas(args))
-
-
-def _commas(args: Sequence[cst.Arg]) -> list[cst.Arg]:
-    """Arguments separated by `, ` (the last one keeps no comma)."""
-    out = []
-    for i, a in enumerate(args):
-        comma: cst.Comma | cst.MaybeSentinel = (
-            cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-            if i < len(args) - 1
-            else cst.MaybeSentinel.DEFAULT
-        )
-        out.append(a.with_changes(comma=comma))
-    return out
+    @property
+    def removed_left(self) -> list[Finding]:
+        """What still fails under 1.x: while any is left, the file is not migrated."""
+        return [f for f in self.left if RULES[f.rule].severity == "error"]
 
 
 def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
@@ -178,81 +154,6 @@ def _dict(items: dict[str, cst.BaseExpression]) -> cst.Dict:
             for i, (k, v) in enumerate(items.items())
         ]
     )
-
-
-def _comment_lines(comma: cst.Comma | cst.MaybeSentinel) -> list[cst.EmptyLine]:
-    """The comments a separator carries (the rest of its line, then whole lines), as lines
-    indented like the arguments."""
-    ws = comma.whitespace_after if isinstance(comma, cst.Comma) else None
-    if not isinstance(ws, cst.ParenthesizedWhitespace):
-        return []
-    lines = [line for line in ws.empty_lines if line.comment is not None]
-    if ws.first_line.comment is not None:
-        lines.insert(
-            0,
-            cst.EmptyLine(indent=ws.indent, whitespace=ws.last_line, comment=ws.first_line.comment),
-        )
-    return lines
-
-
-def _separator(call: cst.Call) -> cst.Comma:
-    """A bare separator in the call's own layout (a newline and indent when it is multi-line)."""
-    sep = next((a.comma for a in call.args[:-1] if isinstance(a.comma, cst.Comma)), None)
-    if sep is None:
-        return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    if isinstance(sep.whitespace_after, cst.ParenthesizedWhitespace):
-        bare = sep.whitespace_after.with_changes(
-            first_line=cst.TrailingWhitespace(), empty_lines=[]
-        )
-        return sep.with_changes(whitespace_after=bare)
-    return sep
-
-
-def _with_comments(comma: cst.Comma, lines: list[cst.EmptyLine]) -> cst.Comma:
-    ws = comma.whitespace_after
-    if not lines or not isinstance(ws, cst.ParenthesizedWhitespace):
-        return comma
-    return comma.with_changes(
-        whitespace_after=ws.with_changes(empty_lines=[*lines, *ws.empty_lines])
-    )
-
-
-def _replace_args(call: cst.Call, drop: set[str], add: list[cst.Arg]) -> cst.Call:
-    """`call` without the keywords in `drop`, with `add` where the first dropped one was (or at
-    the end). Separators are the call's own, so a multi-line call stays multi-line, and comments
-    written beside a dropped argument are kept (after the argument that replaces it)."""
-    if not call.args:
-        return call.with_changes(args=_commas(add))
-    sep, last = _separator(call), call.args[-1]
-    out: list[cst.Arg] = []
-    kept_comments: list[cst.EmptyLine] = []
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value in drop:
-            out += add
-            add = []
-            kept_comments += _comment_lines(a.comma)
-            continue
-        out.append(a)
-    out += add
-    if not out:
-        return call.with_changes(args=[])
-    middle = [
-        a.with_changes(
-            comma=a.comma if isinstance(a.comma, cst.Comma) and a is not last else sep,
-            whitespace_after_arg=cst.SimpleWhitespace(""),
-        )
-        for a in out[:-1]
-    ]
-    end = out[-1].with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
-    args = [*middle, end]
-    if kept_comments:  # after the first argument that was added
-        i = next(
-            (i for i, a in enumerate(args) if a.keyword and a.keyword.value not in _kw(call)), -1
-        )
-        comma = args[i].comma
-        if isinstance(comma, cst.Comma):
-            args[i] = args[i].with_changes(comma=_with_comments(comma, kept_comments))
-    return call.with_changes(args=args)
 
 
 def _arg_indent(call: cst.Call) -> str | None:
@@ -290,7 +191,7 @@ def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg 
     for name in sorted((n for n in kw if n in names), key=lambda n: n != "turn_detection"):
         value = kw[name].value
         if name == "turn_detection":
-            options.append(_arg("turn_detection", value))
+            options.append(keyword_arg("turn_detection", value))
         elif name in ENDPOINTING:
             endpointing[ENDPOINTING[name]] = value
         elif name in INTERRUPTION:
@@ -304,12 +205,12 @@ def turn_handling_arg(kw: dict[str, cst.Arg], names: frozenset[str]) -> cst.Arg 
             preemptive = _preemptive(value)
             if preemptive is None:
                 return None
-            options.append(_arg("preemptive_generation", preemptive))
+            options.append(keyword_arg("preemptive_generation", preemptive))
     if endpointing:
-        options.append(_arg("endpointing", _dict(endpointing)))
+        options.append(keyword_arg("endpointing", _dict(endpointing)))
     if interruption:
-        options.append(_arg("interruption", _dict(interruption)))
-    return _arg("turn_handling", _call("TurnHandlingOptions", options))
+        options.append(keyword_arg("interruption", _dict(interruption)))
+    return keyword_arg("turn_handling", make_call("TurnHandlingOptions", options))
 
 
 def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[str]] | None:
@@ -323,7 +224,7 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
         value = kw[key].value
         if not (
             isinstance(value, cst.Call)
-            and _last(value.func) in ("RoomInputOptions", "RoomOutputOptions")
+            and last_of(value.func) in ("RoomInputOptions", "RoomOutputOptions")
         ):
             return None
         used.add(key)
@@ -335,7 +236,7 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
                 fields["video_input" if name == "video_enabled" else name] = a.value
             elif name in table and table[name][1]:
                 target, cls, sub = table[name]
-                grouped.setdefault(target, (cls, []))[1].append(_arg(sub, a.value))
+                grouped.setdefault(target, (cls, []))[1].append(keyword_arg(sub, a.value))
             elif name in table and m.matches(a.value, m.Name("False")):
                 fields[table[name][0]] = a.value
             elif not (name in table and m.matches(a.value, m.Name("True"))):
@@ -343,9 +244,10 @@ def room_options_arg(kw: dict[str, cst.Arg], prefix: str) -> tuple[cst.Arg, set[
     for target, (cls, args) in grouped.items():
         if target in fields:
             return None  # disabled and configured at once: not a clean mapping
-        fields[target] = _call(f"{prefix}{cls}", args)
-    return _arg(
-        "room_options", _call(f"{prefix}RoomOptions", [_arg(k, v) for k, v in fields.items()])
+        fields[target] = make_call(f"{prefix}{cls}", args)
+    return keyword_arg(
+        "room_options",
+        make_call(f"{prefix}RoomOptions", [keyword_arg(k, v) for k, v in fields.items()]),
     ), used
 
 
@@ -369,18 +271,20 @@ class _Fixer(cst.CSTTransformer):
     # --- LK001: plan before transforming, so the entrypoint (above the call) can be decorated ---
 
     def _plan_server(self, module: cst.Module) -> None:
-        calls = m.findall(
-            module, m.Call(func=m.Attribute(value=m.Name("cli"), attr=m.Name("run_app")))
-        )
+        calls = m.findall(module, m.Call(func=m.Attribute(attr=m.Name("run_app"))))
         for call in calls:
             assert isinstance(call, cst.Call)
+            if name_of(call.func) != "cli.run_app" and not name_of(call.func).endswith(
+                ".cli.run_app"
+            ):
+                continue  # `cli.run_app` and `agents.cli.run_app` alike
             opts = call.args[0].value if len(call.args) == 1 else None
             if not (
                 isinstance(opts, cst.Call)
-                and _last(opts.func) in ("WorkerOptions", "ServerOptions")
+                and last_of(opts.func) in ("WorkerOptions", "ServerOptions")
             ):
                 continue
-            kw = _kw(opts)
+            kw = keywords_of(opts)
             entry = kw.get("entrypoint_fnc")
             if (
                 entry is None
@@ -402,8 +306,12 @@ class _Fixer(cst.CSTTransformer):
                 if not self._known_before(a.value, self.defined[fn]):
                     return  # `server = AgentServer(...)` goes above the entrypoint: it must not
                     # use a name bound only further down
-                (server_args if where == "server" else session_args).append(_arg(new, a.value))
-            self.server = (fn, _call("AgentServer", server_args), session_args)
+                (server_args if where == "server" else session_args).append(
+                    keyword_arg(new, a.value)
+                )
+            head = name_of(opts.func).rpartition(".")[0]  # `agents.WorkerOptions` -> `agents.`
+            server_class = f"{head}.AgentServer" if head else "AgentServer"
+            self.server = (fn, make_call(server_class, server_args), session_args)
             self.worker_options = opts
             return
 
@@ -427,7 +335,10 @@ class _Fixer(cst.CSTTransformer):
             leading_lines=body[index].leading_lines,
         )
         body.insert(index, assign)
-        AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
+        if (
+            name_of(server_call.func) == "AgentServer"
+        ):  # a qualified `agents.AgentServer` needs none
+            AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "AgentServer")
         RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", "WorkerOptions")
         return updated.with_changes(body=body)
 
@@ -436,7 +347,7 @@ class _Fixer(cst.CSTTransformer):
     ) -> cst.FunctionDef:
         if self.server is None or original.name.value != self.server[0]:
             return updated
-        decorator = cst.Decorator(_call("server.rtc_session", self.server[2]))
+        decorator = cst.Decorator(make_call("server.rtc_session", self.server[2]))
         self.fixed.add("LK001")
         return updated.with_changes(decorators=[*updated.decorators, decorator])
 
@@ -445,7 +356,7 @@ class _Fixer(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self.worker_options is not None and original is self.worker_options:
             return cst.Name("server")
-        last, kw = _last(updated.func), _kw(updated)
+        last, kw = last_of(updated.func), keywords_of(updated)
         for (callee, old), new in RENAMES.items():
             if last == callee and old in kw and new not in kw:
                 updated = updated.with_changes(
@@ -459,7 +370,10 @@ class _Fixer(cst.CSTTransformer):
             updated = self._session(updated)
         elif last in ("Agent", "AgentTask") or (last == "__init__" and self._in_agent_class()):
             updated = self._turn_kwargs(updated, AGENT_TURN_KWARGS)
-        if last == "start" and {"room_input_options", "room_output_options"} & _kw(updated).keys():
+        if (
+            last == "start"
+            and {"room_input_options", "room_output_options"} & keywords_of(updated).keys()
+        ):
             updated = self._room_options(updated)
         return updated
 
@@ -473,11 +387,11 @@ class _Fixer(cst.CSTTransformer):
     def _in_agent_class(self) -> bool:
         """`super().__init__(...)` inside a class deriving from Agent or AgentTask."""
         return bool(self.classes) and any(
-            _last(b.value) in ("Agent", "AgentTask") for b in self.classes[-1].bases
+            last_of(b.value) in ("Agent", "AgentTask") for b in self.classes[-1].bases
         )
 
     def _turn_kwargs(self, call: cst.Call, names: frozenset[str]) -> cst.Call:
-        kw = _kw(call)
+        kw = keywords_of(call)
         if not names & kw.keys() or "turn_handling" in kw:
             return call
         new = turn_handling_arg(kw, names)
@@ -485,12 +399,12 @@ class _Fixer(cst.CSTTransformer):
             return call
         AddImportsVisitor.add_needed_import(self.context, "livekit.agents", "TurnHandlingOptions")
         self.fixed.add("LK008")
-        return _replace_args(call, set(names & kw.keys()), [_spread(new, call)])
+        return replace_args(call, set(names & kw.keys()), [_spread(new, call)])
 
     def _session(self, call: cst.Call) -> cst.Call:
         call = self._turn_kwargs(call, SESSION_TURN_KWARGS)
-        if self.lab and self.has_tools and "max_tool_steps" not in _kw(call):
-            call = _replace_args(call, set(), [_arg("max_tool_steps", cst.Integer("3"))])
+        if self.lab and self.has_tools and "max_tool_steps" not in keywords_of(call):
+            call = replace_args(call, set(), [keyword_arg("max_tool_steps", cst.Integer("3"))])
             self.fixed.add("LK007")
             end = call.args[-1]
             if isinstance(end.comma, cst.Comma) and isinstance(
@@ -511,11 +425,11 @@ class _Fixer(cst.CSTTransformer):
         return call
 
     def _room_options(self, call: cst.Call) -> cst.Call:
-        kw = _kw(call)
+        kw = keywords_of(call)
         if "room_options" in kw:
             return call
         legacy = next(kw[k].value for k in ("room_input_options", "room_output_options") if k in kw)
-        head = _name(legacy.func) if isinstance(legacy, cst.Call) else ""
+        head = name_of(legacy.func) if isinstance(legacy, cst.Call) else ""
         prefix = head.rsplit(".", 1)[0] + "." if "." in head else "room_io."
         made = room_options_arg(kw, prefix)
         if made is None:
@@ -526,7 +440,7 @@ class _Fixer(cst.CSTTransformer):
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents", old)
             RemoveImportsVisitor.remove_unused_import(self.context, "livekit.agents.voice", old)
         self.fixed.add("LK014")
-        return _replace_args(call, made[1], [_spread(made[0], call)])
+        return replace_args(call, made[1], [_spread(made[0], call)])
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
@@ -557,7 +471,7 @@ def _first_bindings(module: cst.Module) -> dict[str, int]:
                     small.names, cst.ImportStar
                 ):
                     names += [
-                        _name(a.asname.name if a.asname else a.name).split(".")[0]  # type: ignore[arg-type]
+                        name_of(a.asname.name if a.asname else a.name).split(".")[0]  # type: ignore[arg-type]
                         for a in small.names
                     ]
         for n in names:
@@ -569,7 +483,7 @@ def _insert_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
     """`node` importing `name` too, in sorted place, in the statement's own layout."""
     assert not isinstance(node.names, cst.ImportStar)
     names = list(node.names)
-    i = next((i for i, a in enumerate(names) if _name(a.name) > name), len(names))
+    i = next((i for i, a in enumerate(names) if name_of(a.name) > name), len(names))
     if i < len(names):
         new = cst.ImportAlias(
             cst.Name(name), comma=names[i].comma if i < len(names) - 1 else _alias_sep(names)
@@ -594,15 +508,40 @@ class _AddNames(cst.CSTTransformer):
         self.module, self.names, self.done = module, set(names), False
 
     def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
-        if self.done or updated.module is None or _name(updated.module) != self.module:
+        if self.done or updated.module is None or name_of(updated.module) != self.module:
             return updated
         if isinstance(updated.names, cst.ImportStar) or updated.relative:
             return updated
-        have = {_name(a.name) for a in updated.names}
+        have = {name_of(a.name) for a in updated.names}
         for name in sorted(self.names - have):
             updated = _insert_alias(updated, name)
         self.done = True
+        if updated.lpar is None and len(cst.Module([]).code_for_node(updated)) > 99:
+            return _one_per_line(updated)  # as ruff format would lay it out
         return updated
+
+
+def _one_per_line(node: cst.ImportFrom) -> cst.ImportFrom:
+    """`from m import (\n    a,\n    b,\n)`."""
+    assert not isinstance(node.names, cst.ImportStar)
+
+    def line(indent: str) -> cst.ParenthesizedWhitespace:
+        return cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(), indent=True, last_line=cst.SimpleWhitespace(indent)
+        )
+
+    names = list(node.names)
+    aliases = [
+        a.with_changes(
+            comma=cst.Comma(whitespace_after=line("" if i == len(names) - 1 else "    "))
+        )
+        for i, a in enumerate(names)
+    ]
+    return node.with_changes(
+        names=aliases,
+        lpar=cst.LeftParen(whitespace_after=line("    ")),
+        rpar=cst.RightParen(),
+    )
 
 
 def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
@@ -616,7 +555,14 @@ def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
     adder = _AddNames("livekit.agents", wanted)
     module = module.visit(adder)
     if adder.done:
+        others = [
+            i
+            for i in AddImportsVisitor._get_imports_from_context(context)
+            if i.module_name != "livekit.agents" or not i.obj_name or i.relative
+        ]
         context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
+        for item in others:
+            AddImportsVisitor.add_needed_import(context, item.module_name, item.obj_name)
     return AddImportsVisitor(context).transform_module(module)
 
 
@@ -629,16 +575,17 @@ def fix_source(path: str, source: str, *, lab: bool = False) -> FixResult:
         isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and is_tool(n)
         for n in ast.walk(ast.parse(source))
     )
-    module = cst.parse_module(source)
     context = CodemodContext()
+    v0 = V0Fixer(context, cst.parse_module(source), imports(ast.parse(source)))
+    module = cst.parse_module(source).visit(v0)
     fixer = _Fixer(context, module, has_tools=has_tools, lab=lab)
     fixed = module.visit(fixer)
-    if fixer.fixed:
+    if fixer.fixed or v0.fixed:
         fixed = _add_imports(fixed, context)
         fixed = RemoveImportsVisitor(context).transform_module(fixed)
     after = fixed.code
     compile(after, path, "exec")  # the rewrite must parse; a bug here must never be written
-    done = sorted(fixer.fixed & {f.rule for f in before})
+    done = sorted((fixer.fixed | v0.fixed) & {f.rule for f in before})
     return FixResult(path, source, after, done, check_source(path, after, lab=lab))
 
 
@@ -671,30 +618,56 @@ def fix_main(
     max_bytes: int = MAX_BYTES,
     skip_dirs: frozenset[str] = SKIP_DIRS,
 ) -> int:
-    results = []
-    for path in candidate_files(paths, skip_dirs=skip_dirs):
-        if path.suffix != ".py":
-            continue
-        source = read_source(path, max_bytes=max_bytes)
-        if isinstance(source, Skipped):
-            print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
-            continue
-        try:
-            result = fix_source(str(path), source, lab=lab)
-        except (SyntaxError, cst.ParserSyntaxError) as e:
-            print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
-            continue
-        results.append(result)
-        if result.changed and write:
-            path.write_bytes(result.after.encode(_encoding(path)))
-            print(f"fixed {path}: {', '.join(result.fixed)}")
-        elif result.changed:
-            print(result.diff(), end="")
-    print(manual_steps(results))
-    return 0
+    """Print the diff (stdout) or write the files; every note goes to stderr, so the output is a
+    patch. Exit 1 when a file could not be read, parsed or written, or still fails under 1.x."""
+    results: list[FixResult] = []
+    failed = 0
+    for given in map(Path, paths):
+        root = given if given.is_dir() else given.parent
+        for path in candidate_files([given], skip_dirs=skip_dirs):
+            if path.suffix == ".py":
+                result = _fix_one(path, root, write=write, lab=lab, max_bytes=max_bytes)
+                failed += result is None
+                results += [result] if result is not None else []
+    print(manual_steps(results), file=sys.stderr)
+    still = [r for r in results if r.removed_left]
+    return 1 if failed or still else 0
+
+
+def _fix_one(path: Path, root: Path, *, write: bool, lab: bool, max_bytes: int) -> FixResult | None:
+    """Fix one file; None (after saying why on stderr) when it could not be read, parsed or written."""
+    source = read_source(path, max_bytes=max_bytes)
+    if isinstance(source, Skipped):
+        print(f"{source.path}: not fixed: {source.reason}", file=sys.stderr)
+        return None
+    try:
+        result = fix_source(str(path), source, lab=lab)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError) as e:
+        print(f"{path}: not fixed: it does not parse ({e})", file=sys.stderr)
+        return None
+    if not result.changed:
+        return result
+    if not write:
+        print(result.diff(), end="")
+        return result
+    problem = write_atomic(path, result.after.encode(_encoding(path)), root=root)
+    if problem:
+        print(f"{path}: {problem}", file=sys.stderr)
+        return None
+    if result.removed_left:  # never reported as migrated while it still fails under 1.x
+        rules = sorted({f.rule for f in result.removed_left})
+        print(
+            f"partly fixed {path}: {', '.join(result.fixed)}; "
+            f"still fails under 1.x: {', '.join(rules)} (see below)",
+            file=sys.stderr,
+        )
+    else:
+        print(f"fixed {path}: {', '.join(result.fixed)}", file=sys.stderr)
+    return result
 
 
 def _encoding(path: Path) -> str:
+    """The encoding the file declares (PEP 263 or a BOM), which `read_source` decoded it with."""
     import tokenize
 
     with open(path, "rb") as f:

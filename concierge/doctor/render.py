@@ -52,10 +52,13 @@ def counts_text(c: Counter[Severity]) -> str:
 
 def summary(report: Report) -> str:
     c = Counter(f.severity for f in report.findings)
+    failed = len(report.failed)
     skipped = f", {len(report.skipped)} not checked" if report.skipped else ""
+    if failed:
+        skipped += f" ({failed} could not be parsed or imported)"
     tail = (
         ""
-        if report.findings
+        if report.findings or failed
         else " — nothing to migrate."
         if report.checked
         else " — nothing was checked."

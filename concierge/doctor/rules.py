@@ -39,6 +39,7 @@ class Rule:
 
 
 _R = Rule
+V0_SOURCE = "livekit-agents 0.12.20 exports it; 1.8.9 does not (v0 migration guide)"
 RULES: dict[str, Rule] = {
     r.id: r
     for r in [
@@ -158,6 +159,50 @@ RULES: dict[str, Rule] = {
            "A tool that places, pays or cancels acts on the model's word alone: a misheard word becomes a real order.",
            "Read the order back and take an explicit `confirmed: bool` (or a confirmation step) before acting.",
            lab=True),
+        _R("LK031", "removed-module", "error",
+           "livekit-agents 1.0 removed `livekit.agents.pipeline`, `.multimodal`, `.voice_assistant` and `.transcription`: the import fails under 1.8.9.",
+           "`from livekit.agents import Agent, AgentSession` (one session runs a pipeline or a realtime model).",
+           source=V0_SOURCE, fixable=True),
+        _R("LK032", "removed-agent-class", "error",
+           "`VoicePipelineAgent`, `MultimodalAgent` and `VoiceAssistant` are gone in 1.x.",
+           "`session = AgentSession(vad=..., stt=..., llm=..., tts=...)` (a realtime model goes in `llm=`), then `await session.start(agent=Agent(instructions=..., tools=...), room=ctx.room)`.",
+           source=V0_SOURCE, fixable=True),
+        _R("LK033", "removed-agent-kwarg", "error",
+           "A keyword argument of a 0.x agent that has no place of that name in 1.x.",
+           "The 1.x place is named in the message (`Agent(tools=...)`, `Agent(instructions=...)`, an `Agent.llm_node` override...).",
+           source=V0_SOURCE, fixable=True),
+        _R("LK034", "removed-agent-method", "error",
+           "`agent.start(room, participant)` belongs to the 0.x agents; 1.x starts a session, with the agent, asynchronously.",
+           "`await session.start(agent=Agent(...), room=ctx.room)`; `session.say(...)` takes the same arguments as before.",
+           source=V0_SOURCE, fixable=True),
+        _R("LK035", "removed-agent-event", "error",
+           "A 0.x agent event that 1.x never emits: the handler silently stops running.",
+           "The 1.x `AgentSession` event named in the message (`conversation_item_added`, `user_state_changed`, ...).",
+           source=V0_SOURCE + "; voice/events.py: EventTypes", fixable=True),
+        _R("LK036", "function-context", "error",
+           "`llm.FunctionContext`, `@llm.ai_callable` and `llm.TypeInfo` are gone in 1.x (the import fails under 1.8.9).",
+           "`@function_tool()` methods with `Annotated[T, Field(description=...)]` parameters, passed as `Agent(tools=...)` (or defined on the Agent).",
+           source="livekit-agents 0.12.20 llm/function_context.py; 1.8.9 llm/tool_context.py: function_tool", fixable=True),
+        _R("LK037", "agent-call-context", "error",
+           "`AgentCallContext.get_current()` is gone in 1.x.",
+           "Take `context: RunContext` as a tool parameter: `context.session`, `context.speech_handle`, `context.userdata`.",
+           source=V0_SOURCE),
+        _R("LK038", "chat-context-0x", "error",
+           "The 0.x chat context API (`ChatContext().append(text=...)`, `ChatMessage.create(...)`, `ChatContext(messages=...)`, `ChatImage`) is gone in 1.x.",
+           "`chat_ctx.add_message(role=..., content=...)`, `llm.ChatMessage(role=..., content=[...])`, `llm.ImageContent`; a system prompt becomes `Agent(instructions=...)`.",
+           source="livekit-agents 0.12.20 llm/chat_context.py; 1.8.9 llm/chat_context.py", fixable=True),
+        _R("LK039", "realtime-session-0x", "error",
+           "The 0.x realtime session API (`model.sessions[0]`, `session.conversation.item.create(...)`, `session.response.create()`) is gone in 1.x.",
+           "`await session.generate_reply(instructions=...)` or `session.generate_reply(user_input=...)` on the `AgentSession`; edit history with `agent.update_chat_ctx(...)`.",
+           source="livekit-agents 0.12.20 livekit-plugins-openai realtime; 1.8.9 voice/agent_session.py: generate_reply"),
+        _R("LK040", "worker-run-directly", "error",
+           "`Worker(...)` is no longer exported by livekit-agents 1.x.",
+           "`server = AgentServer(...)` with `@server.rtc_session()`, run by `python -m livekit.agents start` (or `await server.run()`).",
+           source=V0_SOURCE + "; 1.8.9 worker.py: AgentServer"),
+        _R("LK041", "chat-manager", "error",
+           "`rtc.ChatManager` is gone from livekit-rtc 1.x.",
+           "Text streams: `room.register_text_stream_handler(\"lk.chat\", ...)`, or the session's text input (`room_io.RoomOptions(text_input=...)`).",
+           source="livekit-rtc 0.x chat.py; absent from the livekit-rtc 1.8.9 installs"),
     ]
 }  # fmt: skip
 

@@ -8,6 +8,7 @@
 
 from .notebook import (
     HTML,
+    SNAPSHOT,
     cart_table,
     require_offline_speech,
     setup_notebook,
@@ -20,6 +21,7 @@ from .notebook import (
 
 __all__ = [
     "HTML",
+    "SNAPSHOT",
     "cart_table",
     "require_offline_speech",
     "setup_notebook",

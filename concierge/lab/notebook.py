@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -29,9 +30,47 @@ class HTML:
         return self.text
 
 
+#: Added to a NameError raised by a notebook cell itself: the usual cause is a cell run before
+#: the cells above it, which define the name.
+NAME_ERROR_HINT = (
+    "A cell above this one defines that name: run the cells above first "
+    "(Run → Run All Above Selected Cell), then this one again."
+)
+
+
+def _raised_by_a_cell(tb: Any) -> bool:
+    """Whether the innermost frame is a notebook cell (IPython's and ipykernel's cell files)."""
+    filename = traceback.extract_tb(tb)[-1].filename if tb is not None else ""
+    return filename.startswith("<ipython-input-") or "ipykernel_" in filename
+
+
+def explain_name_errors(shell: Any = None) -> None:
+    """Make a NameError raised by a cell say `NAME_ERROR_HINT` under its traceback (IPython only)."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+    if shell is None:  # plain Python: nothing to do
+        return
+
+    def handler(
+        shell: Any, etype: type, evalue: BaseException, tb: Any, tb_offset: Any = None
+    ) -> None:
+        notes = getattr(evalue, "__notes__", [])
+        if type(evalue) is NameError and _raised_by_a_cell(tb) and NAME_ERROR_HINT not in notes:
+            evalue.add_note(NAME_ERROR_HINT)
+        shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((NameError,), handler)
+
+
 def setup_notebook(*, quiet: bool = True) -> str:
-    """Load `.env`, quiet livekit's logs, and return a one-line status: which mode runs."""
+    """Load `.env`, quiet livekit's logs, explain a cell run out of order, and return a one-line
+    status: which mode runs."""
     load_env()
+    explain_name_errors()
     if quiet:
         for name in ("livekit", "livekit.agents", "livekit.plugins", "concierge", "asyncio"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -60,8 +99,8 @@ def require_offline_speech() -> str:
     return f"Offline speech: {engines} installed."
 
 
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> HTML:
-    """A small HTML table (plain text when printed)."""
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, caption: str = "") -> HTML:
+    """A small HTML table (plain text when printed), with an optional caption above it."""
     rows = [list(r) for r in rows]
     head = "".join(f"<th style='text-align:left'>{html.escape(str(h))}</th>" for h in headers)
     body = "".join(
@@ -71,14 +110,26 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> HTML:
         for r in rows
     )
     text = "\n".join(" | ".join(str(c) for c in r) for r in [list(headers), *rows])
-    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", text)
+    top = (
+        f"<caption style='text-align:left;font-style:italic'>{html.escape(caption)}</caption>"
+        if caption
+        else ""
+    )
+    return HTML(
+        f"<table>{top}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
+        f"{caption}\n{text}" if caption else text,
+    )
 
 
-def cart_table(cart: Cart) -> HTML:
-    """A cart as a table with its total."""
+#: Under a live panel, a table is what the cart was when its cell ran; the panel goes on changing.
+SNAPSHOT = "A snapshot of the cart when this cell ran; the live panel above stays current."
+
+
+def cart_table(cart: Cart, *, caption: str = "") -> HTML:
+    """A cart as a table with its total (`caption=SNAPSHOT` under a live panel)."""
     rows: list[tuple[str, str, str, int, str]] = [ln.row for ln in cart.lines]
     rows.append(("Total", "", "", cart.item_count, format_usd(cart.total_cents)))
-    return table(rows, ["item", "restaurant", "size", "qty", "line total"])
+    return table(rows, ["item", "restaurant", "size", "qty", "line total"], caption=caption)
 
 
 def transcript(events: Iterable[Any], user_input: str | None = None) -> HTML:

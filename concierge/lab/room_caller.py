@@ -16,6 +16,7 @@ transcripts on the `lk.transcription` text stream, and its cart through the room
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import time
@@ -69,7 +70,11 @@ class AgentSpeech:
 class RoomCaller:
     """One participant with a microphone, listening to the agent. Use `joined()` to connect."""
 
-    def __init__(self) -> None:
+    def __init__(self, frame_ms: int = FRAME_MS) -> None:
+        #: The microphone's and the speaker's frame (10 ms; a bench running dozens of callers in
+        #: one process uses 20 ms, the size of an Opus packet, for half the wake-ups).
+        self.frame_ms = frame_ms
+        self._samples = RATE * frame_ms // 1000
         self.room = rtc.Room()
         self.transcripts: list[tuple[str, str]] = []  # (participant identity, text)
         self._frames: list[tuple[float, bytes]] = []  # agent audio: (arrival time, pcm16 10 ms)
@@ -83,9 +88,11 @@ class RoomCaller:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def joined(cls, url: str, token: str) -> AsyncIterator[RoomCaller]:
+    async def joined(
+        cls, url: str, token: str, *, frame_ms: int = FRAME_MS
+    ) -> AsyncIterator[RoomCaller]:
         """Join the room, publish the microphone; leave when the block ends."""
-        caller = cls()
+        caller = cls(frame_ms)
         await caller.join(url, token)
         try:
             yield caller
@@ -115,18 +122,18 @@ class RoomCaller:
     # --- the microphone ------------------------------------------------------------------------
 
     async def _microphone(self) -> None:
-        """Send one 10 ms frame every 10 ms: queued speech, else silence (a live microphone)."""
-        silence = bytes(SAMPLES * 2)
+        """Send one frame every `frame_ms`: queued speech, else silence (a live microphone)."""
+        silence = bytes(self._samples * 2)
         loop = asyncio.get_running_loop()
         start, n = loop.time(), 0
         while True:
             chunk = silence if self._queue.empty() else self._queue.get_nowait()
-            await self._source.capture_frame(rtc.AudioFrame(chunk, RATE, 1, SAMPLES))
+            await self._source.capture_frame(rtc.AudioFrame(chunk, RATE, 1, self._samples))
             self._sent[n] = time.monotonic()
             n += 1
             # Late (a busy machine)? Send the frames that are due at once: `capture_frame` waits
             # while the short queue is full, so nothing is lost and the delay stays ≤ QUEUE_MS.
-            await asyncio.sleep(max(0.0, start + n * FRAME_MS / 1000 - loop.time()))
+            await asyncio.sleep(max(0.0, start + n * self.frame_ms / 1000 - loop.time()))
 
     async def say(self, pcm16: bytes, sample_rate: int) -> float:
         """Speak `pcm16` in real time; returns when it has been sent, with the monotonic time the
@@ -134,9 +141,10 @@ class RoomCaller:
         from ..offline.stt import to_pcm16_mono
 
         pcm = to_pcm16_mono(rtc.AudioFrame(pcm16, sample_rate, 1, len(pcm16) // 2), RATE)
-        pcm += bytes(-len(pcm) % (SAMPLES * 2))
-        frames = [pcm[i : i + SAMPLES * 2] for i in range(0, len(pcm), SAMPLES * 2)]
-        last_voiced = speech_end(pcm)
+        size = self._samples * 2
+        pcm += bytes(-len(pcm) % size)
+        frames = [pcm[i : i + size] for i in range(0, len(pcm), size)]
+        last_voiced = speech_end(pcm) * FRAME_MS // self.frame_ms  # in this caller's frames
         first = len(self._sent) + self._queue.qsize()
         for frame in frames:
             self._queue.put_nowait(frame)
@@ -158,7 +166,8 @@ class RoomCaller:
             self._spawn(self._listen(track))
 
     async def _listen(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        size = None if self.frame_ms == FRAME_MS else self.frame_ms  # None: as WebRTC gives them
+        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=size)
         self._agent_audio.set()
         async for event in stream:
             self._frames.append((time.monotonic(), bytes(event.frame.data)))
@@ -202,7 +211,9 @@ class RoomCaller:
         raise TimeoutError(f"no (complete) agent speech within {timeout:.0f} s")
 
     def _speech_after(self, after: float) -> AgentSpeech | None:
-        frames = [(at, pcm) for at, pcm in list(self._frames) if at > after]
+        # frames arrive in time order: cut at `after` without scanning the whole call (a bench
+        # runs dozens of callers in one process, each polling)
+        frames = self._frames[bisect.bisect_right(self._frames, after, key=lambda f: f[0]) :]
         voiced = [i for i, (_at, pcm) in enumerate(frames) if _peak(pcm) > VOICED]
         if not voiced:
             return None
@@ -211,9 +222,11 @@ class RoomCaller:
         first, last = voiced[0], voiced[-1]
         if speaking or frames[-1][0] - frames[last][0] < PAUSE_S:
             return None
-        preroll = max(0, first - PREROLL_FRAMES)  # the onset of a word is quieter than `VOICED`
+        preroll = max(
+            0, first - PREROLL_FRAMES * FRAME_MS // self.frame_ms
+        )  # the onset of a word is quieter than `VOICED`
         pcm = b"".join(p for _at, p in frames[preroll : last + 1])
-        return AgentSpeech(frames[first][0] - FRAME_MS / 1000, frames[last][0], pcm)
+        return AgentSpeech(frames[first][0] - self.frame_ms / 1000, frames[last][0], pcm)
 
     async def cart(self, timeout: float = 10) -> dict[str, Any]:
         """The cart as the agent serves it to frontends (`get_cart` RPC, `concierge.room`)."""

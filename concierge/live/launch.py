@@ -41,7 +41,13 @@ from typing import Any, Literal
 
 import ipywidgets as w
 
-from ..providers import Models, pick_models, text_models
+from ..providers import (
+    Models,
+    pick_models,
+    quiet_cloud_tracebacks,
+    text_models,
+    turn_error_message,
+)
 from .cloud import CLOUD_VARIABLES, Credentials
 from .status import Controls
 from .voice import BrowserVoice, MicWidget, in_loop
@@ -146,7 +152,7 @@ class LiveHandle:
                     result = await self.session.run(user_input=text)
             except Exception as e:  # show it, keep the panel usable
                 turn = self.transcript.turns[-1] if self.transcript.turns else None
-                message = f"{type(e).__name__}: {e}"
+                message = turn_error_message(e)
                 if turn is not None:
                     turn.error = message
                 self.transcript.render()
@@ -265,6 +271,7 @@ async def launch(
     """
     global _current
     started = time.perf_counter()
+    quiet_cloud_tracebacks()  # a cloud model that cannot be reached: one sentence in the panel
     if _current is not None:
         await _current.stop()
         _current = None

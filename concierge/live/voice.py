@@ -337,6 +337,7 @@ class BrowserVoice:
         self._enable_output = session_audio_output
         self._mic_credit, self._mic_clock = MIC_BURST_S, time.monotonic()
         self.dropped_mic_seconds = 0.0  # audio that came faster than anyone can speak it
+        self.dropped_mic_chunks = 0  # the chunks that audio came in
         self._delay_shown_at = -1.0  # when mic_delay_ms was last synced (each sync is a message)
 
     def bind(self, enable_output: Callable[[bool], None]) -> None:
@@ -352,6 +353,7 @@ class BrowserVoice:
         seconds = len(pcm16) / 2 / MIC_RATE
         if seconds > self._mic_credit:
             self.dropped_mic_seconds += seconds
+            self.dropped_mic_chunks += 1
             return False
         self._mic_credit -= seconds
         return True

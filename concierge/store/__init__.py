@@ -99,11 +99,16 @@ def check_store_url(url: str) -> str:
 
 
 async def open_store(url: str | None = None, *, seed: bool = True) -> Store:
-    """Open the store named by `url` (or `CONCIERGE_STORE`); seed an empty SQLite store.
+    """Open the store named by `url` (or `CONCIERGE_STORE`), serving the menu file's menu.
 
+    With `seed`, the menu file (`CONCIERGE_MENU`, else the packaged one) is read first, whatever
+    the store: a missing or malformed one is the same `MenuFileError` everywhere. A SQLite store
+    seeded with another menu (or none) is reseeded from it, retiring the items it dropped; the
+    Supabase store's menu is the service role's to load (`python -m concierge seed`).
     Raises `InvalidStoreURL` for a URL that names no usable store.
     """
     url = check_store_url(url or default_store_url())
+    data = await asyncio.to_thread(load_seed) if seed else None
     if url == "supabase":
         from .supabase import SupabaseStore
 
@@ -113,6 +118,6 @@ async def open_store(url: str | None = None, *, seed: bool = True) -> Store:
         store = await asyncio.to_thread(SQLiteStore, path)
     except StoreError as e:
         raise InvalidStoreURL(f"CONCIERGE_STORE={url!r}: {e}") from e
-    if seed and not await asyncio.to_thread(store.is_seeded):
-        await store.seed(load_seed())
+    if data is not None and await asyncio.to_thread(store.seeded_fingerprint) != data.fingerprint:
+        await store.seed(data)
     return store

@@ -17,13 +17,15 @@ Errors are typed and carry no sentences for the user: the tools word them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..cart import Cart, Order
-from ..menu import Catalog, read_menu_file
+from ..menu import Catalog, menu_file_errors, read_menu_file
 
 
 class StoreError(RuntimeError):
@@ -104,21 +106,36 @@ class SeedData:
     catalog: Catalog
     profiles: tuple[Profile, ...] = field(default_factory=tuple)
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything seeded: a store seeded with another menu has another one."""
+        menu = [
+            [[r.id, r.name, r.cuisine, list(r.aliases)] for r in self.catalog.restaurants.values()],
+            [
+                [i.id, i.restaurant_id, i.name, i.category, i.price_cents]
+                + [sorted(i.size_prices.items()), sorted(i.tags)]
+                for i in self.catalog.items.values()
+            ],
+            [[p.id, p.name, p.handle, list(p.dietary), p.address] for p in self.profiles],
+        ]
+        return hashlib.sha256(json.dumps(menu).encode()).hexdigest()
+
 
 def load_seed(path: str | Path | None = None) -> SeedData:
     """Read the menu file (`CONCIERGE_MENU` or data/menu.toml) with its demo profiles."""
     raw = read_menu_file(path)
-    profiles = tuple(
-        Profile(
-            id=p["id"],
-            name=p["name"],
-            handle=p.get("handle", ""),
-            dietary=tuple(p.get("dietary", ())),
-            address=p.get("address", ""),
+    with menu_file_errors(path):
+        profiles = tuple(
+            Profile(
+                id=p["id"],
+                name=p["name"],
+                handle=p.get("handle", ""),
+                dietary=tuple(p.get("dietary", ())),
+                address=p.get("address", ""),
+            )
+            for p in raw.get("profiles", ())
         )
-        for p in raw.get("profiles", ())
-    )
-    return SeedData(Catalog.from_dict(raw), profiles)
+        return SeedData(Catalog.from_dict(raw), profiles)
 
 
 @runtime_checkable

@@ -88,7 +88,8 @@ CREATE INDEX IF NOT EXISTS orders_by_user ON orders(user_id, created_at);
 """
 
 #: Version 2: cart revisions (optimistic concurrency), checkout keys, retired menu items.
-SCHEMA_VERSION = 2
+#: Version 3: which menu the store was seeded with (`seeded_fingerprint`).
+SCHEMA_VERSION = 3
 UPGRADE_TO_2 = """
 ALTER TABLE carts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN checkout_key TEXT;
@@ -98,6 +99,9 @@ CREATE TABLE IF NOT EXISTS cart_writes (
     user_id TEXT NOT NULL, write_key TEXT NOT NULL, written_at TEXT NOT NULL,
     PRIMARY KEY (user_id, write_key)
 );
+"""
+UPGRADE_TO_3 = """
+CREATE TABLE IF NOT EXISTS seed_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -147,7 +151,7 @@ class SQLiteStore:
                 db.execute("PRAGMA journal_mode = WAL")
             db.execute("BEGIN IMMEDIATE")
             if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                for statement in (SCHEMA + UPGRADE_TO_2).split(";"):
+                for statement in (SCHEMA + UPGRADE_TO_2 + UPGRADE_TO_3).split(";"):
                     _try_schema(db, statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
@@ -167,17 +171,17 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, _transaction, db, fn, write)
 
-    def is_seeded(self) -> bool:
+    def seeded_fingerprint(self) -> str | None:
+        """`SeedData.fingerprint` of the last seed (None: never seeded, or by an older version)."""
         db = self._db
         assert db is not None
-        return bool(
-            self._blocking(
-                _transaction,
-                db,
-                lambda d: d.execute("SELECT count(*) FROM menu_items").fetchone()[0],
-                False,
-            )
+        row = self._blocking(
+            _transaction,
+            db,
+            lambda d: d.execute("SELECT value FROM seed_info WHERE key = 'menu'").fetchone(),
+            False,
         )
+        return row[0] if row else None
 
     # --- menu and profiles --------------------------------------------------------------------
 
@@ -344,6 +348,10 @@ def _write_seed(db: sqlite3.Connection, data: SeedData) -> None:
     keep = list(cat.items)
     db.execute(
         f"UPDATE menu_items SET retired = 1 WHERE id NOT IN ({', '.join('?' * len(keep))})", keep
+    )
+    db.execute(
+        "INSERT INTO seed_info VALUES ('menu', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (data.fingerprint,),
     )
     for p in data.profiles:
         db.execute(

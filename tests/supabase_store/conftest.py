@@ -132,7 +132,9 @@ class SQLiteBackend(Backend):
         self.opened: list[Store] = []
 
     async def store(self, user_id: str) -> Store:
-        store = await open_store(self.url)
+        # The first open seeds from the menu file; later ones serve whatever the admin seeded since,
+        # as a Supabase store does (open_store would put the menu file's menu back).
+        store = await open_store(self.url, seed=not self.opened)
         assert isinstance(store, SQLiteStore)
         self.opened.append(store)
         return store

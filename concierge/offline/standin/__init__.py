@@ -8,7 +8,8 @@ valid under each tool's strict schema) or a short spoken reply. One module per j
 |---|---|
 | `adapter` | the livekit `llm.LLM` / `LLMStream` side; one plan per customer message |
 | `numbers` | quantities as people say them ("twenty one", "x2", "a dozen") |
-| `parser` | one customer message → an `Intent` (order, correction, removal, question, yes…) |
+| `parser` | one customer message → an `Intent` (order, correction, removal, question, yes…), self-repairs applied first |
+| `selector` | items named by kind, place, price or restaurant, over the cart, the dishes offered or the menu |
 | `history` | what the conversation so far holds, from the calls and the tools' result codes |
 | `planner` | `Intent` + conversation → the tool calls (`Plan`) |
 | `wording` | tool results and the stand-in's own questions, as sentences a person hears |

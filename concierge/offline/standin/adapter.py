@@ -134,12 +134,12 @@ class StandInLLM(ImmediateLLM):
     ) -> tuple[str, list[PlannedCall]]:
         self.calls += 1
         self.tool_choices.append(tool_choice)
-        sequential = sequential or self.one_tool_per_step
         allow_tools = tool_choice != "none" or self.ignore_tool_choice
         user_index = max((i for i, it in enumerate(items) if _is_user(it)), default=None)
         if user_index is None:
             return wording.greeting(self.catalog), []
         plan = self._plan_for(items, user_index, tools)
+        sequential = sequential or self.one_tool_per_step or plan.sequential
         since = items[user_index + 1 :]
         done = sum(1 for it in since if it.type == "function_call")
         outputs = [it for it in since if it.type == "function_call_output"]
@@ -162,7 +162,7 @@ class StandInLLM(ImmediateLLM):
         plan = self.plan(intent, conv, self._previous_intent(conv))
         if self.validate_arguments:
             valid = tuple(c for c in plan.calls if is_valid(c.name, c.arguments, tools))
-            plan = Plan(valid, plan.say)
+            plan = Plan(valid, plan.say, plan.sequential)
         self._plans[message.id] = (intent, plan)
         if len(self._plans) > _PLAN_MEMORY:
             del self._plans[next(iter(self._plans))]

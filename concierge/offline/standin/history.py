@@ -18,6 +18,7 @@ from livekit.agents import llm
 
 from ...confirmation import is_refusal
 from ...replies import Code, Reply
+from .numbers import party_size
 
 LineKey = tuple[str, str | None]
 
@@ -41,6 +42,8 @@ class Conversation:
     #: The text of the previous customer message ("" if none).
     previous_text: str = ""
     previous_id: str = ""
+    #: How many people the customer said the order is for ("there are three of us").
+    party: int | None = None
 
     def line_of(self, item_id: str, size: str | None = None) -> LineKey | None:
         """The line of `item_id` this conversation knows (in `size` if given), if exactly one."""
@@ -61,6 +64,7 @@ def read_history(items: list[llm.ChatItem]) -> Conversation:
             conv.previous_text, conv.previous_id = it.text_content or "", it.id
             # "no" to a read-back voids it: a later "yes" answers "what would you like to change?"
             conv.read_back = conv.read_back and not is_refusal(conv.previous_text)
+            conv.party = party_size(conv.previous_text) or conv.party
         elif it.type == "function_call":
             out = outputs.get(it.call_id)
             reply = Reply.parse(out.output) if out is not None else None

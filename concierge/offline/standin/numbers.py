@@ -36,6 +36,22 @@ _AFTER: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [  
 ]
 
 
+#: "for the 4 of us", "there are 3 of us": how many people an order is for (on spelled text).
+PARTY = re.compile(
+    r"\b(?:for )?(?:the |all )?(\d+) of us\b|\b(?:we'?re|we are) (?:a party of )?(\d+)\b|"
+    r"\bparty of (\d+)\b|\bfor (\d+) (?:people|persons|guests)\b"
+)
+_MAYBE_PARTY = re.compile(r" of us|we'?re|we are|party of|people|persons|guests")
+
+
+def party_size(text: str) -> int | None:
+    """How many people `text` says the order is for ("there are three of us" -> 3), if it says."""
+    if not _MAYBE_PARTY.search(text.lower()):
+        return None
+    m = PARTY.search(spell_quantities(text.lower()))
+    return int(next(g for g in m.groups() if g)) if m else None
+
+
 def spell_quantities(text: str) -> str:
     """Lower-case `text` with every quantity as digits or a marker word."""
     for pattern, repl in _BEFORE:

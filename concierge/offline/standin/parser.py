@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ...confirmation import is_explicit_yes
-from ...menu import SIZES, Catalog, MenuItem, words
-from .numbers import MARKERS, spell_quantities
+from ...menu import SIZES, Catalog, MenuItem, stem, words
+from .numbers import MARKERS, PARTY, spell_quantities
+from .selector import Pick, Selector, has_head
 
 SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
-              "big": "large"}  # fmt: skip
+              "big": "large", "biggest": "large", "largest": "large", "smallest": "small"}  # fmt: skip
 DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
 
 #: How many texts' items a parser remembers.
@@ -38,7 +39,10 @@ _FILLER = frozenset((
     "so", "um", "uh", "well", "then", "too", "as", "for", "now", "change", "swap", "switch",
     "rather", "meant", "sorry", "no", "wait", "hmm", "hi", "hey", "there", "maybe", "think", "s",
     "is", "are", "any", "anything", "what", "whats", "which", "how", "much", "does", "do", "cost",
-    "price", "at", "from", "in", "on", "anymore", "after", "all", "though",
+    "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
+    "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
+    "prefer", "hmm", "sure", "great", "perfect", "cool", "wondering", "if", "suppose", "we",
+    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -56,11 +60,13 @@ _CLEAR = re.compile(
     r"\b(start (?:over|again)|clear (?:the |my )?(?:cart|order|basket)|empty (?:the |my )?"
     r"(?:cart|basket)|cancel (?:everything|it all|the whole (?:thing|order)|my (?:whole )?order)|"
     r"(?:remove|delete|drop) (?:everything|it all)|scrap (?:everything|it all))\b"
+    r"(?! but| except| apart| other than| save)"
 )
 _REVIEW = re.compile(
     r"\b(check ?out|that'?s (?:all|it|everything)|that'?ll be (?:all|it)|that is (?:all|it)|"
     r"i'?m (?:done|finished|all set)|nothing else|(?:place|confirm|finish|complete) (?:the |my )?"
-    r"order|ready to (?:order|pay)|pay now|i'?d like to pay)\b"
+    r"order|ready to (?:order|pay)|pay now|i'?d like to pay|that'?ll do|that should do(?: it)?|"
+    r"that'?s about (?:it|all)|wrap it up|(?:^|all )done$)\b"
 )
 _NEGATE = re.compile(
     r"(?:^|\b)(?:i )?(?:don'?t|do not|dont|didn'?t) (?:want|need|add|give me|get|order)\b|"
@@ -69,7 +75,7 @@ _NEGATE = re.compile(
 )
 _REMOVE = re.compile(
     r"\b(remove|take (?:off|out|away)|take(?= .+ (?:off|out)\b)|delete|drop|cancel|get rid of|"
-    r"no more|lose the|less)\b"
+    r"no more|lose the|less|fewer|scratch)\b"
 )
 _REPLACES = re.compile(r"\b(instead|make (?:it|that|this)|i meant|rather)\b")
 _PARTICLES = re.compile(r"\b(off|out|away|(?:from|of) (?:my|the) (?:cart|order|basket))\b")
@@ -103,11 +109,20 @@ _SWAP_PART = re.compile(
 )
 _MORE = re.compile(
     r"\b(another(?: 1)?|1 more|(?P<n>\d+) more|same again|the same|more of (?:those|them|that)|"
-    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll take (?:it|that|1|them))\b"
+    r"again|(?P<n2>\d+) of (?:those|them|these)|i'?ll (?:take|have|get) (?:it|that|1|them|(?P<n3>\d+))$|"
+    r"(?:i'?ll |i'?d |let'?s )?go (?:with|for) (?:it|that|those|them|this|these|1)|"
+    r"(?:ok|okay|sure|great|perfect|then),? (?P<n4>\d+)(?: please)?$|"
+    r"(?:i'?ll (?:have|take|get)|add|get me|give me) (?:it|that|those|them|this|these)"
+    r"(?=$| please| too| then| as well| thanks))\b"
+)
+#: "my wife wants what I'm having": every line of the cart again.
+_SAME_AS_ME = re.compile(
+    r"\b(what i'?m having|what i have|(?:the )?same as (?:me|mine)|what i ordered)\b"
 )
 _CART = re.compile(
-    r"\b(cart|basket|my order so far|what'?s in my order|what have i (?:got|ordered)|"
-    r"read (?:it|my order) back|what did i order)\b"
+    r"\b(cart|basket|(?:my|the) total|total (?:so far|now)|all together|altogether|in total|"
+    r"my order so far|what'?s in my order|what have i (?:got|ordered)|"
+    r"read (?:it|my order) back|what did i order|what do (?:i|we) owe|how much do (?:i|we) owe)\b"
 )
 _PROFILE = re.compile(
     r"\b(my profile|profile|my address|who am i|my diet|dietary preferences?|deliver(?:ing)? to)\b"
@@ -120,7 +135,63 @@ _QUESTION = re.compile(
 )
 _ORDER_VERB = re.compile(
     r"\b(i'?d like|i would like|i want|i'?ll (?:have|take|get)|get me|can i (?:get|have)|"
-    r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have)\b"
+    r"could i (?:get|have)|give me|order|add|i need|we'?ll have|let me get|may i have|"
+    r"might i (?:get|have)|would you mind|i was hoping|(?:could|can|would) you (?:add|put|get|bring)|"
+    r"put in|is it possible to (?:get|have|order)|i'?d love|i'?ll go (?:with|for)|i'?d go for|"
+    r"(?:could|can|may|might) (?:i|we)(?: also| please| maybe)? (?:get|have|order|grab)|"
+    r"wondering if (?:i|we) (?:could|can|might)|(?:think|suppose) (?:i|we) (?:could|can) (?:get|have))\b"
+)
+#: "which places can I order from": the restaurants.
+_PLACES = re.compile(
+    r"\b(which|what) (?:places|restaurants)\b|\bwhere can i (?:order|eat)\b|"
+    r"\b(?:list|name) (?:the )?(?:places|restaurants)\b"
+)
+#: "is it vegan?", "is that spicy?": a property of the item just asked about or ordered.
+_TAG_QUESTION = re.compile(
+    r"^(?:and |so |but )?(?:is|are) (?:it|that|they|those|this|these)(?: 1)? (?:also |very |too )?"
+    r"(?P<tag>gluten free|[a-z]+)\s*\??$"
+)
+#: "any heat in it?", "is it hot?": spicy, as the menu's names say it.
+_HEAT = re.compile(
+    r"^(?:and |so )?(?:any|much|is there (?:any|much)) (?:heat|kick|spice) (?:in|to|on) "
+    r"(?:it|that|this|them|those)|^(?:is|are) (?:it|that|they|this) (?:very )?hot\b"
+)
+#: "what's in that one?", "tell me about it": the item just asked about or ordered.
+_ABOUT = re.compile(
+    r"^(?:so |and |ok )?(?:what'?s|what is|whats) in (?:it|that|this|them|those)(?: 1)?\s*\??$|"
+    r"^(?:tell me|say) (?:more )?about (?:it|that|this)(?: 1)?\s*\??$"
+)
+#: "the burger place", "the taco spot": a restaurant named by a word of its name or cuisine.
+_PLACE = re.compile(r"\b(?:the )?(\w+) (?:place|restaurant|spot|joint|shop|guys)\b")
+#: A refusal followed by what to have instead: "nah, I'd prefer the penne", "nope, large".
+_REFUSE_THEN = re.compile(
+    r"^(?:(?:hmm|um|uh|oh|well|no),? )?(?:no|nope|nah)(?:,\s*| (?=.*\b(?:rather|instead|prefer|"
+    r"i'?d (?:like|prefer|rather)|i'?ll (?:have|take)|make (?:it|that|them)|give me|the \w+ 1)\b))"
+    r"(?!wait|thanks|thank|problem|worries|that'?s|thats|i'?m)(?P<rest>.+)$"
+)
+#: "hold on, …", "wait, …": a hesitation before what the customer wants (alone, it is a "no").
+_HESITATION = re.compile(
+    r"^(?:(?:oh|um|uh|hmm|er),? )?(?:(?:no|sorry),? )?(?:wait|hold on|hang on)"
+    r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)"
+    r"(?!please$|a (?:sec|second|minute)|yes|yeah|yep|sure|ok)"  # "wait, yes" is no yes
+)
+#: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
+_REPAIR = re.compile(
+    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|(?:sorry,? )?i meant?|or rather|no sorry|"
+    r"actually make (?:it|that)|actually)\b,?\s*"
+)
+#: "make the coke a sprite" inside a self-repair: the dish said before becomes another.
+_MAKE_INTO = re.compile(
+    r"^(?:make|change|switch|swap) (?:the )?(?P<src>.+?) (?:to |into |for |with )?"
+    r"(?P<dst>(?:a|an|\d+) .+)$"
+)
+#: "for me", "for my son": who a dish is for, not which dish.
+_FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?|the baby)\b")
+#: "a spicy tuna roll 2 miso soups": a number after a word starts the next item.
+_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=\d+ (?!of\b|more\b|less\b|fewer\b)[a-z])")
+_FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
+_EACH = re.compile(
+    r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
 )
 _NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
 _SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
@@ -167,11 +238,21 @@ class Intent:
     part: int | None = None
     #: For "order": sized items take the size of the line last ordered ("a coke, same size").
     same_size: bool = False
+    #: Items named by kind, place, price or restaurant instead of by name (see `selector`).
+    pick: Pick | None = None
+    #: For "order": the message also closes the order ("... and that's all"): read it back.
+    then_review: bool = False
+    #: For "order": one for each person ("a sprite for each of us"); `quantity` when said.
+    each: bool = False
+
+
+_PAUSE = re.compile(r"\s*(?:[—–]|\.{2,}|…)\s*|\s+-+\s+")
 
 
 def normalize(text: str) -> str:
     """Lower-case, straight apostrophes, quantities as digits, single spaces."""
     text = text.lower().replace("’", "'")
+    text = _PAUSE.sub(", ", text)  # "no — the penne", "cannoli... i mean": a pause, said as a comma
     text = spell_quantities(re.sub(r"[^a-z0-9'.,;&?½/ -]", " ", text))
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9' ,;&?]", " ", text)).strip()
@@ -193,18 +274,70 @@ class IntentParser:
             if re.search(r"\b(and|with|plus)\b", i.name.lower())
         }
         self._seen: dict[str, tuple[ItemRequest, ...]] = {}
+        self.selector = Selector(catalog)
 
     def parse(self, message: str) -> Intent:
         text = normalize(message)
         if not re.search(r"[a-z0-9]", text):
             return Intent("unknown", query=message)
+        return self.read(self.repair(_HESITATION.sub("", text) or text), message)
+
+    def read(self, text: str, message: str = "") -> Intent:
+        """The intent of normalized `text`: the first rule that reads it."""
         for rule in RULES:
             intent = rule(self, text)
             if intent is not None:
                 return intent
-        return Intent("unknown", query=message)
+        # nothing to do, but say which dishes were heard
+        return Intent("unknown", items=self.resolved(text), query=message or text)
 
     # --- pieces the rules share ---------------------------------------------------------------
+
+    def restaurant_by_word(self, word: str) -> str | None:
+        """The name of the one restaurant whose name, cuisine or a dish kind has `word`."""
+        w = stem(word)
+        found = [
+            r.name.lower().replace("'", "")
+            for r in self.catalog.restaurants.values()
+            if w in {stem(x) for x in words(f"{r.name} {r.cuisine}")}
+            or any(w == stem(i.category) for i in self.catalog.items.values()
+                   if i.restaurant_id == r.id)
+        ]  # fmt: skip
+        return found[0] if len(found) == 1 else None
+
+    def repair(self, text: str) -> str:
+        """Self-repairs applied before acting: the item said before "no wait", "I mean",
+        "actually" is replaced by what follows ("a lentil soup no wait a quinoa salad"), or only
+        its number or size when that is all that follows ("a small coke i mean medium")."""
+        for m in reversed(list(_REPAIR.finditer(text))):
+            left, right = text[: m.start()], text[m.end() :].strip(" ,")
+            left = re.sub(r"(?:,|\band\b|\buh\b|\bum\b|\s)+$", "", left)  # "... and actually"
+            cut = list(_SPLIT.finditer(left))
+            head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
+            if not right or not self.items(last):
+                continue
+            into = _MAKE_INTO.match(right)
+            if into and _same_items(self, into.group("src"), last):
+                right = into.group("dst")  # "a coke oh wait make the coke a sprite": a sprite
+            earlier = self._clause_of(right, cut, left)
+            if earlier is not None:  # "2 tacos and a horchata, actually make that 3 tacos"
+                start, end = earlier
+                closing = _REVIEW.search(right)  # "… that's all" still closes the message
+                said_now, tail = (
+                    (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
+                )
+                text = f"{left[:start]} {said_now} {left[end:]} {tail}".strip()
+                continue
+            said = re.match(r"\s*(\d+) ", last)
+            if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
+                right = f"{said.group(1)} {right}"
+            size, number = size_only(right), re.fullmatch(r"(?:just |only )?(\d+)", right)
+            if size is not None:
+                right = " ".join(w for w in last.split() if w not in SIZE_WORDS) + " " + size
+            elif number is not None:
+                right = re.sub(r"^\s*(?:a|an|\d+)?\s*", number.group(1) + " ", last)
+            text = f"{head} {right}".strip()
+        return text
 
     def items(self, text: str) -> tuple[ItemRequest, ...]:
         """Every item named in `text`, with its quantity, size and notes (several rules ask for
@@ -216,13 +349,35 @@ class IntentParser:
                 del self._seen[next(iter(self._seen))]
         return known
 
+    def _clause_of(
+        self, right: str, cuts: list[re.Match[str]], left: str
+    ) -> tuple[int, int] | None:
+        """Where in `left` the clause naming the same dish as `right` is, when it is not the
+        last one (the last one is what a repair replaces anyway)."""
+        ids = {r.item_id for r in self.resolved(_REVIEW.sub(" ", right))} - {None}
+        if not ids or not cuts:
+            return None
+        bounds = [0, *(c.end() for c in cuts)]
+        ends = [c.start() for c in cuts]
+        for start, end in reversed(list(zip(bounds[:-1], ends, strict=True))):
+            if ids & {r.item_id for r in self.resolved(left[start:end])}:
+                return start, end
+        return None
+
     def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
             text = text.replace(name, joined)
+        text = _FOR_SOMEONE.sub(" ", text)
         requests: list[ItemRequest] = []
-        for part in _SPLIT.split(text):
+        for part in _SPLIT.split(_NEXT_ITEM.sub(",", text)):
             part = part.replace("_", " ").strip(" ,?")
             if not part:
+                continue
+            if re.fullmatch(r"(?:and )?(\d+)(?: more| too| as well)?", part) and requests:
+                # "a shake for me and one for my son": one more of the item before
+                last = requests[-1]
+                if not (last.counted and last.quantity > 1):  # "2 cokes, 1 for me and 1 for her"
+                    requests[-1] = replace(last, quantity=last.quantity + int(part.split()[-1]))
                 continue
             every = _size_for_all(part)
             if every is not None and requests:
@@ -235,13 +390,39 @@ class IntentParser:
                 item = self.catalog.items.get(last.item_id or "")
                 requests[-1] = replace(last, size=fit_size(size, item) if item else size)
                 continue
-            request = self._item(part)
-            if request is None:
-                continue
-            if requests and _same_item(requests[-1], request):
-                continue  # "chips and guacamolle": a name split at its "and" by a typo
-            requests.append(request)
+            for request in self._items_in(part):
+                if requests and _same_item(requests[-1], request):
+                    continue  # "chips and guacamolle": a name split at its "and" by a typo
+                requests.append(request)
         return tuple(requests)
+
+    def _items_in(self, part: str, depth: int = 0) -> list[ItemRequest]:
+        """The dish in `part`, or — when no dish answers to all of it — the dishes said one
+        after another without a pause ("a classic cheeseburger fries large")."""
+        request = self._item(part)
+        if request is None:
+            return []
+        if request.ambiguous or depth > 2 or self._explained(request):
+            return [request]
+        ws = part.split()
+        for i in range(1, len(ws)):
+            head = self._item(" ".join(ws[:i]))
+            if head is not None and head.item_id:
+                tail = self._items_in(" ".join(ws[i:]), depth + 1)
+                ids = [head.item_id, *(t.item_id for t in tail)]
+                if tail and None not in ids and len(set(ids)) == len(ids):
+                    return [head, *tail]
+        return [request]
+
+    def _explained(self, r: ItemRequest) -> bool:
+        """Whether every word of the phrase is a word of the dish it found (or nothing was found
+        in a one-word phrase): then there is no second dish hiding in it."""
+        said = r.phrase.split()
+        if r.item_id is None:
+            return len(said) < 2
+        item = self.catalog.items[r.item_id]
+        known = {stem(w) for w in words(f"{item.name} {item.category}")}
+        return all(stem(w) in known for w in said)
 
     def _sized(self, r: ItemRequest, size: str) -> ItemRequest:
         """ "all large": the size for each item said without one."""
@@ -287,13 +468,202 @@ def _short_reply(p: IntentParser, text: str) -> Intent | None:
     n = len(text.split())
     if n <= 4 and _GREETING.match(text):
         return Intent("greeting")
-    if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text):
+    if n <= 5 and _THANKS.match(text) and not _REVIEW.search(text) and not _said_more(p, text):
         return Intent("thanks")
-    if n <= 6 and is_explicit_yes(text) and not _REVIEW.search(text) and not p.resolved(text):
+    if (
+        n <= 6
+        and is_explicit_yes(text)
+        and not _REVIEW.search(text)
+        and not p.resolved(text)
+        and not re.search(r"\d", text)  # "sounds good, two of those": an order, not a yes
+    ):
         return Intent("confirm")
     if _NO.match(text.replace(",", "")):
         return Intent("deny")
     return None
+
+
+def _said_more(p: IntentParser, text: str) -> bool:
+    """ "great, I'll take two", "perfect, go with that": more than thanks."""
+    return bool(re.search(r"\d", text) or _MORE.search(text) or _ORDER_VERB.search(text))
+
+
+def _refuse_then(p: IntentParser, text: str) -> Intent | None:
+    """ "nah, I'd prefer the penne", "nope, large please", "no, put in some churros too": a
+    refusal, then what to have instead (the line just ordered goes) or as well."""
+    m = _REFUSE_THEN.match(text)
+    if m is None:
+        return None
+    rest = m.group("rest").strip(" ,")
+    if _REMOVE.search(rest) or _MAKE.search(rest) or _REVIEW.search(rest):
+        return p.read(rest)  # "no, remove the onion rings": a refusal, then a request
+    size = size_only(rest)
+    if size is not None:
+        return Intent("change", size=size)
+    named = p.resolved(re.sub(r"^(the \w+(?: \w+)?) 1\b", r"\1", rest))  # "the veggie one"
+    if not named:
+        return None
+    if _ADDITIVE.search(rest) or re.search(r"\b(put in|as well)\b", rest):
+        return Intent("order", items=named)
+    return Intent("change", items=named, replaces=True)
+
+
+#: "actually not the coke, a sprite": out with one, in with the other.
+_NOT_BUT = re.compile(
+    r"^(?:(?:actually|no|wait|sorry|oh|oops),? )*not (?P<src>[^,]+?),? (?:but |just |make it )?"
+    r"(?P<dst>(?:a|an|the|\d+) .+|\d+)$"
+)
+
+
+def _not_but(p: IntentParser, text: str) -> Intent | None:
+    """ "not the coke, a sprite" swaps; "not three rolls, two" sets how many of the line."""
+    m = _NOT_BUT.match(text)
+    if m is None:
+        return None
+    was, now = re.match(r"(\d+) ", m.group("src")), re.fullmatch(r"(\d+)", m.group("dst").strip())
+    if was and now:
+        pick = p.selector.named(m.group("src"))
+        if pick is not None:
+            return Intent(
+                "change", quantity=int(now.group(1)), pick=replace(pick, held=int(was.group(1)))
+            )
+    src, dst = p.resolved(m.group("src")), p.resolved(m.group("dst"))
+    return Intent("out_and_in", dst, src) if src and dst else None
+
+
+def _same_items(p: IntentParser, a: str, b: str) -> bool:
+    ids = lambda t: {r.item_id for r in p.resolved(t)} - {None}  # noqa: E731
+    return bool(ids(a)) and ids(a) == ids(b)
+
+
+_NOTE_ON_LINE = re.compile(
+    r"^(?:and |oh |also )?(?:no|without|extra|light|hold the) [a-z ]+ (?:on|in|for) "
+    r"(?:1 of (?:them|those|the \w+)|(?:it|them|that|those|the \w+(?: \w+)?))$"
+)
+
+
+def _note_on_line(p: IntentParser, text: str) -> Intent | None:
+    """ "no pickles on one of them": a note for a line already ordered — said, never a new dish."""
+    return Intent("note_on_line", query=text) if _NOTE_ON_LINE.match(text) else None
+
+
+def _picked(p: IntentParser, text: str) -> Intent | None:
+    """Items named by kind, place or price: "drop the priciest item", "only keep the desserts",
+    "the last one, make it four", "make all the drinks large", "one of every roll"."""
+    pick = p.selector.read(text)
+    if pick is None:
+        return None  # most messages: no place, price or kind said
+    if "after all" in text:  # "no drinks after all": no quantifier
+        text = text.replace("after all", "").strip()
+        pick = p.selector.read(text)
+    # "the 2nd one", "the last one": the "one" names the line, it is no quantity
+    headed = bool(_ONE_NAMES_IT.search(text)) or has_head(text)
+    text = _ONE_NAMES_IT.sub(r"\1", text)
+    if pick is None or not _picks(text, pick):
+        return None
+    asked = _QUESTION.match(text) or text.endswith("?")
+    if asked and not (_REMOVE.search(text) or _CHANGE.search(text) or _ORDER_VERB.search(text)):
+        return _asked_pick(p, pick)  # "anything vegan at Green Bowl?": a question
+    if _NEGATE.search(text) and pick.kinds is not None:
+        return Intent("remove", pick=pick)  # "no drinks after all": those lines go, none added
+    by_name = any(r.item_id for r in p.resolved(p.selector.without_kinds(text)))
+    if by_name and pick.price is None and pick.position is None and not pick.keep:
+        return None  # "remove the caesar salad": the name says it
+    counted = [int(n) for n in re.findall(r"\b(\d+)\b", text)]
+    if _REMOVE.search(text) or pick.keep:
+        if counted and pick.position is None and not (pick.price or pick.keep):
+            return None  # "take off two of the tacos": so many of one line
+        return Intent("remove", pick=pick)
+    return _picked_change(text, pick, counted, headed) or _picked_order(
+        text, pick, counted, bool(asked)
+    )
+
+
+_ONE_NAMES_IT = re.compile(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b")
+
+
+def _picks(text: str, pick: Pick) -> bool:
+    """Whether the words pick by more than a dish's name ("remove the salad" does not)."""
+    if _FOR_PEOPLE.search(text):
+        return False
+    if _MORE.search(text) and pick.position is None and pick.price is None:
+        return False
+    return pick.kinds is None or bool(
+        pick.every
+        or pick.keep
+        or pick.price
+        or pick.position is not None
+        or has_head(text)
+        or _SHOULD.search(text)
+    )
+
+
+def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> Intent | None:
+    """ "twice as many of the first one", "the last item, make it four", "all the drinks large",
+    "the second one" (of those just offered)."""
+    size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
+    scale = re.search(r"\b(twice|double|triple|thrice)\b", text)
+    if scale and pick.position is not None:
+        return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
+                      pick=pick)  # fmt: skip
+    changing = _CHANGE.search(text) or _SHOULD.search(text) or scale or counted
+    if (pick.position is not None or pick.price) and pick.kinds is None and not changing:
+        # "the second one", "the cheapest one" — a short request for one, not "last words heard"
+        if headed and len(text.split()) <= 6:
+            return Intent("more", quantity=1, pick=pick)
+        return None
+    changes = _CHANGE.search(text) or _SHOULD.search(text) or re.match(r"(?:wait,? )?not \d", text)
+    if changes and (counted or size):
+        was = re.match(r"(?:wait,? )?not (\d+)", text)  # "not four salads, three"
+        pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
+        return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
+    return None
+
+
+def _picked_order(text: str, pick: Pick, counted: list[int], asked: bool) -> Intent | None:
+    """ "one of every roll", "the least expensive pasta please"."""
+    quantified = pick.price or re.search(r"\b(every|each|all|both)\b", text)
+    if quantified and not asked and (counted or pick.price or _ORDER_VERB.search(text)):
+        return Intent("order", quantity=counted[0] if counted else 1, pick=pick)
+    return None
+
+
+def _asked_pick(p: IntentParser, pick: Pick) -> Intent | None:
+    """ "what's the cheapest thing at Sakura?": the dish it names, looked up (and in focus)."""
+    if pick.price is None:
+        return None
+    (item_id,) = pick.on_menu(p.catalog) or (None,)
+    if item_id is None:
+        return None
+    name = p.catalog.items[item_id].name
+    request = ItemRequest(name.lower(), item_id)
+    return Intent(
+        "search", (request,), restaurant_id=p.catalog.items[item_id].restaurant_id, query=name
+    )
+
+
+_SIZE_AND = re.compile(r"^([a-z ]+?),? (?:and|plus|also|and also) (.+)$")
+_SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|that|them|those)\b")
+
+
+def _places(p: IntentParser, text: str) -> Intent | None:
+    """Questions about the places and the dish in focus: which restaurants, "is it vegan?",
+    "what's in that one?"."""
+    if _PLACES.search(text):
+        return Intent("places")
+    if _ABOUT.match(text):
+        return Intent("about")
+    if _HEAT.search(text):
+        return Intent("tag_question", query="spicy")
+    m = _TAG_QUESTION.match(text)
+    if m is None or m.group("tag") in SIZE_WORDS:
+        return None
+    tag = m.group("tag")
+    return Intent("tag_question", dietary=DIETARY_WORDS.get(tag), query=tag)
+
+
+def _same_as_me(p: IntentParser, text: str) -> Intent | None:
+    return Intent("repeat_all") if _SAME_AS_ME.search(text) else None
 
 
 def _undo(p: IntentParser, text: str) -> Intent | None:
@@ -312,8 +682,15 @@ def _clear(p: IntentParser, text: str) -> Intent | None:
 
 
 def _review(p: IntentParser, text: str) -> Intent | None:
-    if not _REVIEW.search(text):
+    m = _REVIEW.search(text)
+    if m is None:
         return None
+    before = text[: m.start()].strip(" ,")
+    before = re.sub(r"\b(?:and|so|ok|okay)$", "", before).strip(" ,")
+    if before and not _NEGATE.search(before) and not _REMOVE.search(before):
+        order = _order(p, before)  # "two tacos and churros that's all": the items, then read back
+        if order is not None and any(r.item_id for r in order.items):
+            return replace(order, then_review=True)
     return Intent("review", yes=is_explicit_yes(text))
 
 
@@ -357,7 +734,7 @@ def _remove(p: IntentParser, text: str) -> Intent | None:
     named = p.items(rest)
     if named:
         return Intent("remove", items=named)
-    if _PRONOUNS.search(rest):  # "remove it", "take one of those off"
+    if _PRONOUNS.search(rest) or re.fullmatch(r"\s*\d+\s*", rest):  # "remove it", "1 less"
         counted = re.search(r"\b(\d+)\b", rest)
         return Intent("remove", quantity=int(counted.group(1)) if counted else None)
     return Intent("view_cart")
@@ -413,7 +790,7 @@ def _more(p: IntentParser, text: str) -> Intent | None:
         return None
     if re.search(r"\b(same again|the same|again)\b", text):
         return Intent("repeat")
-    counted = m.group("n") or m.group("n2")
+    counted = m.group("n") or m.group("n2") or m.group("n3") or m.group("n4")
     return Intent("more", quantity=int(counted) if counted else 1)
 
 
@@ -429,6 +806,9 @@ def _answer(p: IntentParser, text: str) -> Intent | None:
     size = size_only(text)
     if size is not None:
         return Intent("size_answer", size=size)
+    m = _SIZE_AND.match(text)  # "large, and some churros": the size asked for, then more
+    if m is not None and (size := size_only(m.group(1))) and (more := p.resolved(m.group(2))):
+        return Intent("size_answer", more, size=size)
     ws = [w for w in words(text) if w not in _FILLER and w not in ("please", "just", "only")]
     if len(ws) == 1 and ws[0].isdigit():
         return Intent("quantity_answer", quantity=int(ws[0]))
@@ -436,27 +816,48 @@ def _answer(p: IntentParser, text: str) -> Intent | None:
 
 
 def _question(p: IntentParser, text: str) -> Intent | None:
+    asked = bool(_QUESTION.match(text)) or text.endswith("?")
+    place = _PLACE.search(text)
+    if place is not None and (named_place := p.restaurant_by_word(place.group(1))):
+        text = text.replace(place.group(0), f" {named_place} ")  # "the burger place"
     restaurant_id, rest = p.catalog.find_restaurant(text)
     dietary = next((v for k, v in DIETARY_WORDS.items() if re.search(rf"\b{k}\b", text)), None)
-    asked = bool(_QUESTION.match(text)) or text.endswith("?")
     if _MENU.search(text) and not _PRICE.search(text):
         return Intent("menu", restaurant_id=restaurant_id)
     rest_text = " ".join(w for w in rest if w not in DIETARY_WORDS and w != "gluten")
     named = p.items(_QUESTION.sub("", _PRICE.sub("", rest_text)))
     if dietary and (asked or not any(i.item_id for i in named)):
         query = " ".join(i.phrase for i in named if i.item_id)
-        return Intent("search", restaurant_id=restaurant_id, dietary=dietary, query=query)
+        asked_about = tuple(i for i in named if i.item_id)  # "is the acai bowl vegan?": in focus
+        return Intent(
+            "search", asked_about, restaurant_id=restaurant_id, dietary=dietary, query=query
+        )
     if (asked or _PRICE.search(text)) and not _ORDER_VERB.search(text):
         query = " ".join(i.phrase for i in named) or _strip_question(text)
+        # "what does the X cost": the X is the item asked about ("one please" orders it)
+        named = named or tuple(i for i in p.items(query) if i.item_id)
         return Intent("search", named, restaurant_id=restaurant_id, query=query)
     return None
 
 
 def _order(p: IntentParser, text: str) -> Intent | None:
+    if re.search(r"(?:^|, )(?:not|no) \d", text):
+        return None  # "not three rolls, two" that no rule could read: never an order
+    if PARTY.fullmatch(re.sub(r"^(?:ok |so |well )?(?:there are |there's )?", "", text).strip()):
+        return Intent("party")  # "we're three": said before what each will have
     same_size = _SAME_SIZE.search(text) is not None
     if same_size:
         text = _SAME_SIZE.sub(" ", text).strip(" ,")
+    each = _EACH.search(text)
+    party = PARTY.search(text)
+    if each or party:
+        people = next((g for g in party.groups() if g), None) if party else None
+        text = _EACH.sub(" ", PARTY.sub(" ", text))
     named = p.items(text)
+    if named and (each or party) and len(named) == 1 and named[0].item_id:
+        # "a sprite for each of us", "a falafel bowl each for the 4 of us"
+        return Intent("order", items=named, each=True,
+                      quantity=int(people) if people else None)  # fmt: skip
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
@@ -468,8 +869,8 @@ def _order(p: IntentParser, text: str) -> Intent | None:
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _double, _out_and_in, _undo, _clear, _review, _negate, _remove, _change, _more,
-    _cart_or_profile, _answer, _question, _order,
+    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
+    _same_as_me, _negate, _remove, _change, _more, _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 
 
@@ -487,13 +888,16 @@ def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
     )
 
 
+_SIZE_FILLER = frozenset((
+    "a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that", "thanks", "thank",
+    "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those", "uh",
+    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just",
+))  # fmt: skip
+
+
 def size_only(text: str) -> str | None:
-    """ "large", "a large one please", "medium" -> that size; None if it says more."""
-    ws = [
-        w
-        for w in words(text)
-        if w not in {"a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that"}
-    ]
+    """ "large", "a large one please", "medium", "both large" -> that size; None if it says more."""
+    ws = [w for w in words(text) if w not in _SIZE_FILLER]
     if len(ws) == 1 and ws[0] in SIZE_WORDS:
         return SIZE_WORDS[ws[0]]
     return None

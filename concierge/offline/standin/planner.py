@@ -17,7 +17,7 @@ from ...cart import MAX_QUANTITY, MIN_QUANTITY
 from ...menu import Catalog
 from . import wording
 from .history import Conversation, LineKey
-from .parser import Intent, ItemRequest
+from .parser import Intent, ItemRequest, fit_size
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class Plan:
 
     calls: tuple[PlannedCall, ...] = ()
     say: str = ""
+    #: One call per model step, each after the last one's result: an order read back in the
+    #: message that made it must read the cart the adds made.
+    sequential: bool = False
 
 
 @dataclass
@@ -63,8 +66,13 @@ class _Builder:
     def name(self, item_id: str) -> str:
         return self.catalog.items[item_id].name
 
-    def plan(self) -> Plan:
-        return Plan(tuple(self.calls), " ".join(self.says))
+    def plan(self, sequential: bool = False) -> Plan:
+        return Plan(tuple(self.calls), " ".join(self.says), sequential)
+
+    def picked(self, intent: Intent) -> list[LineKey]:
+        """The cart lines `intent.pick` names ("the priciest item", "all the drinks")."""
+        assert intent.pick is not None
+        return intent.pick.in_cart(self.catalog, self.conv.lines)
 
 
 def plan_intent(
@@ -77,6 +85,9 @@ def plan_intent(
         b.says.append(wording.no_tool_reply(catalog, intent))
     else:
         handler(b, intent, previous)
+    if intent.then_review and b.calls:
+        b.call("review_order")
+        return b.plan(sequential=True)
     return b.plan()
 
 
@@ -84,9 +95,30 @@ def plan_intent(
 
 
 def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if intent.pick is not None:
+        return _order_picked(b, intent)
     last_size = b.conv.last[1] if b.conv.last and intent.same_size else None
     for r in intent.items:
+        if intent.each:  # one for each person
+            people = intent.quantity or b.conv.party
+            if people is None:
+                b.says.append(
+                    f"How many of you are there? I'll add one {b.name(r.item_id or '')} each."
+                )
+                continue
+            r = replace(r, quantity=r.quantity * people, counted=True)
         _order_one(b, _sized_like(b, r, last_size))
+
+
+def _order_picked(b: _Builder, intent: Intent) -> None:
+    """ "the least expensive pasta", "one of every roll": the menu items picked, each added."""
+    assert intent.pick is not None
+    ids = intent.pick.on_menu(b.catalog)
+    if not ids or len(ids) > 8:
+        b.says.append("Sorry, I couldn't tell which items you mean. Could you name them?")
+        return
+    for item_id in ids:
+        _order_one(b, ItemRequest(b.name(item_id), item_id, intent.quantity or 1, counted=True))
 
 
 def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
@@ -96,6 +128,11 @@ def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
 
 
 def _order_one(b: _Builder, r: ItemRequest) -> None:
+    if r.item_id is None and r.ambiguous:  # "a dessert" while ordering from Luigi's: its one
+        here = {b.catalog.items[k[0]].restaurant_id for k in b.conv.lines}
+        same = [i for i in r.ambiguous if b.catalog.items[i].restaurant_id in here]
+        if len(here) == 1 and len(same) == 1:
+            r = replace(r, item_id=same[0], size=fit_size(r.size, b.catalog.items[same[0]]))
     what = b.name(r.item_id) if r.item_id else r.phrase
     if r.unclear is not None:
         b.says.append(wording.ask_quantity(what, r.unclear))
@@ -111,11 +148,22 @@ def _order_one(b: _Builder, r: ItemRequest) -> None:
         b.find(r.phrase)
 
 
-def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    """ "another one" (the line last touched), "two of those" (the one item just offered)."""
+def _focus(b: _Builder, previous: Intent | None) -> tuple[str, ...]:
+    """The items the customer was just told about: the one asked about, or those offered."""
     searched = previous.items if previous and previous.kind == "search" else ()
     asked_about = [r.item_id for r in searched if r.item_id]
-    offered = tuple(asked_about) if len(asked_about) == 1 else b.conv.offered
+    return tuple(asked_about) if len(asked_about) == 1 else b.conv.offered
+
+
+def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "another one" (the line last touched), "two of those" (the one item just offered),
+    "the second one" (of those just offered)."""
+    offered = _focus(b, previous)
+    if intent.pick is not None:  # "the second one": of those just offered, else ask
+        offered = tuple(intent.pick.in_offered(b.catalog, b.conv.offered))
+        if not offered:
+            b.says.append("Which one do you mean? Tell me its name, please.")
+            return
     if len(offered) == 1:
         b.add(offered[0], intent.quantity or 1, None)
     elif offered:
@@ -125,6 +173,14 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     else:
         item_id, size = b.conv.last
         b.add(item_id, intent.quantity or 1, size)
+
+
+def _repeat_all(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "my wife wants what I'm having": every line again."""
+    if not b.conv.lines:
+        b.says.append("There's nothing in the cart yet to have the same of.")
+    for (item_id, size), quantity in b.conv.lines.items():
+        b.add(item_id, quantity, size)
 
 
 def _repeat(b: _Builder, intent: Intent, previous: Intent | None) -> None:
@@ -139,10 +195,14 @@ def _answer_size(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         b.says.append("Which item is that size for? Tell me the item and the size together.")
     for args in b.conv.size_needed:
         b.call("add_to_cart", **{**args, "size": intent.size})
+    for r in intent.items:  # "large, and some churros"
+        _order_one(b, r)
 
 
 def _answer_quantity(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     asked = [r for r in (previous.items if previous else ()) if r.unclear and r.item_id]
+    if not asked and _focus(b, previous):  # "one please" after "how much is the X?"
+        return _more(b, intent, previous)
     if not asked:
         b.says.append(f"{intent.quantity} of what? Tell me the item too, please.")
     for r in asked:
@@ -153,6 +213,16 @@ def _answer_quantity(b: _Builder, intent: Intent, previous: Intent | None) -> No
 
 
 def _remove(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if intent.pick is not None:
+        keys = b.picked(intent)
+        if not keys:
+            b.says.append("I couldn't find that in your cart, so I left it as it is.")
+        elif len(keys) > 1 and not (intent.pick.every or intent.pick.keep):
+            names = " or ".join(b.name(k[0]) for k in keys)
+            b.says.append(f"Which one do you mean: {names}?")
+        for key in keys if intent.pick.every or intent.pick.keep or len(keys) == 1 else ():
+            b.line("remove_from_cart", key)
+        return
     if not intent.items:
         if b.conv.last is None:
             b.says.append("Which item should I remove?")
@@ -196,12 +266,14 @@ def _out_and_in(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _scale(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    """ "double it": the line last ordered, times `intent.quantity` (the tool refuses past 20)."""
-    if b.conv.last is None:
+    """ "double it": the line last ordered (or the one picked: "twice as many of the first"),
+    times `intent.quantity` (the tool refuses past 20)."""
+    keys = b.picked(intent) if intent.pick else [b.conv.last] if b.conv.last else []
+    if len(keys) != 1:
         b.says.append("Which item should I change?")
         return
-    held = b.conv.lines.get(b.conv.last, 1)
-    b.line("set_quantity", b.conv.last, quantity=held * (intent.quantity or 1))
+    held = b.conv.lines.get(keys[0], 1)
+    b.line("set_quantity", keys[0], quantity=held * (intent.quantity or 1))
 
 
 def _in_cart(b: _Builder, r: ItemRequest) -> str | None:
@@ -222,6 +294,13 @@ def _negate(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _change(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if intent.pick is not None:
+        keys = b.picked(intent)
+        if not keys or (len(keys) > 1 and intent.quantity is not None):
+            b.says.append("Which item should I change? Tell me its name, please.")
+        for key in keys if intent.quantity is None or len(keys) == 1 else ():
+            _change_line(b, key, _fitting(b, key, intent.size), intent.quantity)
+        return
     if intent.source:
         _swap(b, intent)
     elif intent.items:
@@ -276,6 +355,11 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     if intent.part is not None and intent.size:
         return _resize_part(b, b.conv.last, intent.size, intent.part)
     _change_line(b, b.conv.last, intent.size, intent.quantity)
+
+
+def _fitting(b: _Builder, key: LineKey, size: str | None) -> str | None:
+    """`size` for a line whose item comes in it ("all the drinks large" leaves a tea alone)."""
+    return size if size in b.catalog.items[key[0]].sizes else None
 
 
 def _resize_part(b: _Builder, key: LineKey, size: str, part: int) -> None:
@@ -380,10 +464,53 @@ def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     b.find(intent.query, intent.restaurant_id, intent.dietary)
 
 
+def _note_on_line(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.says.append(
+        "I can't add a note to a dish already in your cart, so I changed nothing. To have one "
+        "made differently, remove one and order it again with the note, e.g. 'a veggie burger "
+        "with no pickles'."
+    )
+
+
+def _party(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.says.append("Got it. What would everyone like?")
+
+
+def _places(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    b.says.append(wording.restaurants(b.catalog))
+
+
+def _in_focus(b: _Builder, previous: Intent | None) -> str | None:
+    """The dish a question about "it" means: the one just asked about, else the last ordered."""
+    focus = _focus(b, previous)
+    return focus[0] if len(focus) == 1 else b.conv.last[0] if b.conv.last else None
+
+
+def _tag_question(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "is it vegan?", "is that spicy?": from the menu's tags and the dish's own name."""
+    item_id = _in_focus(b, previous)
+    if item_id is None:
+        b.says.append("Which dish do you mean?")
+        return
+    b.says.append(wording.has_tag(b.catalog.items[item_id], intent.dietary or intent.query))
+
+
+def _about(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """ "what's in that one?": what the menu says about the dish in focus."""
+    item_id = _in_focus(b, previous)
+    if item_id is None:
+        b.says.append("Which dish do you mean?")
+        return
+    item = b.catalog.items[item_id]
+    b.find(item.name, item.restaurant_id)
+
+
 _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "order": _order, "more": _more, "repeat": _repeat, "size_answer": _answer_size,
     "quantity_answer": _answer_quantity, "remove": _remove, "negate": _negate,
     "change": _change, "out_and_in": _out_and_in, "scale": _scale, "undo": _undo, "clear": _simple("clear_cart"), "review": _review,
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
+    "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
+    "note_on_line": _note_on_line, "about": _about, "party": _party,
 }  # fmt: skip

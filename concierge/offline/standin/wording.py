@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from livekit.agents import llm
 
-from ...menu import Catalog
+from ...menu import Catalog, MenuItem, words
+from ...menu import has_tag as has_tag_
 from ...replies import Code, Reply
 from .parser import Intent, ItemRequest
 
@@ -74,6 +75,20 @@ def greeting(catalog: Catalog) -> str:
     return f"Hi! I can order for you from {names}. What would you like?"
 
 
+def restaurants(catalog: Catalog) -> str:
+    names = ", ".join(f"{r.name} ({r.cuisine})" if r.cuisine else r.name
+                      for r in catalog.restaurants.values())  # fmt: skip
+    return f"You can order from {names}. Which would you like?"
+
+
+def has_tag(item: MenuItem, tag: str) -> str:
+    """ "is it vegan?": the menu's dietary tags; any other word, from the dish's name and kind."""
+    said = {w for t in item.tags for w in t.split("-")} | set(words(f"{item.name} {item.category}"))
+    if has_tag_(item, tag) or tag in said:
+        return f"Yes — the {item.name} is {tag}."
+    return f"No — the {item.name} is not listed as {tag} on the menu."
+
+
 def which_menu(catalog: Catalog) -> str:
     names = ", ".join(r.name for r in catalog.restaurants.values())
     return f"Which restaurant's menu would you like? We have {names}."
@@ -114,4 +129,10 @@ def no_tool_reply(catalog: Catalog, intent: Intent) -> str:
         return greeting(catalog)
     if intent.kind == "thanks":
         return "You're welcome! Anything else? Say that's it when you're ready to order."
+    heard = [catalog.items[r.item_id].name for r in intent.items if r.item_id]
+    if heard:
+        return (
+            f"Sorry, I didn't understand what to do: I heard {_and_list(heard)}, and changed "
+            "nothing. Say what you'd like, e.g. 'add one' or 'remove it'."
+        )
     return f"Sorry, I didn't understand that. {HELP}"
