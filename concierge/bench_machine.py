@@ -254,23 +254,30 @@ def _health_ports(supervisor: Worker) -> dict[int, int]:
     return ports
 
 
+def _worker_status(port: int) -> dict[str, float]:
+    """What the worker last reported on livekit's health server (`/worker`): `worker_load`,
+    `active_jobs`; empty when it cannot be read."""
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=1) as answer,
+    ):
+        status = json.loads(answer.read())
+        if isinstance(status, dict):
+            return status
+    return {}
+
+
 def _reported_load(port: int) -> float:
-    """The load the worker last computed (`/worker`, livekit's health server)."""
-    with (
-        contextlib.suppress(OSError, ValueError),
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=1) as answer,
-    ):
-        return float(json.loads(answer.read()).get("worker_load", 0.0))
-    return 0.0
+    """The load the worker last computed."""
+    return float(_worker_status(port).get("worker_load", 0.0))
 
 
-def _active_jobs(port: int) -> int:
-    with (
-        contextlib.suppress(OSError, ValueError),
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/worker", timeout=1) as answer,
-    ):
-        return int(json.loads(answer.read()).get("active_jobs", 0))
-    return 0
+def _busy(port: int, threshold: float) -> bool:
+    """A worker still holding a call, or reporting a load at or over `threshold`."""
+    status = _worker_status(port)
+    return (
+        int(status.get("active_jobs", 0)) != 0 or float(status.get("worker_load", 0.0)) >= threshold
+    )
 
 
 async def _wait_idle(supervisor: Worker, timeout: float = 180) -> None:
@@ -282,7 +289,7 @@ async def _wait_idle(supervisor: Worker, timeout: float = 180) -> None:
     ports = list(_health_ports(supervisor).values())
 
     def idle() -> bool:
-        return all(_active_jobs(p) == 0 and _reported_load(p) < LOAD_THRESHOLD for p in ports)
+        return not any(_busy(p, LOAD_THRESHOLD) for p in ports)
 
     while time.monotonic() < deadline and not await asyncio.to_thread(idle):
         await asyncio.sleep(1)
