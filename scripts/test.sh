@@ -56,5 +56,5 @@ for arg in "$@"; do
   case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then targets=(); fi ;; esac
 done
 python -m pytest "${targets[@]}" --nbval-lax --nbval-current-env -p tests.notebook_timing \
-  --nbval-cell-timeout=120 -p no:cacheprovider -n 2 --dist loadfile --durations=12 "$@"
+  --nbval-cell-timeout=240 -p no:cacheprovider -n 2 --dist loadfile --durations=12 "$@"
 echo "==> tests took $(( $(date +%s) - start )) s"

@@ -18,6 +18,7 @@ import pytest
 from concierge.console import portaudio_problem
 
 from .conftest import refusing_port
+from .patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ def _env() -> dict[str, str]:
 
 
 def _cli(
-    args: list[str], extra_env: dict[str, str], stdin: str = "", timeout: float = 90
+    args: list[str], extra_env: dict[str, str], stdin: str = "", timeout: float = PATIENCE_S
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "concierge", *args],
@@ -58,7 +59,7 @@ def _spawn_console(extra_env: dict[str, str] | None = None) -> pexpect.spawn:
         cwd=str(ROOT),
         env={**_env(), **(extra_env or {})},
         encoding="utf-8",
-        timeout=120,  # per expected line; a loaded machine takes seconds to import livekit
+        timeout=PATIENCE_S,  # per expected line; a loaded machine takes seconds to import livekit
         preexec_fn=_interruptible,
     )
 
@@ -84,7 +85,7 @@ def test_console_in_a_terminal_takes_an_order_and_shows_the_cart() -> None:
 
 
 def test_console_ends_cleanly_at_end_of_input() -> None:
-    proc = _cli(["console"], {}, stdin="three churros\n", timeout=60)
+    proc = _cli(["console"], {}, stdin="three churros\n")
     assert proc.returncode == 0, proc.stderr
     assert "3 × Churros" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -92,7 +93,7 @@ def test_console_ends_cleanly_at_end_of_input() -> None:
 @pytest.mark.skipif(portaudio_problem() is None, reason="this machine can play and record audio")
 def test_audio_console_that_cannot_run_says_why_in_a_sentence() -> None:
     """No PortAudio, or PortAudio and no sound device (CI): a sentence and exit code 2."""
-    proc = _cli(["console", "--audio"], {}, timeout=60)
+    proc = _cli(["console", "--audio"], {})
     assert proc.returncode == 2
     assert (portaudio_problem() or "") in proc.stderr
     assert "python -m concierge console" in proc.stderr and "Traceback" not in proc.stderr
@@ -112,13 +113,13 @@ def test_audio_mode_without_devices_or_package_is_a_sentence(monkeypatch) -> Non
 
 
 def test_console_help_teaches_lk_agent_console() -> None:
-    proc = _cli(["console", "--help"], {}, timeout=60)
+    proc = _cli(["console", "--help"], {})
     assert proc.returncode == 0 and "lk agent console" in proc.stdout
 
 
 @pytest.mark.parametrize("command", ["start", "dev"])
 def test_server_commands_print_help_without_credentials(command: str) -> None:
-    proc = _cli([command, "--help"], {}, timeout=60)
+    proc = _cli([command, "--help"], {})
     assert proc.returncode == 0, proc.stderr
     assert f"python -m concierge {command}" in proc.stdout
     assert "usage: python -m livekit.agents start" in proc.stdout

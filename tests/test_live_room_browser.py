@@ -25,6 +25,7 @@ from concierge.livekit_server import find_server
 from concierge.providers import missing_speech_engines
 
 from .live_lab import CHROMIUM, ROOT, code_notebook, jupyterlab, mic_flags, run_notebook, speech_wav
+from .livekit_calls import LOAD_BY_CALLS_ONLY
 
 ARTIFACTS = ROOT / "test-artifacts"
 USER = "room-browser"
@@ -56,6 +57,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[st
         home.parent / "room.ipynb",
         "import os\n"
         f"os.environ['CONCIERGE_STORE'] = {store_url!r}  # the worker process inherits it\n"
+        f"os.environ.update({LOAD_BY_CALLS_ONLY!r})  # a busy machine must not turn the call away\n"
         "from concierge.live import launch\n"
         "from concierge.live.room_mode import local_worker, shutdown\n"
         f"handle = await launch(mode='room', user_id={USER!r})\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .livekit_calls import Stack, running_stack, wait_for_report
+from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
 
@@ -23,7 +24,7 @@ def stack(livekit_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield running
 
 
-async def until(predicate, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+async def until(predicate, timeout: float = PATIENCE_S) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not await predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -38,7 +39,7 @@ async def saved_lines(stack: Stack, user: str) -> list[tuple[str, int]]:
 
 async def test_a_caller_who_leaves_mid_turn_loses_nothing(stack: Stack) -> None:
     async with stack.call("leaves-mid-turn", "caller-leaves") as (caller, dispatched):
-        await caller.next_agent_speech(after=dispatched, timeout=60)
+        await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
         await caller.type("two churros")
         await until(lambda: _cart_has(caller, "churros"))
         await caller.type("a large horchata")  # and hang up while the agent answers it
@@ -57,12 +58,12 @@ async def _cart_has(caller, item: str) -> bool:  # type: ignore[no-untyped-def]
 
 async def test_a_worker_killed_mid_call_loses_no_line_and_a_new_one_serves(stack: Stack) -> None:
     async with stack.call("killed-mid-call", "caller-crash") as (caller, dispatched):
-        await caller.next_agent_speech(after=dispatched, timeout=60)
+        await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
         await caller.type("three churros")
         await until(lambda: _cart_has(caller, "churros"))
         stack.worker.kill()  # SIGKILL, worker and job processes: nothing runs after this
     assert await saved_lines(stack, "caller-crash") == [("churros", 3)]
-    stack.new_worker().wait_ready()
+    stack.new_worker().wait_ready(timeout=PATIENCE_S)
     async with stack.call("after-the-crash", "caller-crash") as (caller, _):
         cart = await caller.cart()
     assert [(ln["item_id"], ln["quantity"]) for ln in cart["cart"]["lines"]] == [("churros", 3)]
@@ -71,10 +72,10 @@ async def test_a_worker_killed_mid_call_loses_no_line_and_a_new_one_serves(stack
 async def test_the_worker_re_registers_after_the_server_restarts(stack: Stack) -> None:
     registered = stack.worker.registrations()
     stack.server.stop()
-    stack.server.start()
-    stack.worker.wait_registered(registered + 1, timeout=120)
+    stack.server.start(timeout=PATIENCE_S)
+    stack.worker.wait_registered(registered + 1, timeout=PATIENCE_S)
     async with stack.call("after-restart", "caller-restart") as (caller, dispatched):
-        await caller.next_agent_speech(after=dispatched, timeout=60)
+        await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
         await caller.type("a falafel bowl")
         await until(lambda: _cart_has(caller, "falafel_bowl"))
     assert await saved_lines(stack, "caller-restart") == [("falafel_bowl", 1)]

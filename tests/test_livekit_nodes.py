@@ -22,7 +22,8 @@ import pytest
 
 from concierge.livekit_server import LocalServer, free_port, local_server, start_worker
 
-from .livekit_calls import Stack, loopback_only, process_tree, sockets_of
+from .livekit_calls import LOAD_BY_CALLS_ONLY, Stack, loopback_only, process_tree, sockets_of
+from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
 
@@ -68,21 +69,31 @@ def two_nodes(
     with contextlib.ExitStack() as running:
         redis = running.enter_context(running_redis(tmp))
         a = running.enter_context(
-            local_server(binary=livekit_binary, log_path=tmp / "a.log", redis=redis)
+            local_server(
+                binary=livekit_binary, log_path=tmp / "a.log", redis=redis, timeout=PATIENCE_S
+            )
         )
         b = running.enter_context(
             local_server(
-                binary=livekit_binary, log_path=tmp / "b.log", redis=redis, api_secret=a.api_secret
+                binary=livekit_binary,
+                log_path=tmp / "b.log",
+                redis=redis,
+                api_secret=a.api_secret,
+                timeout=PATIENCE_S,
             )
         )
         store_url = f"sqlite:///{tmp / 'store.db'}"
         worker = start_worker(
             a,
-            env={"CONCIERGE_STORE": store_url, "CONCIERGE_REPORT_DIR": str(tmp / "reports")},
+            env={
+                "CONCIERGE_STORE": store_url,
+                "CONCIERGE_REPORT_DIR": str(tmp / "reports"),
+                **LOAD_BY_CALLS_ONLY,
+            },
             log_path=tmp / "worker.log",
         )
-        running.callback(worker.stop)
-        worker.wait_ready()
+        running.callback(worker.kill)  # the test is over and nothing checks a drain (24 s)
+        worker.wait_ready(timeout=PATIENCE_S)
         yield a, Stack(b, worker, store_url, tmp / "reports")
 
 
@@ -96,7 +107,7 @@ def agent_lines(transcripts: list[tuple[str, str]]) -> list[str]:
     return [text for who, text in transcripts if who.startswith("agent-")]
 
 
-async def say_and_wait(caller, text: str, answers: int, timeout: float = 60) -> str:  # type: ignore[no-untyped-def]
+async def say_and_wait(caller, text: str, answers: int, timeout: float = PATIENCE_S) -> str:  # type: ignore[no-untyped-def]
     await caller.type(text)
     deadline = time.monotonic() + timeout
     while len(agent_lines(caller.transcripts)) < answers:
@@ -117,7 +128,7 @@ async def test_a_caller_on_node_b_orders_from_the_agent_registered_on_node_a(
 
     user = "caller-across-nodes"
     async with via_b.call("across-nodes", user) as (caller, dispatched):
-        greeting = await caller.next_agent_speech(after=dispatched, timeout=60)
+        greeting = await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
         assert greeting.end > greeting.start  # the agent's voice reached the caller on node B
         await say_and_wait(caller, "two churros", 2)
         await say_and_wait(caller, "checkout", 3)

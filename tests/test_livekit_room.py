@@ -33,6 +33,7 @@ from .livekit_calls import (
     voiced_seconds,
     wait_for_report,
 )
+from .patience import PATIENCE_S
 
 pytestmark = [
     pytest.mark.livekit,
@@ -59,7 +60,7 @@ def agent_lines(transcripts: list[tuple[str, str]]) -> list[str]:
     return [text for who, text in transcripts if who.startswith("agent-")]
 
 
-async def settle(caller, predicate, timeout: float = 15):  # type: ignore[no-untyped-def]
+async def settle(caller, predicate, timeout: float = PATIENCE_S):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -75,11 +76,11 @@ async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
         pids = process_tree(stack.worker.process.pid) | {os.getpid()}
         assert stack.server.process is not None
         server_pid = stack.server.process.pid
-        greeting = await caller.next_agent_speech(after=dispatched)
+        greeting = await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
         replies = [greeting]
         for text in ORDER:
             end = await caller.say(voice.pcm16(text), 24000)
-            replies.append(await caller.next_agent_speech(after=end))
+            replies.append(await caller.next_agent_speech(after=end, timeout=PATIENCE_S))
             if text == "a large horchata":
                 cart = await caller.cart()
                 assert [(ln["item_id"], ln["quantity"]) for ln in cart["cart"]["lines"]] == [
@@ -134,11 +135,11 @@ async def test_two_callers_in_two_rooms_never_see_each_others_cart(stack: Stack)
         stack.call("room-a", "caller-a") as (a, a_dispatched),
         stack.call("room-b", "caller-b") as (b, b_dispatched),
     ):
-        await a.next_agent_speech(after=a_dispatched, timeout=60)  # the greetings
-        await b.next_agent_speech(after=b_dispatched, timeout=60)
+        await a.next_agent_speech(after=a_dispatched, timeout=PATIENCE_S)  # the greetings
+        await b.next_agent_speech(after=b_dispatched, timeout=PATIENCE_S)
         await asyncio.gather(a.type("two churros"), b.type("a falafel bowl"))
-        await settle(a, lambda: len(agent_lines(a.transcripts)) >= 2, timeout=60)
-        await settle(b, lambda: len(agent_lines(b.transcripts)) >= 2, timeout=60)
+        await settle(a, lambda: len(agent_lines(a.transcripts)) >= 2)
+        await settle(b, lambda: len(agent_lines(b.transcripts)) >= 2)
         cart_a, cart_b = await a.cart(), await b.cart()
         assert a.agent.identity != b.agent.identity
         assert set(a.room.remote_participants) == {a.agent.identity}

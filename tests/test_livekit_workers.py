@@ -24,7 +24,8 @@ import pytest
 from concierge.lab.room_caller import RoomCaller
 from concierge.livekit_server import local_server, start_worker
 
-from .livekit_calls import Stack
+from .livekit_calls import LOAD_BY_CALLS_ONLY, Stack
+from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
 
@@ -32,7 +33,7 @@ PER_WORKER = 2
 ORDERS = {"two churros": [("churros", 2)], "a falafel bowl": [("falafel_bowl", 1)]}
 
 
-def wait_until(predicate, what: str, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate, what: str, timeout: float = PATIENCE_S) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
@@ -48,20 +49,24 @@ def workers(livekit_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         "CONCIERGE_STORE": store_url,
         "CONCIERGE_REPORT_DIR": str(tmp / "reports"),
         "CONCIERGE_SESSIONS_PER_WORKER": str(PER_WORKER),
-        "CONCIERGE_LAG_LIMIT_S": "3600",
+        **LOAD_BY_CALLS_ONLY,
     }
-    with local_server(binary=livekit_binary, log_path=tmp / "livekit-server.log") as server:
+    with local_server(
+        binary=livekit_binary, log_path=tmp / "livekit-server.log", timeout=PATIENCE_S
+    ) as server:
         supervisor = start_worker(
             server, env=env, args=("--workers", "2"), log_path=tmp / "workers.log"
         )
         try:
             wait_until(lambda: len(supervisor.worker_pids()) >= 2, "two workers registered")
-            supervisor.wait_ready(processes=2)
+            supervisor.wait_ready(processes=2, timeout=PATIENCE_S)
             yield Stack(server, supervisor, store_url, tmp / "reports")
         finally:
+            # The test is over and nothing checks the drain (it took 40 s): the supervisor first,
+            # so it restarts nothing, then its workers, which have process groups of their own.
             tree = psutil.Process(supervisor.process.pid).children(recursive=True)
-            supervisor.stop()
-            for leftover in tree:  # the workers have process groups of their own
+            supervisor.kill()
+            for leftover in tree:
                 with contextlib.suppress(psutil.Error):
                     leftover.kill()
 
@@ -70,7 +75,7 @@ def agent_lines(caller: RoomCaller) -> list[str]:
     return [text for who, text in caller.transcripts if who.startswith("agent-")]
 
 
-async def settle(predicate, what: str, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+async def settle(predicate, what: str, timeout: float = PATIENCE_S) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
@@ -82,7 +87,7 @@ async def answered_call(
 ) -> tuple[RoomCaller, str]:
     """A call in `room`, greeted; returns the caller and the worker id the server assigned."""
     caller, dispatched = await calls.enter_async_context(stack.call(room, f"user-{room}"))
-    await caller.next_agent_speech(after=dispatched, timeout=90)
+    await caller.next_agent_speech(after=dispatched, timeout=PATIENCE_S)
     worker = dict(stack.server.assignments())[room]
     return caller, worker
 
@@ -124,9 +129,7 @@ async def test_a_killed_worker_loses_no_cart_and_gets_no_more_calls(workers: Sta
 
         # the supervisor starts the dead worker again; it registers under a new id and, the
         # others being full, takes the next call (unless it was up in time to take one above)
-        await settle(
-            lambda: reborn_id(workers, original) is not None, "the worker started again", 180
-        )
+        await settle(lambda: reborn_id(workers, original) is not None, "the worker started again")
         reborn = reborn_id(workers, original)
         if reborn not in live.values():
             for i in range(PER_WORKER + 1):

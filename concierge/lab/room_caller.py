@@ -191,7 +191,7 @@ class RoomCaller:
             None,
         )
 
-    async def wait_for_agent(self, timeout: float = 60) -> rtc.RemoteParticipant:
+    async def wait_for_agent(self, timeout: float = 120) -> rtc.RemoteParticipant:
         """Wait until the agent has joined and its audio track reaches this caller."""
         await asyncio.wait_for(self._agent_audio.wait(), timeout)
         agent = self.agent
@@ -228,7 +228,7 @@ class RoomCaller:
         pcm = b"".join(p for _at, p in frames[preroll : last + 1])
         return AgentSpeech(frames[first][0] - self.frame_ms / 1000, frames[last][0], pcm)
 
-    async def cart(self, timeout: float = 10) -> dict[str, Any]:
+    async def cart(self, timeout: float = 30) -> dict[str, Any]:
         """The cart as the agent serves it to frontends (`get_cart` RPC, `concierge.room`)."""
         agent = self.agent
         if agent is None:
