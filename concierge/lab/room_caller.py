@@ -70,10 +70,13 @@ class AgentSpeech:
 class RoomCaller:
     """One participant with a microphone, listening to the agent. Use `joined()` to connect."""
 
-    def __init__(self, frame_ms: int = FRAME_MS) -> None:
+    def __init__(self, frame_ms: int = FRAME_MS, *, dtx: bool = False) -> None:
         #: The microphone's and the speaker's frame (10 ms; a bench running dozens of callers in
         #: one process uses 20 ms, the size of an Opus packet, for half the wake-ups).
         self.frame_ms = frame_ms
+        #: Opus discontinuous transmission on the microphone (livekit-client's default for a
+        #: browser's microphone): silence goes out as rare comfort-noise packets.
+        self.dtx = dtx
         self._samples = RATE * frame_ms // 1000
         self.room = rtc.Room()
         self.transcripts: list[tuple[str, str]] = []  # (participant identity, text)
@@ -89,10 +92,10 @@ class RoomCaller:
     @classmethod
     @contextlib.asynccontextmanager
     async def joined(
-        cls, url: str, token: str, *, frame_ms: int = FRAME_MS
+        cls, url: str, token: str, *, frame_ms: int = FRAME_MS, dtx: bool = False
     ) -> AsyncIterator[RoomCaller]:
         """Join the room, publish the microphone; leave when the block ends."""
-        caller = cls(frame_ms)
+        caller = cls(frame_ms, dtx=dtx)
         await caller.join(url, token)
         try:
             yield caller
@@ -104,7 +107,7 @@ class RoomCaller:
         self.room.register_text_stream_handler("lk.transcription", self._on_transcript)
         await self.room.connect(url, token)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=self.dtx)
         await self.room.local_participant.publish_track(track, options)
         self._spawn(self._microphone())
 
