@@ -13,9 +13,12 @@ Per N it prints p50/p95 from the caller's last voiced frame to the first agent a
 the share of orders recognised word for word (the caller's transcript on `lk.transcription`),
 failed and undispatched calls, each worker's calls, CPU (100 = one core) and highest reported
 load (`/worker` on its health port: what `load_fnc` told the server), the callers' CPU (this
-process) apart from the server's, the workers' memory (PSS, so shared pages count once) and the
-machine's. `voice_capacity_machine` is the largest N with p95 < 1.5 s, recognition ≥ 95 % and no
-failed or undispatched call; it goes to `bench/results.json` with the memory per call.
+process) apart from the server's, the same three as CPU milliseconds per call-second (what one
+call costs each party, load-independent as a count), the workers' memory (PSS, so shared pages
+count once) and the machine's. From the CPU per call it computes the CPU ceiling: how many calls
+the cores could carry at all (`cpu_bound`). `voice_capacity_machine` is the largest N with
+p95 < 1.5 s, recognition ≥ 95 % and no failed or undispatched call; it goes to
+`bench/results.json` with the memory per call and the CPU ceiling.
 """
 
 from __future__ import annotations
