@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from ...confirmation import is_explicit_yes
 from ...menu import SIZES, Catalog, MenuItem, stem, words
-from .numbers import MARKERS, PARTY, spell_quantities
+from .numbers import MARKERS, PARTY, PEOPLE, party_size, spell_quantities
+from .repair import Repairs
 from .selector import Pick, Selector, has_head
 
 SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
@@ -175,20 +176,11 @@ _HESITATION = re.compile(
     r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)"
     r"(?!please$|a (?:sec|second|minute)|yes|yeah|yep|sure|ok)"  # "wait, yes" is no yes
 )
-#: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
-_REPAIR = re.compile(
-    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|(?:sorry,? )?i meant?|or rather|no sorry|"
-    r"actually make (?:it|that)|actually)\b,?\s*"
-)
-#: "make the coke a sprite" inside a self-repair: the dish said before becomes another.
-_MAKE_INTO = re.compile(
-    r"^(?:make|change|switch|swap) (?:the )?(?P<src>.+?) (?:to |into |for |with )?"
-    r"(?P<dst>(?:a|an|\d+) .+)$"
-)
 #: "for me", "for my son": who a dish is for, not which dish.
 _FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?|the baby)\b")
-#: "a spicy tuna roll 2 miso soups": a number after a word starts the next item.
-_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=\d+ (?!of\b|more\b|less\b|fewer\b)[a-z])")
+#: "a spicy tuna roll 2 miso soups", "a cheeseburger a coke": a number or an article after a
+#: word starts the next item.
+_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=(?:\d+|a|an) (?!of\b|more\b|less\b|fewer\b)[a-z])")
 _FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
 _EACH = re.compile(
     r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
@@ -211,6 +203,8 @@ class ItemRequest:
     counted: bool = False
     #: "few", "negative" or "fraction": a quantity to ask about instead of guessing.
     unclear: str | None = None
+    #: One for each person ("a small coke each", "a nigiri per person").
+    each: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,6 +269,20 @@ class IntentParser:
         }
         self._seen: dict[str, tuple[ItemRequest, ...]] = {}
         self.selector = Selector(catalog)
+        self._repairs = Repairs(
+            ids=self._ids, kinds=self._kinds, has_item=lambda t: bool(self.items(t)),
+            size_only=size_only, size_words=frozenset(SIZE_WORDS), protected=self._protected,
+            closing=_REVIEW,
+        )  # fmt: skip
+
+    def _ids(self, text: str) -> set[str]:
+        """The items `text` names (every candidate of an ambiguous name)."""
+        return {i for r in self.resolved(text) for i in (r.item_id, *r.ambiguous) if i}
+
+    def _kinds(self, text: str) -> set[str]:
+        """The items `text` names by name or by kind ("the shake", "soup")."""
+        pick = self.selector.named(text)
+        return self._ids(text) | (set(pick.kinds) if pick and pick.kinds else set())
 
     def parse(self, message: str) -> Intent:
         text = normalize(message)
@@ -306,38 +314,9 @@ class IntentParser:
         return found[0] if len(found) == 1 else None
 
     def repair(self, text: str) -> str:
-        """Self-repairs applied before acting: the item said before "no wait", "I mean",
-        "actually" is replaced by what follows ("a lentil soup no wait a quinoa salad"), or only
-        its number or size when that is all that follows ("a small coke i mean medium")."""
-        for m in reversed(list(_REPAIR.finditer(text))):
-            left, right = text[: m.start()], text[m.end() :].strip(" ,")
-            left = re.sub(r"(?:,|\band\b|\buh\b|\bum\b|\s)+$", "", left)  # "... and actually"
-            cut = list(_SPLIT.finditer(left))
-            head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
-            if not right or not self.items(last):
-                continue
-            into = _MAKE_INTO.match(right)
-            if into and _same_items(self, into.group("src"), last):
-                right = into.group("dst")  # "a coke oh wait make the coke a sprite": a sprite
-            earlier = self._clause_of(right, cut, left)
-            if earlier is not None:  # "2 tacos and a horchata, actually make that 3 tacos"
-                start, end = earlier
-                closing = _REVIEW.search(right)  # "… that's all" still closes the message
-                said_now, tail = (
-                    (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
-                )
-                text = f"{left[:start]} {said_now} {left[end:]} {tail}".strip()
-                continue
-            said = re.match(r"\s*(\d+) ", last)
-            if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
-                right = f"{said.group(1)} {right}"
-            size, number = size_only(right), re.fullmatch(r"(?:just |only )?(\d+)", right)
-            if size is not None:
-                right = " ".join(w for w in last.split() if w not in SIZE_WORDS) + " " + size
-            elif number is not None:
-                right = re.sub(r"^\s*(?:a|an|\d+)?\s*", number.group(1) + " ", last)
-            text = f"{head} {right}".strip()
-        return text
+        """Self-repairs applied before acting ("a lentil soup no wait a quinoa salad"; see
+        `repair`)."""
+        return self._repairs.apply(text)
 
     def items(self, text: str) -> tuple[ItemRequest, ...]:
         """Every item named in `text`, with its quantity, size and notes (several rules ask for
@@ -348,21 +327,6 @@ class IntentParser:
             if len(self._seen) > _SEEN:
                 del self._seen[next(iter(self._seen))]
         return known
-
-    def _clause_of(
-        self, right: str, cuts: list[re.Match[str]], left: str
-    ) -> tuple[int, int] | None:
-        """Where in `left` the clause naming the same dish as `right` is, when it is not the
-        last one (the last one is what a repair replaces anyway)."""
-        ids = {r.item_id for r in self.resolved(_REVIEW.sub(" ", right))} - {None}
-        if not ids or not cuts:
-            return None
-        bounds = [0, *(c.end() for c in cuts)]
-        ends = [c.start() for c in cuts]
-        for start, end in reversed(list(zip(bounds[:-1], ends, strict=True))):
-            if ids & {r.item_id for r in self.resolved(left[start:end])}:
-                return start, end
-        return None
 
     def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
@@ -402,7 +366,7 @@ class IntentParser:
         request = self._item(part)
         if request is None:
             return []
-        if request.ambiguous or depth > 2 or self._explained(request):
+        if depth > 2 or self._explained(request):
             return [request]
         ws = part.split()
         for i in range(1, len(ws)):
@@ -529,11 +493,6 @@ def _not_but(p: IntentParser, text: str) -> Intent | None:
             )
     src, dst = p.resolved(m.group("src")), p.resolved(m.group("dst"))
     return Intent("out_and_in", dst, src) if src and dst else None
-
-
-def _same_items(p: IntentParser, a: str, b: str) -> bool:
-    ids = lambda t: {r.item_id for r in p.resolved(t)} - {None}  # noqa: E731
-    return bool(ids(a)) and ids(a) == ids(b)
 
 
 _NOTE_ON_LINE = re.compile(
@@ -848,16 +807,18 @@ def _order(p: IntentParser, text: str) -> Intent | None:
     same_size = _SAME_SIZE.search(text) is not None
     if same_size:
         text = _SAME_SIZE.sub(" ", text).strip(" ,")
+    people, stated = party_size(text), PARTY.search(text) is not None
+    if people is not None:  # "we're five people, …", "it's me and my two kids, …"
+        text = PEOPLE.sub(" ", PARTY.sub(" ", text))
     each = _EACH.search(text)
-    party = PARTY.search(text)
-    if each or party:
-        people = next((g for g in party.groups() if g), None) if party else None
-        text = _EACH.sub(" ", PARTY.sub(" ", text))
+    if each is not None:  # "tacos and a small coke each": the coke, one per person
+        marked = _each_one(p.items(text[: each.start()]), p.items(text[each.end() :]))
+        if marked is not None:
+            return Intent("order", items=marked, each=True, quantity=people)
     named = p.items(text)
-    if named and (each or party) and len(named) == 1 and named[0].item_id:
-        # "a sprite for each of us", "a falafel bowl each for the 4 of us"
-        return Intent("order", items=named, each=True,
-                      quantity=int(people) if people else None)  # fmt: skip
+    if named and stated and len(named) == 1 and named[0].item_id:
+        # "a falafel bowl for the 4 of us"
+        return Intent("order", items=(replace(named[0], each=True),), each=True, quantity=people)
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
@@ -865,6 +826,18 @@ def _order(p: IntentParser, text: str) -> Intent | None:
         or re.match(r"(?:a|an|some) \w", text)  # "a margarita", "a big mac": look it up
     ):
         return Intent("order", items=named, same_size=same_size)
+    return None
+
+
+def _each_one(
+    before: tuple[ItemRequest, ...], after: tuple[ItemRequest, ...]
+) -> tuple[ItemRequest, ...] | None:
+    """The items with the one "each" belongs to marked: the dish said just before the word, else
+    the one just after ("we each want a large coke")."""
+    if before and before[-1].item_id:
+        return (*before[:-1], replace(before[-1], each=True), *after)
+    if after and after[0].item_id:
+        return (*before, replace(after[0], each=True), *after[1:])
     return None
 
 

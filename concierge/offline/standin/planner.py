@@ -99,7 +99,7 @@ def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         return _order_picked(b, intent)
     last_size = b.conv.last[1] if b.conv.last and intent.same_size else None
     for r in intent.items:
-        if intent.each:  # one for each person
+        if r.each:  # one for each person
             people = intent.quantity or b.conv.party
             if people is None:
                 b.says.append(
