@@ -19,10 +19,8 @@ from ...confirmation import is_explicit_yes
 from ...menu import SIZES, Catalog, MenuItem, stem, words
 from .numbers import MARKERS, PARTY, PEOPLE, party_size, spell_quantities
 from .repair import Repairs
-from .selector import Pick, Selector, has_head
+from .selector import SIZE_WORDS, Pick, Selector, has_head, without_sized
 
-SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
-              "big": "large", "biggest": "large", "largest": "large", "smallest": "small"}  # fmt: skip
 DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
 
 #: How many texts' items a parser remembers.
@@ -181,7 +179,11 @@ _FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?
 #: "a spicy tuna roll 2 miso soups", "a cheeseburger a coke": a number or an article after a
 #: word starts the next item.
 _NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=(?:\d+|a|an) (?!of\b|more\b|less\b|fewer\b)[a-z])")
-_FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
+#: "for each of us", "a coke each", "we each want …": one per person, never "every item".
+_FOR_PEOPLE = re.compile(
+    r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b|\bwe each\b|"
+    r"(?<!make )(?<!remove )\beach(?=$|,| please| for\b| and\b| then\b)"
+)
 _EACH = re.compile(
     r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
 )
@@ -517,9 +519,12 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
     headed = bool(_ONE_NAMES_IT.search(text)) or has_head(text)
+    sized = without_sized(text)  # "make the large one a medium": medium is the new size
     text = _ONE_NAMES_IT.sub(r"\1", text)
-    if pick is None or not _picks(text, pick):
+    if pick is None:
         return None
+    if not _picks(text, pick):
+        return _picked_one(p, text, pick)
     asked = _QUESTION.match(text) or text.endswith("?")
     if asked and not (_REMOVE.search(text) or _CHANGE.search(text) or _ORDER_VERB.search(text)):
         return _asked_pick(p, pick)  # "anything vegan at Green Bowl?": a question
@@ -533,12 +538,14 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         if counted and pick.position is None and not (pick.price or pick.keep):
             return None  # "take off two of the tacos": so many of one line
         return Intent("remove", pick=pick)
-    return _picked_change(text, pick, counted, headed) or _picked_order(
+    return _picked_change(text, pick, counted, headed, sized) or _picked_order(
         text, pick, counted, bool(asked)
     )
 
 
-_ONE_NAMES_IT = re.compile(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b")
+_ONE_NAMES_IT = re.compile(
+    rf"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive|{'|'.join(SIZE_WORDS)}) 1\b"
+)
 
 
 def _picks(text: str, pick: Pick) -> bool:
@@ -557,10 +564,12 @@ def _picks(text: str, pick: Pick) -> bool:
     )
 
 
-def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> Intent | None:
+def _picked_change(
+    text: str, pick: Pick, counted: list[int], headed: bool, sized: str
+) -> Intent | None:
     """ "twice as many of the first one", "the last item, make it four", "all the drinks large",
-    "the second one" (of those just offered)."""
-    size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
+    "the second one" (of those just offered), "make the large one a medium"."""
+    size = next((SIZE_WORDS[w] for w in words(sized) if w in SIZE_WORDS), None)
     scale = re.search(r"\b(twice|double|triple|thrice)\b", text)
     if scale and pick.position is not None:
         return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
@@ -577,6 +586,23 @@ def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> I
         pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
         return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
     return None
+
+
+def _picked_one(p: IntentParser, text: str, pick: Pick) -> Intent | None:
+    """ "the vegetarian burger", "a soup from green bowl please": kinds that together name one
+    dish, ordered — never a question, a removal or a dish said by its own name."""
+    if pick.kinds is None or pick.every or _QUESTION.match(text) or text.endswith("?"):
+        return None
+    if _REMOVE.search(text) or _NEGATE.search(text) or _CHANGE.search(text):
+        return None
+    rest = p.catalog.find_restaurant(text)[1]
+    if any(r.item_id for r in p.resolved(p.selector.without_kinds(" ".join(rest)))):
+        return None
+    ids = pick.on_menu(p.catalog)
+    if len(ids) != 1:
+        return None
+    counted = re.findall(r"\b(\d+)\b", text)
+    return Intent("order", quantity=int(counted[0]) if counted else 1, pick=pick)
 
 
 def _picked_order(text: str, pick: Pick, counted: list[int], asked: bool) -> Intent | None:
