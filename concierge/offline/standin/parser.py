@@ -41,7 +41,8 @@ _FILLER = frozenset((
     "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
     "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
     "prefer", "hmm", "sure", "great", "perfect", "cool", "wondering", "if", "suppose", "we",
-    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello",
+    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello", "alright", "sounds", "good",
+    "awesome", "lovely",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -159,6 +160,11 @@ _HEAT = re.compile(
 _ABOUT = re.compile(
     r"^(?:so |and |ok )?(?:what'?s|what is|whats) in (?:it|that|this|them|those)(?: 1)?\s*\??$|"
     r"^(?:tell me|say) (?:more )?about (?:it|that|this)(?: 1)?\s*\??$"
+)
+#: "tell me about the churros", "what's in the poke bowl?": a dish named, asked about.
+_ABOUT_NAMED = re.compile(
+    r"^(?:so |and |ok )?(?:(?:can you |could you )?tell me (?:more )?about|what'?s in|whats in|"
+    r"what is in|describe) (?P<what>.+?)\s*\??$"
 )
 #: "the burger place", "the taco spot": a restaurant named by a word of its name or cuisine.
 _PLACE = re.compile(r"\b(?:the )?(\w+) (?:place|restaurant|spot|joint|shop|guys)\b")
@@ -633,11 +639,15 @@ _SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|tha
 
 def _places(p: IntentParser, text: str) -> Intent | None:
     """Questions about the places and the dish in focus: which restaurants, "is it vegan?",
-    "what's in that one?"."""
+    "what's in that one?", "tell me about the churros" (which puts them in focus)."""
     if _PLACES.search(text):
         return Intent("places")
     if _ABOUT.match(text):
         return Intent("about")
+    about = _ABOUT_NAMED.match(text)
+    if about is not None and (named := p.resolved(about.group("what"))):
+        query = " ".join(r.phrase for r in named)
+        return Intent("search", tuple(r for r in named if r.item_id), query=query)
     if _HEAT.search(text):
         return Intent("tag_question", query="spicy")
     m = _TAG_QUESTION.match(text)
@@ -814,6 +824,9 @@ def _question(p: IntentParser, text: str) -> Intent | None:
     if dietary and (asked or not any(i.item_id for i in named)):
         query = " ".join(i.phrase for i in named if i.item_id)
         asked_about = tuple(i for i in named if i.item_id)  # "is the acai bowl vegan?": in focus
+        if not asked_about:  # "which pasta is vegan?": the one dish of that kind, in focus
+            asked_about = _one_of_kind(p, text)
+            query = " ".join(i.phrase for i in asked_about) or query
         return Intent(
             "search", asked_about, restaurant_id=restaurant_id, dietary=dietary, query=query
         )
@@ -823,6 +836,15 @@ def _question(p: IntentParser, text: str) -> Intent | None:
         named = named or tuple(i for i in p.items(query) if i.item_id)
         return Intent("search", named, restaurant_id=restaurant_id, query=query)
     return None
+
+
+def _one_of_kind(p: IntentParser, text: str) -> tuple[ItemRequest, ...]:
+    """The dish the kinds said name together, when they name exactly one."""
+    pick = p.selector.read(text)
+    ids = pick.on_menu(p.catalog) if pick is not None and pick.kinds is not None else []
+    if len(ids) != 1:
+        return ()
+    return (ItemRequest(p.catalog.items[ids[0]].name.lower(), ids[0]),)
 
 
 def _order(p: IntentParser, text: str) -> Intent | None:
@@ -890,7 +912,8 @@ def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
 _SIZE_FILLER = frozenset((
     "a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that", "thanks", "thank",
     "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those", "uh",
-    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just",
+    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just", "alright", "great",
+    "perfect", "sure", "cool", "sounds", "good", "have", "got", "ones", "in",
 ))  # fmt: skip
 
 

@@ -155,6 +155,21 @@ def _focus(b: _Builder, previous: Intent | None) -> tuple[str, ...]:
     return tuple(asked_about) if len(asked_about) == 1 else b.conv.offered
 
 
+def _asked_size(previous: Intent | None, item_id: str) -> str | None:
+    """The size said when asking about the item ("how much is a large pepperoni?")."""
+    asked = previous.items if previous and previous.kind == "search" else ()
+    return next((r.size for r in asked if r.item_id == item_id and r.size), None)
+
+
+def _asked_about(b: _Builder, previous: Intent | None) -> str | None:
+    """The one dish the previous message asked about (and the cart does not hold): "make it two"
+    or "a large one" right after means that dish."""
+    if previous is None or previous.kind not in ("search", "about", "tag_question"):
+        return None
+    focus = _focus(b, previous)
+    return focus[0] if len(focus) == 1 and not b.conv.has(focus[0]) else None
+
+
 def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     """ "another one" (the line last touched), "two of those" (the one item just offered),
     "the second one" (of those just offered)."""
@@ -165,7 +180,7 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
             b.says.append("Which one do you mean? Tell me its name, please.")
             return
     if len(offered) == 1:
-        b.add(offered[0], intent.quantity or 1, None)
+        b.add(offered[0], intent.quantity or 1, _asked_size(previous, offered[0]))
     elif offered:
         b.says.append(wording.which_of(b.catalog, offered))
     elif b.conv.last is None:
@@ -191,7 +206,10 @@ def _repeat(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _answer_size(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    if not b.conv.size_needed:
+    asked = None if b.conv.size_needed else _asked_about(b, previous)
+    if asked is not None:  # "got any horchata?" — "a large one, please"
+        b.add(asked, 1, intent.size)
+    elif not b.conv.size_needed:
         b.says.append("Which item is that size for? Tell me the item and the size together.")
     for args in b.conv.size_needed:
         b.call("add_to_cart", **{**args, "size": intent.size})
@@ -349,6 +367,10 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         return _answer_size(b, intent, previous)
     if intent.quantity and previous and any(r.unclear for r in previous.items):
         return _answer_quantity(b, intent, previous)
+    asked = _asked_about(b, previous)
+    if asked is not None:  # "how much is the X?" — "make it two of those"
+        b.add(asked, intent.quantity or 1, intent.size or _asked_size(previous, asked))
+        return
     if b.conv.last is None:
         b.says.append("Which item should I change?")
         return
