@@ -44,6 +44,8 @@ class Conversation:
     previous_id: str = ""
     #: How many people the customer said the order is for ("there are three of us").
     party: int | None = None
+    #: Lines some of which were added with a note (the cart may hold them as several lines).
+    noted: set[LineKey] = field(default_factory=set)
 
     def line_of(self, item_id: str, size: str | None = None) -> LineKey | None:
         """The line of `item_id` this conversation knows (in `size` if given), if exactly one."""
@@ -109,6 +111,8 @@ def _change_lines(conv: Conversation, name: str, args: dict[str, Any]) -> None:
     quantity = args.get("quantity")
     count = quantity if isinstance(quantity, int) else 0
     if name == "add_to_cart":
+        if args.get("notes"):
+            conv.noted.add(key)
         conv.lines[key] = conv.lines.get(key, 0) + count
         conv.last = key
         conv.last_adds.append(args)

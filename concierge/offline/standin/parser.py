@@ -193,8 +193,19 @@ _FOR_PEOPLE = re.compile(
 _EACH = re.compile(
     r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
 )
-_NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
-_SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
+#: How a note on a dish starts ("no onions", "extra salsa", "dressing on the side").
+_NOTE_START = r"(?:no|without|extra|light|hold the|easy on the|not too)\b"
+_NOTES = re.compile(
+    rf"\b((?:with )?(?:{_NOTE_START} [a-z ]+?|(?:the )?[a-z]+ on the side))(?=,|;| and |$)"
+)
+#: What a note says it is for, dropped from the note ("extra salsa on them").
+_NOTE_TAIL = re.compile(
+    r"(?: on (?:it|them|that|those|this|these|the (?!side\b)\w+(?: \w+)?))?(?: please)?$"
+)
+_SPLIT = re.compile(
+    r",|;|\band\b|\bplus\b|\balso\b|&|"
+    r"\bwith\b(?!\s+(?:no|extra|light|hold)\b|\s+(?:the )?[a-z]+ on the side\b)"
+)
 
 
 @dataclass(frozen=True)
@@ -362,6 +373,12 @@ class IntentParser:
                 item = self.catalog.items.get(last.item_id or "")
                 requests[-1] = replace(last, size=fit_size(size, item) if item else size)
                 continue
+            note = _NOTES.fullmatch(part)
+            if note is not None and requests and not requests[-1].notes:
+                # "two tacos, extra salsa on them": the note is the dish's before it
+                notes = _NOTE_TAIL.sub("", note.group(1).removeprefix("with ").strip())
+                requests[-1] = replace(requests[-1], notes=notes)
+                continue
             for request in self._items_in(part):
                 if requests and _same_item(requests[-1], request):
                     continue  # "chips and guacamolle": a name split at its "and" by a typo
@@ -405,7 +422,7 @@ class IntentParser:
         notes = ""
         m = _NOTES.search(part)
         if m:
-            notes = m.group(1).removeprefix("with ").strip()
+            notes = _NOTE_TAIL.sub("", m.group(1).removeprefix("with ").strip())
             part = (part[: m.start()] + part[m.end() :]).strip()
         quantity, counted, unclear, size, rest = 1, False, None, None, []
         for w in words(part):
@@ -504,14 +521,22 @@ def _not_but(p: IntentParser, text: str) -> Intent | None:
 
 
 _NOTE_ON_LINE = re.compile(
-    r"^(?:and |oh |also )?(?:no|without|extra|light|hold the) [a-z ]+ (?:on|in|for) "
-    r"(?:1 of (?:them|those|the \w+)|(?:it|them|that|those|the \w+(?: \w+)?))$"
+    rf"^(?:(?:and|oh|also|um|ok|actually|sorry|please),? )*(?P<note>{_NOTE_START} [a-z ]+?) "
+    r"(?:on|in|for|with) (?P<which>1 of (?:them|those|the \w+(?: \w+)?)|it|them|that|those|this|"
+    r"the \w+(?: \w+)?)(?: please)?$"
 )
 
 
 def _note_on_line(p: IntentParser, text: str) -> Intent | None:
-    """ "no pickles on one of them": a note for a line already ordered — said, never a new dish."""
-    return Intent("note_on_line", query=text) if _NOTE_ON_LINE.match(text) else None
+    """ "no pickles on one of them", "hold the sour cream on that": a note for a line already
+    ordered — the line (or one of it) gets the note, never a new dish."""
+    m = _NOTE_ON_LINE.match(text)
+    if m is None:
+        return None
+    which = m.group("which")
+    named = p.resolved(re.sub(r"^1 of ", "", which)) if "the " in which else ()
+    part = 1 if which.startswith("1 of") else None
+    return Intent("note_on_line", named, query=m.group("note"), part=part)
 
 
 def _picked(p: IntentParser, text: str) -> Intent | None:
@@ -717,6 +742,8 @@ def _negate(p: IntentParser, text: str) -> Intent | None:
         return None
     if re.search(r"\b(anything|nothing) else\b", text):
         return Intent("review")
+    if m.start() > 0 and _NOTES.fullmatch(text[m.start() :].strip(" ,")) and p.resolved(text[: m.start()]):
+        return None  # "a classic cheeseburger, no onions": a note on the dish just ordered
     named = p.resolved(text[m.end() :])
     return Intent("negate", items=named) if named else None
 

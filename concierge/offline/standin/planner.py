@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...cart import MAX_QUANTITY, MIN_QUANTITY
+from ...cart import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, CartError, clean_notes
 from ...menu import Catalog
 from . import wording
 from .history import Conversation, LineKey
@@ -487,11 +487,29 @@ def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _note_on_line(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    b.says.append(
-        "I can't add a note to a dish already in your cart, so I changed nothing. To have one "
-        "made differently, remove one and order it again with the note, e.g. 'a veggie burger "
-        "with no pickles'."
-    )
+    """ "no cheese on one of them", "hold the sour cream on that": the line (or that many of
+    it) taken out and put back with the note — only when putting it back cannot fail."""
+    target = intent.items[0] if intent.items else None
+    item_id = _in_cart(b, target) if target is not None else None
+    key = (b.conv.line_of(item_id) if item_id else None) if target else b.conv.last
+    try:
+        notes = clean_notes(intent.query)
+    except CartError as e:
+        b.says.append(f"{e} I changed nothing.")
+        return
+    held = b.conv.lines.get(key, 0) if key else 0
+    part = intent.part if intent.part is not None and intent.part < held else None
+    if key is None or not held or key in b.conv.noted or (part and len(b.conv.lines) >= MAX_LINES):
+        b.says.append(
+            f"I couldn't tell which dish '{notes}' is for, so I changed nothing. Say it with the "
+            "dish, e.g. 'a veggie burger with no pickles'."
+        )
+        return
+    if part:
+        b.line("remove_quantity", key, quantity=part)
+    else:
+        b.line("remove_from_cart", key)
+    b.add(key[0], part or held, key[1], notes)
 
 
 def _party(b: _Builder, intent: Intent, previous: Intent | None) -> None:
