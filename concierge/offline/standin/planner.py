@@ -128,6 +128,11 @@ def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
 
 
 def _order_one(b: _Builder, r: ItemRequest) -> None:
+    pending = next((a for a in b.conv.size_needed if a.get("item_id") == r.item_id), None)
+    if pending is not None and r.size and not r.counted:  # "medium for the sprites": the answer
+        b.conv.size_needed = [a for a in b.conv.size_needed if a is not pending]
+        b.call("add_to_cart", **{**pending, "size": r.size})
+        return
     if r.item_id is None and r.ambiguous:  # "a dessert" while ordering from Luigi's: its one
         here = {b.catalog.items[k[0]].restaurant_id for k in b.conv.lines}
         same = [i for i in r.ambiguous if b.catalog.items[i].restaurant_id in here]
@@ -483,6 +488,10 @@ def _menu(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if b.conv.size_needed and intent.query in ("size", "sizes"):  # "what sizes are there?"
+        for item_id in dict.fromkeys(str(a.get("item_id")) for a in b.conv.size_needed):
+            b.find(b.name(item_id))
+        return
     b.find(intent.query, intent.restaurant_id, intent.dietary)
 
 
