@@ -231,7 +231,7 @@ class Intent:
     """What one customer message asks for.
 
     kind: order remove negate change out_and_in scale more repeat undo clear review confirm deny view_cart
-    profile menu search size_answer quantity_answer greeting thanks unknown.
+    profile menu search size_answer quantity_answer greeting thanks sequence unknown.
     """
 
     kind: str
@@ -257,6 +257,8 @@ class Intent:
     then_review: bool = False
     #: For "order": one for each person ("a sprite for each of us"); `quantity` when said.
     each: bool = False
+    #: For "sequence": the operations said one after another, in order.
+    parts: tuple[Intent, ...] = ()
 
 
 _PAUSE = re.compile(r"\s*(?:[—–]|\.{2,}|…)\s*|\s+-+\s+")
@@ -736,13 +738,46 @@ def _out_and_in(p: IntentParser, text: str) -> Intent | None:
     return Intent("out_and_in", dst, src) if src and dst else None
 
 
+#: Where a second operation starts in one message: "add a burrito, take off one of the tacos".
+_NEXT_OP = re.compile(
+    r"(?:,\s*|\s+)(?:and\s+|then\s+)?(?=(?:take (?:off|out)|remove|drop|delete|get rid of|"
+    r"scratch|add)\b)"
+)
+_OPERATIONS = frozenset(("order", "remove", "change", "scale", "negate", "out_and_in"))
+
+
+def _sequence(p: IntentParser, text: str) -> Intent | None:
+    """ "add a bean and cheese burrito, take off one of the tacos and that's it": several
+    operations, each read on its own and carried out in order (then the read-back, if said)."""
+    cuts = [m for m in _NEXT_OP.finditer(text) if m.start() > 0]
+    if not cuts:
+        return None
+    closing = _REVIEW.search(text)
+    if closing is not None and text[closing.end() :].strip(" ,"):
+        return None
+    body = text[: closing.start()] if closing else text
+    bounds = [0, *(m.end() for m in cuts if m.end() <= len(body)), len(body)]
+    segments = [body[a:b].strip(" ,") for a, b in zip(bounds, bounds[1:], strict=False)]
+    segments = [re.sub(r"\s*\b(?:and|then)$", "", s) for s in segments if s]
+    parts = tuple(p.read(s) for s in segments)
+    if len(parts) < 2 or any(i.kind not in _OPERATIONS for i in parts):
+        return None
+    if all(i.kind == "order" for i in parts):
+        return None  # a list of dishes: the order rule reads it whole
+    return Intent("sequence", parts=parts, then_review=closing is not None)
+
+
 def _negate(p: IntentParser, text: str) -> Intent | None:
     m = _NEGATE.search(text)
     if m is None:
         return None
     if re.search(r"\b(anything|nothing) else\b", text):
         return Intent("review")
-    if m.start() > 0 and _NOTES.fullmatch(text[m.start() :].strip(" ,")) and p.resolved(text[: m.start()]):
+    if (
+        m.start() > 0
+        and _NOTES.fullmatch(text[m.start() :].strip(" ,"))
+        and p.resolved(text[: m.start()])
+    ):
         return None  # "a classic cheeseburger, no onions": a note on the dish just ordered
     named = p.resolved(text[m.end() :])
     return Intent("negate", items=named) if named else None
@@ -917,7 +952,7 @@ def _each_one(
 
 
 RULES: tuple[Rule, ...] = (
-    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
+    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _sequence, _undo, _clear, _review, _places, _picked,
     _same_as_me, _negate, _remove, _change, _more, _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 

@@ -195,6 +195,12 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         b.add(item_id, intent.quantity or 1, size)
 
 
+def _sequence(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """Several operations in one message, planned in the order said."""
+    for part in intent.parts:
+        _HANDLERS[part.kind](b, part, previous)
+
+
 def _repeat_all(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     """ "my wife wants what I'm having": every line again."""
     if not b.conv.lines:
@@ -561,5 +567,5 @@ _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
     "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
-    "note_on_line": _note_on_line, "about": _about, "party": _party,
+    "note_on_line": _note_on_line, "about": _about, "party": _party, "sequence": _sequence,
 }  # fmt: skip

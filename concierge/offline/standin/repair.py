@@ -78,7 +78,9 @@ class Repairs:
             if not right or not spans:
                 continue
             closing = self.closing.search(right)  # "… that's all" still closes the message
-            said, tail = (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
+            said, tail = (
+                (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
+            )
             said = said.strip(" ,")
             if not said or _ADDITIVE.match(said):
                 continue  # "a coke, actually also a sprite": nothing is taken back
@@ -136,7 +138,9 @@ class Repairs:
                 return head, re.sub(r"^(?:to|into|for) ", "", rest)
         return None, words
 
-    def _target(self, left: str, spans: list[tuple[int, int]], edit: Edit) -> tuple[int, int] | None:
+    def _target(
+        self, left: str, spans: list[tuple[int, int]], edit: Edit
+    ) -> tuple[int, int] | None:
         """The clause the edit is about: the last naming the target's (or else the new words')
         items; with no target, the last clause."""
         if edit.target is not None and not _PRONOUN.match(edit.target):
