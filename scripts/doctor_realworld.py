@@ -145,8 +145,9 @@ AGENT_0X = re.compile(r"\b(VoicePipelineAgent|MultimodalAgent|VoiceAssistant)\b"
 def truth_lines(source: str) -> set[int]:
     raw, code = source.splitlines(), code_only(source)
     # `chat_ctx=` on a line of its own is a 0.x agent's keyword only where a 0.x agent is built
-    # (`Agent(chat_ctx=...)` is 1.x)
-    patterns = [p for p in GREP if p is not EVENT and (p is not KWARGS or AGENT_0X.search(source))]
+    # (`Agent(chat_ctx=...)` is 1.x); one in a comment or a string builds nothing
+    built = any(AGENT_0X.search(line) for line in code)
+    patterns = [p for p in GREP if p is not EVENT and (p is not KWARGS or built)]
     found = set()
     for n, line in enumerate(code, 1):
         if any(p.search(line) for p in patterns) or EVENT.search(raw[n - 1]):
