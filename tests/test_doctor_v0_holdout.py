@@ -117,3 +117,26 @@ async def test_a_trimmed_history_is_set_on_the_running_agent() -> None:
 
 def _turns(session: AgentSession) -> list[str]:
     return [i.id for i in session.current_agent.chat_ctx.items if i.id != INSTRUCTIONS_ID]
+
+
+def test_an_agent_call_0x_never_took_is_explained_once_and_left_alone() -> None:
+    source = (
+        "from livekit.agents.multimodal import MultimodalAgent\n\n\n"
+        "async def entrypoint(ctx):\n"
+        "    agent = MultimodalAgent(openai_realtime=None, system_prompt='hi')\n"
+        "    agent.start(ctx.room)\n"
+    )
+    on_call = [f for f in check_source("a.py", source) if f.line == 5]
+    assert [f.rule for f in on_call] == ["LK032"]  # one finding, with the reason
+    assert "`openai_realtime=`, `system_prompt=`" in on_call[0].message
+    assert "by hand" in on_call[0].message
+    result = fix_source("a.py", source)
+    assert "MultimodalAgent(openai_realtime=None" in result.after  # not guessed at
+    assert "LK032" in {f.rule for f in result.left}
+
+
+def test_an_agent_kept_on_an_object_is_found_where_it_starts() -> None:
+    source = (HOLDOUT / "h05_agent_in_class.py").read_text()
+    start = next(n for n, line in enumerate(source.splitlines(), 1) if ".agent.start(" in line)
+    found = [f for f in check_source("a.py", source) if f.line == start]
+    assert [f.rule for f in found] == ["LK034"] and "by hand" in found[0].message

@@ -17,14 +17,18 @@ what the 0.x code meant; anything else is left, still reported, for a person:
 - the handlers of `user/agent_speech_committed`, `user/agent_started/stopped_speaking` and
   `metrics_collected` -> the 1.x event, with the filter and the argument the old one implied;
 - the 0.x realtime greeting (`model.sessions[0]`, `conversation.item.create`, `response.create()`)
-  -> `await session.generate_reply(user_input=...)`;
+  -> `await session.generate_reply(user_input=...)` (an assistant-role item first joins the
+  Agent's history through `update_chat_ctx`, which 1.x syncs to the realtime session);
+- the agent's `chat_ctx_copy()` / `set_chat_ctx(c)` -> `session.current_agent.chat_ctx.copy()` /
+  `.update_chat_ctx(c)`, and `.messages` of such a copy -> `.items`;
 - `chat_ctx.append(text=, role=)` -> `chat_ctx.add_message(role=, content=)`,
   `ChatMessage.create(text=, role=)` -> `ChatMessage(role=, content=[...])`;
 - the imports: what is used is added, what the rewrite left unused is removed.
 
 Not rewritten: `before_llm_cb` / `before_tts_cb` (an `Agent.llm_node` / `tts_node` override),
 `transcription=`, an agent started elsewhere than where it is built, handlers registered by
-`on(event, fn)`, `AgentCallContext`, other realtime conversation edits.
+`on(event, fn)`, `AgentCallContext`, other realtime session edits (`session_update`, private
+attributes), an agent call with arguments 0.x never took.
 """
 
 from __future__ import annotations
