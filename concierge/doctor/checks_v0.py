@@ -286,7 +286,10 @@ def _names_agent(annotation: ast.expr | None) -> bool:
     if annotation is None:
         return False
     for n in ast.walk(annotation):
-        if isinstance(n, ast.Name | ast.Attribute) and _chain(n).rsplit(".", 1)[-1] in AGENT_CLASSES:
+        if (
+            isinstance(n, ast.Name | ast.Attribute)
+            and _chain(n).rsplit(".", 1)[-1] in AGENT_CLASSES
+        ):
             return True
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in AGENT_CLASSES:
             return True
