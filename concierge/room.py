@@ -11,7 +11,8 @@ transcripts on the `lk.transcription` text stream — so the cart travels the sa
 | `concierge.tools` | text stream from the agent, one per step that ran tools | `[{"name", "arguments", "output", "is_error"}]` |
 
 The job attaches it as a session view (`room_view(room)`), so the agent and its tools know
-nothing about it.
+nothing about it. `get_cart` answers once a change being written is saved, so a frontend never
+shows a line that a crash in the middle of its write would lose.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def room_view(room: rtc.Room) -> SessionView:
         tasks: set[asyncio.Task[None]] = set()
 
         async def get_cart(_data: rtc.RpcInvocationData) -> str:
+            await session.userdata.settled()
             return cart_payload(session.userdata)
 
         async def publish() -> None:

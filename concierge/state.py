@@ -354,6 +354,13 @@ class UserState:
             self.cart_unsaved = True
         self._synced = []
 
+    async def settled(self) -> None:
+        """Wait until no change is being written. A frontend reading the cart right after this
+        sees what is kept (saved, or kept in the session while the store is down), never a line
+        that a crash in the middle of its write would lose."""
+        async with self._lock:
+            pass
+
     # --- closing ------------------------------------------------------------------------------
 
     async def save_cart(self) -> None:

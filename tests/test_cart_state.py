@@ -408,3 +408,18 @@ async def test_a_memory_store_change_never_suspends_so_no_cancellation_can_split
         step.send(None)  # finished on its first step: no await in it suspended
     saved = await store.load_cart(state.user_id)
     assert [(ln.item_id, ln.quantity) for ln in saved.lines] == [("churros", 2)]
+
+
+async def test_a_settled_cart_shows_only_lines_the_store_has(catalog: Catalog) -> None:
+    """What a frontend reads after `settled()` (the room's `get_cart`) is already saved: a worker
+    killed right after the read loses nothing it showed."""
+    store = Faulty(await _sqlite(), delay=0.05)
+    state = await new_userdata(store, "alex")  # type: ignore[arg-type]
+    change = asyncio.ensure_future(state.apply(lambda cart: cart.add(catalog, "churros", 3)))
+    while not state.cart.lines:  # the change is applied in memory, its write still in flight
+        await asyncio.sleep(0)
+    await state.settled()
+    shown = [(ln.item_id, ln.quantity) for ln in state.cart.lines]
+    saved = await store.inner.load_cart(state.cart.user_id)
+    assert [(ln.item_id, ln.quantity) for ln in saved.lines] == shown
+    await change
