@@ -13,13 +13,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from livekit import rtc
+from livekit.agents import AgentSession
+from livekit.agents.voice import room_io
 
-from concierge.lab.room_caller import RATE
+from concierge.bench import _same_words
+from concierge.lab.room_caller import RATE, RoomCaller
 from concierge.livekit_server import LocalServer
 from concierge.providers import missing_speech_engines
 from concierge.room import CART_ATTRIBUTE
+from concierge.session import room_options
 
 from .livekit_calls import (
     Stack,
@@ -127,6 +132,84 @@ async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
     assert report["agent_name"] == "food-concierge" and report["user_turns"] >= len(ORDER)
     users = [i for i in report["chat_history"]["items"] if i.get("role") == "user"]
     assert [u["content"][0] for u in users][: len(ORDER)] == ORDER
+
+
+#: First orders that were misheard through the room while the second turn of the same call was
+#: heard right ("a tiramisu" as "ten miso soup", "a falafel bowl" as "can i have hello").
+FIRST_WORDS = ["a tiramisu", "a falafel bowl", "a kombucha"]
+
+
+async def test_the_first_thing_each_caller_says_is_heard_right(stack: Stack, voice) -> None:
+    for n, phrase in enumerate(FIRST_WORDS):
+        user = f"caller-first-{n}"
+        async with stack.call(f"first-words-{n}", user) as (caller, dispatched):
+            await caller.next_agent_speech(after=dispatched, timeout=60)  # the whole greeting
+            end = await caller.say(voice.pcm16(phrase), 24000)
+            await caller.next_agent_speech(after=end)
+            await settle(caller, lambda: any(who == user for who, _ in caller.transcripts))  # noqa: B023
+            heard = [text for who, text in caller.transcripts if who == user]
+            cart = await caller.cart()
+        # (the user's final transcript may arrive twice on lk.transcription: once is what counts)
+        assert len(set(heard)) == 1 and _same_words(phrase, heard[0]), (phrase, heard)
+        item = phrase.removeprefix("a ").replace(" ", "_")
+        assert [(ln["item_id"], ln["quantity"]) for ln in cart["cart"]["lines"]] == [(item, 1)]
+
+
+def speech_level(pcm16: bytes) -> tuple[float, int]:
+    """(RMS of the 20 ms windows that carry speech, count of clipped samples) of mono PCM."""
+    s = np.frombuffer(pcm16, np.int16).astype(float)
+    hop = 480  # 20 ms at 24 kHz, the rate the agent's room input delivers
+    windows = s[: len(s) // hop * hop].reshape(-1, hop)
+    loud = windows[np.sqrt((windows**2).mean(1)) > 300]
+    return float(np.sqrt((loud**2).mean())) if len(loud) else 0.0, int((np.abs(s) >= 32767).sum())
+
+
+async def test_the_agents_room_input_delivers_the_callers_voice_at_the_level_sent(
+    stack: Stack, voice
+) -> None:
+    """What the agent's session reads from the room (livekit's `RoomIO`, with the options every
+    concierge session uses) is the caller's voice as sent, from the first word of the call on.
+    livekit's default agent-side AGC made the first utterance of each call 4x louder and clipped."""
+    room = "input-level"
+    async with RoomCaller.joined(stack.server.url, stack.server.token("speaker", room)) as caller:
+        listener = rtc.Room()
+        await listener.connect(stack.server.url, stack.server.token("listener", room))
+        room_input = room_io.RoomIO(AgentSession(), listener, options=room_options())
+        await room_input.start()
+        assert room_input.audio_input is not None
+        frames: list[bytes] = []
+        arrived = asyncio.Event()
+
+        async def read() -> None:
+            async for frame in room_input.audio_input:  # type: ignore[union-attr]
+                frames.append(bytes(frame.data))
+                arrived.set()
+
+        reader = asyncio.ensure_future(read())
+        try:
+            await asyncio.wait_for(arrived.wait(), 30)  # the caller's track reached the listener
+            for _ in range(
+                2
+            ):  # the first utterance of the track, then one the AGC would be used to
+                pcm = voice.pcm16("a tiramisu")
+                start = len(frames)
+                await caller.say(pcm, 24000)
+                # everything said has arrived once 0.5 s of the quiet after it has
+                await settle(caller, lambda: _quiet_after_speech(frames[start:]))  # noqa: B023
+                received, clipped = speech_level(b"".join(frames[start:]))
+                sent, _ = speech_level(pcm)
+                assert clipped == 0 and 0.7 < received / sent < 1.4, (received, sent, clipped)
+        finally:
+            reader.cancel()
+            await room_input.aclose()
+            await listener.disconnect()
+
+
+def _quiet_after_speech(frames: list[bytes]) -> bool:
+    """Speech has arrived and been followed by 0.5 s of quiet (frames of 50 ms)."""
+    peaks = [int(np.abs(np.frombuffer(f, np.int16).astype(int)).max(initial=0)) for f in frames]
+    voiced = [i for i, peak in enumerate(peaks) if peak > 500]
+    return bool(voiced) and len(peaks) - 1 - voiced[-1] >= 10
 
 
 async def test_two_callers_in_two_rooms_never_see_each_others_cart(stack: Stack) -> None:
