@@ -28,13 +28,13 @@ from concierge.session import room_options
 
 from .livekit_calls import (
     Stack,
-    _host,
-    loopback_only,
+    delivered_over_loopback,
+    inet_sockets,
+    is_loopback,
     own_addresses,
     pcm_at_rate,
     process_tree,
     running_stack,
-    sockets_of,
     voiced_seconds,
     wait_for_report,
 )
@@ -77,9 +77,6 @@ ORDER = ["three churros", "a large horchata", "checkout", "yes"]
 async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
     user = "caller-spoken"
     async with stack.call("spoken-order", user) as (caller, dispatched):
-        pids = process_tree(stack.worker.process.pid) | {os.getpid()}
-        assert stack.server.process is not None
-        server_pid = stack.server.process.pid
         greeting = await caller.next_agent_speech(after=dispatched)
         replies = [greeting]
         for text in ORDER:
@@ -93,7 +90,6 @@ async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
                 ]
                 await settle(caller, lambda: CART_ATTRIBUTE in (caller.agent.attributes or {}))
                 assert json.loads(caller.agent.attributes[CART_ATTRIBUTE])["cart"] == cart["cart"]
-        server_sockets, client_sockets = sockets_of({server_pid}), sockets_of(pids)
         final = await caller.cart()
         # every transcript arrived on lk.transcription: the caller's words as the agent heard them
         await settle(caller, lambda: len(agent_lines(caller.transcripts)) >= len(ORDER) + 1)
@@ -117,16 +113,6 @@ async def test_a_spoken_order_through_the_room(stack: Stack, voice) -> None:
         [("churros", 3), ("horchata", 1)]
     ]
     assert orders[0].order_id == final["orders"][0]["order_id"]
-    # the server holds sockets on 127.0.0.1 only; nothing the server, the worker, its job
-    # processes or the caller connected talks to anything but loopback
-    assert server_sockets and all(loopback_only(*s) for s in server_sockets), server_sockets
-    connected = [(local, peer) for local, peer in client_sockets if not peer.endswith(":*")]
-    assert connected and all(loopback_only(*s) for s in connected), connected
-    # libwebrtc (in the caller and the job) also binds unconnected UDP host candidates on this
-    # machine's own addresses — the Python SDK has no interface filter — and no socket is bound
-    # to an address that is not this machine's (README, Known limits)
-    own = own_addresses()
-    assert all(_host(local) in own for local, _peer in client_sockets), client_sockets
     # on_session_end ran after the caller left and saved the session report
     report = await wait_for_report(stack, "spoken-order")
     assert report["agent_name"] == "food-concierge" and report["user_turns"] >= len(ORDER)
@@ -210,6 +196,52 @@ def _quiet_after_speech(frames: list[bytes]) -> bool:
     peaks = [int(np.abs(np.frombuffer(f, np.int16).astype(int)).max(initial=0)) for f in frames]
     voiced = [i for i, peak in enumerate(peaks) if peak > 500]
     return bool(voiced) and len(peaks) - 1 - voiced[-1] >= 10
+
+
+async def test_no_packet_of_a_call_leaves_the_machine(stack: Stack, voice) -> None:
+    """During a call, the sockets of every process in it — the server, the worker with its job
+    processes, the caller — and the addresses WebRTC sends to.
+
+    Strict for the server (bound to 127.0.0.1 only) and for every connection (loopback peers).
+    Not strict for libwebrtc in the Python SDK (the caller and the agent's job): its network
+    manager skips the loopback interface and binds its ICE host candidates — UDP, and passive
+    TCP listeners — on the machine's other addresses (here 192.0.2.2 and fd00::2), and the SDK
+    exposes no network filter (`rtc.RtcConfiguration` has only the ICE transport policy and ICE
+    servers). So the caller's media leaves a socket bound to 192.0.2.2 for the server's
+    127.0.0.1 candidate, and the server answers to 192.0.2.2. What is true and asserted: every
+    address any packet is sent to is the server's loopback candidate or an address of this machine,
+    and the kernel delivers all of them through the loopback device — no packet leaves it."""
+    assert stack.server.process is not None
+    async with stack.call("loopback-only", "caller-loopback") as (caller, dispatched):
+        await caller.next_agent_speech(after=dispatched, timeout=60)
+        end = await caller.say(voice.pcm16("three churros"), 24000)
+        await caller.next_agent_speech(after=end)  # media flowed both ways
+        server = inet_sockets({stack.server.process.pid})
+        clients = inet_sockets(process_tree(stack.worker.process.pid) | {os.getpid()})
+        stats = await caller.room.get_rtc_stats()
+
+    # the server: bound to 127.0.0.1 only (HTTP/WebSocket and the one UDP port), loopback peers
+    assert {s.kind for s in server} == {"tcp", "udp"}, server
+    assert all(s.host == "127.0.0.1" for s in server), server
+    assert all(s.peer is None or is_loopback(s.peer) for s in server), server
+    # every connected socket of the worker, its job processes and the caller peers with loopback
+    connected = [s for s in clients if s.peer is not None]
+    assert connected and all(is_loopback(s.peer) for s in connected), connected  # type: ignore[arg-type]
+    # what the caller's libwebrtc sends to: the server's candidates, loopback only
+    remote = [
+        x.remote_candidate.candidate.address
+        for x in [*stats.publisher_stats, *stats.subscriber_stats]
+        if x.WhichOneof("stats") == "remote_candidate"
+    ]
+    assert remote and all(is_loopback(a) for a in remote), remote
+    # where the server's answers go: the addresses the clients' sockets are bound to — loopback,
+    # the wildcard, or this machine's own (ICE host candidates), never a connection elsewhere
+    bound = {s.host for s in clients} - {"0.0.0.0", "::"}
+    assert bound <= own_addresses(), bound
+    elsewhere = [s for s in clients if not is_loopback(s.host) and s.host not in ("0.0.0.0", "::")]
+    assert all(s.peer is None and s.status in ("NONE", "LISTEN") for s in elsewhere), elsewhere
+    # and every one of those addresses is delivered through the loopback device
+    assert all(delivered_over_loopback(a) for a in bound | set(remote)), bound | set(remote)
 
 
 async def test_two_callers_in_two_rooms_never_see_each_others_cart(stack: Stack) -> None:
