@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bench import _same_words
 from .lab.room_caller import AgentSpeech, RoomCaller, speech_end
 from .livekit_server import local_server, start_worker
 from .offline.audio_io import INPUT_RATE
@@ -32,10 +33,6 @@ __all__ = ["livekit_figures", "livekit_report"]
 
 #: Spoken orders, each a turn (the offline recogniser's grammar covers every one).
 PHRASES = ["three churros", "a kombucha", "two edamame", "a tiramisu", "a falafel bowl"]
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in text.split() if w not in ("a", "an")]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -131,7 +128,7 @@ def livekit_report(results: dict[str, Any]) -> str:
     turns = [t for c in results["calls"] for t in c["turns"]]
     first = [t["first_audio_s"] * 1000 for t in turns if t["first_audio_s"] is not None]
     answered = sum(1 for t in turns if t["reply"])
-    heard = sum(1 for t in turns if _words(t["heard"]) == _words(t["said"]))
+    heard = sum(1 for t in turns if _same_words(t["said"], t["heard"]))
     local = [s * 1000 for s in results["in_process_s"]]
     lines = [
         "Through LiveKit's server on 127.0.0.1 and WebRTC (python -m concierge start, prewarmed):",

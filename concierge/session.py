@@ -38,6 +38,7 @@ __all__ = [
     "build_session",
     "close_session",
     "offline_session",
+    "room_options",
     "running_session",
     "start_session",
     "voice_session",
@@ -95,6 +96,25 @@ def transcript_synced(env: Mapping[str, str] | None = None) -> bool:
     return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
+def room_options(env: Mapping[str, str] | None = None) -> room_io.RoomOptions:
+    """How a session meets its LiveKit room: livekit's defaults, except two.
+
+    - The caller's microphone reaches the recogniser as the caller sent it: no agent-side
+      automatic gain control. livekit's `RoomIO` runs WebRTC's adaptive AGC on every input track
+      by default; it starts each track at a fixed gain (about +12 dB, measured on these voices)
+      and only adapts during speech, so the first utterance of every call arrived 4x louder and
+      clipped (peak 32767 vs 11 000 sent), and the grammar recogniser misheard it ("a tiramisu"
+      as "ten miso soup") while the second turn, after the AGC had adapted, was heard right.
+      Callers' own clients already level their microphones (browsers' `autoGainControl`,
+      livekit-client's default), and the offline recogniser is measured on audio as sent.
+    - `CONCIERGE_SYNC_TRANSCRIPTION=0` (`transcript_synced`).
+    """
+    options = room_io.RoomOptions(audio_input=room_io.AudioInputOptions(auto_gain_control=False))
+    if not transcript_synced(env):
+        options.text_output = room_io.TextOutputOptions(sync_transcription=False)
+    return options
+
+
 async def start_session(
     userdata: UserState,
     models: Models | None = None,
@@ -117,13 +137,8 @@ async def start_session(
     agent = FoodConciergeAgent(userdata.catalog)
     if room is None:  # livekit treats an explicit room=None as "a room", so leave it out
         await session.start(agent=agent)
-    elif transcript_synced():
-        await session.start(agent=agent, room=room)
     else:
-        text = room_io.TextOutputOptions(sync_transcription=False)
-        await session.start(
-            agent=agent, room=room, room_options=room_io.RoomOptions(text_output=text)
-        )
+        await session.start(agent=agent, room=room, room_options=room_options())
     for view in views:
         try:
             view(session)

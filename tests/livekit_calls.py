@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import socket
 import subprocess
@@ -104,15 +105,66 @@ def running_stack(binary: Path, tmp: Path) -> Iterator[Stack]:
             stack.worker.kill()
 
 
-def sockets_of(pids: set[int]) -> list[tuple[str, str]]:
-    """(local, peer) addresses of every TCP/UDP socket these processes hold, from `ss`."""
-    out = subprocess.run(["ss", "-tunapH"], capture_output=True, text=True, check=True).stdout
+@dataclass(frozen=True)
+class Socket:
+    """One TCP or UDP socket of a process (psutil): where it is bound and whom it talks to."""
+
+    pid: int
+    kind: str  # "tcp" | "udp"
+    host: str
+    port: int
+    peer: str | None  # None: not connected (a listening TCP socket, an unconnected UDP one)
+    peer_port: int
+    status: str  # TCP state ("LISTEN", "ESTABLISHED", ...); "NONE" for UDP
+
+
+def inet_sockets(pids: set[int]) -> list[Socket]:
+    """Every IPv4/IPv6 TCP and UDP socket these processes hold right now (`psutil`, from /proc)."""
+    import psutil
+
     found = []
-    for line in out.splitlines():
-        if any(f"pid={pid}," in line for pid in pids):
-            parts = line.split()
-            found.append((parts[4], parts[5]))
+    for pid in pids:
+        try:
+            connections = psutil.Process(pid).net_connections(kind="inet")
+        except psutil.NoSuchProcess:  # a job process that ended meanwhile
+            continue
+        for c in connections:
+            found.append(
+                Socket(
+                    pid,
+                    "tcp" if c.type == socket.SOCK_STREAM else "udp",
+                    c.laddr.ip.split("%")[0],
+                    c.laddr.port,
+                    c.raddr.ip.split("%")[0] if c.raddr else None,
+                    c.raddr.port if c.raddr else 0,
+                    c.status,
+                )
+            )
     return found
+
+
+def sockets_of(pids: set[int]) -> list[tuple[str, str]]:
+    """(local, peer) as "host:port" of every TCP/UDP socket these processes hold; the peer of a
+    socket that is not connected is "*:*"."""
+
+    def at(host: str, port: int) -> str:
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    out = []
+    for s in inet_sockets(pids):
+        out.append((at(s.host, s.port), "*:*" if s.peer is None else at(s.peer, s.peer_port)))
+    return out
+
+
+def is_loopback(address: str) -> bool:
+    return ipaddress.ip_address(address).is_loopback or address == "::ffff:127.0.0.1"
+
+
+def delivered_over_loopback(address: str) -> bool:
+    """The kernel delivers packets for `address` through the loopback device (`ip route get`):
+    127.0.0.0/8 and ::1, and this machine's own addresses (the `local` routing table)."""
+    route = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True)
+    return route.returncode == 0 and " dev lo " in route.stdout.splitlines()[0] + " "
 
 
 def process_tree(pid: int) -> set[int]:
@@ -155,10 +207,6 @@ def own_addresses() -> set[str]:
     } | {"0.0.0.0", "::"}
 
 
-def _host(address: str) -> str:
-    return _host_port(address)[0]
-
-
 def _host_port(address: str) -> tuple[str, str]:
     host, _, port = address.rpartition(":")
     return host.strip("[]").split("%")[0], port
@@ -167,8 +215,7 @@ def _host_port(address: str) -> tuple[str, str]:
 def loopback_only(local: str, peer: str) -> bool:
     """The socket is bound to a loopback address and talks to nothing else (unconnected: `*`)."""
     (lhost, _), (phost, pport) = _host_port(local), _host_port(peer)
-    is_loop = lambda host: host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")  # noqa: E731
-    return is_loop(lhost) and (is_loop(phost) or pport == "*")
+    return is_loopback(lhost) and (pport == "*" or is_loopback(phost))
 
 
 def voiced_seconds(pcm16: bytes, hop: int = RATE // 50) -> float:
