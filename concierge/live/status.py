@@ -29,6 +29,7 @@ WHERE = {
     "offline": "offline, this kernel",
     "cloud": "LiveKit Cloud",
     "room": "room (local LiveKit)",
+    "room-url": "room (LIVEKIT_URL)",
 }
 #: The longest text a pill may hold: at the panel's default width a pill never wraps or clips.
 PILL_CHARS = 22
@@ -40,7 +41,8 @@ class PanelState:
     is what the browser reports (`MicWidget.active`, `.error`)."""
 
     mode: str = (
-        "offline"  # "offline" (this kernel), "cloud" (LiveKit Cloud), "room" (local LiveKit)
+        "offline"  # "offline" (this kernel), "cloud" (LiveKit Cloud), "room" (local LiveKit),
+        # "room-url" (a room on the LIVEKIT_URL server)
     )
     connection: Connection = "starting"
     agent: str = "initializing"

@@ -5,6 +5,7 @@
 // the microphone goes up and the agent's voice comes down over WebRTC. What the panel shows
 // reaches the kernel as small messages relayed from the room (concierge/live/room_mode.py):
 //   page → kernel  hello · connection · mic · agent (present, attributes) · transcript · tools
+//                  · turn (a turn's stages) · user (speaking: this page among the active speakers)
 //   kernel → page  join {url, token} · chat {text} · leave
 // The token arrives as a message, never a trait (traits are saved with the notebook).
 import { Room, RoomEvent, Track, ParticipantKind } from "livekit-client";
@@ -12,6 +13,7 @@ import { Room, RoomEvent, Track, ParticipantKind } from "livekit-client";
 const TRANSCRIPTION = "lk.transcription";
 const CHAT = "lk.chat";
 const TOOLS = "concierge.tools";
+const TURN = "concierge.turn";
 
 function render({ model, el }) {
   el.classList.add("concierge-voice", "concierge-room");
@@ -77,6 +79,14 @@ function render({ model, el }) {
     });
     room.registerTextStreamHandler(TOOLS, async (reader) => {
       send({ type: "tools", calls: JSON.parse(await reader.readAll()) });
+    });
+    room.registerTextStreamHandler(TURN, async (reader) => {
+      send({ type: "turn", payload: await reader.readAll() });
+    });
+    let speaking = false;
+    room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => {
+      const now = speakers.some((p) => p === room.localParticipant);
+      if (now !== speaking) send({ type: "user", speaking: (speaking = now) });
     });
     try {
       await room.connect(url, token);
