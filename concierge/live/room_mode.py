@@ -210,14 +210,13 @@ class RoomLink:
         turn = self.transcript.turns[-1]
         for call in calls:
             name, arguments = str(call["name"]), str(call["arguments"])
-            item_name = str(call.get("item_name") or "")
             turn.tools.append(
                 ToolCallShown(
                     name,
                     arguments,
                     str(call["output"]),
                     bool(call["is_error"]),
-                    tool_label(name, arguments, lambda item_id, named=item_name: named or item_id),
+                    _label(name, arguments, str(call.get("item_name") or "")),
                 )
             )
         self.transcript.render()
@@ -239,6 +238,15 @@ class RoomLink:
         if self.metrics is not None:
             self.metrics.turns = self.transcript.turns
             self.metrics.render()
+
+
+def _label(name: str, arguments: str, item_name: str) -> str:
+    """The chip's text, naming the item as the agent's menu does (`item_name`, "" if none)."""
+
+    def named(item_id: str) -> str:
+        return item_name or item_id
+
+    return tool_label(name, arguments, named)
 
 
 def _number(value: Any) -> float | None:
