@@ -1,29 +1,29 @@
 """`launch()`: the migrated agent, live in a notebook, with widgets showing the cart as tools run.
 
-    handle = await launch()                       # offline: a session in this kernel's event loop
+    handle = await launch()                       # room mode where a server is available, else offline
     await handle.say("two classic cheeseburgers")  # same path as typing in the chat box
-    await handle.stop()                            # closes the session and saves the cart
+    await handle.stop()                            # ends the session; the cart is saved
 
-Offline (the default, no keys) it starts the session with `concierge.session.start_session` in
-the kernel's event loop and shows the panel: status, cart, conversation, turn metrics, a
-microphone button and a chat box (Enter sends). Where the offline speech engines run, the session
-hears the browser's microphone (`concierge.live.voice`: Silero VAD, the end-of-turn model, the
-menu-grammar recogniser) and answers with the offline voice in the browser; typed turns go through
-`session.run(user_input=...)`, where speech lands after speech-to-text, and are answered in text
-until the microphone is first used.
+Which path (`choose_path`; the panel's note says it in one sentence, and why it fell back):
 
-    turn = await handle.speak("three churros")     # the offline voice, into the mic path
+- **Room mode** (the default wherever a server is available: the one `LIVEKIT_URL`,
+  `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` name — LiveKit Cloud — else LiveKit's own server on
+  127.0.0.1, found or built with Go): a worker process runs the agent, the page joins its room
+  through `livekit-client` (microphone in, agent audio out over WebRTC), and every figure in the
+  panel is relayed from the room; typed turns go to the agent on `lk.chat`
+  (`concierge.live.room_mode`). `mode="room"` insists on it.
+- **In-kernel** (the fallback where no server can run, or when `store` lives only in this
+  kernel's memory; `mode="offline"` insists on it): the session starts with
+  `concierge.session.start_session` in the kernel's event loop. Where the offline speech engines
+  run, it hears the browser's microphone (`concierge.live.voice`: Silero VAD, the end-of-turn
+  model, the menu-grammar recogniser) and answers with the offline voice in the browser; typed
+  turns go through `session.run(user_input=...)`, where speech lands after speech-to-text.
 
-With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
-"auto") runs the migrated `AgentServer` in this process — `livekit.agents.jupyter.run_app`'s
-steps, on a thread of its own so the cell does not block (`concierge.live.cloud`) — and shows
-LiveKit's in-notebook room (microphone) beside the same widgets, bound to the session when the
-job starts; typed turns are sent to that session on its own thread.
+    turn = await handle.speak("three churros")     # in-kernel: the offline voice, into the mic path
 
-`launch(mode="room")` is the production shape on this machine (`concierge.live.room_mode`): the
-local LiveKit server and a worker process, the page a participant of the agent's room through
-`livekit-client` (microphone in, agent audio out over WebRTC), and every figure in the panel
-relayed from the room; typed turns go to the agent on `lk.chat`.
+- `mode="cloud"` (LiveKit variables set) runs the migrated `AgentServer` in this process —
+  `livekit.agents.jupyter.run_app`'s steps, on a thread of its own so the cell does not block
+  (`concierge.live.cloud`) — and shows LiveKit's in-notebook room beside the same widgets.
 
 Launching again replaces the previous panel's session cleanly.
 """
