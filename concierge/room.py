@@ -9,7 +9,7 @@ transcripts on the `lk.transcription` text stream — so the cart travels the sa
 | `get_cart` | RPC on the agent participant: `perform_rpc(destination_identity=agent, method="get_cart", payload="")` | `{"user_id", "cart": Cart.to_dict() + "total_cents", "orders": [{"order_id", "total_cents", "lines"}]}` |
 | `concierge.cart` | participant attribute of the agent, rewritten after every turn that ran tools | the same JSON |
 | `concierge.tools` | text stream from the agent, one per step that ran tools | `[{"name", "arguments", "output", "is_error", "item_name"}]` (`item_name`: the menu's name for the call's `item_id`, "" if none) |
-| `concierge.turn` | text stream from the agent, one per answered turn, once its first reply is in the conversation | `{"spoken", "origin", "stages": {stage: ms}, "whole_ms", "livekit_e2e_ms"}` (`concierge.timeline.turn_timing`) |
+| `concierge.turn` | text stream from the agent, one per answered turn, once its first reply is in the conversation | `{"interrupted", "spoken", "origin", "stages": {stage: ms}, "whole_ms", "livekit_e2e_ms"}` (`interrupted`: the caller spoke over the reply and it stopped) (`concierge.timeline.turn_timing`) |
 | `lk.agent.state` | participant attribute of the agent (livekit sets it) | `initializing`, `listening`, `thinking`, `speaking` |
 
 The job attaches it as a session view (`room_view(room)`), so the agent and its tools know
@@ -90,10 +90,12 @@ def _item_name(catalog: Any, arguments: str) -> str:
         return ""
 
 
-def turn_payload(timing: TurnTiming) -> str:
-    """One answered turn's stages as the JSON `concierge.turn` carries."""
+def turn_payload(timing: TurnTiming, interrupted: bool = False) -> str:
+    """One answered turn's stages (and whether its reply was cut short by the caller speaking
+    over it) as the JSON `concierge.turn` carries."""
     return json.dumps(
         {
+            "interrupted": interrupted,
             "spoken": timing.spoken,
             "origin": timing.origin,
             "stages": timing.stages,
@@ -174,7 +176,8 @@ def room_view(room: rtc.Room) -> SessionView:
         def on_item(ev: Any) -> None:
             timing = clock.on_item(ev)
             if timing is not None:
-                soon(send(turn_payload(timing), TURN_TOPIC))
+                interrupted = bool(getattr(ev.item, "interrupted", False))
+                soon(send(turn_payload(timing, interrupted), TURN_TOPIC))
 
         participant.register_rpc_method(GET_CART, get_cart)
         session.on("function_tools_executed", after_tools)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from concierge.cart import Cart
 from concierge.live.room_mode import RoomLink, RoomWidget
+from concierge.live.status import controls
 from concierge.live.widgets import CartView, MetricsStrip, StatusBadge, TranscriptView
 
 AGENT = "agent-AJ_x"
@@ -101,6 +102,7 @@ async def test_the_room_fills_the_panel() -> None:
     # the agent leaves: the panel says so
     link.relay(agent("listening", present=False))
     assert link.status.state.agent == "left" and "left the room" in link.status.widget.value
+    assert controls(link.status.state).reconnect  # the panel offers to reconnect
 
 
 def test_the_token_is_a_message_never_a_trait() -> None:
@@ -178,10 +180,12 @@ def test_stages_speaking_and_item_names_come_through_the_room() -> None:
     )
     stages = {"speech-to-text": 300.0, "end of turn": 200.0, "model": 50.0, "TTS first audio": 90.0}
     payload = {"spoken": True, "origin": 1700000000.5, "stages": stages, "whole_ms": 640.0}
+    payload["interrupted"] = True  # the caller spoke over the reply: the transcript says so
     link.relay({"type": "turn", "payload": json.dumps(payload)})
     timing = link.transcript.turns[-1].timing
     assert timing is not None and timing.stages == stages and timing.whole_ms == 640.0
     assert "concierge-metrics-row" in link.metrics.widget.value
+    assert link.transcript.turns[-1].interrupted and "(interrupted)" in link.transcript.widget.value
     assert "1700000000.500" in link.metrics.widget.value  # the origin a page-side bench reads
     cart = link.current_cart()
     assert cart is not None and cart.total_cents == 1998

@@ -199,6 +199,7 @@ class LiveHandle:
     _joined: asyncio.Event = field(default_factory=asyncio.Event)
     link: Any = None  # room mode: room_mode.RoomLink, what the page relays from the room
     path: PanelPath | None = None  # which path this panel is on, and why (its sentence)
+    user_id: str = ""  # room mode: whose agent a reconnect dispatches
 
     @property
     def cart(self) -> Any:
@@ -269,6 +270,23 @@ class LiveHandle:
         engine, rate = self._tts
         pcm = await asyncio.to_thread(engine.pcm16, text)
         return await self.hear(pcm, rate, timeout=timeout)
+
+    async def reconnect(self) -> None:
+        """Room mode, after the agent left (its worker crashed or was stopped): a new worker
+        where the old one died, the agent dispatched into a fresh room, and the page moved there.
+        The new session loads the cart the old one saved after its last change."""
+        if self.link is None or self.path is None:
+            raise RuntimeError("reconnect() is for a live room-mode panel; call launch() again")
+        from .room_mode import start_server_and_worker
+
+        server = await start_server_and_worker(self.path.server, self.path.store_url)
+        await self.link.enter(server, self.user_id)
+
+    def _start_reconnect(self) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self.reconnect())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _on_chat(self, change: dict[str, Any]) -> None:
         text = str(change["new"]).strip()
@@ -510,12 +528,20 @@ async def _start_room(
         handle.status.reset("offline")
         return handle.path
     widget = RoomWidget()
-    handle.status.govern(lambda allowed: setattr(widget, "enabled", allowed.talk))
-    handle.controls.children = [widget, *handle.controls.children]
+    again = w.Button(description="Reconnect", button_style="warning", icon="refresh")
+    again.on_click(lambda _b: in_loop(handle._loop, handle._start_reconnect))
+
+    def follow(allowed: Controls) -> None:
+        widget.enabled = allowed.talk
+        again.layout.display = None if allowed.reconnect else "none"
+
+    handle.status.govern(follow)
+    handle.controls.children = [widget, *handle.controls.children, again]
     handle.link = await join_room(
         server, widget, handle.cart_view, handle.transcript, handle.status, user_id
     )
     handle.link.metrics = handle.metrics
+    handle.user_id = user_id
     return path
 
 

@@ -131,6 +131,25 @@ class RoomLink:
         elif kind == "user":
             self.status.apply("user", "speaking" if content["speaking"] is True else "listening")
 
+    async def enter(self, server: Any, user_id: str) -> None:
+        """Dispatch the agent into a fresh room on `server` for `user_id` and send the page there
+        (leaving the room it was in: a reconnect after the agent left)."""
+        from livekit import api
+
+        from ..server import AGENT_NAME
+
+        room = f"panel-{secrets.token_hex(4)}"
+        async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
+            await lkapi.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=AGENT_NAME, room=room, metadata=json.dumps({"user_id": user_id})
+                )
+            )
+        self.room, self._segments, self._said = room, {}, {}
+        identity = f"panel-{user_id}-{secrets.token_hex(2)}"
+        self.widget.join = (server.url, server.token(identity, room))
+        self.widget.send({"type": "join", "url": self.widget.join[0], "token": self.widget.join[1]})
+
     def current_cart(self) -> Cart | None:
         """The cart as the agent last published it (None before it has)."""
         return Cart.from_dict(self.cart["cart"]) if self.cart else None
@@ -234,7 +253,9 @@ class RoomLink:
         answered = [t for t in untimed if t.reply]
         if not untimed:
             return
-        (answered or untimed)[-1].timing = timing
+        turn = (answered or untimed)[-1]
+        turn.timing, turn.interrupted = timing, payload.get("interrupted") is True
+        self.transcript.render()
         if self.metrics is not None:
             self.metrics.turns = self.transcript.turns
             self.metrics.render()
@@ -284,9 +305,12 @@ def _start(configured: Any, store_url: str | None) -> Any:
     key = (configured.url if configured is not None else "", store_url or "")
     if _local.running(key):
         return _local.server
-    shutdown()
-    _local.server = configured if configured is not None else start_server(timeout=60)
-    _local.key = key
+    if key == _local.key and _local.server is not None and _local.server.running:
+        _local.worker = None  # it died (crashed, killed): a new one on the same server
+    else:
+        shutdown()
+        _local.server = configured if configured is not None else start_server(timeout=60)
+        _local.key = key
     env = {"CONCIERGE_STORE": store_url} if store_url else {}
     _local.worker = start_worker(_local.server, env=env)
     _local.worker.wait_ready(timeout=180)
@@ -336,18 +360,6 @@ async def join_room(
 ) -> RoomLink:
     """Dispatch the agent into a fresh room on `server` for `user_id` and hand the page its
     token; returns the link relaying the room into the views."""
-    from livekit import api
-
-    from ..server import AGENT_NAME
-
-    room = f"panel-{secrets.token_hex(4)}"
-    link = RoomLink(widget, cart_view, transcript, status, room, loop=asyncio.get_running_loop())
-    async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
-        await lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(
-                agent_name=AGENT_NAME, room=room, metadata=json.dumps({"user_id": user_id})
-            )
-        )
-    widget.join = (server.url, server.token(f"panel-{user_id}-{secrets.token_hex(2)}", room))
-    widget.send({"type": "join", "url": widget.join[0], "token": widget.join[1]})
+    link = RoomLink(widget, cart_view, transcript, status, "", loop=asyncio.get_running_loop())
+    await link.enter(server, user_id)
     return link
