@@ -18,7 +18,6 @@ made no request to anything but 127.0.0.1 (no CDN).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import re
 from collections.abc import Iterator
@@ -32,7 +31,17 @@ import pytest
 from concierge.livekit_server import find_server
 from concierge.providers import missing_speech_engines
 
-from .live_lab import CHROMIUM, CHROMIUM_FLAGS, ROOT, code_notebook, jupyterlab, run_notebook
+from .live_lab import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PAGE_MICROPHONE,
+    ROOT,
+    code_notebook,
+    jupyterlab,
+    run_in_kernel,
+    run_notebook,
+    say_in_page,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
 USER = "room-browser"
@@ -73,35 +82,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[st
         yield url
 
 
-#: The page's microphone: `getUserMedia` answers with a WebAudio stream, silent until the test
-#: calls `window.conciergeSay(base64 int16 PCM, rate)`, which resolves once it has been played.
-MICROPHONE = """
-(() => {
-  const mic = { ctx: null, dest: null };
-  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-  navigator.mediaDevices.getUserMedia = async (constraints) => {
-    if (!constraints || !constraints.audio) return real(constraints);
-    mic.ctx = mic.ctx || new AudioContext({ sampleRate: 48000 });
-    await mic.ctx.resume();
-    mic.dest = mic.ctx.createMediaStreamDestination();
-    return mic.dest.stream;
-  };
-  window.conciergeSay = (b64, rate) => new Promise((resolve) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const pcm = new Int16Array(bytes.buffer);
-    const buffer = mic.ctx.createBuffer(1, pcm.length, rate);
-    const samples = buffer.getChannelData(0);
-    for (let i = 0; i < pcm.length; i++) samples[i] = pcm[i] / 32768;
-    const source = mic.ctx.createBufferSource();
-    source.buffer = buffer;
-    source.connect(mic.dest);
-    source.onended = () => resolve(pcm.length / rate);
-    source.start();
-  });
-})();
-"""
-
-
 @pytest.fixture(scope="module")
 def session(lab: str) -> Iterator[tuple[Any, list[str]]]:
     from playwright.sync_api import sync_playwright
@@ -117,7 +97,7 @@ def session(lab: str) -> Iterator[tuple[Any, list[str]]]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.add_init_script(MICROPHONE)
+        page.add_init_script(PAGE_MICROPHONE)
         page.on("request", lambda r: requested.append(r.url))
         page.on("websocket", lambda ws: requested.append(ws.url))
         console: list[str] = []  # kept beside the screenshots: what the page said, for a failure
@@ -135,14 +115,7 @@ def session(lab: str) -> Iterator[tuple[Any, list[str]]]:
 
 
 def say(page: Any, text: str) -> None:
-    """Speak `text` into the page's microphone (the offline voice); returns once it is played."""
-    from concierge.offline.tts import SAMPLE_RATE, offline_tts
-
-    pcm = offline_tts().pcm16(text)
-    page.evaluate(
-        "([b64, rate]) => window.conciergeSay(b64, rate)",
-        [base64.b64encode(pcm).decode(), SAMPLE_RATE],
-    )
+    say_in_page(page, text)
 
 
 def panel(page: Any) -> Any:
@@ -281,16 +254,7 @@ def test_the_worker_killed_mid_call_then_reconnect(
 
 
 def _run_in_kernel(page: Any, code: str) -> None:
-    """Run `code` in the notebook's kernel, as a cell would, and wait for it to finish."""
-    status = page.evaluate(
-        """async (code) => {
-          const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-          const reply = await kernel.requestExecute({ code }).done;
-          return reply.content.status;
-        }""",
-        code,
-    )
-    assert status == "ok", status
+    run_in_kernel(page, code)
 
 
 async def _orders(store_url: str) -> list[Any]:
