@@ -298,7 +298,9 @@ def in_room(turns: int) -> dict[str, Any]:
                 run_notebook(page, url, notebook.name, done_text="room ready", timeout_ms=300_000)
                 panel = page.locator(".concierge-panel").last
                 agent = panel.locator(".concierge-badge[data-kind='agent']")
-                expect(agent).to_have_text("agent listening")  # greeted, ready
+                expect(agent).to_have_text("agent listening")  # greeted
+                room = panel.locator(".concierge-room")
+                expect(room).to_have_attribute("data-mic-heard", "true")  # the agent hears us
 
                 def turn(text: str) -> float:
                     heard = page.evaluate("() => window.conciergeOnsets.length")

@@ -48,6 +48,9 @@ USER = "room-browser"
 
 pytestmark = [
     pytest.mark.livekit,
+    # one page for the module: the first test also starts JupyterLab, the server and the worker,
+    # the last one a second worker (a generous bound for a loaded machine, not a target)
+    pytest.mark.timeout(1200),
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="Debian's chromium is not installed (scripts/test.sh installs it with apt-get as root)",
@@ -140,7 +143,10 @@ def test_spoken_then_typed_order_through_the_room(
     expect(pill(page, "agent")).to_have_text("agent listening", timeout=240_000)  # greeted
     total = panel(page).locator(".concierge-cart .concierge-cart-total")
     transcript = panel(page).locator(".concierge-transcript")
-    # spoken, over WebRTC: 2 × $9.99 + a large coke $2.99
+    # spoken, over WebRTC, once the agent has subscribed to the page's microphone:
+    # 2 × $9.99 + a large coke $2.99
+    room = panel(page).locator(".concierge-room")
+    expect(room).to_have_attribute("data-mic-heard", "true", timeout=120_000)
     say(page, "two classic cheeseburgers and a large coke")
     expect(total).to_contain_text("$22.97", timeout=120_000)
     expect(
@@ -207,7 +213,9 @@ def test_speaking_over_the_agent_stops_it(session: tuple[Any, list[str]]) -> Non
     say(page, "three churros")  # over the agent, while the panel shows it speaking
     asked = transcript.locator(".concierge-turn").filter(has_text="what do you have at Luigi")
     expect(asked).to_contain_text("(interrupted)", timeout=60_000)
-    expect(asked).not_to_contain_text("Tiramisu")  # the menu's last item: never said
+    said = asked.locator("div:has(> .concierge-who:text-is('agent'))")  # not the tool's output
+    expect(said).to_contain_text("Luigi's Trattoria")
+    expect(said).not_to_contain_text("Tiramisu")  # the menu's last item: never said
     total = panel(page).locator(".concierge-cart .concierge-cart-total")
     expect(total).to_contain_text("$15.00", timeout=60_000)  # 3 × churros $5.00
     expect(pill(page, "agent")).to_have_text("agent listening", timeout=60_000)
@@ -231,6 +239,7 @@ def test_the_worker_killed_mid_call_then_reconnect(
     reconnect.click()
     expect(pill(page, "agent")).to_have_text("agent listening", timeout=240_000)
     expect(reconnect).to_be_hidden()
+    expect(panel(page).locator(".concierge-room")).to_have_attribute("data-mic-heard", "true")
     assert panel(page).locator(".concierge-room").get_attribute("data-room") != room_before
     # the cart the killed session saved after its last change: in the store, and in the widget
     # as the new session published it

@@ -66,6 +66,9 @@ function render({ model, el }) {
       if (track.kind !== Track.Kind.Audio || !isAgent(p)) return;
       audio.appendChild(track.attach());
     }));
+    // the agent has subscribed to this page's microphone: from now on it hears what is said
+    el.dataset.micHeard = "false";
+    current.on(RoomEvent.LocalTrackSubscribed, mine(() => { el.dataset.micHeard = "true"; }));
     current.on(RoomEvent.Disconnected, mine(() => {
       el.dataset.connection = "disconnected";
       send({ type: "connection", state: "disconnected" });
