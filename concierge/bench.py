@@ -653,7 +653,7 @@ def capacity_livekit_main(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in args.capacity_modes.split(",")]
     print(HEADER, flush=True)
     try:
-        figures = asyncio.run(machine_sweep(counts, modes))
+        figures = asyncio.run(machine_sweep(counts, modes, every=args.capacity_every))
     except ServerUnavailable as e:
         print(f"bench --capacity --livekit needs LiveKit's server: {e}")
         return 2
@@ -663,7 +663,9 @@ def capacity_livekit_main(args: argparse.Namespace) -> int:
         f"{figures['voice_capacity_machine_workers']} workers), p95 "
         f"{figures['voice_capacity_machine_p95_ms']} ms, "
         f"{figures['voice_capacity_machine_mb_per_call']} MB per call; load average "
-        f"{figures['voice_capacity_machine_load_average']}"
+        f"{figures['voice_capacity_machine_load_average']}\n"
+        f"CPU ceiling: at the CPU per call measured (ms/call-s: callers/workers/server), these "
+        f"cores carry at most {figures['voice_capacity_machine_cpu_bound']} calls at 100 %"
     )
     merge_results(Path(args.out), figures)
     return 0
@@ -692,6 +694,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the N to measure, comma-separated",
     )
     parser.add_argument("--capacity-modes", default="thread,process", help="executor modes")
+    parser.add_argument(
+        "--capacity-every",
+        action="store_true",
+        help="with --livekit: measure every N, not only up to the first that misses",
+    )
     parser.add_argument(
         "--livekit",
         action="store_true",

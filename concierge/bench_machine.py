@@ -13,9 +13,12 @@ Per N it prints p50/p95 from the caller's last voiced frame to the first agent a
 the share of orders recognised word for word (the caller's transcript on `lk.transcription`),
 failed and undispatched calls, each worker's calls, CPU (100 = one core) and highest reported
 load (`/worker` on its health port: what `load_fnc` told the server), the callers' CPU (this
-process) apart from the server's, the workers' memory (PSS, so shared pages count once) and the
-machine's. `voice_capacity_machine` is the largest N with p95 < 1.5 s, recognition ≥ 95 % and no
-failed or undispatched call; it goes to `bench/results.json` with the memory per call.
+process) apart from the server's, the same three as CPU milliseconds per call-second (what one
+call costs each party, load-independent as a count), the workers' memory (PSS, so shared pages
+count once) and the machine's. From the CPU per call it computes the CPU ceiling: how many calls
+the cores could carry at all (`cpu_bound`). `voice_capacity_machine` is the largest N with
+p95 < 1.5 s, recognition ≥ 95 % and no failed or undispatched call; it goes to
+`bench/results.json` with the memory per call and the CPU ceiling.
 """
 
 from __future__ import annotations
@@ -97,7 +100,16 @@ class MachinePoint:
     workers_mb: float = 0.0
     mb_per_call: float | None = None
     machine_used_mb: float = 0.0
+    #: CPU milliseconds per call-second (1000 = one core per call), each party apart.
+    callers_ms: float = 0.0
+    workers_ms: float = 0.0
+    server_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def call_ms(self) -> float:
+        """What one call costs the whole machine (callers, workers, server), ms per second."""
+        return self.callers_ms + self.workers_ms + self.server_ms
 
     @property
     def holds(self) -> bool:
@@ -333,7 +345,7 @@ async def measure_point(
     await asyncio.to_thread(thread.join)
     point.load_average = [round(x, 2) for x in os.getloadavg()]
     used = after.user + after.system - mine.user - mine.system - watch.cpu_seconds
-    point.callers_cpu = 100 * used / seconds
+    point.callers_cpu = max(0.0, 100 * used / seconds)
     _fill(point, rows)
     # every turn of every call, beside the logs, for whoever wants to know why a row missed
     (supervisor.log_path.parent / f"calls-{tag}.json").write_text(json.dumps(rows, indent=1))
@@ -379,6 +391,10 @@ def _fill_workers(
     point.worker_cpu = [round(100 * watch.meters[pid].seconds() / seconds, 1) for pid in pids]
     point.worker_load_max = [round(watch.load_max.get(pid, 0.0), 2) for pid in pids]
     point.server_cpu = round(100 * watch.meters[-1].seconds() / seconds, 1)
+    # % of a core → ms of CPU per second, per call
+    point.callers_ms = round(10 * point.callers_cpu / point.calls, 1)
+    point.workers_ms = round(10 * sum(point.worker_cpu) / point.calls, 1)
+    point.server_ms = round(10 * point.server_cpu / point.calls, 1)
 
 
 # --- the sweep ------------------------------------------------------------------------------------
@@ -400,9 +416,10 @@ def _workers_for(mode: str) -> int:
 
 
 async def sweep_mode(
-    mode: str, counts: Sequence[int], clips: Any, work: Path
+    mode: str, counts: Sequence[int], clips: Any, work: Path, every: bool = False
 ) -> list[MachinePoint]:
-    """Start the server and the workers for `mode`, measure each N; stop at the first miss."""
+    """Start the server and the workers for `mode`, measure each N; stop at the first miss
+    unless `every` (the CPU per call is worth having past it)."""
     workers = _workers_for(mode)
     env = {
         "CONCIERGE_OFFLINE": "1",
@@ -422,7 +439,7 @@ async def sweep_mode(
                 )
                 points.append(point)
                 print(format_point(point), flush=True)
-                if not point.holds:
+                if not point.holds and not every:
                     break
         finally:
             await asyncio.to_thread(supervisor.stop, timeout=30)
@@ -438,18 +455,43 @@ def _wait_workers(supervisor: Worker, workers: int, timeout: float = 300) -> Non
     supervisor.wait_ready(processes=workers, timeout=timeout)
 
 
-async def machine_sweep(counts: Sequence[int], modes: Sequence[str]) -> dict[str, Any]:
+async def machine_sweep(
+    counts: Sequence[int], modes: Sequence[str], every: bool = False
+) -> dict[str, Any]:
     """Every mode's sweep, and the summary that goes to bench/results.json."""
     clips = _clips()
     points: list[MachinePoint] = []
     work = Path(tempfile.mkdtemp(prefix="concierge-machine-"))  # kept: the logs explain a row
     for mode in modes:
-        points += await sweep_mode(mode, counts, clips, work)
+        points += await sweep_mode(mode, counts, clips, work, every)
     print(f"server and worker logs: {work}", flush=True)
     return summarize(points)
 
 
+def cpu_bound(points: Sequence[MachinePoint], cores: int) -> float | None:
+    """The most calls `cores` could carry at all, from the measured CPU: the machine's CPU
+    (ms per second, all parties) fitted as `fixed + per_call × N` over the points (least
+    squares; with one point, all of it per call), solved for `cores` × 1000 ms/s. An upper bound:
+    a machine run at 100 % has no headroom left for latency."""
+    pts = [(p.calls, p.call_ms * p.calls) for p in points if p.calls and p.call_ms]
+    if not pts:
+        return None
+    if len({n for n, _ in pts}) < 2:
+        n, total = pts[0]
+        return round(cores * 1000 / (total / n), 1)
+    slope, fixed = _line(pts)
+    return round((cores * 1000 - fixed) / slope, 1) if slope > 0 else None
+
+
+def _line(pts: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through `pts`."""
+    fit = statistics.linear_regression([x for x, _ in pts], [y for _, y in pts])
+    return fit.slope, fit.intercept
+
+
 def summarize(points: Sequence[MachinePoint]) -> dict[str, Any]:
+    from .workers import default_workers
+
     held = [p for p in points if p.holds]
     best = max(held, key=lambda p: (p.calls, -(p.p95_ms or 0)), default=None)
     per_call = [p.mb_per_call for p in held if p.mb_per_call is not None]
@@ -462,6 +504,8 @@ def summarize(points: Sequence[MachinePoint]) -> dict[str, Any]:
         "voice_capacity_machine_mb_per_call_max": max(per_call, default=None),
         "voice_capacity_machine_load_average": best.load_average if best else None,
         "voice_capacity_machine_points": [asdict(p) for p in points],
+        # the CPU ceiling: the most calls these cores could carry at the measured CPU per call
+        "voice_capacity_machine_cpu_bound": cpu_bound(points, default_workers()),
         # the deployment knobs the workers ran with (inherited from this environment)
         "voice_capacity_machine_settings": {v: os.environ.get(v, "") for v in SETTINGS},
     }
@@ -470,7 +514,7 @@ def summarize(points: Sequence[MachinePoint]) -> dict[str, Any]:
 HEADER = (
     f"{'mode':6} {'W':>2} {'N':>3} {'p50 ms':>7} {'p95 ms':>7} {'heard':>6} {'fail':>4} "
     f"{'undisp':>6} {'calls/worker':>12} {'CPU%/worker':>12} {'load max':>10} {'callers%':>8} "
-    f"{'server%':>7} {'MB':>6} {'MB/call':>7} {'used GB':>7}  load avg"
+    f"{'server%':>7} {'ms/call-s c/w/s':>16} {'MB':>6} {'MB/call':>7} {'used GB':>7}  load avg"
 )
 
 
@@ -482,10 +526,11 @@ def format_point(p: MachinePoint) -> str:
         return "/".join(fmt.format(v) for v in values) or "-"
 
     per_call = "-" if p.mb_per_call is None else f"{p.mb_per_call:.0f}"
+    cpu = f"{p.callers_ms:.0f}/{p.workers_ms:.0f}/{p.server_ms:.0f}"
     return (
         f"{p.mode:6} {p.workers:>2} {p.calls:>3} {ms(p.p50_ms):>7} {ms(p.p95_ms):>7} "
         f"{p.recognised:>6.0%} {p.failed:>4} {p.undispatched:>6} {each(p.worker_calls):>12} "
         f"{each(p.worker_cpu):>12} {each(p.worker_load_max, '{:.2f}'):>10} {p.callers_cpu:>8.0f} "
-        f"{p.server_cpu:>7.0f} {p.workers_mb:>6.0f} {per_call:>7} {p.machine_used_mb / 1000:>7.1f}  "
+        f"{p.server_cpu:>7.0f} {cpu:>16} {p.workers_mb:>6.0f} {per_call:>7} {p.machine_used_mb / 1000:>7.1f}  "
         f"{p.load_average}" + (f"  {p.errors[0]}" if p.errors else "")
     )

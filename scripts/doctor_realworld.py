@@ -1,6 +1,7 @@
 """Measure the doctor on real agents from public repositories (a measurement, not a test).
 
     python scripts/doctor_realworld.py [--cache DIR] [--mirrors DIR] [--show]
+    python scripts/doctor_realworld.py --samples DIR   # local 0.x files, measured the same way
 
 The files are listed (repository, commit, path, sha256) in `doctor_realworld.json`; they are never
 copied into this repository. Each is read from `--cache` (default: a folder in the temp dir), or
@@ -144,8 +145,9 @@ AGENT_0X = re.compile(r"\b(VoicePipelineAgent|MultimodalAgent|VoiceAssistant)\b"
 def truth_lines(source: str) -> set[int]:
     raw, code = source.splitlines(), code_only(source)
     # `chat_ctx=` on a line of its own is a 0.x agent's keyword only where a 0.x agent is built
-    # (`Agent(chat_ctx=...)` is 1.x)
-    patterns = [p for p in GREP if p is not EVENT and (p is not KWARGS or AGENT_0X.search(source))]
+    # (`Agent(chat_ctx=...)` is 1.x); one in a comment or a string builds nothing
+    built = any(AGENT_0X.search(line) for line in code)
+    patterns = [p for p in GREP if p is not EVENT and (p is not KWARGS or built)]
     found = set()
     for n, line in enumerate(code, 1):
         if any(p.search(line) for p in patterns) or EVENT.search(raw[n - 1]):
@@ -291,11 +293,26 @@ def main() -> int:
     )
     parser.add_argument("--mirrors", type=Path, default=None)
     parser.add_argument("--show", action="store_true", help="print every disagreement")
+    parser.add_argument(
+        "--samples", type=Path, default=None, help="measure the 0.x *.py files of this folder"
+    )
     args = parser.parse_args()
     rows: list[Measured] = []
     unparsable: list[dict[str, str]] = []
-    for entry in json.loads(MANIFEST.read_text()):
-        source = fetch(entry, args.cache, args.mirrors).decode("utf-8")
+    entries = (
+        [
+            {"repo": "local", "commit": "-", "path": str(p), "kind": "0.x"}
+            for p in sorted(args.samples.glob("*.py"))
+        ]
+        if args.samples
+        else json.loads(MANIFEST.read_text())
+    )
+    for entry in entries:
+        source = (
+            Path(entry["path"]).read_text()
+            if entry["repo"] == "local"
+            else fetch(entry, args.cache, args.mirrors).decode("utf-8")
+        )
         name = f"{entry['repo']}/{entry['path']}"
         try:
             findings = check_source(name, source)

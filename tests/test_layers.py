@@ -50,6 +50,8 @@ LAYERS: dict[str, int] = {
     "bench_machine": 5,
     "bench_livekit": 5,
     "bench_recovery": 5,
+    # what N calls in one process cost livekit.rtc itself, by thread (python -m concierge.bench_ffi)
+    "bench_ffi": 5,
     "eval": 5,
     "__main__": 6,
     "__init__": 6,

@@ -144,3 +144,37 @@ def test_transcript_sync_is_livekits_default_unless_switched_off(value: str, syn
     from concierge.session import transcript_synced
 
     assert transcript_synced({"CONCIERGE_SYNC_TRANSCRIPTION": value} if value else {}) is synced
+
+
+def costed(calls: int, callers: float, workers: float, server: float) -> MachinePoint:
+    p = point(calls, ok=calls)
+    p.callers_ms, p.workers_ms, p.server_ms = callers, workers, server
+    return p
+
+
+@given(
+    fixed=st.floats(0, 500),
+    per_call=st.floats(10, 300),
+    counts=st.lists(st.integers(1, 40), min_size=2, max_size=5, unique=True),
+    cores=st.integers(1, 8),
+)
+def test_the_cpu_ceiling_solves_the_measured_line_for_the_cores(
+    fixed: float, per_call: float, counts: list[int], cores: int
+) -> None:
+    from concierge.bench_machine import cpu_bound
+
+    # the machine's CPU at N calls is fixed + per_call × N (ms/s), split among the parties
+    points = [
+        costed(n, *(((fixed + per_call * n) / n) * s for s in (0.3, 0.6, 0.1))) for n in counts
+    ]
+    bound = cpu_bound(points, cores)
+    assert bound is not None
+    assert abs(bound - (cores * 1000 - fixed) / per_call) < 0.06 + 1e-6 * bound
+
+
+def test_the_cpu_ceiling_of_one_point_counts_all_its_cpu_per_call() -> None:
+    from concierge.bench_machine import cpu_bound
+
+    assert cpu_bound([costed(8, 70, 90, 10)], cores=2) == round(2000 / 170, 1)
+    assert cpu_bound([], cores=2) is None
+    assert "voice_capacity_machine_cpu_bound" in summarize([costed(4, 50, 80, 5)])

@@ -16,6 +16,7 @@ from .rules import Finding
 from .v0 import (
     AGENT_CLASSES,
     AGENT_KWARGS,
+    AGENT_SIGNATURES,
     EVENTS,
     FUNCTION_CONTEXT_NAMES,
     OTHER_REMOVED,
@@ -72,6 +73,7 @@ class V0Checker(ast.NodeVisitor):
         self.findings: list[Finding] = []
         self.table = imports(tree)
         self.agents, self.models, self.sessions = _tracked(tree)
+        self.explained: set[int] = set()  # agent-class nodes already reported with a reason
 
     def add(self, node: ast.AST, rule: str, message: str) -> None:
         line, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
@@ -113,7 +115,8 @@ class V0Checker(ast.NodeVisitor):
         if name in FUNCTION_CONTEXT_NAMES and full.startswith("livekit"):
             self.add(node, "LK036", f"`{name}`: {FNC_MESSAGE.get(name, 'no 1.x counterpart')}")
         elif name in AGENT_CLASSES and full.startswith("livekit"):
-            self.add(node, "LK032", f"`{name}`")
+            if id(node) not in self.explained:
+                self.add(node, "LK032", f"`{name}`")
         elif name in OTHER_REMOVED and full.startswith(OTHER_REMOVED[name]):
             self.add(node, OTHER_RULE[name], f"`{name}`")
 
@@ -130,7 +133,8 @@ class V0Checker(ast.NodeVisitor):
         if attr in ("FunctionContext", "ai_callable", "ai_functions"):  # only 0.x had these
             self.add(node, "LK036", f"`{_chain(node) or attr}`: {FNC_MESSAGE[attr]}")
         elif attr in AGENT_CLASSES and (attr != "VoiceAssistant" or full.startswith("livekit")):
-            self.add(node, "LK032", f"`{_chain(node)}`")
+            if id(node) not in self.explained:
+                self.add(node, "LK032", f"`{_chain(node)}`")
         elif full in REMOVED_MODULES:  # `agents.pipeline`; a name from it is judged by name
             self.add(node, "LK031", f"`{_chain(node)}` (removed in 1.0)")
         elif full.startswith("livekit"):
@@ -160,6 +164,7 @@ class V0Checker(ast.NodeVisitor):
         func, chain = node.func, _chain(node.func)
         last = chain.rsplit(".", 1)[-1]
         if last in AGENT_CLASSES and self._agent_class(func):
+            self._not_0x(node, last)
             for k in node.keywords:
                 if k.arg in AGENT_KWARGS:
                     self.add(k, "LK033", f"{last}({k.arg}=...): {AGENT_KWARGS[k.arg]}")
@@ -175,6 +180,12 @@ class V0Checker(ast.NodeVisitor):
                     "`await session.start(agent=Agent(...), room=ctx.room)`"
                     if last == "start"
                     else "`session.say(...)` (same arguments)"
+                )
+                + (
+                    "; the agent is kept on an object, so `--fix` leaves it: build the "
+                    "AgentSession where it is started, by hand"
+                    if "." in receiver and last == "start"
+                    else ""
                 ),
             )
         if (
@@ -187,6 +198,26 @@ class V0Checker(ast.NodeVisitor):
             self.add(node, "LK035", f'`.on("{event}")`: use {EVENTS[event]}')
         self._chat_context(node, chain, last)
         self.generic_visit(node)
+
+    def _not_0x(self, node: ast.Call, cls: str) -> None:
+        """A 0.x agent built with arguments 0.x never took: one finding says what only a person
+        can do (`--fix` leaves such a call), in place of the bare class-name finding."""
+        known = AGENT_SIGNATURES.get(cls)
+        if known is None:
+            return
+        odd = [f"`{k.arg}=`" for k in node.keywords if k.arg and k.arg not in known]
+        if node.args:
+            odd.insert(0, f"{len(node.args)} positional argument(s)")
+        if not odd:
+            return
+        self.explained.add(id(node.func))
+        self.add(
+            node.func,
+            "LK032",
+            f"`{cls}(...)` with {', '.join(odd)}, which 0.x's {cls} never took (it failed under "
+            "0.x too); `--fix` leaves it: build `AgentSession(...)` and `Agent(instructions=..., "
+            "tools=...)` by hand from what was meant",
+        )
 
     def _agent_class(self, func: ast.AST) -> bool:
         return not (_chain(func).endswith("VoiceAssistant") and not self._from_livekit(func))
@@ -221,7 +252,15 @@ def _tracked(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:
     agents: set[str] = set()
     models: set[str] = set()
     sessions: set[str] = set()
+    # functions and methods that return a 0.x agent (`def build(self) -> MultimodalAgent:`)
+    makers = {
+        n.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and _names_agent(n.returns)
+    }
     for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and _names_agent(node.annotation):
+            agents.add(_chain(node.target))  # `self.agent: MultimodalAgent | None = None`
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -229,7 +268,7 @@ def _tracked(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:
         value = node.value
         if isinstance(value, ast.Call):
             last = _chain(value.func).rsplit(".", 1)[-1]
-            if last in AGENT_CLASSES:
+            if last in AGENT_CLASSES or last in makers:
                 agents |= names
             elif last == "RealtimeModel":
                 models |= names
@@ -240,6 +279,21 @@ def _tracked(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:
         ):
             sessions |= names
     return agents, models, sessions
+
+
+def _names_agent(annotation: ast.expr | None) -> bool:
+    """An annotation that names a 0.x agent class (`MultimodalAgent | None`, `"VoicePipelineAgent"`)."""
+    if annotation is None:
+        return False
+    for n in ast.walk(annotation):
+        if (
+            isinstance(n, ast.Name | ast.Attribute)
+            and _chain(n).rsplit(".", 1)[-1] in AGENT_CLASSES
+        ):
+            return True
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in AGENT_CLASSES:
+            return True
+    return False
 
 
 def check_v0(path: str, tree: ast.Module) -> list[Finding]:

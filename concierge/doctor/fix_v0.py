@@ -17,14 +17,18 @@ what the 0.x code meant; anything else is left, still reported, for a person:
 - the handlers of `user/agent_speech_committed`, `user/agent_started/stopped_speaking` and
   `metrics_collected` -> the 1.x event, with the filter and the argument the old one implied;
 - the 0.x realtime greeting (`model.sessions[0]`, `conversation.item.create`, `response.create()`)
-  -> `await session.generate_reply(user_input=...)`;
+  -> `await session.generate_reply(user_input=...)` (an assistant-role item first joins the
+  Agent's history through `update_chat_ctx`, which 1.x syncs to the realtime session);
+- the agent's `chat_ctx_copy()` / `set_chat_ctx(c)` -> `session.current_agent.chat_ctx.copy()` /
+  `.update_chat_ctx(c)`, and `.messages` of such a copy -> `.items`;
 - `chat_ctx.append(text=, role=)` -> `chat_ctx.add_message(role=, content=)`,
   `ChatMessage.create(text=, role=)` -> `ChatMessage(role=, content=[...])`;
 - the imports: what is used is added, what the rewrite left unused is removed.
 
 Not rewritten: `before_llm_cb` / `before_tts_cb` (an `Agent.llm_node` / `tts_node` override),
 `transcription=`, an agent started elsewhere than where it is built, handlers registered by
-`on(event, fn)`, `AgentCallContext`, other realtime conversation edits.
+`on(event, fn)`, `AgentCallContext`, other realtime session edits (`session_update`, private
+attributes), an agent call with arguments 0.x never took.
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ SPEAKING_EVENTS = {
 COMMITTED = {"user_speech_committed": "user", "agent_speech_committed": "assistant"}
 #: What a 0.x agent and a 1.x AgentSession both have, with the same meaning
 SESSION_METHODS = {"start", "say", "on", "generate_reply", "interrupt"}
+#: 0.x agent methods on its history -> the 1.x call on the session's current Agent (same result;
+#: `set_chat_ctx` and `update_chat_ctx` are both coroutines)
+HISTORY_METHODS = {"chat_ctx_copy": "chat_ctx.copy", "set_chat_ctx": "update_chat_ctx"}
 #: 0.x chat content classes -> the 1.x classes with the same fields
 CONTENT_RENAMES = {"ChatImage": "ImageContent", "ChatAudio": "AudioContent"}
 _SEP = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -403,6 +410,7 @@ class _AgentRewrite:
         self.fixer, self.fn, self.width = fixer, fn, width  # width: the columns right of the body
         self.body = list(fn.body.body) if isinstance(fn.body, cst.IndentedBlock) else []
         self.inline_model: cst.Call | None = None  # `model=RealtimeModel(...)` without instructions
+        self.expanded: dict[int, list[cst.BaseStatement]] = {}  # a statement that becomes several
 
     def run(self) -> cst.FunctionDef:
         found = next(
@@ -461,7 +469,8 @@ class _AgentRewrite:
         self.fixer.needs.agents |= {"Agent", "AgentSession"}
         self.fixer.fixed |= {"LK031", "LK032", "LK033", "LK034"}
         fn = self.fn.with_changes(body=self.fn.body.with_changes(body=self.body))
-        name = "session" if var != "session" and _uses(fn, "session") == 0 else var
+        fn = ensure_type(fn.visit(_History(var)), cst.FunctionDef)
+        name = next((n for n in ("session", "agent_session") if _uses(fn, n) == 0), var)
         if name != var:
             fn = ensure_type(fn.visit(_Rename(var, name)), cst.FunctionDef)
         return ensure_type(fn.visit(_Events(self.fixer, name)), cst.FunctionDef)
@@ -509,7 +518,7 @@ class _AgentRewrite:
             for a in m.findall(self.fn, m.Attribute(value=m.Name(var)))
             if isinstance(a, cst.Attribute)
         }
-        return bool(used - SESSION_METHODS)
+        return bool(used - SESSION_METHODS - set(HISTORY_METHODS))
 
     def _agent(self, stmt: cst.CSTNode) -> tuple[str, cst.Call] | None:
         assigned = _assign(stmt)
@@ -660,17 +669,19 @@ class _AgentRewrite:
             return
         rt = assigned[0]
         item = _expr(self.body[k + 1]) if k + 1 < len(self.body) else None
-        reply_at, args = k + 1, []
+        reply_at, args, content = k + 1, [], None
         if isinstance(item, cst.Call) and name_of(item.func) == f"{rt}.conversation.item.create":
             message = item.args[0].value if len(item.args) == 1 else None
             mk = keywords_of(message) if isinstance(message, cst.Call) else {}
             role = mk["role"].value if "role" in mk else None
             if "content" not in mk or not isinstance(role, cst.SimpleString):
                 return
-            key = {"user": "user_input", "system": "instructions"}.get(role.evaluated_value)  # type: ignore[arg-type]
-            if key is None:
+            said = role.evaluated_value
+            key = {"user": "user_input", "system": "instructions"}.get(said)  # type: ignore[arg-type]
+            if key is None and said != "assistant":
                 return
-            args, reply_at = [keyword_arg(key, mk["content"].value)], k + 2
+            args = [keyword_arg(key, mk["content"].value)] if key else []
+            reply_at, content = k + 2, mk["content"].value
         reply = _expr(self.body[reply_at]) if reply_at < len(self.body) else None
         if not (isinstance(reply, cst.Call) and name_of(reply.func) == f"{rt}.response.create"):
             return
@@ -680,7 +691,23 @@ class _AgentRewrite:
         stmt = self.body[reply_at]
         assert isinstance(stmt, cst.SimpleStatementLine)
         self.body[reply_at] = stmt.with_changes(body=[cst.Expr(cst.Await(call))])
+        if (
+            content is not None and not args
+        ):  # an assistant item: it joins the history, then a reply
+            last = self.body[reply_at].with_changes(leading_lines=[])
+            self.expanded[reply_at] = [*self._assistant_item(var, content), last]
         removed |= set(range(k, reply_at))
+
+    def _assistant_item(self, var: str, content: cst.BaseExpression) -> list[cst.BaseStatement]:
+        """0.x's `conversation.item.create(ChatMessage(role="assistant", ...))`: the 1.x agent's
+        history gets the message (synced to the realtime session by `update_chat_ctx`)."""
+        ctx = next(n for n in ("chat_ctx", "greeting_ctx", "history") if _uses(self.fn, n) == 0)
+        text = cst.Module([]).code_for_node(content)
+        return [
+            cst.parse_statement(f"{ctx} = {var}.current_agent.chat_ctx.copy()\n"),
+            cst.parse_statement(f'{ctx}.add_message(role="assistant", content={text})\n'),
+            cst.parse_statement(f"await {var}.current_agent.update_chat_ctx({ctx})\n"),
+        ]
 
     def _drop(self, removed: set[int]) -> list[cst.BaseStatement]:
         """The body without `removed`; their leading comments move to the next statement kept."""
@@ -694,7 +721,8 @@ class _AgentRewrite:
             leading = [*carried, *stmt.leading_lines]
             if not out:  # first in the body now: no blank line above it
                 leading = [line for line in leading if line.comment is not None]
-            out.append(stmt.with_changes(leading_lines=leading))
+            first, *rest = self.expanded.get(j, [stmt])
+            out += [first.with_changes(leading_lines=leading), *rest]
             carried = []
         return out
 
@@ -729,6 +757,44 @@ def _element_commas(elements: Sequence[cst.Element]) -> list[cst.Element]:
         e.with_changes(comma=_SEP if i < len(elements) - 1 else cst.MaybeSentinel.DEFAULT)
         for i, e in enumerate(elements)
     ]
+
+
+class _History(cst.CSTTransformer):
+    """The 0.x agent's own calls, in their 1.x spelling: `agent.chat_ctx_copy()` ->
+    `session.current_agent.chat_ctx.copy()`, `agent.set_chat_ctx(c)` -> `session.current_agent
+    .update_chat_ctx(c)`, and `.messages` of such a copy -> `.items` (a 1.x ChatContext's list);
+    `generate_reply(on_duplicate)` loses the argument 1.x does not take."""
+
+    def __init__(self, var: str) -> None:
+        self.var = var
+        self.copies: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if m.matches(
+            node.value, m.Call(func=m.Attribute(m.Name(self.var), m.Name("chat_ctx_copy")))
+        ):
+            self.copies |= {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        func = updated.func
+        if not m.matches(func, m.Attribute(value=m.Name(self.var))):
+            return updated
+        method = ensure_type(func, cst.Attribute).attr.value
+        if method == "generate_reply":
+            return updated.with_changes(
+                args=[a for a in updated.args if a.keyword and a.keyword.value != "on_duplicate"]
+            )
+        if method not in HISTORY_METHODS:
+            return updated
+        new = cst.parse_expression(f"{self.var}.current_agent.{HISTORY_METHODS[method]}")
+        return updated.with_changes(func=new)
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        if m.matches(updated, m.Attribute(value=m.Name(), attr=m.Name("messages"))) and (
+            ensure_type(updated.value, cst.Name).value in self.copies
+        ):
+            return updated.with_changes(attr=cst.Name("items"))
+        return updated
 
 
 class _Events(cst.CSTTransformer):

@@ -57,6 +57,25 @@ AGENT_KWARGS = {
     "loop": "no 1.x equivalent; drop it",
     "max_text_response_retries": "no 1.x equivalent; drop it",
 }  # fmt: skip
+#: The keywords each 0.x agent took (0.12.20 `__init__`, all keyword-only): anything else never ran
+#: under 0.x either, and only a person knows what was meant.
+AGENT_SIGNATURES = {
+    "VoicePipelineAgent": frozenset(
+        {
+            "vad", "stt", "llm", "tts", "noise_cancellation", "turn_detector", "chat_ctx",
+            "fnc_ctx", "allow_interruptions", "interrupt_speech_duration", "interrupt_min_words",
+            "min_endpointing_delay", "max_endpointing_delay", "max_nested_fnc_calls",
+            "preemptive_synthesis", "transcription", "before_llm_cb", "before_tts_cb", "plotting",
+            "loop", "will_synthesize_assistant_reply",
+        }
+    ),
+    "MultimodalAgent": frozenset(
+        {
+            "model", "vad", "chat_ctx", "fnc_ctx", "transcription", "max_text_response_retries",
+            "loop", "noise_cancellation",
+        }
+    ),
+}  # fmt: skip
 #: 0.x keyword -> AgentSession keyword with the same meaning (the deprecated turn keywords are
 #: then folded into `turn_handling=` by the LK008 rewrite).
 SESSION_KWARGS = {

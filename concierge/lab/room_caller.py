@@ -70,14 +70,20 @@ class AgentSpeech:
 class RoomCaller:
     """One participant with a microphone, listening to the agent. Use `joined()` to connect."""
 
-    def __init__(self, frame_ms: int = FRAME_MS) -> None:
+    def __init__(self, frame_ms: int = FRAME_MS, *, dtx: bool = False) -> None:
         #: The microphone's and the speaker's frame (10 ms; a bench running dozens of callers in
         #: one process uses 20 ms, the size of an Opus packet, for half the wake-ups).
         self.frame_ms = frame_ms
+        #: Opus discontinuous transmission on the microphone (livekit-client's default for a
+        #: browser's microphone): silence goes out as rare comfort-noise packets.
+        self.dtx = dtx
         self._samples = RATE * frame_ms // 1000
         self.room = rtc.Room()
         self.transcripts: list[tuple[str, str]] = []  # (participant identity, text)
         self._frames: list[tuple[float, bytes]] = []  # agent audio: (arrival time, pcm16 10 ms)
+        # whether each of `_frames` is voiced, judged once on arrival (the answer is polled every
+        # 50 ms: judging every frame again per poll cost ~10 ms of CPU per call-second)
+        self._voiced: list[bool] = []
         # A short queue, as a microphone has: livekit's default (1 s) would let a late loop's
         # catch-up frames sit in the queue and delay everything said after them.
         self._source = rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
@@ -89,10 +95,10 @@ class RoomCaller:
     @classmethod
     @contextlib.asynccontextmanager
     async def joined(
-        cls, url: str, token: str, *, frame_ms: int = FRAME_MS
+        cls, url: str, token: str, *, frame_ms: int = FRAME_MS, dtx: bool = False
     ) -> AsyncIterator[RoomCaller]:
         """Join the room, publish the microphone; leave when the block ends."""
-        caller = cls(frame_ms)
+        caller = cls(frame_ms, dtx=dtx)
         await caller.join(url, token)
         try:
             yield caller
@@ -104,7 +110,7 @@ class RoomCaller:
         self.room.register_text_stream_handler("lk.transcription", self._on_transcript)
         await self.room.connect(url, token)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=self.dtx)
         await self.room.local_participant.publish_track(track, options)
         self._spawn(self._microphone())
 
@@ -170,7 +176,11 @@ class RoomCaller:
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=size)
         self._agent_audio.set()
         async for event in stream:
-            self._frames.append((time.monotonic(), bytes(event.frame.data)))
+            self._on_frame(time.monotonic(), bytes(event.frame.data))
+
+    def _on_frame(self, at: float, pcm16: bytes) -> None:
+        self._frames.append((at, pcm16))
+        self._voiced.append(_peak(pcm16) > VOICED)
 
     def _on_transcript(self, reader: rtc.TextStreamReader, identity: str) -> None:
         async def read() -> None:
@@ -213,13 +223,13 @@ class RoomCaller:
     def _speech_after(self, after: float) -> AgentSpeech | None:
         # frames arrive in time order: cut at `after` without scanning the whole call (a bench
         # runs dozens of callers in one process, each polling)
-        frames = self._frames[bisect.bisect_right(self._frames, after, key=lambda f: f[0]) :]
-        voiced = [i for i, (_at, pcm) in enumerate(frames) if _peak(pcm) > VOICED]
-        if not voiced:
+        start = bisect.bisect_right(self._frames, after, key=lambda f: f[0])
+        frames, voiced = self._frames[start:], self._voiced[start:]
+        if True not in voiced:
             return None
         agent = self.agent
         speaking = agent is not None and agent.attributes.get("lk.agent.state") == "speaking"
-        first, last = voiced[0], voiced[-1]
+        first, last = voiced.index(True), len(voiced) - 1 - voiced[::-1].index(True)
         if speaking or frames[-1][0] - frames[last][0] < PAUSE_S:
             return None
         preroll = max(

@@ -44,6 +44,8 @@ class Conversation:
     previous_id: str = ""
     #: How many people the customer said the order is for ("there are three of us").
     party: int | None = None
+    #: Lines some of which were added with a note (the cart may hold them as several lines).
+    noted: set[LineKey] = field(default_factory=set)
 
     def line_of(self, item_id: str, size: str | None = None) -> LineKey | None:
         """The line of `item_id` this conversation knows (in `size` if given), if exactly one."""
@@ -58,19 +60,38 @@ def read_history(items: list[llm.ChatItem]) -> Conversation:
     """The `Conversation` the chat items describe (items before the current message)."""
     conv = Conversation()
     outputs = {it.call_id: it for it in items if it.type == "function_call_output"}
+    waiting: list[dict[str, Any]] = []  # the size requests open when the turn began
+    calls: list[str] = []  # the calls of the turn so far
     for it in items:
         if it.type == "message" and it.role == "user":
+            waiting, calls = _still_waiting(conv, waiting, calls), []
             conv.last_adds, conv.size_needed, conv.offered = [], [], ()
             conv.previous_text, conv.previous_id = it.text_content or "", it.id
             # "no" to a read-back voids it: a later "yes" answers "what would you like to change?"
             conv.read_back = conv.read_back and not is_refusal(conv.previous_text)
             conv.party = party_size(conv.previous_text) or conv.party
         elif it.type == "function_call":
+            calls.append(it.name)
             out = outputs.get(it.call_id)
             reply = Reply.parse(out.output) if out is not None else None
             if reply is not None:
                 _apply(conv, it.name, _arguments(it), reply)
+    _still_waiting(conv, waiting, calls)
     return conv
+
+
+#: Calls that only look something up: a size asked for stays asked for across them.
+_LOOKUPS = frozenset(("find_food_item", "get_restaurant_menu", "view_cart", "get_user_profile"))
+
+
+def _still_waiting(
+    conv: Conversation, waiting: list[dict[str, Any]], calls: list[str]
+) -> list[dict[str, Any]]:
+    """At the end of a turn: a size asked for before a turn that only looked things up ("what
+    sizes are there?") is still asked for. Returns the requests open as the next turn begins."""
+    if calls and _LOOKUPS.issuperset(calls):
+        conv.size_needed = [*waiting, *conv.size_needed]
+    return conv.size_needed
 
 
 def _arguments(call: llm.FunctionCall) -> dict[str, Any]:
@@ -109,6 +130,8 @@ def _change_lines(conv: Conversation, name: str, args: dict[str, Any]) -> None:
     quantity = args.get("quantity")
     count = quantity if isinstance(quantity, int) else 0
     if name == "add_to_cart":
+        if args.get("notes"):
+            conv.noted.add(key)
         conv.lines[key] = conv.lines.get(key, 0) + count
         conv.last = key
         conv.last_adds.append(args)

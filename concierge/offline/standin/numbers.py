@@ -38,18 +38,28 @@ _AFTER: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [  
 
 #: "for the 4 of us", "there are 3 of us": how many people an order is for (on spelled text).
 PARTY = re.compile(
-    r"\b(?:for )?(?:the |all )?(\d+) of us\b|\b(?:we'?re|we are) (?:a party of )?(\d+)\b|"
+    r"\b(?:for )?(?:the |all )?(\d+) of us\b|"
+    r"\b(?:we'?re|we are) (?:a party of )?(\d+)(?: people| persons| guests| of us)?\b|"
     r"\bparty of (\d+)\b|\bfor (\d+) (?:people|persons|guests)\b"
 )
-_MAYBE_PARTY = re.compile(r" of us|we'?re|we are|party of|people|persons|guests")
+#: "me and my two kids", "for me and my buddy": the speaker and the others named (on spelled
+#: text); a plural said without a number ("me and the kids") is no count.
+PEOPLE = re.compile(r"\b(?:it'?s |for )?(?:me|myself) and (?:my|the) (?:(\d+) )?(\w+)")
+_MAYBE_PARTY = re.compile(r" of us|we'?re|we are|party of|people|persons|guests|me and|myself and")
 
 
 def party_size(text: str) -> int | None:
     """How many people `text` says the order is for ("there are three of us" -> 3), if it says."""
     if not _MAYBE_PARTY.search(text.lower()):
         return None
-    m = PARTY.search(spell_quantities(text.lower()))
-    return int(next(g for g in m.groups() if g)) if m else None
+    spelled = spell_quantities(text.lower())
+    m = PARTY.search(spelled)
+    if m is not None:
+        return int(next(g for g in m.groups() if g))
+    others = PEOPLE.search(spelled)
+    if others is None or (others.group(1) is None and others.group(2).endswith("s")):
+        return None
+    return 1 + int(others.group(1) or 1)
 
 
 def spell_quantities(text: str) -> str:

@@ -17,11 +17,10 @@ from dataclasses import dataclass, replace
 
 from ...confirmation import is_explicit_yes
 from ...menu import SIZES, Catalog, MenuItem, stem, words
-from .numbers import MARKERS, PARTY, spell_quantities
-from .selector import Pick, Selector, has_head
+from .numbers import MARKERS, PARTY, PEOPLE, party_size, spell_quantities
+from .repair import Repairs
+from .selector import SIZE_WORDS, Pick, Selector, has_head, without_sized
 
-SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
-              "big": "large", "biggest": "large", "largest": "large", "smallest": "small"}  # fmt: skip
 DIETARY_WORDS = {"vegan": "vegan", "vegetarian": "vegetarian", "gluten free": "gluten-free"}
 
 #: How many texts' items a parser remembers.
@@ -42,7 +41,8 @@ _FILLER = frozenset((
     "price", "at", "from", "in", "on", "anymore", "after", "all", "though", "might", "mind",
     "adding", "hoping", "was", "possible", "love", "put", "bring", "throw", "go", "nah", "nope",
     "prefer", "hmm", "sure", "great", "perfect", "cool", "wondering", "if", "suppose", "we",
-    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello",
+    "lemme", "gimme", "yeah", "like", "um", "uh", "er", "hello", "alright", "sounds", "good",
+    "awesome", "lovely",
 ))  # fmt: skip
 _PRONOUNS = re.compile(r"\b(it|that|those|them|this|these|one)\b")
 
@@ -161,6 +161,11 @@ _ABOUT = re.compile(
     r"^(?:so |and |ok )?(?:what'?s|what is|whats) in (?:it|that|this|them|those)(?: 1)?\s*\??$|"
     r"^(?:tell me|say) (?:more )?about (?:it|that|this)(?: 1)?\s*\??$"
 )
+#: "tell me about the churros", "what's in the poke bowl?": a dish named, asked about.
+_ABOUT_NAMED = re.compile(
+    r"^(?:so |and |ok )?(?:(?:can you |could you )?tell me (?:more )?about|what'?s in|whats in|"
+    r"what is in|describe) (?P<what>.+?)\s*\??$"
+)
 #: "the burger place", "the taco spot": a restaurant named by a word of its name or cuisine.
 _PLACE = re.compile(r"\b(?:the )?(\w+) (?:place|restaurant|spot|joint|shop|guys)\b")
 #: A refusal followed by what to have instead: "nah, I'd prefer the penne", "nope, large".
@@ -175,26 +180,32 @@ _HESITATION = re.compile(
     r"(?: a (?:sec|second|minute|moment))?(?:,\s*|\s+)(?=\S)"
     r"(?!please$|a (?:sec|second|minute)|yes|yeah|yep|sure|ok)"  # "wait, yes" is no yes
 )
-#: A self-repair inside a message: "a lentil soup no wait a quinoa salad", "cannoli i mean tiramisu".
-_REPAIR = re.compile(
-    r"\s*,?\s*\b(?:(?:no|oh|oops),? wait|(?:sorry,? )?i meant?|or rather|no sorry|"
-    r"actually make (?:it|that)|actually)\b,?\s*"
-)
-#: "make the coke a sprite" inside a self-repair: the dish said before becomes another.
-_MAKE_INTO = re.compile(
-    r"^(?:make|change|switch|swap) (?:the )?(?P<src>.+?) (?:to |into |for |with )?"
-    r"(?P<dst>(?:a|an|\d+) .+)$"
-)
 #: "for me", "for my son": who a dish is for, not which dish.
 _FOR_SOMEONE = re.compile(r"\bfor (?:me|myself|him|her|my (?:\w+ )?\w+|the kids?|the baby)\b")
-#: "a spicy tuna roll 2 miso soups": a number after a word starts the next item.
-_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=\d+ (?!of\b|more\b|less\b|fewer\b)[a-z])")
-_FOR_PEOPLE = re.compile(r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b")
+#: "a spicy tuna roll 2 miso soups", "a cheeseburger a coke": a number or an article after a
+#: word starts the next item.
+_NEXT_ITEM = re.compile(r"(?<=[a-z]) (?=(?:\d+|a|an) (?!of\b|more\b|less\b|fewer\b)[a-z])")
+#: "for each of us", "a coke each", "we each want …": one per person, never "every item".
+_FOR_PEOPLE = re.compile(
+    r"\b(?:\d+|each|every 1|all) of us\b|\bper person\b|\bwe each\b|"
+    r"(?<!make )(?<!remove )\beach(?=$|,| please| for\b| and\b| then\b)"
+)
 _EACH = re.compile(
     r"\b(?:for )?(?:each of us|every 1 of us|per person|each|every 1|everyone|everybody)\b"
 )
-_NOTES = re.compile(r"\b((?:with )?(?:no|without|extra|light|hold the) [a-z ]+?)(?=,|;| and |$)")
-_SPLIT = re.compile(r",|;|\band\b|\bplus\b|\balso\b|\bwith\b(?!\s+(?:no|extra|light|hold)\b)|&")
+#: How a note on a dish starts ("no onions", "extra salsa", "dressing on the side").
+_NOTE_START = r"(?:no|without|extra|light|hold the|easy on the|not too)\b"
+_NOTES = re.compile(
+    rf"\b((?:with )?(?:{_NOTE_START} [a-z ]+?|(?:the )?[a-z]+ on the side))(?=,|;| and |$)"
+)
+#: What a note says it is for, dropped from the note ("extra salsa on them").
+_NOTE_TAIL = re.compile(
+    r"(?: on (?:it|them|that|those|this|these|the (?!side\b)\w+(?: \w+)?))?(?: please)?$"
+)
+_SPLIT = re.compile(
+    r",|;|\band\b|\bplus\b|\balso\b|&|"
+    r"\bwith\b(?!\s+(?:no|extra|light|hold)\b|\s+(?:the )?[a-z]+ on the side\b)"
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,8 @@ class ItemRequest:
     counted: bool = False
     #: "few", "negative" or "fraction": a quantity to ask about instead of guessing.
     unclear: str | None = None
+    #: One for each person ("a small coke each", "a nigiri per person").
+    each: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,7 +231,7 @@ class Intent:
     """What one customer message asks for.
 
     kind: order remove negate change out_and_in scale more repeat undo clear review confirm deny view_cart
-    profile menu search size_answer quantity_answer greeting thanks unknown.
+    profile menu search size_answer quantity_answer greeting thanks sequence unknown.
     """
 
     kind: str
@@ -244,6 +257,8 @@ class Intent:
     then_review: bool = False
     #: For "order": one for each person ("a sprite for each of us"); `quantity` when said.
     each: bool = False
+    #: For "sequence": the operations said one after another, in order.
+    parts: tuple[Intent, ...] = ()
 
 
 _PAUSE = re.compile(r"\s*(?:[—–]|\.{2,}|…)\s*|\s+-+\s+")
@@ -275,6 +290,20 @@ class IntentParser:
         }
         self._seen: dict[str, tuple[ItemRequest, ...]] = {}
         self.selector = Selector(catalog)
+        self._repairs = Repairs(
+            ids=self._ids, kinds=self._kinds, has_item=lambda t: bool(self.items(t)),
+            size_only=size_only, size_words=frozenset(SIZE_WORDS), protected=self._protected,
+            closing=_REVIEW,
+        )  # fmt: skip
+
+    def _ids(self, text: str) -> set[str]:
+        """The items `text` names (every candidate of an ambiguous name)."""
+        return {i for r in self.resolved(text) for i in (r.item_id, *r.ambiguous) if i}
+
+    def _kinds(self, text: str) -> set[str]:
+        """The items `text` names by name or by kind ("the shake", "soup")."""
+        pick = self.selector.named(text)
+        return self._ids(text) | (set(pick.kinds) if pick and pick.kinds else set())
 
     def parse(self, message: str) -> Intent:
         text = normalize(message)
@@ -306,38 +335,9 @@ class IntentParser:
         return found[0] if len(found) == 1 else None
 
     def repair(self, text: str) -> str:
-        """Self-repairs applied before acting: the item said before "no wait", "I mean",
-        "actually" is replaced by what follows ("a lentil soup no wait a quinoa salad"), or only
-        its number or size when that is all that follows ("a small coke i mean medium")."""
-        for m in reversed(list(_REPAIR.finditer(text))):
-            left, right = text[: m.start()], text[m.end() :].strip(" ,")
-            left = re.sub(r"(?:,|\band\b|\buh\b|\bum\b|\s)+$", "", left)  # "... and actually"
-            cut = list(_SPLIT.finditer(left))
-            head, last = (left[: cut[-1].end()], left[cut[-1].end() :]) if cut else ("", left)
-            if not right or not self.items(last):
-                continue
-            into = _MAKE_INTO.match(right)
-            if into and _same_items(self, into.group("src"), last):
-                right = into.group("dst")  # "a coke oh wait make the coke a sprite": a sprite
-            earlier = self._clause_of(right, cut, left)
-            if earlier is not None:  # "2 tacos and a horchata, actually make that 3 tacos"
-                start, end = earlier
-                closing = _REVIEW.search(right)  # "… that's all" still closes the message
-                said_now, tail = (
-                    (right[: closing.start()], right[closing.start() :]) if closing else (right, "")
-                )
-                text = f"{left[:start]} {said_now} {left[end:]} {tail}".strip()
-                continue
-            said = re.match(r"\s*(\d+) ", last)
-            if said and not re.search(r"\d", right):  # "2 cannoli i mean tiramisu": 2 tiramisu
-                right = f"{said.group(1)} {right}"
-            size, number = size_only(right), re.fullmatch(r"(?:just |only )?(\d+)", right)
-            if size is not None:
-                right = " ".join(w for w in last.split() if w not in SIZE_WORDS) + " " + size
-            elif number is not None:
-                right = re.sub(r"^\s*(?:a|an|\d+)?\s*", number.group(1) + " ", last)
-            text = f"{head} {right}".strip()
-        return text
+        """Self-repairs applied before acting ("a lentil soup no wait a quinoa salad"; see
+        `repair`)."""
+        return self._repairs.apply(text)
 
     def items(self, text: str) -> tuple[ItemRequest, ...]:
         """Every item named in `text`, with its quantity, size and notes (several rules ask for
@@ -348,21 +348,6 @@ class IntentParser:
             if len(self._seen) > _SEEN:
                 del self._seen[next(iter(self._seen))]
         return known
-
-    def _clause_of(
-        self, right: str, cuts: list[re.Match[str]], left: str
-    ) -> tuple[int, int] | None:
-        """Where in `left` the clause naming the same dish as `right` is, when it is not the
-        last one (the last one is what a repair replaces anyway)."""
-        ids = {r.item_id for r in self.resolved(_REVIEW.sub(" ", right))} - {None}
-        if not ids or not cuts:
-            return None
-        bounds = [0, *(c.end() for c in cuts)]
-        ends = [c.start() for c in cuts]
-        for start, end in reversed(list(zip(bounds[:-1], ends, strict=True))):
-            if ids & {r.item_id for r in self.resolved(left[start:end])}:
-                return start, end
-        return None
 
     def _read_items(self, text: str) -> tuple[ItemRequest, ...]:
         for name, joined in self._protected.items():
@@ -390,6 +375,12 @@ class IntentParser:
                 item = self.catalog.items.get(last.item_id or "")
                 requests[-1] = replace(last, size=fit_size(size, item) if item else size)
                 continue
+            note = _NOTES.fullmatch(part)
+            if note is not None and requests and not requests[-1].notes:
+                # "two tacos, extra salsa on them": the note is the dish's before it
+                notes = _NOTE_TAIL.sub("", note.group(1).removeprefix("with ").strip())
+                requests[-1] = replace(requests[-1], notes=notes)
+                continue
             for request in self._items_in(part):
                 if requests and _same_item(requests[-1], request):
                     continue  # "chips and guacamolle": a name split at its "and" by a typo
@@ -402,7 +393,7 @@ class IntentParser:
         request = self._item(part)
         if request is None:
             return []
-        if request.ambiguous or depth > 2 or self._explained(request):
+        if depth > 2 or self._explained(request):
             return [request]
         ws = part.split()
         for i in range(1, len(ws)):
@@ -433,7 +424,7 @@ class IntentParser:
         notes = ""
         m = _NOTES.search(part)
         if m:
-            notes = m.group(1).removeprefix("with ").strip()
+            notes = _NOTE_TAIL.sub("", m.group(1).removeprefix("with ").strip())
             part = (part[: m.start()] + part[m.end() :]).strip()
         quantity, counted, unclear, size, rest = 1, False, None, None, []
         for w in words(part):
@@ -531,20 +522,23 @@ def _not_but(p: IntentParser, text: str) -> Intent | None:
     return Intent("out_and_in", dst, src) if src and dst else None
 
 
-def _same_items(p: IntentParser, a: str, b: str) -> bool:
-    ids = lambda t: {r.item_id for r in p.resolved(t)} - {None}  # noqa: E731
-    return bool(ids(a)) and ids(a) == ids(b)
-
-
 _NOTE_ON_LINE = re.compile(
-    r"^(?:and |oh |also )?(?:no|without|extra|light|hold the) [a-z ]+ (?:on|in|for) "
-    r"(?:1 of (?:them|those|the \w+)|(?:it|them|that|those|the \w+(?: \w+)?))$"
+    rf"^(?:(?:and|oh|also|um|ok|actually|sorry|please),? )*(?P<note>{_NOTE_START} [a-z ]+?) "
+    r"(?:on|in|for|with) (?P<which>1 of (?:them|those|the \w+(?: \w+)?)|it|them|that|those|this|"
+    r"the \w+(?: \w+)?)(?: please)?$"
 )
 
 
 def _note_on_line(p: IntentParser, text: str) -> Intent | None:
-    """ "no pickles on one of them": a note for a line already ordered — said, never a new dish."""
-    return Intent("note_on_line", query=text) if _NOTE_ON_LINE.match(text) else None
+    """ "no pickles on one of them", "hold the sour cream on that": a note for a line already
+    ordered — the line (or one of it) gets the note, never a new dish."""
+    m = _NOTE_ON_LINE.match(text)
+    if m is None:
+        return None
+    which = m.group("which")
+    named = p.resolved(re.sub(r"^1 of ", "", which)) if "the " in which else ()
+    part = 1 if which.startswith("1 of") else None
+    return Intent("note_on_line", named, query=m.group("note"), part=part)
 
 
 def _picked(p: IntentParser, text: str) -> Intent | None:
@@ -558,9 +552,12 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         pick = p.selector.read(text)
     # "the 2nd one", "the last one": the "one" names the line, it is no quantity
     headed = bool(_ONE_NAMES_IT.search(text)) or has_head(text)
+    sized = without_sized(text)  # "make the large one a medium": medium is the new size
     text = _ONE_NAMES_IT.sub(r"\1", text)
-    if pick is None or not _picks(text, pick):
+    if pick is None:
         return None
+    if not _picks(text, pick):
+        return _picked_one(p, text, pick)
     asked = _QUESTION.match(text) or text.endswith("?")
     if asked and not (_REMOVE.search(text) or _CHANGE.search(text) or _ORDER_VERB.search(text)):
         return _asked_pick(p, pick)  # "anything vegan at Green Bowl?": a question
@@ -574,12 +571,14 @@ def _picked(p: IntentParser, text: str) -> Intent | None:
         if counted and pick.position is None and not (pick.price or pick.keep):
             return None  # "take off two of the tacos": so many of one line
         return Intent("remove", pick=pick)
-    return _picked_change(text, pick, counted, headed) or _picked_order(
+    return _picked_change(text, pick, counted, headed, sized) or _picked_order(
         text, pick, counted, bool(asked)
     )
 
 
-_ONE_NAMES_IT = re.compile(r"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive) 1\b")
+_ONE_NAMES_IT = re.compile(
+    rf"\b(\d+(?:st|nd|rd|th)|last|final|middle|opening|\w+est|expensive|{'|'.join(SIZE_WORDS)}) 1\b"
+)
 
 
 def _picks(text: str, pick: Pick) -> bool:
@@ -598,10 +597,12 @@ def _picks(text: str, pick: Pick) -> bool:
     )
 
 
-def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> Intent | None:
+def _picked_change(
+    text: str, pick: Pick, counted: list[int], headed: bool, sized: str
+) -> Intent | None:
     """ "twice as many of the first one", "the last item, make it four", "all the drinks large",
-    "the second one" (of those just offered)."""
-    size = next((SIZE_WORDS[w] for w in words(text) if w in SIZE_WORDS), None)
+    "the second one" (of those just offered), "make the large one a medium"."""
+    size = next((SIZE_WORDS[w] for w in words(sized) if w in SIZE_WORDS), None)
     scale = re.search(r"\b(twice|double|triple|thrice)\b", text)
     if scale and pick.position is not None:
         return Intent("scale", quantity=3 if scale.group(1) in ("triple", "thrice") else 2,
@@ -618,6 +619,23 @@ def _picked_change(text: str, pick: Pick, counted: list[int], headed: bool) -> I
         pick = replace(pick, held=int(was.group(1))) if was and len(counted) > 1 else pick
         return Intent("change", size=size, quantity=counted[-1] if counted else None, pick=pick)
     return None
+
+
+def _picked_one(p: IntentParser, text: str, pick: Pick) -> Intent | None:
+    """ "the vegetarian burger", "a soup from green bowl please": kinds that together name one
+    dish, ordered — never a question, a removal or a dish said by its own name."""
+    if pick.kinds is None or pick.every or _QUESTION.match(text) or text.endswith("?"):
+        return None
+    if _REMOVE.search(text) or _NEGATE.search(text) or _CHANGE.search(text):
+        return None
+    rest = p.catalog.find_restaurant(text)[1]
+    if any(r.item_id for r in p.resolved(p.selector.without_kinds(" ".join(rest)))):
+        return None
+    ids = pick.on_menu(p.catalog)
+    if len(ids) != 1:
+        return None
+    counted = re.findall(r"\b(\d+)\b", text)
+    return Intent("order", quantity=int(counted[0]) if counted else 1, pick=pick)
 
 
 def _picked_order(text: str, pick: Pick, counted: list[int], asked: bool) -> Intent | None:
@@ -648,11 +666,15 @@ _SHOULD = re.compile(r"\b(should|could|can|will|needs? to) be\b|\bmake (?:it|tha
 
 def _places(p: IntentParser, text: str) -> Intent | None:
     """Questions about the places and the dish in focus: which restaurants, "is it vegan?",
-    "what's in that one?"."""
+    "what's in that one?", "tell me about the churros" (which puts them in focus)."""
     if _PLACES.search(text):
         return Intent("places")
     if _ABOUT.match(text):
         return Intent("about")
+    about = _ABOUT_NAMED.match(text)
+    if about is not None and (named := p.resolved(about.group("what"))):
+        query = " ".join(r.phrase for r in named)
+        return Intent("search", tuple(r for r in named if r.item_id), query=query)
     if _HEAT.search(text):
         return Intent("tag_question", query="spicy")
     m = _TAG_QUESTION.match(text)
@@ -716,12 +738,47 @@ def _out_and_in(p: IntentParser, text: str) -> Intent | None:
     return Intent("out_and_in", dst, src) if src and dst else None
 
 
+#: Where a second operation starts in one message: "add a burrito, take off one of the tacos".
+_NEXT_OP = re.compile(
+    r"(?:,\s*|\s+)(?:and\s+|then\s+)?(?=(?:take (?:off|out)|remove|drop|delete|get rid of|"
+    r"scratch|add)\b)"
+)
+_OPERATIONS = frozenset(("order", "remove", "change", "scale", "negate", "out_and_in"))
+
+
+def _sequence(p: IntentParser, text: str) -> Intent | None:
+    """ "add a bean and cheese burrito, take off one of the tacos and that's it": several
+    operations, each read on its own and carried out in order (then the read-back, if said)."""
+    cuts = [m for m in _NEXT_OP.finditer(text) if m.start() > 0]
+    if not cuts:
+        return None
+    closing = _REVIEW.search(text)
+    if closing is not None and text[closing.end() :].strip(" ,"):
+        return None
+    body = text[: closing.start()] if closing else text
+    bounds = [0, *(m.end() for m in cuts if m.end() <= len(body)), len(body)]
+    segments = [body[a:b].strip(" ,") for a, b in zip(bounds, bounds[1:], strict=False)]
+    segments = [re.sub(r"\s*\b(?:and|then)$", "", s) for s in segments if s]
+    parts = tuple(p.read(s) for s in segments)
+    if len(parts) < 2 or any(i.kind not in _OPERATIONS for i in parts):
+        return None
+    if all(i.kind == "order" for i in parts):
+        return None  # a list of dishes: the order rule reads it whole
+    return Intent("sequence", parts=parts, then_review=closing is not None)
+
+
 def _negate(p: IntentParser, text: str) -> Intent | None:
     m = _NEGATE.search(text)
     if m is None:
         return None
     if re.search(r"\b(anything|nothing) else\b", text):
         return Intent("review")
+    if (
+        m.start() > 0
+        and _NOTES.fullmatch(text[m.start() :].strip(" ,"))
+        and p.resolved(text[: m.start()])
+    ):
+        return None  # "a classic cheeseburger, no onions": a note on the dish just ordered
     named = p.resolved(text[m.end() :])
     return Intent("negate", items=named) if named else None
 
@@ -829,6 +886,9 @@ def _question(p: IntentParser, text: str) -> Intent | None:
     if dietary and (asked or not any(i.item_id for i in named)):
         query = " ".join(i.phrase for i in named if i.item_id)
         asked_about = tuple(i for i in named if i.item_id)  # "is the acai bowl vegan?": in focus
+        if not asked_about:  # "which pasta is vegan?": the one dish of that kind, in focus
+            asked_about = _one_of_kind(p, text)
+            query = " ".join(i.phrase for i in asked_about) or query
         return Intent(
             "search", asked_about, restaurant_id=restaurant_id, dietary=dietary, query=query
         )
@@ -840,6 +900,15 @@ def _question(p: IntentParser, text: str) -> Intent | None:
     return None
 
 
+def _one_of_kind(p: IntentParser, text: str) -> tuple[ItemRequest, ...]:
+    """The dish the kinds said name together, when they name exactly one."""
+    pick = p.selector.read(text)
+    ids = pick.on_menu(p.catalog) if pick is not None and pick.kinds is not None else []
+    if len(ids) != 1:
+        return ()
+    return (ItemRequest(p.catalog.items[ids[0]].name.lower(), ids[0]),)
+
+
 def _order(p: IntentParser, text: str) -> Intent | None:
     if re.search(r"(?:^|, )(?:not|no) \d", text):
         return None  # "not three rolls, two" that no rule could read: never an order
@@ -848,16 +917,18 @@ def _order(p: IntentParser, text: str) -> Intent | None:
     same_size = _SAME_SIZE.search(text) is not None
     if same_size:
         text = _SAME_SIZE.sub(" ", text).strip(" ,")
+    people, stated = party_size(text), PARTY.search(text) is not None
+    if people is not None:  # "we're five people, …", "it's me and my two kids, …"
+        text = PEOPLE.sub(" ", PARTY.sub(" ", text))
     each = _EACH.search(text)
-    party = PARTY.search(text)
-    if each or party:
-        people = next((g for g in party.groups() if g), None) if party else None
-        text = _EACH.sub(" ", PARTY.sub(" ", text))
+    if each is not None:  # "tacos and a small coke each": the coke, one per person
+        marked = _each_one(p.items(text[: each.start()]), p.items(text[each.end() :]))
+        if marked is not None:
+            return Intent("order", items=marked, each=True, quantity=people)
     named = p.items(text)
-    if named and (each or party) and len(named) == 1 and named[0].item_id:
-        # "a sprite for each of us", "a falafel bowl each for the 4 of us"
-        return Intent("order", items=named, each=True,
-                      quantity=int(people) if people else None)  # fmt: skip
+    if named and stated and len(named) == 1 and named[0].item_id:
+        # "a falafel bowl for the 4 of us"
+        return Intent("order", items=(replace(named[0], each=True),), each=True, quantity=people)
     if named and (
         any(i.item_id or i.ambiguous for i in named)
         or _ORDER_VERB.search(text)
@@ -868,8 +939,20 @@ def _order(p: IntentParser, text: str) -> Intent | None:
     return None
 
 
+def _each_one(
+    before: tuple[ItemRequest, ...], after: tuple[ItemRequest, ...]
+) -> tuple[ItemRequest, ...] | None:
+    """The items with the one "each" belongs to marked: the dish said just before the word, else
+    the one just after ("we each want a large coke")."""
+    if before and before[-1].item_id:
+        return (*before[:-1], replace(before[-1], each=True), *after)
+    if after and after[0].item_id:
+        return (*before, replace(after[0], each=True), *after[1:])
+    return None
+
+
 RULES: tuple[Rule, ...] = (
-    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _undo, _clear, _review, _places, _picked,
+    _short_reply, _note_on_line, _refuse_then, _double, _out_and_in, _not_but, _sequence, _undo, _clear, _review, _places, _picked,
     _same_as_me, _negate, _remove, _change, _more, _cart_or_profile, _answer, _question, _order,
 )  # fmt: skip
 
@@ -891,7 +974,8 @@ def _same_item(a: ItemRequest, b: ItemRequest) -> bool:
 _SIZE_FILLER = frozenset((
     "a", "an", "the", "1", "please", "make", "it", "size", "ok", "okay", "that", "thanks", "thank",
     "you", "one", "for", "me", "go", "with", "both", "all", "each", "of", "them", "those", "uh",
-    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just",
+    "um", "i", "guess", "think", "lets", "hmm", "well", "then", "just", "alright", "great",
+    "perfect", "sure", "cool", "sounds", "good", "have", "got", "ones", "in",
 ))  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...cart import MAX_QUANTITY, MIN_QUANTITY
+from ...cart import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, CartError, clean_notes
 from ...menu import Catalog
 from . import wording
 from .history import Conversation, LineKey
@@ -99,7 +99,7 @@ def _order(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         return _order_picked(b, intent)
     last_size = b.conv.last[1] if b.conv.last and intent.same_size else None
     for r in intent.items:
-        if intent.each:  # one for each person
+        if r.each:  # one for each person
             people = intent.quantity or b.conv.party
             if people is None:
                 b.says.append(
@@ -128,6 +128,11 @@ def _sized_like(b: _Builder, r: ItemRequest, size: str | None) -> ItemRequest:
 
 
 def _order_one(b: _Builder, r: ItemRequest) -> None:
+    pending = next((a for a in b.conv.size_needed if a.get("item_id") == r.item_id), None)
+    if pending is not None and r.size and not r.counted:  # "medium for the sprites": the answer
+        b.conv.size_needed = [a for a in b.conv.size_needed if a is not pending]
+        b.call("add_to_cart", **{**pending, "size": r.size})
+        return
     if r.item_id is None and r.ambiguous:  # "a dessert" while ordering from Luigi's: its one
         here = {b.catalog.items[k[0]].restaurant_id for k in b.conv.lines}
         same = [i for i in r.ambiguous if b.catalog.items[i].restaurant_id in here]
@@ -155,6 +160,21 @@ def _focus(b: _Builder, previous: Intent | None) -> tuple[str, ...]:
     return tuple(asked_about) if len(asked_about) == 1 else b.conv.offered
 
 
+def _asked_size(previous: Intent | None, item_id: str) -> str | None:
+    """The size said when asking about the item ("how much is a large pepperoni?")."""
+    asked = previous.items if previous and previous.kind == "search" else ()
+    return next((r.size for r in asked if r.item_id == item_id and r.size), None)
+
+
+def _asked_about(b: _Builder, previous: Intent | None) -> str | None:
+    """The one dish the previous message asked about (and the cart does not hold): "make it two"
+    or "a large one" right after means that dish."""
+    if previous is None or previous.kind not in ("search", "about", "tag_question"):
+        return None
+    focus = _focus(b, previous)
+    return focus[0] if len(focus) == 1 and not b.conv.has(focus[0]) else None
+
+
 def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     """ "another one" (the line last touched), "two of those" (the one item just offered),
     "the second one" (of those just offered)."""
@@ -165,7 +185,7 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
             b.says.append("Which one do you mean? Tell me its name, please.")
             return
     if len(offered) == 1:
-        b.add(offered[0], intent.quantity or 1, None)
+        b.add(offered[0], intent.quantity or 1, _asked_size(previous, offered[0]))
     elif offered:
         b.says.append(wording.which_of(b.catalog, offered))
     elif b.conv.last is None:
@@ -173,6 +193,12 @@ def _more(b: _Builder, intent: Intent, previous: Intent | None) -> None:
     else:
         item_id, size = b.conv.last
         b.add(item_id, intent.quantity or 1, size)
+
+
+def _sequence(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    """Several operations in one message, planned in the order said."""
+    for part in intent.parts:
+        _HANDLERS[part.kind](b, part, previous)
 
 
 def _repeat_all(b: _Builder, intent: Intent, previous: Intent | None) -> None:
@@ -191,7 +217,10 @@ def _repeat(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _answer_size(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    if not b.conv.size_needed:
+    asked = None if b.conv.size_needed else _asked_about(b, previous)
+    if asked is not None:  # "got any horchata?" — "a large one, please"
+        b.add(asked, 1, intent.size)
+    elif not b.conv.size_needed:
         b.says.append("Which item is that size for? Tell me the item and the size together.")
     for args in b.conv.size_needed:
         b.call("add_to_cart", **{**args, "size": intent.size})
@@ -349,6 +378,10 @@ def _change_last(b: _Builder, intent: Intent, previous: Intent | None) -> None:
         return _answer_size(b, intent, previous)
     if intent.quantity and previous and any(r.unclear for r in previous.items):
         return _answer_quantity(b, intent, previous)
+    asked = _asked_about(b, previous)
+    if asked is not None:  # "how much is the X?" — "make it two of those"
+        b.add(asked, intent.quantity or 1, intent.size or _asked_size(previous, asked))
+        return
     if b.conv.last is None:
         b.says.append("Which item should I change?")
         return
@@ -461,15 +494,37 @@ def _menu(b: _Builder, intent: Intent, previous: Intent | None) -> None:
 
 
 def _search(b: _Builder, intent: Intent, previous: Intent | None) -> None:
+    if b.conv.size_needed and intent.query in ("size", "sizes"):  # "what sizes are there?"
+        for item_id in dict.fromkeys(str(a.get("item_id")) for a in b.conv.size_needed):
+            b.find(b.name(item_id))
+        return
     b.find(intent.query, intent.restaurant_id, intent.dietary)
 
 
 def _note_on_line(b: _Builder, intent: Intent, previous: Intent | None) -> None:
-    b.says.append(
-        "I can't add a note to a dish already in your cart, so I changed nothing. To have one "
-        "made differently, remove one and order it again with the note, e.g. 'a veggie burger "
-        "with no pickles'."
-    )
+    """ "no cheese on one of them", "hold the sour cream on that": the line (or that many of
+    it) taken out and put back with the note — only when putting it back cannot fail."""
+    target = intent.items[0] if intent.items else None
+    item_id = _in_cart(b, target) if target is not None else None
+    key = (b.conv.line_of(item_id) if item_id else None) if target else b.conv.last
+    try:
+        notes = clean_notes(intent.query)
+    except CartError as e:
+        b.says.append(f"{e} I changed nothing.")
+        return
+    held = b.conv.lines.get(key, 0) if key else 0
+    part = intent.part if intent.part is not None and intent.part < held else None
+    if key is None or not held or key in b.conv.noted or (part and len(b.conv.lines) >= MAX_LINES):
+        b.says.append(
+            f"I couldn't tell which dish '{notes}' is for, so I changed nothing. Say it with the "
+            "dish, e.g. 'a veggie burger with no pickles'."
+        )
+        return
+    if part:
+        b.line("remove_quantity", key, quantity=part)
+    else:
+        b.line("remove_from_cart", key)
+    b.add(key[0], part or held, key[1], notes)
 
 
 def _party(b: _Builder, intent: Intent, previous: Intent | None) -> None:
@@ -512,5 +567,5 @@ _HANDLERS: dict[str, Callable[[_Builder, Intent, Intent | None], None]] = {
     "confirm": _confirm, "deny": _deny, "view_cart": _simple("view_cart"),
     "profile": _simple("get_user_profile"), "menu": _menu, "search": _search,
     "repeat_all": _repeat_all, "places": _places, "tag_question": _tag_question,
-    "note_on_line": _note_on_line, "about": _about, "party": _party,
+    "note_on_line": _note_on_line, "about": _about, "party": _party, "sequence": _sequence,
 }  # fmt: skip

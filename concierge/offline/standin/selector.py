@@ -21,9 +21,15 @@ from .history import LineKey
 
 _stem = lru_cache(maxsize=4096)(stem)
 
+#: The sizes as people say them.
+SIZE_WORDS = {"small": "small", "medium": "medium", "regular": "medium", "large": "large",
+              "big": "large", "biggest": "large", "largest": "large", "smallest": "small"}  # fmt: skip
+#: "the large one", "the small drink": a line picked by its size.
+_SIZED = re.compile(rf"\bthe ({'|'.join(SIZE_WORDS)}) (?:1|one|item|thing|drink|size)\b")
 _POSITIONS = {"first": 0, "opening": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2,
               "fourth": 3, "last": -1, "final": -1, "latest": -1}  # fmt: skip
 _MIDDLE = "middle"
+_WIDEN = frozenset(("and", "or", "plus", "also"))
 _CHEAP = re.compile(r"\b(cheapest|least expensive|lowest priced|cheaper one)\b")
 _DEAR = re.compile(r"\b(priciest|most expensive|dearest|pricier one|costliest)\b")
 _EVERY = re.compile(r"\b(all|every|each|both|everything|any)\b")
@@ -54,10 +60,15 @@ class Pick:
     keep: bool = False
     #: "not four salads, three": the line that holds this many.
     held: int | None = None
+    #: "the large one": the lines in this size.
+    size: str | None = None
 
     def in_cart(self, catalog: Catalog, lines: Mapping[LineKey, int]) -> list[LineKey]:
         """The lines picked, from the conversation's lines (in the order they were added)."""
-        chosen = [k for k in lines if self._fits(catalog.items.get(k[0]))]
+        chosen = [
+            k for k in lines
+            if self._fits(catalog.items.get(k[0])) and self.size in (None, k[1])
+        ]  # fmt: skip
         if self.held is not None:
             chosen = [k for k in chosen if lines[k] == self.held] or chosen
         if self.price is not None and chosen:
@@ -144,7 +155,9 @@ class Selector:
         price = "min" if _CHEAP.search(text) else "max" if _DEAR.search(text) else None
         quantified = bool(_EVERY.search(text))
         kinds = self._kinds(stems, by_name=quantified or price is not None)
-        if position is None and price is None and kinds is None:
+        sized = _SIZED.search(text)
+        size = SIZE_WORDS[sized.group(1)] if sized else None
+        if position is None and price is None and kinds is None and size is None:
             return None  # most messages: one pass over the words says so
         restaurant_id, rest = self.catalog.find_restaurant(text)
         if restaurant_id is not None:
@@ -157,7 +170,7 @@ class Selector:
             or any(w != s and s in self.kinds for w, s in zip(said, map(_stem, said), strict=True))
         )
         keep = bool(_KEEP.search(text))
-        return Pick(position, price, kinds, restaurant_id, every, keep)
+        return Pick(position, price, kinds, restaurant_id, every, keep, size=size)
 
     def named(self, text: str) -> Pick | None:
         """The items a short phrase names by any word of their name or kind ("3 rolls")."""
@@ -172,12 +185,30 @@ class Selector:
         return " ".join(w for w in text.split() if _stem(w) not in self.kinds)
 
     def _kinds(self, ws: list[str], *, by_name: bool) -> frozenset[str] | None:
-        found: set[str] | None = None
+        """The items of the kinds said: words side by side narrow ("vegetarian burger", "gluten
+        free side"), "and"/"or" widen ("the drinks and the desserts")."""
+        groups: list[set[str]] = []
+        narrowing = False
         for w in ws:
+            if w in _WIDEN:
+                narrowing = False
+                continue
             ids = self.kinds.get(w) or (self.name_words.get(w) if by_name else None)
-            if ids:
-                found = (found or set()) | ids
-        return frozenset(found) if found is not None else None
+            if not ids:
+                continue
+            if narrowing and groups[-1] & ids:
+                groups[-1] &= ids
+            else:
+                groups.append(set(ids))
+            narrowing = True
+        if not groups:
+            return None
+        return frozenset(set().union(*groups))
+
+
+def without_sized(text: str) -> str:
+    """`text` without the words that pick a line by its size ("make the large one a medium")."""
+    return _SIZED.sub(" ", text)
 
 
 def has_head(text: str) -> bool:
