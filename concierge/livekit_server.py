@@ -38,14 +38,17 @@ from typing import Any
 
 __all__ = [
     "GO_MODULE",
+    "ConfiguredServer",
     "HOW_TO_GET_IT",
     "PINNED_VERSION",
     "LocalServer",
     "ServerUnavailable",
     "Worker",
     "build_server",
+    "can_run_server",
     "find_server",
     "local_server",
+    "participant_token",
     "server_binary",
     "start_server",
     "start_worker",
@@ -172,6 +175,69 @@ logging:
 """
 
 
+def participant_token(
+    api_key: str, api_secret: str, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)
+) -> str:
+    """A token for `identity` to join `room` (publish, subscribe, data), signed with the key pair."""
+    from livekit import api
+
+    return (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(identity)
+        .with_ttl(ttl)
+        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .to_jwt()
+    )
+
+
+def can_run_server() -> str | None:
+    """None where a local server can run (found, or buildable with Go); else why not, in words."""
+    if find_server() is not None:
+        return None
+    if os.environ.get(BINARY_VARIABLE, "").strip():
+        return f"{BINARY_VARIABLE}={os.environ[BINARY_VARIABLE]!r} is not an executable file"
+    if shutil.which("go") is None:
+        return "LiveKit's server is not installed and Go is missing to build it"
+    return None
+
+
+@dataclass
+class ConfiguredServer:
+    """A LiveKit server someone else runs — LiveKit Cloud, or your own — named by `LIVEKIT_URL`,
+    `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET`. Workers and pages use it exactly as they use a
+    `LocalServer`; only where it is differs."""
+
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)  # never printed: a notebook cell or a log would leak it
+    running: bool = True  # not ours to start or stop
+
+    @property
+    def log_path(self) -> Path:
+        """Beside which the worker's log goes (`start_worker`); the server's own log is not here."""
+        folder = Path(tempfile.gettempdir()) / f"concierge-livekit-{os.getpid()}"
+        folder.mkdir(exist_ok=True)
+        return folder / "server.log"
+
+    @property
+    def http_url(self) -> str:
+        """The server API's address (`livekit.api.LiveKitAPI(url=...)`)."""
+        return self.url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "LIVEKIT_URL": self.url,
+            "LIVEKIT_API_KEY": self.api_key,
+            "LIVEKIT_API_SECRET": self.api_secret,
+        }
+
+    def token(self, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)) -> str:
+        return participant_token(self.api_key, self.api_secret, identity, room, ttl=ttl)
+
+    def stop(self) -> None:
+        """Nothing to stop: the server is not this process's."""
+
+
 @dataclass
 class LocalServer:
     """A running `livekit-server --dev` on 127.0.0.1. Stop it with `stop()` (or `local_server()`)."""
@@ -205,15 +271,7 @@ class LocalServer:
 
     def token(self, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)) -> str:
         """A participant token for `identity` to join `room` (publish, subscribe, data)."""
-        from livekit import api
-
-        return (
-            api.AccessToken(self.api_key, self.api_secret)
-            .with_identity(identity)
-            .with_ttl(ttl)
-            .with_grants(api.VideoGrants(room_join=True, room=room))
-            .to_jwt()
-        )
+        return participant_token(self.api_key, self.api_secret, identity, room, ttl=ttl)
 
     def start(self, *, timeout: float = 30) -> None:
         """Start the server process (again, on the same ports and keys) and wait until it answers."""
@@ -419,7 +477,7 @@ class Worker:
 
 
 def start_worker(
-    server: LocalServer,
+    server: LocalServer | ConfiguredServer,
     *,
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,

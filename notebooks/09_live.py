@@ -20,11 +20,11 @@
 # - how to drive the same panel from code (`await live.say(...)`), and what `stop()` saves;
 # - how a spoken turn travels browser → kernel → agent → browser, and how barge-in stops playback;
 # - how to read per-turn latency the 1.8.9 way (`ChatMessage.metrics`, not `metrics_collected`);
-# - what changes with LiveKit credentials: a real room with your microphone.
+# - how the same panel joins a real LiveKit room (local server, or LiveKit Cloud) by default.
 #
 # ## Prerequisites
-# Notebooks 1–8. Offline by default; set `LIVEKIT_URL`, `LIVEKIT_API_KEY` and
-# `LIVEKIT_API_SECRET` for the room mode.
+# Notebooks 1–8. No keys: room mode uses LiveKit's server on this machine where it can run;
+# `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` point it at another server.
 
 # %%
 from concierge.lab import SNAPSHOT, cart_table, setup_notebook, table
@@ -53,9 +53,13 @@ show_source(SessionObserver.attach)
 # %% [markdown]
 # ## Launch
 #
-# `launch()` picks the mode (offline here unless the three LiveKit variables are set), starts
-# the session and shows the panel. Type into the box and press Enter — or run the cells below.
-# We give it its own store so that this notebook always starts from an empty cart.
+# `launch()` takes **room mode** by default wherever a LiveKit server is available — the one
+# `LIVEKIT_URL` names, else LiveKit's own server on this machine (found, or built once with Go) —
+# and the in-kernel session otherwise; the note under the panel says, in one sentence, which path
+# it is on and why it fell back. Here we give it a store of its own, in this kernel's memory, so
+# the notebook always starts from an empty cart. A worker process cannot open that store, so this
+# panel runs the session in the kernel — which is also what lets CI run this notebook under nbval,
+# where no browser page exists to join a room. Room mode is the last section.
 
 # %%
 from concierge import live
@@ -64,6 +68,7 @@ from concierge.store import open_store
 store = await open_store("memory")
 handle = await live.launch(store=store, user_id="demo")
 print(f"mode: {handle.mode}; panel ready in {handle.launch_seconds:.1f} s")
+print(handle.path.sentence)
 
 # %% [markdown]
 # ## A scripted order
@@ -195,19 +200,27 @@ print("every turn's stages add up to its whole, within", timeline.TOLERANCE_MS, 
 # (`concierge.timeline.turn_timing`). Usage (tokens, characters, seconds of audio) comes from
 # `session_usage_updated`, shown under the strip.
 #
-# ## With LiveKit credentials: a real room
+# ## Room mode: the page joins the agent's LiveKit room
 #
-# Set `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` (in `.env`) and `launch()` runs the
-# migrated `AgentServer` in this process, creates a room, shows LiveKit's in-notebook room with
-# your microphone next to the same widgets, and binds them to the session when the job starts.
-# It takes the steps of `livekit.agents.jupyter.run_app`, with one difference: `run_app` runs the
-# worker through livekit's CLI on the notebook's main thread, so its cell never finishes (and the
-# CLI's signal handlers refuse any other thread). `concierge.live.cloud` runs `server.run()` on a
-# thread of its own instead, and sends what you type to the session on the job's thread.
-# Nothing else changes: same agent, same tools, same store.
+# Launched with no store of its own (the configured one, which a worker process opens too),
+# `launch()` starts LiveKit's server on 127.0.0.1 and `python -m concierge start` beside it (once
+# per kernel), dispatches the agent into a fresh room, and the panel's page joins that room as a
+# participant with `livekit-client` (bundled into the widget, nothing from a CDN): your microphone
+# goes up and the agent's voice comes down over WebRTC, and speaking over the agent stops it.
+# Everything the panel shows then comes through the room — the cart (the agent's `concierge.cart`
+# attribute), its state (`lk.agent.state`), transcripts (`lk.transcription`), tool calls
+# (`concierge.tools`), each turn's stages (`concierge.turn`) — and typed turns go to the agent on
+# `lk.chat`. With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set (in `.env`) the
+# same path runs against that server, LiveKit Cloud for instance; nothing else changes. (The
+# older `launch(mode="cloud")` runs the `AgentServer` inside this kernel with LiveKit's own room
+# widget.) The README's "Room protocol" lists every channel.
+#
+#     handle = await live.launch(user_id="demo")   # room mode where a server is available
+#
+# Which path a launch without a store would take on this machine:
 
 # %%
-print("LiveKit credentials set:", live.cloud_configured(), "→ mode", live.resolve_mode("auto"))
+print(live.choose_path("auto").sentence)
 
 # %% [markdown]
 # ## Recap — the whole migration

@@ -56,6 +56,53 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: A page's microphone the caller speaks into on cue (add it with `page.add_init_script`):
+#: `getUserMedia` answers with a WebAudio stream, silent until `window.conciergeSay(base64 int16
+#: PCM, rate)` plays into it; that resolves with `Date.now()` when the last sample has been played
+#: (the end of speech, on the page's clock).
+PAGE_MICROPHONE = """
+(() => {
+  const mic = { ctx: null, dest: null };
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    if (!constraints || !constraints.audio) return real(constraints);
+    mic.ctx = mic.ctx || new AudioContext({ sampleRate: 48000 });
+    await mic.ctx.resume();
+    mic.dest = mic.ctx.createMediaStreamDestination();
+    return mic.dest.stream;
+  };
+  window.conciergeSay = (b64, rate) => new Promise((resolve) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const pcm = new Int16Array(bytes.buffer);
+    const buffer = mic.ctx.createBuffer(1, pcm.length, rate);
+    const samples = buffer.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) samples[i] = pcm[i] / 32768;
+    const source = mic.ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(mic.dest);
+    source.onended = () => resolve(Date.now());
+    source.start();
+  });
+})();
+"""
+
+
+def say_in_page(page: Any, text: str) -> float:
+    """Speak `text` (the offline voice) into a page's `PAGE_MICROPHONE`; returns once it has been
+    played, with the page's clock (ms since the epoch) at its last sample."""
+    import base64
+
+    from concierge.offline.tts import SAMPLE_RATE, offline_tts
+
+    pcm = offline_tts().pcm16(text)
+    return float(
+        page.evaluate(
+            "([b64, rate]) => window.conciergeSay(b64, rate)",
+            [base64.b64encode(pcm).decode(), SAMPLE_RATE],
+        )
+    )
+
+
 @contextmanager
 def jupyterlab(home: Path, notebooks: Sequence[Path]) -> Iterator[str]:
     """JupyterLab serving copies of `notebooks`; yields its URL."""
@@ -148,6 +195,19 @@ def run_notebook(
     expect(page.locator(".jp-OutputArea-output").filter(has_text=done_text)).to_have_count(
         1, timeout=timeout_ms
     )
+
+
+def run_in_kernel(page: Any, code: str) -> None:
+    """Run `code` in the open notebook's kernel, as a cell would, and wait for it to finish."""
+    status = page.evaluate(
+        """async (code) => {
+          const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+          const reply = await kernel.requestExecute({ code }).done;
+          return reply.content.status;
+        }""",
+        code,
+    )
+    assert status == "ok", status
 
 
 def code_notebook(path: Path, source: str) -> Path:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from concierge.cart import Cart
 from concierge.live.room_mode import RoomLink, RoomWidget
-from concierge.live.widgets import CartView, StatusBadge, TranscriptView
+from concierge.live.status import controls
+from concierge.live.widgets import CartView, MetricsStrip, StatusBadge, TranscriptView
 
 AGENT = "agent-AJ_x"
 CART = {
@@ -101,6 +102,7 @@ async def test_the_room_fills_the_panel() -> None:
     # the agent leaves: the panel says so
     link.relay(agent("listening", present=False))
     assert link.status.state.agent == "left" and "left the room" in link.status.widget.value
+    assert controls(link.status.state).reconnect  # the panel offers to reconnect
 
 
 def test_the_token_is_a_message_never_a_trait() -> None:
@@ -125,6 +127,8 @@ KEYS = {
     "mic": ["active", "error"],
     "transcript": ["identity", "text", "final", "segment"],
     "tools": ["calls"],
+    "turn": ["payload"],
+    "user": ["speaking"],
 }
 MESSAGES = st.sampled_from(sorted(KEYS)).flatmap(
     lambda kind: st.fixed_dictionaries(
@@ -143,3 +147,45 @@ def test_no_page_message_breaks_the_panel(messages: list[dict[str, Any]]) -> Non
     assert link.cart_view.total_text.startswith("$")
     link.status.render()
     link.transcript.render()
+
+
+def test_stages_speaking_and_item_names_come_through_the_room() -> None:
+    """`concierge.turn` times the turn it answers in the metrics strip, the page's own speaking
+    lights the mic pill, a tool chip names the item and its id, and `current_cart()` is the cart
+    the agent published."""
+    link, _ = new_link()
+    link.metrics = MetricsStrip()
+    link.relay({"type": "connection", "state": "connected", "identity": "panel-u"})
+    link.relay({"type": "mic", "active": True, "error": ""})
+    link.relay(agent("listening", CART))
+    link.relay({"type": "user", "speaking": True})
+    assert (
+        link.status.state.user == "speaking" and "you&#x27;re speaking" in link.status.widget.value
+    )
+    link.relay({"type": "user", "speaking": False})
+    link.relay({"type": "transcript", "identity": "panel-u", "text": "two classic", "final": True})
+    call = {
+        "name": "add_to_cart",
+        "arguments": '{"item_id": "classic_cheeseburger", "quantity": 2}',
+        "output": "Added 2",
+        "is_error": False,
+        "item_name": "Classic Cheeseburger",
+    }
+    link.relay({"type": "tools", "calls": [call]})
+    assert link.transcript.turns[-1].tools[0].label == (
+        "add_to_cart · Classic Cheeseburger (classic_cheeseburger) × 2"
+    )
+    link.relay(
+        {"type": "transcript", "identity": AGENT, "segment": "s", "text": "Ok.", "final": True}
+    )
+    stages = {"speech-to-text": 300.0, "end of turn": 200.0, "model": 50.0, "TTS first audio": 90.0}
+    payload = {"spoken": True, "origin": 1700000000.5, "stages": stages, "whole_ms": 640.0}
+    payload["interrupted"] = True  # the caller spoke over the reply: the transcript says so
+    link.relay({"type": "turn", "payload": json.dumps(payload)})
+    timing = link.transcript.turns[-1].timing
+    assert timing is not None and timing.stages == stages and timing.whole_ms == 640.0
+    assert "concierge-metrics-row" in link.metrics.widget.value
+    assert link.transcript.turns[-1].interrupted and "(interrupted)" in link.transcript.widget.value
+    assert "1700000000.500" in link.metrics.widget.value  # the origin a page-side bench reads
+    cart = link.current_cart()
+    assert cart is not None and cart.total_cents == 1998

@@ -3,6 +3,7 @@ and the turn metrics add up (typed turns here; spoken ones in test_live_voice.py
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 
@@ -57,7 +58,10 @@ async def test_transcript_folds_tools_under_turns_and_errors_are_red(handle) -> 
 async def test_tool_calls_are_compact_chips_with_the_json_folded_away(handle) -> None:
     await handle.say("two classic cheeseburgers and a large coke")
     labels = [t.label for t in handle.transcript.turns[-1].tools]
-    assert labels == ["add_to_cart · Classic Cheeseburger × 2", "add_to_cart · Coke × 1 · large"]
+    assert labels == [
+        "add_to_cart · Classic Cheeseburger (classic_cheeseburger) × 2",
+        "add_to_cart · Coke (coke) × 1 · large",
+    ]
     html = handle.transcript.widget.value
     summaries = [s.split("</summary>")[0] for s in html.split("<summary")[1:]]
     assert all("{" not in s and "notes" not in s for s in summaries)  # no raw JSON in a chip
@@ -67,7 +71,7 @@ async def test_tool_calls_are_compact_chips_with_the_json_folded_away(handle) ->
 
 def test_tool_label_skips_empty_values_and_survives_bad_json() -> None:
     args = json.dumps({"item_id": "x", "quantity": 3, "size": "null", "notes": ""})
-    assert tool_label("add_to_cart", args, lambda _i: "Churros") == "add_to_cart · Churros × 3"
+    assert tool_label("add_to_cart", args, lambda _i: "Churros") == "add_to_cart · Churros (x) × 3"
     assert tool_label("checkout", "{}") == "checkout"
     assert tool_label("view_cart", "{not json") == "view_cart"
 
@@ -128,11 +132,62 @@ async def test_launch_twice_replaces_and_stop_saves(store: Store) -> None:
 
 
 def test_mode_selection() -> None:
-    assert live.resolve_mode("auto", env={}) == "offline"
-    creds = {"LIVEKIT_URL": "wss://x", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s"}
-    assert live.resolve_mode("auto", env=creds) == "cloud"
+    """Room mode wherever a server is available (the LIVEKIT_URL one, else a local one), the
+    in-kernel session otherwise — and the panel's sentence says which, and why it fell back."""
+    from concierge.live.launch import choose_path
+
+    creds = {
+        "LIVEKIT_URL": "wss://x.livekit.cloud",
+        "LIVEKIT_API_KEY": "k",
+        "LIVEKIT_API_SECRET": "s",
+    }
+    none, local = (lambda: "no server here"), (lambda: None)
+    assert choose_path("auto", env={}, can_serve=local).path == "room"
+    fell = choose_path("auto", env={}, can_serve=none)
+    assert fell.path == "offline" and fell.sentence.startswith(
+        "In-kernel session (the fallback), because no LiveKit server can run here (no server here;"
+    )
+    on_url = choose_path("auto", env=creds, can_serve=none)  # the same room path, on that server
+    assert (on_url.path, on_url.where, on_url.server.url) == (
+        "room",
+        "room-url",
+        creds["LIVEKIT_URL"],
+    )
+    assert on_url.server.http_url == "https://x.livekit.cloud" and "'s'" not in repr(on_url.server)
+    assert choose_path("cloud", env=creds).path == "cloud"
     with pytest.raises(RuntimeError, match="LIVEKIT_URL"):
-        live.resolve_mode("cloud", env={})
+        choose_path("cloud", env={})
+    assert choose_path("offline", env=creds).path == "offline"
+    with pytest.raises(RuntimeError, match="no server here"):
+        choose_path("room", env={}, can_serve=none)
+
+
+async def test_a_store_in_this_kernels_memory_keeps_the_panel_in_the_kernel(
+    store, tmp_path
+) -> None:
+    from concierge.live.launch import choose_path
+    from concierge.store import open_store
+
+    kept = choose_path("auto", store=store, env={}, can_serve=lambda: None)
+    assert kept.path == "offline" and "in this kernel's memory" in kept.sentence
+    with pytest.raises(ValueError, match="worker process can open"):
+        choose_path("room", store=store, env={}, can_serve=lambda: None)
+    on_disk = await open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        chosen = choose_path("auto", store=on_disk, env={}, can_serve=lambda: None)
+        assert (chosen.path, chosen.store_url) == ("room", f"sqlite:///{tmp_path / 'c.db'}")
+    finally:
+        await on_disk.close()
+
+
+async def test_the_panel_says_which_path_it_is_on(store) -> None:
+    h = await live.launch(store=store, display=False, voice=False)
+    try:
+        assert h.mode == "offline" and h.path is not None
+        said = html.escape(h.path.sentence)
+        assert "memory" in said and h.note.value.index(said) < h.note.value.index("Type your order")
+    finally:
+        await h.stop()
 
 
 @pytest.mark.parametrize("fallback", ["offline", "none"])

@@ -1,29 +1,29 @@
 """`launch()`: the migrated agent, live in a notebook, with widgets showing the cart as tools run.
 
-    handle = await launch()                       # offline: a session in this kernel's event loop
+    handle = await launch()                       # room mode where a server is available, else offline
     await handle.say("two classic cheeseburgers")  # same path as typing in the chat box
-    await handle.stop()                            # closes the session and saves the cart
+    await handle.stop()                            # ends the session; the cart is saved
 
-Offline (the default, no keys) it starts the session with `concierge.session.start_session` in
-the kernel's event loop and shows the panel: status, cart, conversation, turn metrics, a
-microphone button and a chat box (Enter sends). Where the offline speech engines run, the session
-hears the browser's microphone (`concierge.live.voice`: Silero VAD, the end-of-turn model, the
-menu-grammar recogniser) and answers with the offline voice in the browser; typed turns go through
-`session.run(user_input=...)`, where speech lands after speech-to-text, and are answered in text
-until the microphone is first used.
+Which path (`choose_path`; the panel's note says it in one sentence, and why it fell back):
 
-    turn = await handle.speak("three churros")     # the offline voice, into the mic path
+- **Room mode** (the default wherever a server is available: the one `LIVEKIT_URL`,
+  `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` name — LiveKit Cloud — else LiveKit's own server on
+  127.0.0.1, found or built with Go): a worker process runs the agent, the page joins its room
+  through `livekit-client` (microphone in, agent audio out over WebRTC), and every figure in the
+  panel is relayed from the room; typed turns go to the agent on `lk.chat`
+  (`concierge.live.room_mode`). `mode="room"` insists on it.
+- **In-kernel** (the fallback where no server can run, or when `store` lives only in this
+  kernel's memory; `mode="offline"` insists on it): the session starts with
+  `concierge.session.start_session` in the kernel's event loop. Where the offline speech engines
+  run, it hears the browser's microphone (`concierge.live.voice`: Silero VAD, the end-of-turn
+  model, the menu-grammar recogniser) and answers with the offline voice in the browser; typed
+  turns go through `session.run(user_input=...)`, where speech lands after speech-to-text.
 
-With `LIVEKIT_URL`, `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` set, `launch(mode="cloud")` (or
-"auto") runs the migrated `AgentServer` in this process — `livekit.agents.jupyter.run_app`'s
-steps, on a thread of its own so the cell does not block (`concierge.live.cloud`) — and shows
-LiveKit's in-notebook room (microphone) beside the same widgets, bound to the session when the
-job starts; typed turns are sent to that session on its own thread.
+    turn = await handle.speak("three churros")     # in-kernel: the offline voice, into the mic path
 
-`launch(mode="room")` is the production shape on this machine (`concierge.live.room_mode`): the
-local LiveKit server and a worker process, the page a participant of the agent's room through
-`livekit-client` (microphone in, agent audio out over WebRTC), and every figure in the panel
-relayed from the room; typed turns go to the agent on `lk.chat`.
+- `mode="cloud"` (LiveKit variables set) runs the migrated `AgentServer` in this process —
+  `livekit.agents.jupyter.run_app`'s steps, on a thread of its own so the cell does not block
+  (`concierge.live.cloud`) — and shows LiveKit's in-notebook room beside the same widgets.
 
 Launching again replaces the previous panel's session cleanly.
 """
@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from html import escape as _esc
@@ -71,13 +72,89 @@ def cloud_configured(env: Any = None) -> bool:
     return all(env.get(v) for v in CLOUD_VARIABLES)
 
 
-def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud", "room"]:
-    """ "auto" means cloud when the three LiveKit variables are set, offline otherwise."""
-    if mode == "auto":
-        return "cloud" if cloud_configured(env) else "offline"
+@dataclass(frozen=True)
+class PanelPath:
+    """Which path a panel is on, and the one sentence that says so (and why it fell back)."""
+
+    path: Literal["offline", "cloud", "room"]
+    sentence: str
+    server: Any = None  # room mode on a configured server (LIVEKIT_URL): its ConfiguredServer
+    store_url: str | None = None  # room mode: the store the worker opens (None: the configured one)
+
+    @property
+    def where(self) -> str:
+        """The panel status's mode: "room-url" for a room on the LIVEKIT_URL server."""
+        return "room-url" if self.path == "room" and self.server is not None else self.path
+
+
+ROOM_LOCAL = (
+    "Room mode: this page is a participant of the agent's LiveKit room on this machine "
+    "(livekit-server on 127.0.0.1, the agent a worker process) — talk, or type."
+)
+ROOM_URL = (
+    "Room mode on the LiveKit server at {url} (LIVEKIT_URL): this page is a participant of the "
+    "agent's room there, the agent a worker process on this machine — talk, or type."
+)
+FELL_BACK = "In-kernel session (the fallback), because {reason}."
+
+
+def fallback(reason: str) -> PanelPath:
+    return PanelPath("offline", FELL_BACK.format(reason=reason))
+
+
+def choose_path(
+    mode: Mode,
+    *,
+    store: Any = None,
+    env: Any = None,
+    can_serve: Callable[[], str | None] | None = None,
+) -> PanelPath:
+    """The path `launch(mode=...)` takes. "auto" is room mode wherever a server is available —
+    the one at `LIVEKIT_URL` when the three LiveKit variables are set, else the local one (found,
+    or buildable with Go) — and the in-kernel session otherwise, or when `store` lives only in
+    this kernel (a worker process could not open it). `can_serve()` says why no local server
+    can run (None: one can; default `livekit_server.can_run_server`)."""
+    from ..livekit_server import HOW_TO_GET_IT, ConfiguredServer, can_run_server
+    from .room_mode import worker_store_url
+
+    env = os.environ if env is None else env
+    if mode == "offline":
+        return PanelPath("offline", "In-kernel session: launch(mode='offline') asked for it.")
     if mode == "cloud":
         Credentials.from_env(env)  # says which variables are missing
-    return mode
+        return PanelPath(
+            "cloud",
+            "LiveKit Cloud: the agent runs in this kernel's process and LiveKit's room widget "
+            "below carries your microphone.",
+        )
+    store_url = worker_store_url(store) if store is not None else None
+    if store is not None and store_url is None:
+        if mode == "room":
+            raise ValueError(
+                "room mode needs a store the agent's worker process can open (a SQLite file or "
+                "Supabase), not one in this kernel's memory; pass another store or none."
+            )
+        return fallback(
+            "the store given to launch() is in this kernel's memory, which the agent's worker "
+            "process cannot open"
+        )
+    if cloud_configured(env):
+        creds = Credentials.from_env(env)
+        server = ConfiguredServer(creds.url, creds.api_key, creds.api_secret)
+        return PanelPath("room", ROOM_URL.format(url=creds.url), server, store_url)
+    reason = (can_serve or can_run_server)()
+    if reason is None:
+        return PanelPath("room", ROOM_LOCAL, None, store_url)
+    if mode == "room":
+        from ..livekit_server import ServerUnavailable
+
+        raise ServerUnavailable(f"{reason}: {HOW_TO_GET_IT}.")
+    return fallback(f"no LiveKit server can run here ({reason}; {HOW_TO_GET_IT})")
+
+
+def resolve_mode(mode: Mode, env: Any = None) -> Literal["offline", "cloud", "room"]:
+    """The path `launch(mode=...)` takes with no store given (see `choose_path`)."""
+    return choose_path(mode, env=env).path
 
 
 def speech_status(voice: bool) -> str:
@@ -121,9 +198,14 @@ class LiveHandle:
     _cloud_room: str | None = None  # the room whose job's session this panel waits for
     _joined: asyncio.Event = field(default_factory=asyncio.Event)
     link: Any = None  # room mode: room_mode.RoomLink, what the page relays from the room
+    path: PanelPath | None = None  # which path this panel is on, and why (its sentence)
+    user_id: str = ""  # room mode: whose agent a reconnect dispatches
 
     @property
     def cart(self) -> Any:
+        """The session's cart (in-kernel), or the cart the agent last published (room mode)."""
+        if self.link is not None:
+            return self.link.current_cart()
         return self.session.userdata.cart if self.session is not None else None
 
     async def say(self, text: str) -> str:
@@ -188,6 +270,23 @@ class LiveHandle:
         engine, rate = self._tts
         pcm = await asyncio.to_thread(engine.pcm16, text)
         return await self.hear(pcm, rate, timeout=timeout)
+
+    async def reconnect(self) -> None:
+        """Room mode, after the agent left (its worker crashed or was stopped): a new worker
+        where the old one died, the agent dispatched into a fresh room, and the page moved there.
+        The new session loads the cart the old one saved after its last change."""
+        if self.link is None or self.path is None:
+            raise RuntimeError("reconnect() is for a live room-mode panel; call launch() again")
+        from .room_mode import start_server_and_worker
+
+        server = await start_server_and_worker(self.path.server, self.path.store_url)
+        await self.link.enter(server, self.user_id)
+
+    def _start_reconnect(self) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self.reconnect())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _on_chat(self, change: dict[str, Any]) -> None:
         text = str(change["new"]).strip()
@@ -275,23 +374,21 @@ async def launch(
     if _current is not None:
         await _current.stop()
         _current = None
-    resolved = resolve_mode(mode)
-    handle = _new_handle(resolved)
+    path = choose_path(mode, store=store)
+    handle = _new_handle(path.where)
+    handle.mode, handle.path = path.path, path
     if display:
         from IPython.display import display as show
 
         show(handle.panel)
     try:
-        if resolved == "offline":
+        if path.path == "room":
+            path = await _start_room(handle, path, user_id, fall_back=mode == "auto")
+        if path.path == "offline":
             await _start_offline(handle, store, user_id, voice)
-        elif resolved == "room":
-            await _start_room(handle, user_id)
-        else:
-            handle.note.value = (
-                "<div class='concierge-muted'>LiveKit room mode: speak through the room widget "
-                "below (your microphone joins the room); typing works too.</div>"
-            )
+        elif path.path == "cloud":
             await _start_cloud(handle, handle.room)
+        _say_path(handle)
     except BaseException as e:  # no handle reaches the caller: nothing else would release it
         await handle.failed(e)
         raise
@@ -412,21 +509,48 @@ def _empty_cart() -> Any:
     return Cart(user_id="-")
 
 
-async def _start_room(handle: LiveHandle, user_id: str) -> None:
-    """The page joins the agent's room on the local server (see `concierge.live.room_mode`)."""
-    from .room_mode import RoomWidget, join_room
+async def _start_room(
+    handle: LiveHandle, path: PanelPath, user_id: str, *, fall_back: bool
+) -> PanelPath:
+    """The page joins the agent's room (see `concierge.live.room_mode`): on the configured server,
+    or the local one started here. With `fall_back`, a server or worker that cannot start puts
+    the panel on the in-kernel path instead, and the path returned says why."""
+    from ..livekit_server import ServerUnavailable
+    from .room_mode import RoomWidget, join_room, start_server_and_worker
 
+    try:
+        server = await start_server_and_worker(path.server, path.store_url)
+    except (ServerUnavailable, RuntimeError, TimeoutError, OSError) as e:
+        if not fall_back:
+            raise
+        handle.path = fallback(f"the LiveKit server or the agent's worker could not start ({e})")
+        handle.mode = "offline"
+        handle.status.reset("offline")
+        return handle.path
     widget = RoomWidget()
-    handle.metrics.widget.layout.display = "none"  # turn stages do not travel the room yet
-    handle.status.govern(lambda allowed: setattr(widget, "enabled", allowed.talk))
-    handle.controls.children = [widget, *handle.controls.children]
-    handle.note.value = (
-        "<div class='concierge-muted'>Room mode: this page is a participant of the agent's "
-        "LiveKit room on this machine — talk (your microphone is on), or type.</div>"
-    )
+    again = w.Button(description="Reconnect", button_style="warning", icon="refresh")
+    again.on_click(lambda _b: in_loop(handle._loop, handle._start_reconnect))
+
+    def follow(allowed: Controls) -> None:
+        widget.enabled = allowed.talk
+        again.layout.display = None if allowed.reconnect else "none"
+
+    handle.status.govern(follow)
+    handle.controls.children = [widget, *handle.controls.children, again]
     handle.link = await join_room(
-        widget, handle.cart_view, handle.transcript, handle.status, user_id
+        server, widget, handle.cart_view, handle.transcript, handle.status, user_id
     )
+    handle.link.metrics = handle.metrics
+    handle.user_id = user_id
+    return path
+
+
+def _say_path(handle: LiveHandle) -> None:
+    """The path's sentence first in the note under the panel (what else it says stays below)."""
+    if handle.path is None:
+        return
+    said = f"<div class='concierge-muted concierge-path'>{_esc(handle.path.sentence)}</div>"
+    handle.note.value = said + handle.note.value
 
 
 async def _start_cloud(handle: LiveHandle, room: w.Output) -> None:

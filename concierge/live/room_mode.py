@@ -5,8 +5,9 @@
 This is how a LiveKit agent ships: the browser is a participant (`livekit-client`, bundled into
 `room_widget.js`), the agent a worker in another process, and everything the panel shows comes
 through the room — the cart and its total (`concierge.cart` attribute), the agent's state
-(`lk.agent.state`), transcripts (`lk.transcription`), tool calls (`concierge.tools`), typed turns
-(`lk.chat`). The page relays what it receives to this kernel as small widget messages, and the
+(`lk.agent.state`), transcripts (`lk.transcription`), tool calls (`concierge.tools`), each turn's
+stages (`concierge.turn`), typed turns (`lk.chat`); the page adds whether you are speaking (its
+own participant among the room's active speakers). The page relays what it receives to this kernel as small widget messages, and the
 panel's views (`.widgets`) render them; the kernel holds no session and carries no audio.
 
 The local server and its worker (`concierge.livekit_server`) start once per kernel and are reused
@@ -30,12 +31,29 @@ import anywidget
 import traitlets
 
 from ..cart import Cart
+from ..timeline import TurnTiming
 from .voice import in_loop
-from .widgets import CartView, StatusBadge, ToolCallShown, TranscriptView, Turn, tool_label
+from .widgets import (
+    CartView,
+    MetricsStrip,
+    StatusBadge,
+    ToolCallShown,
+    TranscriptView,
+    Turn,
+    tool_label,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RoomLink", "RoomWidget", "join_room", "shutdown"]
+__all__ = [
+    "RoomLink",
+    "RoomWidget",
+    "join_room",
+    "local_worker",
+    "shutdown",
+    "start_server_and_worker",
+    "worker_store_url",
+]
 
 _HERE = Path(__file__).parent
 #: The most text one relayed message may carry into the transcript.
@@ -77,6 +95,7 @@ class RoomLink:
     agent_identity: str = ""
     local_identity: str = ""
     cart: dict[str, Any] = field(default_factory=dict)  # the last concierge.cart payload
+    metrics: MetricsStrip | None = None  # where each answered turn's stages show
     joined: asyncio.Event = field(default_factory=asyncio.Event)
     _replies: list[tuple[Turn, asyncio.Future[str]]] = field(default_factory=list)  # typed, open
     _segments: dict[str, Turn] = field(default_factory=dict)
@@ -107,6 +126,33 @@ class RoomLink:
             self._on_transcript(content)
         elif kind == "tools":
             self._on_tools(content["calls"])
+        elif kind == "turn":
+            self._on_turn(json.loads(content["payload"]))
+        elif kind == "user":
+            self.status.apply("user", "speaking" if content["speaking"] is True else "listening")
+
+    async def enter(self, server: Any, user_id: str) -> None:
+        """Dispatch the agent into a fresh room on `server` for `user_id` and send the page there
+        (leaving the room it was in: a reconnect after the agent left)."""
+        from livekit import api
+
+        from ..server import AGENT_NAME
+
+        room = f"panel-{secrets.token_hex(4)}"
+        async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
+            await lkapi.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=AGENT_NAME, room=room, metadata=json.dumps({"user_id": user_id})
+                )
+            )
+        self.room, self._segments, self._said = room, {}, {}
+        identity = f"panel-{user_id}-{secrets.token_hex(2)}"
+        self.widget.join = (server.url, server.token(identity, room))
+        self.widget.send({"type": "join", "url": self.widget.join[0], "token": self.widget.join[1]})
+
+    def current_cart(self) -> Cart | None:
+        """The cart as the agent last published it (None before it has)."""
+        return Cart.from_dict(self.cart["cart"]) if self.cart else None
 
     def _on_connection(self, content: dict[str, Any]) -> None:
         state = content["state"]
@@ -189,22 +235,58 @@ class RoomLink:
                     arguments,
                     str(call["output"]),
                     bool(call["is_error"]),
-                    tool_label(name, arguments),
+                    _label(name, arguments, str(call.get("item_name") or "")),
                 )
             )
         self.transcript.render()
 
+    def _on_turn(self, payload: dict[str, Any]) -> None:
+        """A turn's stages (`concierge.turn`), for the latest answered turn not yet timed."""
+        timing = TurnTiming(
+            spoken=bool(payload["spoken"]),
+            stages={str(k): float(v) for k, v in dict(payload["stages"]).items()},
+            whole_ms=float(payload["whole_ms"]),
+            origin=float(payload["origin"]),
+            livekit_e2e_ms=_number(payload.get("livekit_e2e_ms")),
+        )
+        untimed = [t for t in self.transcript.turns if t.timing is None]
+        answered = [t for t in untimed if t.reply]
+        if not untimed:
+            return
+        turn = (answered or untimed)[-1]
+        turn.timing, turn.interrupted = timing, payload.get("interrupted") is True
+        self.transcript.render()
+        if self.metrics is not None:
+            self.metrics.turns = self.transcript.turns
+            self.metrics.render()
+
+
+def _label(name: str, arguments: str, item_name: str) -> str:
+    """The chip's text, naming the item as the agent's menu does (`item_name`, "" if none)."""
+
+    def named(item_id: str) -> str:
+        return item_name or item_id
+
+    return tool_label(name, arguments, named)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
 
 @dataclass
 class _Local:
-    """The kernel's local server and worker, started once and reused."""
+    """The kernel's server (local, or the configured one) and worker, started once and reused
+    while the same server and store are asked for."""
 
     server: Any = None
     worker: Any = None
+    key: tuple[str, str] = ("", "")  # (configured server URL or "", store URL or "")
 
-    def running(self) -> bool:
+    def running(self, key: tuple[str, str]) -> bool:
         return (
-            self.server is not None
+            key == self.key
+            and self.server is not None
             and self.server.running
             and self.worker is not None
             and self.worker.process.poll() is None
@@ -214,15 +296,23 @@ class _Local:
 _local = _Local()
 
 
-def _start_local() -> Any:
-    """The local server and a ready worker (blocking: run it on a thread)."""
+def _start(configured: Any, store_url: str | None) -> Any:
+    """The server — `configured` (a `ConfiguredServer`: LiveKit Cloud or your own), else the local
+    one, started here — and a ready worker against it, whose store is `store_url` (else the
+    configured store). Blocking: run it on a thread."""
     from ..livekit_server import start_server, start_worker
 
-    if _local.running():
+    key = (configured.url if configured is not None else "", store_url or "")
+    if _local.running(key):
         return _local.server
-    shutdown()
-    _local.server = start_server(timeout=60)
-    _local.worker = start_worker(_local.server)
+    if key == _local.key and _local.server is not None and _local.server.running:
+        _local.worker = None  # it died (crashed, killed): a new one on the same server
+    else:
+        shutdown()
+        _local.server = configured if configured is not None else start_server(timeout=60)
+        _local.key = key
+    env = {"CONCIERGE_STORE": store_url} if store_url else {}
+    _local.worker = start_worker(_local.server, env=env)
     _local.worker.wait_ready(timeout=180)
     return _local.server
 
@@ -245,28 +335,31 @@ def local_worker() -> Any:
     return _local.worker
 
 
+def worker_store_url(store: Any) -> str | None:
+    """The URL a worker process opens to reach `store` (None for a store only this kernel holds:
+    an in-memory SQLite database)."""
+    from ..store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return None if store.path == ":memory:" else f"sqlite:///{store.path}"
+    return "supabase" if type(store).__name__ == "SupabaseStore" else None
+
+
+async def start_server_and_worker(configured: Any = None, store_url: str | None = None) -> Any:
+    """Start (or reuse) the server and worker; see `_start`."""
+    return await asyncio.to_thread(_start, configured, store_url)
+
+
 async def join_room(
+    server: Any,
     widget: RoomWidget,
     cart_view: CartView,
     transcript: TranscriptView,
     status: StatusBadge,
     user_id: str,
 ) -> RoomLink:
-    """Start (or reuse) the local server and worker, dispatch the agent into a fresh room for
-    `user_id`, and hand the page its token; returns the link relaying the room into the views."""
-    from livekit import api
-
-    from ..server import AGENT_NAME
-
-    server = await asyncio.to_thread(_start_local)
-    room = f"panel-{secrets.token_hex(4)}"
-    link = RoomLink(widget, cart_view, transcript, status, room, loop=asyncio.get_running_loop())
-    async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lkapi:
-        await lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(
-                agent_name=AGENT_NAME, room=room, metadata=json.dumps({"user_id": user_id})
-            )
-        )
-    widget.join = (server.url, server.token(f"panel-{user_id}-{secrets.token_hex(2)}", room))
-    widget.send({"type": "join", "url": widget.join[0], "token": widget.join[1]})
+    """Dispatch the agent into a fresh room on `server` for `user_id` and hand the page its
+    token; returns the link relaying the room into the views."""
+    link = RoomLink(widget, cart_view, transcript, status, "", loop=asyncio.get_running_loop())
+    await link.enter(server, user_id)
     return link

@@ -23,12 +23,13 @@ Event = Literal["live", "agent", "user", "voice", "mic", "stopped", "failed"]
 STOPPED_NOTE = "This panel's session has stopped — talk in the newest panel, or run launch() again."
 #: The agent participant left the room (its worker stopped or crashed) while the panel was live.
 AGENT_LEFT = "left"
-LEFT_NOTE = "The agent left the room — run launch() again to reconnect (your cart is saved)."
+LEFT_NOTE = "The agent left the room — click Reconnect (your cart is saved)."
 #: The "where" pill: which path the panel is on.
 WHERE = {
     "offline": "offline, this kernel",
     "cloud": "LiveKit Cloud",
     "room": "room (local LiveKit)",
+    "room-url": "room (LIVEKIT_URL)",
 }
 #: The longest text a pill may hold: at the panel's default width a pill never wraps or clips.
 PILL_CHARS = 22
@@ -40,7 +41,8 @@ class PanelState:
     is what the browser reports (`MicWidget.active`, `.error`)."""
 
     mode: str = (
-        "offline"  # "offline" (this kernel), "cloud" (LiveKit Cloud), "room" (local LiveKit)
+        "offline"  # "offline" (this kernel), "cloud" (LiveKit Cloud), "room" (local LiveKit),
+        # "room-url" (a room on the LIVEKIT_URL server)
     )
     connection: Connection = "starting"
     agent: str = "initializing"
@@ -122,11 +124,16 @@ def _mic_pill(state: PanelState) -> Pill:
 class Controls:
     send: bool  # the chat box and its Send button
     talk: bool  # the microphone button
+    reconnect: bool = False  # the Reconnect button (room mode, once the agent has left)
 
 
 def controls(state: PanelState) -> Controls:
     live = state.connection == "live"
-    return Controls(send=live, talk=live and state.voice and state.mode != "cloud")
+    return Controls(
+        send=live,
+        talk=live and state.voice and state.mode != "cloud",
+        reconnect=live and state.agent == AGENT_LEFT and state.mode.startswith("room"),
+    )
 
 
 def note(state: PanelState) -> str:

@@ -160,7 +160,7 @@ class ToolCallShown:
     arguments: str
     output: str
     is_error: bool
-    label: str = ""  # "add_to_cart · Classic Cheeseburger × 2 · large"
+    label: str = ""  # "add_to_cart · Classic Cheeseburger (classic_cheeseburger) × 2 · large"
 
 
 @dataclass
@@ -182,7 +182,7 @@ class Turn:
 
 
 def tool_label(name: str, arguments: str, item_name: Callable[[str], str] = str) -> str:
-    """A compact chip text for a tool call: tool · item × qty · size, other values after."""
+    """A compact chip text for a tool call: tool · item (its id) × qty · size, other values after."""
     try:
         args = json.loads(arguments) if arguments else {}
     except ValueError:
@@ -192,7 +192,9 @@ def tool_label(name: str, arguments: str, item_name: Callable[[str], str] = str)
     parts = [name]
     shown = {k: v for k, v in args.items() if v not in (None, "", "null", [])}
     if "item_id" in shown:
-        item = item_name(str(shown.pop("item_id")))
+        item_id = str(shown.pop("item_id"))
+        named = item_name(item_id)
+        item = f"{named} ({item_id})" if named != item_id else item_id
         quantity = shown.pop("quantity", None)
         parts.append(f"{item} × {quantity}" if quantity is not None else item)
     if "size" in shown:
@@ -371,6 +373,11 @@ class StatusBadge:
         if new != self.state:
             self.state = new
             self.render()
+
+    def reset(self, mode: str) -> None:
+        """Start over on another path (room mode fell back to the in-kernel session)."""
+        self.state = PanelState(mode=mode)
+        self.render()
 
     def govern(self, follow: Callable[[Controls], None]) -> None:
         """`follow(controls)` now and after every change: what a control may do comes from here."""

@@ -5,6 +5,7 @@
 // the microphone goes up and the agent's voice comes down over WebRTC. What the panel shows
 // reaches the kernel as small messages relayed from the room (concierge/live/room_mode.py):
 //   page → kernel  hello · connection · mic · agent (present, attributes) · transcript · tools
+//                  · turn (a turn's stages) · user (speaking: this page among the active speakers)
 //   kernel → page  join {url, token} · chat {text} · leave
 // The token arrives as a message, never a trait (traits are saved with the notebook).
 import { Room, RoomEvent, Track, ParticipantKind } from "livekit-client";
@@ -12,6 +13,7 @@ import { Room, RoomEvent, Track, ParticipantKind } from "livekit-client";
 const TRANSCRIPTION = "lk.transcription";
 const CHAT = "lk.chat";
 const TOOLS = "concierge.tools";
+const TURN = "concierge.turn";
 
 function render({ model, el }) {
   el.classList.add("concierge-voice", "concierge-room");
@@ -25,6 +27,7 @@ function render({ model, el }) {
   el.appendChild(audio);
 
   let room = null;
+  let joined = null; // the token of the last join
   let gone = false;
   const send = (msg) => { if (!gone) model.send(msg); };
   const isAgent = (p) => p && p.kind === ParticipantKind.AGENT;
@@ -40,25 +43,39 @@ function render({ model, el }) {
     send({ type: "agent", present, identity: p.identity, attributes: { ...p.attributes } });
   };
 
+  // A second join (the kernel's reconnect after the agent left) moves this page to the new room.
   async function join(url, token) {
-    if (room) return;
-    room = new Room({ adaptiveStream: false, dynacast: false });
-    room.on(RoomEvent.ParticipantConnected, (p) => { if (isAgent(p)) reportAgent(p, true); });
-    room.on(RoomEvent.ParticipantDisconnected, (p) => { if (isAgent(p)) reportAgent(p, false); });
-    room.on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
+    if (token === joined) return; // the same join, sent again in answer to this view's hello
+    joined = token;
+    if (room) {
+      const old = room;
+      room = null;
+      await old.disconnect();
+      audio.replaceChildren();
+    }
+    const current = new Room({ adaptiveStream: false, dynacast: false });
+    room = current;
+    // events of a room this page has left for a new one are not news
+    const mine = (handler) => (...args) => { if (room === current) handler(...args); };
+    current.on(RoomEvent.ParticipantConnected, mine((p) => { if (isAgent(p)) reportAgent(p, true); }));
+    current.on(RoomEvent.ParticipantDisconnected, mine((p) => { if (isAgent(p)) reportAgent(p, false); }));
+    current.on(RoomEvent.ParticipantAttributesChanged, mine((_changed, p) => {
       if (isAgent(p)) reportAgent(p, true);
-    });
-    room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
+    }));
+    current.on(RoomEvent.TrackSubscribed, mine((track, _pub, p) => {
       if (track.kind !== Track.Kind.Audio || !isAgent(p)) return;
       audio.appendChild(track.attach());
-    });
-    room.on(RoomEvent.Disconnected, () => {
+    }));
+    // the agent has subscribed to this page's microphone: from now on it hears what is said
+    el.dataset.micHeard = "false";
+    current.on(RoomEvent.LocalTrackSubscribed, mine(() => { el.dataset.micHeard = "true"; }));
+    current.on(RoomEvent.Disconnected, mine(() => {
       el.dataset.connection = "disconnected";
       send({ type: "connection", state: "disconnected" });
-    });
+    }));
     // The agent's words arrive as they are spoken (a reply cut short by the caller ends early):
     // each chunk is relayed with the text so far, so the reply shows under the turn it answers.
-    room.registerTextStreamHandler(TRANSCRIPTION, async (reader, from) => {
+    current.registerTextStreamHandler(TRANSCRIPTION, async (reader, from) => {
       const info = reader.info;
       const attributes = info.attributes || {};
       const segment = attributes["lk.segment_id"] || info.id;
@@ -75,14 +92,23 @@ function render({ model, el }) {
       text = await reader.readAll();
       send({ ...base, text, final: attributes["lk.transcription_final"] !== "false" });
     });
-    room.registerTextStreamHandler(TOOLS, async (reader) => {
+    current.registerTextStreamHandler(TOOLS, async (reader) => {
       send({ type: "tools", calls: JSON.parse(await reader.readAll()) });
     });
+    current.registerTextStreamHandler(TURN, async (reader) => {
+      send({ type: "turn", payload: await reader.readAll() });
+    });
+    let speaking = false;
+    current.on(RoomEvent.ActiveSpeakersChanged, mine((speakers) => {
+      const now = speakers.some((p) => p === current.localParticipant);
+      if (now !== speaking) send({ type: "user", speaking: (speaking = now) });
+    }));
     try {
-      await room.connect(url, token);
+      await current.connect(url, token);
       el.dataset.connection = "connected";
-      send({ type: "connection", state: "connected", identity: room.localParticipant.identity });
-      for (const p of room.remoteParticipants.values()) if (isAgent(p)) reportAgent(p, true);
+      el.dataset.room = current.name;
+      send({ type: "connection", state: "connected", identity: current.localParticipant.identity });
+      for (const p of current.remoteParticipants.values()) if (isAgent(p)) reportAgent(p, true);
     } catch (err) {
       el.dataset.connection = "failed";
       send({ type: "connection", state: "failed", error: String((err && err.message) || err) });
