@@ -27,6 +27,7 @@ from concierge.lab.room_caller import RATE, RoomCaller
 from concierge.livekit_server import LocalServer, Worker, local_server, start_worker
 from concierge.server import AGENT_NAME
 from concierge.store import Store, open_store
+from concierge.worker_load import COUNT_CALLS_ONLY
 
 from .patience import PATIENCE_S
 
@@ -34,7 +35,6 @@ from .patience import PATIENCE_S
 #: its event loop runs, and on a loaded machine that alone reached 1.0, so LiveKit's server
 #: dropped the dispatch ("not dispatching agent job since no worker is available") and the test
 #: waited for an agent that never came. The lag part has tests of its own (test_server.py).
-LOAD_BY_CALLS_ONLY = {"CONCIERGE_LAG_LIMIT_S": "3600"}
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Stack:
             env={
                 "CONCIERGE_STORE": self.store_url,
                 "CONCIERGE_REPORT_DIR": str(self.reports),
-                **LOAD_BY_CALLS_ONLY,
+                **COUNT_CALLS_ONLY,
             },
             log_path=self.reports.parent / f"worker-{time.monotonic_ns()}.log",
         )

@@ -42,7 +42,6 @@ from .live_lab import (
     run_notebook,
     say_in_page,
 )
-from .livekit_calls import LOAD_BY_CALLS_ONLY
 
 ARTIFACTS = ROOT / "test-artifacts"
 USER = "room-browser"
@@ -77,7 +76,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[st
         home.parent / "room.ipynb",
         "import os\n"
         f"os.environ['CONCIERGE_STORE'] = {store_url!r}  # the worker process inherits it\n"
-        f"os.environ.update({LOAD_BY_CALLS_ONLY!r})  # a busy machine must not turn the call away\n"
         "from concierge.live import launch\n"
         "from concierge.live.room_mode import local_worker, shutdown\n"
         f"handle = await launch(user_id={USER!r})  # the default: room mode, a server can run\n"

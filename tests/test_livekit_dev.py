@@ -17,7 +17,6 @@ import pytest
 
 from concierge.lab.room_caller import RoomCaller
 
-from .livekit_calls import LOAD_BY_CALLS_ONLY
 from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.livekit
 async def test_dev_starts_a_local_server_and_prints_how_to_join(livekit_binary: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
     env |= {"CONCIERGE_STORE": "memory", "CONCIERGE_LIVEKIT_SERVER": str(livekit_binary)}
-    env |= LOAD_BY_CALLS_ONLY
     dev = subprocess.Popen(
         [sys.executable, "-m", "concierge", "dev"],
         stdout=subprocess.PIPE,

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from concierge.livekit_server import LocalServer, free_port, local_server, start_worker
+from concierge.worker_load import COUNT_CALLS_ONLY
 
-from .livekit_calls import LOAD_BY_CALLS_ONLY, Stack, loopback_only, process_tree, sockets_of
+from .livekit_calls import Stack, loopback_only, process_tree, sockets_of
 from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
@@ -88,7 +89,7 @@ def two_nodes(
             env={
                 "CONCIERGE_STORE": store_url,
                 "CONCIERGE_REPORT_DIR": str(tmp / "reports"),
-                **LOAD_BY_CALLS_ONLY,
+                **COUNT_CALLS_ONLY,
             },
             log_path=tmp / "worker.log",
         )

@@ -23,8 +23,9 @@ import pytest
 
 from concierge.lab.room_caller import RoomCaller
 from concierge.livekit_server import local_server, start_worker
+from concierge.worker_load import COUNT_CALLS_ONLY
 
-from .livekit_calls import LOAD_BY_CALLS_ONLY, Stack
+from .livekit_calls import Stack
 from .patience import PATIENCE_S
 
 pytestmark = pytest.mark.livekit
@@ -49,7 +50,7 @@ def workers(livekit_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         "CONCIERGE_STORE": store_url,
         "CONCIERGE_REPORT_DIR": str(tmp / "reports"),
         "CONCIERGE_SESSIONS_PER_WORKER": str(PER_WORKER),
-        **LOAD_BY_CALLS_ONLY,
+        **COUNT_CALLS_ONLY,
     }
     with local_server(
         binary=livekit_binary, log_path=tmp / "livekit-server.log", timeout=PATIENCE_S

@@ -178,3 +178,20 @@ def test_the_cpu_ceiling_of_one_point_counts_all_its_cpu_per_call() -> None:
     assert cpu_bound([costed(8, 70, 90, 10)], cores=2) == round(2000 / 170, 1)
     assert cpu_bound([], cores=2) is None
     assert "voice_capacity_machine_cpu_bound" in summarize([costed(4, 50, 80, 5)])
+
+
+def test_a_presenters_worker_never_turns_the_call_away() -> None:
+    """`dev` (one presenter) is never full however late the loop runs; a deployed worker is full
+    at LOAD_THRESHOLD; the lab panel's worker counts calls only."""
+    from livekit.agents.worker import ServerEnvOption
+
+    from concierge.server import LOAD_THRESHOLD, server
+    from concierge.worker_load import COUNT_CALLS_ONLY, WorkerLoad
+
+    threshold = server._load_threshold
+    assert ServerEnvOption.getvalue(threshold, devmode=True) == float("inf")
+    assert ServerEnvOption.getvalue(threshold, devmode=False) == LOAD_THRESHOLD
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in COUNT_CALLS_ONLY.items():
+            env.setenv(name, value)
+        assert WorkerLoad(capacity=16).lag_limit >= 3600

@@ -301,6 +301,7 @@ def _start(configured: Any, store_url: str | None) -> Any:
     one, started here — and a ready worker against it, whose store is `store_url` (else the
     configured store). Blocking: run it on a thread."""
     from ..livekit_server import start_server, start_worker
+    from ..worker_load import COUNT_CALLS_ONLY
 
     key = (configured.url if configured is not None else "", store_url or "")
     if _local.running(key):
@@ -311,7 +312,7 @@ def _start(configured: Any, store_url: str | None) -> Any:
         shutdown()
         _local.server = configured if configured is not None else start_server(timeout=60)
         _local.key = key
-    env = {"CONCIERGE_STORE": store_url} if store_url else {}
+    env = {**COUNT_CALLS_ONLY, **({"CONCIERGE_STORE": store_url} if store_url else {})}
     _local.worker = start_worker(_local.server, env=env)
     _local.worker.wait_ready(timeout=180)
     return _local.server
