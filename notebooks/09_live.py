@@ -220,7 +220,7 @@ print("every turn's stages add up to its whole, within", timeline.TOLERANCE_MS, 
 # Which path a launch without a store would take on this machine:
 
 # %%
-print(live.choose_path("auto").sentence)
+print("Without a store of its own, launch() here takes:", live.choose_path("auto").sentence)
 
 # %% [markdown]
 # ## Recap — the whole migration

@@ -71,7 +71,7 @@ def page(lab: str, microphone_wav: Path) -> Iterator[Any]:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(60_000)
         try:
-            run_notebook(page, lab, "09_live.ipynb", done_text="credentials set")
+            run_notebook(page, lab, "09_live.ipynb", done_text="launch() here takes")
             yield page
         finally:
             browser.close()
