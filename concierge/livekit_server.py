@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "GO_MODULE",
@@ -201,8 +201,31 @@ def can_run_server() -> str | None:
     return None
 
 
+class _Credentials:
+    """What a worker or a caller needs of any LiveKit server: its URL and API key pair."""
+
+    api_key: str
+    api_secret: str
+    if TYPE_CHECKING:
+
+        @property
+        def url(self) -> str: ...
+
+    def env(self) -> dict[str, str]:
+        """The three variables a worker (or `lk`) needs to use this server."""
+        return {
+            "LIVEKIT_URL": self.url,
+            "LIVEKIT_API_KEY": self.api_key,
+            "LIVEKIT_API_SECRET": self.api_secret,
+        }
+
+    def token(self, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)) -> str:
+        """A participant token for `identity` to join `room` (publish, subscribe, data)."""
+        return participant_token(self.api_key, self.api_secret, identity, room, ttl=ttl)
+
+
 @dataclass
-class ConfiguredServer:
+class ConfiguredServer(_Credentials):
     """A LiveKit server someone else runs — LiveKit Cloud, or your own — named by `LIVEKIT_URL`,
     `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET`. Workers and pages use it exactly as they use a
     `LocalServer`; only where it is differs."""
@@ -224,22 +247,12 @@ class ConfiguredServer:
         """The server API's address (`livekit.api.LiveKitAPI(url=...)`)."""
         return self.url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
 
-    def env(self) -> dict[str, str]:
-        return {
-            "LIVEKIT_URL": self.url,
-            "LIVEKIT_API_KEY": self.api_key,
-            "LIVEKIT_API_SECRET": self.api_secret,
-        }
-
-    def token(self, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)) -> str:
-        return participant_token(self.api_key, self.api_secret, identity, room, ttl=ttl)
-
     def stop(self) -> None:
         """Nothing to stop: the server is not this process's."""
 
 
 @dataclass
-class LocalServer:
+class LocalServer(_Credentials):
     """A running `livekit-server --dev` on 127.0.0.1. Stop it with `stop()` (or `local_server()`)."""
 
     binary: Path
@@ -260,18 +273,6 @@ class LocalServer:
     def http_url(self) -> str:
         """The server API's address (`livekit.api.LiveKitAPI(url=...)`)."""
         return f"http://127.0.0.1:{self.http_port}"
-
-    def env(self) -> dict[str, str]:
-        """The three variables a worker (or `lk`) needs to use this server."""
-        return {
-            "LIVEKIT_URL": self.url,
-            "LIVEKIT_API_KEY": self.api_key,
-            "LIVEKIT_API_SECRET": self.api_secret,
-        }
-
-    def token(self, identity: str, room: str, *, ttl: timedelta = timedelta(hours=6)) -> str:
-        """A participant token for `identity` to join `room` (publish, subscribe, data)."""
-        return participant_token(self.api_key, self.api_secret, identity, room, ttl=ttl)
 
     def start(self, *, timeout: float = 30) -> None:
         """Start the server process (again, on the same ports and keys) and wait until it answers."""
