@@ -9,7 +9,7 @@ transcripts on the `lk.transcription` text stream — so the cart travels the sa
 | `get_cart` | RPC on the agent participant: `perform_rpc(destination_identity=agent, method="get_cart", payload="")` | `{"user_id", "cart": Cart.to_dict() + "total_cents", "orders": [{"order_id", "total_cents", "lines"}]}` |
 | `concierge.cart` | participant attribute of the agent, rewritten after every turn that ran tools | the same JSON |
 | `concierge.tools` | text stream from the agent, one per step that ran tools | `[{"name", "arguments", "output", "is_error", "item_name"}]` (`item_name`: the menu's name for the call's `item_id`, "" if none) |
-| `concierge.turn` | text stream from the agent, one per answered turn, once its first reply is in the conversation | `{"interrupted", "spoken", "origin", "stages": {stage: ms}, "whole_ms", "livekit_e2e_ms"}` (`interrupted`: the caller spoke over the reply and it stopped) (`concierge.timeline.turn_timing`) |
+| `concierge.turn` | text stream from the agent, one per answered turn, once its first reply is in the conversation | `{"user", "interrupted", "spoken", "origin", "stages": {stage: ms}, "whole_ms", "livekit_e2e_ms"}` (`interrupted`: the caller spoke over the reply and it stopped) (`concierge.timeline.turn_timing`) |
 | `lk.agent.state` | participant attribute of the agent (livekit sets it) | `initializing`, `listening`, `thinking`, `speaking` |
 
 The job attaches it as a session view (`room_view(room)`), so the agent and its tools know
@@ -91,11 +91,13 @@ def _item_name(catalog: Any, arguments: str) -> str:
         return ""
 
 
-def turn_payload(timing: TurnTiming, interrupted: bool = False) -> str:
+def turn_payload(timing: TurnTiming, interrupted: bool = False, user: str = "") -> str:
     """One answered turn's stages (and whether its reply was cut short by the caller speaking
-    over it) as the JSON `concierge.turn` carries."""
+    over it) as the JSON `concierge.turn` carries; `user` is what the caller said, so a frontend
+    puts the stages on that turn even when its reply's transcript has not reached it yet."""
     return json.dumps(
         {
+            "user": user,
             "interrupted": interrupted,
             "spoken": timing.spoken,
             "origin": timing.origin,
@@ -113,6 +115,7 @@ class TurnClock:
     def __init__(self) -> None:
         self.user: Any = None
         self.spans: list[tuple[float, float]] = []
+        self.answered = ""  # what the caller said in the turn timed last
 
     def on_tools(self, ev: Any) -> None:
         if self.user is None:
@@ -132,6 +135,7 @@ class TurnClock:
         if item.role != "assistant" or self.user is None:
             return None
         user, self.user = self.user, None
+        self.answered = user.text_content or ""
         return turn_timing(
             user.created_at, dict(user.metrics), self.spans, dict(item.metrics), item.created_at
         )
@@ -179,7 +183,7 @@ def room_view(room: rtc.Room) -> SessionView:
             timing = clock.on_item(ev)
             if timing is not None:
                 interrupted = bool(getattr(ev.item, "interrupted", False))
-                soon(send(turn_payload(timing, interrupted), TURN_TOPIC))
+                soon(send(turn_payload(timing, interrupted, clock.answered), TURN_TOPIC))
 
         participant.register_rpc_method(GET_CART, get_cart)
         session.on("function_tools_executed", after_tools)

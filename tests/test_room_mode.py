@@ -189,3 +189,26 @@ def test_stages_speaking_and_item_names_come_through_the_room() -> None:
     assert "1700000000.500" in link.metrics.widget.value  # the origin a page-side bench reads
     cart = link.current_cart()
     assert cart is not None and cart.total_cents == 1998
+
+
+def test_a_cut_reply_is_marked_on_its_own_turn_before_its_transcript_arrives() -> None:
+    """A reply cut short early reaches the conversation (and `concierge.turn`) before any of its
+    transcript reaches the page; the stages and the "(interrupted)" mark still go to the turn the
+    caller's words name, not to an older answered turn the page never timed (the greeting)."""
+    link, _ = new_link()
+    link.metrics = MetricsStrip()
+    link.relay({"type": "connection", "state": "connected", "identity": "panel-u"})
+    link.relay(agent("listening", CART))
+    link.relay({"type": "transcript", "identity": "panel-u", "text": "hello", "final": True})
+    link.relay(
+        {"type": "transcript", "identity": AGENT, "segment": "g", "text": "Hi!", "final": True}
+    )
+    asked = "what do you have at Luigi's?"
+    link.relay({"type": "transcript", "identity": "panel-u", "text": asked, "final": True})
+    stages = {"speech-to-text": 300.0, "model": 50.0}
+    payload = {"user": asked, "interrupted": True, "spoken": False, "origin": 1.0}
+    payload |= {"stages": stages, "whole_ms": 350.0}
+    link.relay({"type": "turn", "payload": json.dumps(payload)})
+    first, second = link.transcript.turns[-2:]
+    assert first.timing is None and not first.interrupted
+    assert second.user == asked and second.interrupted and second.timing is not None

@@ -40,6 +40,7 @@ def test_each_answered_turn_is_timed_once_from_its_own_messages(catalog) -> None
     timing = clock.on_item(added(reply))
     expected = turn_timing(T0, user.metrics, [(T0 + 1, T0 + 1.25)], reply.metrics, T0 + 2)
     assert timing == expected and timing.spoken and timing.whole_ms == 2250.0
+    assert clock.answered == "two classic"  # what the page matches the stages to
     assert clock.on_item(added(reply)) is None  # a second reply to the same turn: not re-timed
     sent = json.loads(turn_payload(timing))
     assert sent["stages"] == timing.stages and sent["origin"] == T0 - 0.5

@@ -241,7 +241,8 @@ class RoomLink:
         self.transcript.render()
 
     def _on_turn(self, payload: dict[str, Any]) -> None:
-        """A turn's stages (`concierge.turn`), for the latest answered turn not yet timed."""
+        """A turn's stages (`concierge.turn`), for the turn the caller's words name (else the
+        latest answered turn not yet timed): a reply cut short early may not be on the page yet."""
         timing = TurnTiming(
             spoken=bool(payload["spoken"]),
             stages={str(k): float(v) for k, v in dict(payload["stages"]).items()},
@@ -250,10 +251,12 @@ class RoomLink:
             livekit_e2e_ms=_number(payload.get("livekit_e2e_ms")),
         )
         untimed = [t for t in self.transcript.turns if t.timing is None]
-        answered = [t for t in untimed if t.reply]
         if not untimed:
             return
-        turn = (answered or untimed)[-1]
+        said = str(payload.get("user") or "").strip()
+        same = [t for t in untimed if said and t.user.strip() == said]
+        answered = [t for t in untimed if t.reply and t.user]
+        turn = (same or answered or untimed)[-1]
         turn.timing, turn.interrupted = timing, payload.get("interrupted") is True
         self.transcript.render()
         if self.metrics is not None:
