@@ -260,6 +260,8 @@ def test_the_worker_killed_mid_call_then_reconnect(
         "{ theme: 'JupyterLab Dark' })"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    # JupyterLab covers the page with its splash while the new theme loads
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
     panel(page).screenshot(path=str(ARTIFACTS / "live-room-dark.png"))
 
 
