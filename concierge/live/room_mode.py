@@ -146,6 +146,8 @@ class RoomLink:
                 )
             )
         self.room, self._segments, self._said = room, {}, {}
+        if self.transcript.turns:  # a reconnect: the new agent's greeting is a turn of its own
+            self.transcript.turns.append(Turn(user=""))
         identity = f"panel-{user_id}-{secrets.token_hex(2)}"
         self.widget.join = (server.url, server.token(identity, room))
         self.widget.send({"type": "join", "url": self.widget.join[0], "token": self.widget.join[1]})
@@ -210,7 +212,7 @@ class RoomLink:
         segment began (a reply cut short by a typed turn stays under the turn it answered)."""
         turns = self.transcript.turns
         if segment not in self._segments:
-            if not turns:  # the greeting, before anyone spoke
+            if not turns:  # the greeting, before anyone spoke (`enter` opens one on a reconnect)
                 turns.append(Turn(user=""))
             self._segments[segment] = turns[-1]
             self._said[segment] = ""
