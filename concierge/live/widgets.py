@@ -239,10 +239,13 @@ class TranscriptView:
             else ""
         )
         error = f"<div class='concierge-error'>{_esc(turn.error)}</div>" if turn.error else ""
-        return (
-            f"<div class='concierge-turn'><div><span class='concierge-who'>{who}</span>"
-            f"<span class='concierge-user'>{_esc(turn.user)}</span></div>{tools}{reply}{error}</div>"
+        said = (  # an agent's greeting has nobody's words above it
+            f"<div><span class='concierge-who'>{who}</span>"
+            f"<span class='concierge-user'>{_esc(turn.user)}</span></div>"
+            if turn.user
+            else ""
         )
+        return f"<div class='concierge-turn'>{said}{tools}{reply}{error}</div>"
 
     def render(self) -> None:
         parts = [self._turn_html(t) for t in self.turns[-30:]]
